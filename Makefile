@@ -1,0 +1,43 @@
+# Two commands for a newcomer: `make run` (the hub on embedded defaults) and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3.12 || command -v python3.13 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup run test lint typecheck unit integration bench clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (found %s)" % sys.version.split()[0])'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+## The hub on this machine: SQLite files under ./var, RabbitMQ (started if installed), loopback simulators.
+run: setup
+	$(BIN)/hub up --simulators
+
+## Everything CI checks: lint, types, then the whole test suite on real RabbitMQ, SQLite and PostgreSQL.
+test: setup
+	bash scripts/ensure-services
+	$(MAKE) lint typecheck
+	$(BIN)/pytest -q
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check hub gateway services tests benchmarks
+
+typecheck: setup
+	$(BIN)/mypy hub gateway services benchmarks tests/kit
+
+unit: setup
+	$(BIN)/pytest -q tests/unit
+
+bench: setup
+	bash scripts/ensure-services
+	$(BIN)/hub bench
+
+clean:
+	rm -rf $(VENV) var test-artifacts .pytest_cache .mypy_cache .ruff_cache

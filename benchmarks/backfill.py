@@ -1,0 +1,242 @@
+"""Back-fill benchmark (TARGETS.md performance 4): historical 12345 work orders imported through the
+adapter path (mapping → intake → link), with a progress bar, interrupted and resumed, no duplicates.
+
+The hub runs as real processes (as `hub up` runs it) against a fresh RabbitMQ vhost and SQLite (or
+PostgreSQL with --database-url). `--orders 1000000` is the target's size; smaller runs report the
+rate and project it to 10^6. Run from a checkout:
+
+    python -m benchmarks.backfill --orders 1000000            # the target (hours at today's rate)
+    python -m benchmarks.backfill --orders 20000 --no-record  # a quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import platform
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from sqlalchemy import func, select
+
+from gateway.adapters.hotline12345.simulator import work_order
+from gateway.adapters.hotline12345.sync import BackfillReport, backfill
+from gateway.adapters.simkit import SimState
+from hub.config import Environment, Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "RESULTS.md"
+SECTION = "## Back-fill: historical 12345 work orders through the adapter path (TARGETS.md #4)"
+TARGET_S = 600.0
+TARGET_ORDERS = 1_000_000
+console = Console(highlight=False)
+
+
+def write_history(path: Path, count: int, *, seed: int = 7) -> None:
+    """`count` historical work orders in the platform's own fields, one JSON object per line; most
+    archived (已归档), some still open, each with its own household (address) and caller."""
+    state = SimState("history", "unused", rng=random.Random(seed))
+    statuses = (4, 4, 4, 3, 2)
+    with path.open("w", encoding="utf-8") as handle:
+        for i in range(count):
+            order = work_order(state, status=statuses[i % len(statuses)], orderNo=f"GDH{i:09d}")
+            handle.write(json.dumps(order, ensure_ascii=False, separators=(",", ":")) + "\n")
+
+
+@dataclass
+class Outcome:
+    orders: int
+    first: BackfillReport
+    second: BackfillReport
+    cases: int
+    distinct_refs: int
+
+    @property
+    def seconds(self) -> float:
+        return self.first.seconds + self.second.seconds
+
+    @property
+    def imported(self) -> int:
+        return self.first.imported + self.second.imported
+
+    @property
+    def rate(self) -> float:
+        return self.imported / self.seconds if self.seconds else 0.0
+
+
+async def count_cases(settings: Settings) -> tuple[int, int]:
+    from hub.db import Database, create_engine_for
+    from services.intake.tables import cases
+
+    db = Database(create_engine_for(settings, "intake"))
+    try:
+        async with db.sessions() as session:
+            row = (
+                await session.execute(
+                    select(func.count(), func.count(func.distinct(cases.c.source_ref))).where(
+                        cases.c.channel == "hotline12345"
+                    )
+                )
+            ).one()
+        return int(row[0]), int(row[1])
+    finally:
+        await db.dispose()
+
+
+async def run_backfill(
+    settings: Settings,
+    path: Path,
+    orders: int,
+    *,
+    concurrency: int,
+    interrupt_at: int,
+    show_progress: bool = True,
+) -> Outcome:
+    """Import `path` into a running hub (settings point at it): stop after `interrupt_at`, resume."""
+    columns = (
+        TextColumn("[bold]back-fill[/bold]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console, transient=True, disable=not show_progress) as bar:
+        task = bar.add_task("back-fill", total=orders)
+
+        def advance(position: int, total: int | None) -> None:
+            bar.update(task, completed=position, total=total)
+
+        first = await backfill(
+            settings, path=path, concurrency=concurrency, limit=interrupt_at, restart=True, progress=advance
+        )
+        second = await backfill(settings, path=path, concurrency=concurrency, progress=advance)
+    cases, distinct = await count_cases(settings)
+    return Outcome(orders, first, second, cases, distinct)
+
+
+async def bench(
+    orders: int, concurrency: int, database_url: str | None, interrupt: float, services: tuple[str, ...]
+) -> Outcome:
+    from tests.kit.infra import fresh_pg_database, fresh_vhost
+    from tests.kit.processes import process_hub
+
+    with tempfile.TemporaryDirectory(prefix="hub-backfill-") as tmp:
+        data_dir = Path(tmp)
+        path = data_dir / "history.jsonl"
+        started = time.perf_counter()
+        await asyncio.to_thread(write_history, path, orders)
+        console.print(
+            f"wrote {orders:,} work orders ({path.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - started:.0f} s"
+        )
+        async with contextlib.AsyncExitStack() as stack:
+            amqp_url = await stack.enter_async_context(fresh_vhost())
+            db_url = (
+                await stack.enter_async_context(fresh_pg_database())
+                if database_url == "fresh"
+                else database_url
+            )
+            settings = Settings(
+                env=Environment.test, data_dir=data_dir, amqp_url=amqp_url, database_url=db_url
+            )
+            hub = await stack.enter_async_context(process_hub(settings, data_dir / "logs", start=services))
+            target = settings.model_copy(update={"intake_url": hub.url("intake")})
+            return await run_backfill(
+                target, path, orders, concurrency=concurrency, interrupt_at=max(1, int(orders * interrupt))
+            )
+
+
+def _commit() -> str:
+    try:
+        head = subprocess.check_output(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True).strip()
+        dirty = subprocess.check_output(["git", "status", "--porcelain"], cwd=ROOT, text=True).strip()
+        return f"{head}+uncommitted" if dirty else head
+    except (OSError, subprocess.CalledProcessError):
+        return "?"
+
+
+def record(outcome: Outcome, *, database: str, concurrency: int, services: tuple[str, ...]) -> str:
+    projected = TARGET_ORDERS / outcome.rate if outcome.rate else float("inf")
+    met = "met" if projected <= TARGET_S else "**not met**"
+    row = (
+        f"| {datetime.now(UTC):%Y-%m-%d %H:%M} | {platform.machine()} {os.cpu_count()} cores | {_commit()} | {database} "
+        f"| {'+'.join(services)} | {outcome.orders:,} (interrupted at {outcome.first.position:,}, resumed) "
+        f"| {concurrency} | {outcome.seconds:.0f} s | **{outcome.rate:.0f}/s** | {projected / 60:.0f} min | {met} "
+        f"| {outcome.cases:,} cases, {outcome.distinct_refs:,} distinct refs |"
+    )
+    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
+    if SECTION not in text:
+        text = text.rstrip("\n") + (
+            f"\n\n{SECTION}\n\n"
+            "`python -m benchmarks.backfill --orders N`: N work orders (JSON lines, the platform's fields) imported by "
+            "`hub sync backfill`'s code into the hub running as processes; stopped part-way and resumed from the "
+            "cursor; then every case counted once. Rate = imported / time of both runs; projected = 10^6 at that rate "
+            "(target < 10 min).\n\n"
+            "| date (UTC) | machine | commit | database | hub processes | orders | in flight | time | rate | "
+            "10^6 projected | target | no duplicates |\n"
+            "|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+        )
+        text += row + "\n"
+    else:
+        head, _, tail = text.partition(SECTION)
+        lines = tail.split("\n")
+        end = next(i for i, line in enumerate(lines) if line.startswith("|"))
+        while end < len(lines) and lines[end].startswith("|"):
+            end += 1
+        lines.insert(end, row)
+        text = head + SECTION + "\n".join(lines)
+    RESULTS.write_text(text, encoding="utf-8")
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--orders", type=int, default=TARGET_ORDERS)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument(
+        "--database-url", default=None, help="PostgreSQL URL, or 'fresh' for a throwaway database"
+    )
+    parser.add_argument("--interrupt", type=float, default=0.3, help="Stop after this fraction, then resume")
+    parser.add_argument(
+        "--services",
+        default="sms,intake,referral,notification,gateway",
+        help="Hub processes to run (intake,gateway alone isolates the adapter path)",
+    )
+    parser.add_argument("--no-record", action="store_true")
+    args = parser.parse_args()
+    services = tuple(s for s in args.services.split(",") if s)
+    outcome = asyncio.run(bench(args.orders, args.concurrency, args.database_url, args.interrupt, services))
+    database = "PostgreSQL" if args.database_url else "SQLite"
+    console.print(
+        f"{outcome.imported:,} imported in {outcome.seconds:.0f} s = [bold]{outcome.rate:.0f} work orders/s[/bold]; "
+        f"resumed at {outcome.second.resumed_from:,}; {outcome.cases:,} cases, {outcome.distinct_refs:,} distinct; "
+        f"10^6 projected {TARGET_ORDERS / outcome.rate / 60:.0f} min (target 10)"
+    )
+    if outcome.cases != outcome.distinct_refs or outcome.cases != args.orders:
+        console.print("[bold red]duplicates or missing work orders[/bold red]")
+        sys.exit(1)
+    if not args.no_record:
+        console.print(record(outcome, database=database, concurrency=args.concurrency, services=services))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,49 @@
+"""Adapters to the external systems (12345, police 110, court, procuratorate 12309).
+
+One folder per system: mapping.py (their fields and codes ↔ ours), webhook.py (their signed pushes
+in), client.py (our status updates out, in their style), simulator.py (a loopback stand-in that
+speaks like the real thing). Shared: the delivery ledger (ledger.py), inbound registration
+(inbound.py), webhook signatures and nonces (security.py). `install` wires them into the gateway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import httpx
+from fastapi import FastAPI
+
+from hub.runtime import ServiceRuntime
+
+
+def install(runtime: ServiceRuntime, app: FastAPI) -> None:
+    """Webhook routes, the ops route, the status-event consumer and the sender loop."""
+    from gateway.adapters.ledger import QUEUE, TOPIC, Ledger, Policy, Sender
+    from gateway.adapters.registry import adapter_specs
+    from gateway.routes import adapter_ops
+
+    settings = runtime.settings
+    specs = adapter_specs()
+    enabled = {name: spec for name, spec in specs.items() if spec.base_url(settings)}
+    runtime.consume(QUEUE, Ledger({name: spec.outbound for name, spec in enabled.items()}).handlers())
+    policy = Policy(
+        max_attempts=settings.adapter_max_attempts,
+        base_s=settings.adapter_retry_base_s,
+        max_s=settings.adapter_retry_max_s,
+        batch=settings.adapter_sender_batch,
+        lease=timedelta(seconds=max(settings.lease_s, 3 * settings.adapter_timeout_s)),
+    )
+    sender = Sender(runtime, {}, policy)
+    runtime.db.on_commit(TOPIC, sender.wake)
+
+    async def sender_loop(stop: asyncio.Event) -> None:
+        async with httpx.AsyncClient(limits=httpx.Limits(max_connections=50)) as http:
+            sender.clients = {name: spec.make_client(http, settings) for name, spec in enabled.items()}
+            await sender.run(stop)
+
+    runtime.background("adapter-sender", sender_loop)
+    for spec in specs.values():
+        app.include_router(spec.router)
+    app.include_router(adapter_ops.router)
+    app.state.adapter_sender = sender

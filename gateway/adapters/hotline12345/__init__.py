@@ -1,0 +1,1 @@
+"""12345 government service hotline (双线融合): work orders, urges and ratings in; status out."""

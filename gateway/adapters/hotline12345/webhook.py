@@ -1,0 +1,90 @@
+"""What the 12345 platform pushes to the hub: work orders, urges (催办) and callback results (回访).
+
+Each push is signed (X-Hub-Timestamp, X-Hub-Signature) and checked before anything else; the body
+is in the platform's own style (mapping.py) and the answer is in ours (problem details on refusal).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+
+from gateway.adapters import inbound
+from gateway.adapters.hotline12345 import mapping
+from gateway.adapters.security import released_on_failure, verify_request
+from gateway.upstream import Upstream
+from hub.runtime import ServiceRuntime
+
+router = APIRouter(prefix=f"/adapters/{mapping.SYSTEM}", tags=["adapters"])
+
+SIGNED = {
+    "description": "Signed push: `X-Hub-Timestamp` (unix seconds) and `X-Hub-Signature: sha256=<hex HMAC of "
+    'timestamp + "." + body>`; older than 5 minutes or replayed → 401.'
+}
+
+
+def _rt(request: Request) -> ServiceRuntime:
+    rt: ServiceRuntime = request.app.state.runtime
+    return rt
+
+
+def _upstream(request: Request) -> Upstream:
+    up: Upstream = request.app.state.upstream
+    return up
+
+
+@router.post(
+    "/work-orders",
+    status_code=201,
+    summary="A 12345 work order (工单) pushed to the hub: becomes a case, once",
+    openapi_extra=SIGNED,
+)
+async def post_work_order(request: Request, response: Response) -> dict[str, Any]:
+    return await inbound.handle_registration(
+        request,
+        response,
+        mapping.SYSTEM,
+        mapping.WorkOrder,
+        mapping.to_case,
+        lambda order: order.orderNo,
+        mapping.REVERSE_FIELDS,
+    )
+
+
+@router.post("/urges", summary="催办 on a 12345 work order", openapi_extra=SIGNED)
+async def post_urge(request: Request) -> dict[str, Any]:
+    signed = await verify_request(request, mapping.SYSTEM)
+    rt = _rt(request)
+    async with released_on_failure(rt.db, signed):
+        urge = inbound.parse_payload(mapping.Urge, signed.body)
+        case_no = await inbound.known_case(rt, mapping.SYSTEM, urge.orderNo)
+        new = await inbound.record_urge(
+            rt, mapping.SYSTEM, case_no, urge.urgeId, urge.orderNo, mapping.urged_at(urge)
+        )
+    return {"case_no": case_no, "accepted": True, "duplicate": not new}
+
+
+@router.post("/ratings", summary="The 12345 callback result (回访) for a work order", openapi_extra=SIGNED)
+async def post_rating(request: Request) -> dict[str, Any]:
+    signed = await verify_request(request, mapping.SYSTEM)
+    rt = _rt(request)
+    async with released_on_failure(rt.db, signed):
+        rating = inbound.parse_payload(mapping.Rating, signed.body)
+        case_no = await inbound.known_case(rt, mapping.SYSTEM, rating.orderNo)
+        how = await inbound.record_rating(
+            rt,
+            _upstream(request),
+            mapping.SYSTEM,
+            case_no,
+            rating.visitId,
+            mapping.satisfaction_of(rating),
+            rating.visitContent,
+        )
+    return {
+        "case_no": case_no,
+        "satisfaction": mapping.satisfaction_of(rating),
+        "accepted": True,
+        "duplicate": how == "duplicate",
+        "delivered_as": how,
+    }

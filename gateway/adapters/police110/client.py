@@ -1,0 +1,93 @@
+"""Police 110 linkage feedback API (警情反馈), spoken its way (docs/adapters/police110.md).
+
+Requests: JSON `{appid, ts (yyyyMMddHHmmss, Beijing), nonce, data (object), signature}`,
+`signature` = base64 HMAC-SHA256(secret, `appid=…&data=<compact JSON>&nonce=…&ts=…`). The nonce is our
+update id: the platform refuses to apply a nonce twice and answers it with `0000` again. Answers:
+`{code: "0000", msg, result}`; errors are four-digit strings.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from typing import Any
+
+import httpx
+
+from gateway.adapters.common import Delivery, Outcome, compact_json, local_compact, sorted_params
+from gateway.adapters.police110 import mapping
+from hub.config import Settings
+
+FEEDBACK_PATH = "/api/jqld/v1/fk"
+RETRYABLE_CODES = {"9999", "1001", "1004"}  # 系统异常; 签名 (keys rotating); 时间戳 (clock skew)
+
+
+def signature(params: dict[str, Any], secret: str) -> str:
+    text = sorted_params(params, skip=("signature",))
+    return base64.b64encode(hmac.new(secret.encode(), text.encode(), hashlib.sha256).digest()).decode()
+
+
+class PoliceClient:
+    system = mapping.SYSTEM
+
+    def __init__(
+        self, http: httpx.AsyncClient, base_url: str, app_id: str, secret: str, timeout: float
+    ) -> None:
+        self.http = http
+        self.base_url = base_url.rstrip("/")
+        self.app_id = app_id
+        self.secret = secret
+        self.timeout = timeout
+
+    async def deliver(self, delivery: Delivery) -> Outcome:
+        data = mapping.feedback(delivery.update, delivery.case_no, delivery.external_ref or "", delivery.data)
+        params: dict[str, Any] = {
+            "appid": self.app_id,
+            "ts": local_compact(),
+            "nonce": delivery.update_id.replace("-", ""),
+            "data": compact_json(data),
+        }
+        params["signature"] = signature(params, self.secret)
+        body = {**params, "data": data}  # sent as an object, signed as its compact JSON text
+        try:
+            response = await self.http.post(
+                self.base_url + FEEDBACK_PATH,
+                content=compact_json(body).encode(),
+                headers={"Content-Type": "application/json;charset=UTF-8"},
+                timeout=self.timeout,
+            )
+        except httpx.HTTPError as exc:
+            return Outcome(ok=False, retryable=True, detail=f"police110 unreachable: {type(exc).__name__}")
+        if response.status_code != 200:
+            retryable = response.status_code >= 500 or response.status_code in (408, 429)
+            return Outcome(ok=False, retryable=retryable, detail=f"police110 HTTP {response.status_code}")
+        try:
+            doc = response.json()
+            code = str(doc["code"])
+        except (ValueError, KeyError, TypeError):
+            return Outcome(
+                ok=False, retryable=True, detail="police110 answered something that is not its envelope"
+            )
+        result = doc.get("result") or {}
+        if code == "0000":
+            return Outcome(
+                ok=True,
+                external_state=str(result.get("clzt")) if result.get("clzt") is not None else None,
+                duplicate=bool(result.get("cf")),
+            )
+        return Outcome(
+            ok=False,
+            retryable=code in RETRYABLE_CODES,
+            detail=f"police110 code {code}: {str(doc.get('msg') or '')[:120]}",
+        )
+
+
+def make_client(http: httpx.AsyncClient, settings: Settings) -> PoliceClient:
+    return PoliceClient(
+        http,
+        settings.police110_url or "",
+        settings.police110_app_key,
+        settings.police110_app_secret,
+        settings.adapter_timeout_s,
+    )

@@ -1,0 +1,84 @@
+"""Public case endpoints (API.md "Cases")."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Header, Request, Response
+from pydantic import BaseModel
+
+from gateway.timeline import case_timeline
+from gateway.upstream import PassThrough, Upstream
+from hub.problems import Problem
+from hub.runtime import ServiceRuntime
+
+router = APIRouter(prefix="/api/v1", tags=["cases"])
+
+
+class TimelineEntry(BaseModel):
+    at: datetime
+    service: str
+    event: str
+    actor: dict[str, Any]
+    detail: dict[str, Any]
+    trace_id: str | None
+    span_id: str | None
+
+
+def _upstream(request: Request) -> Upstream:
+    up: Upstream = request.app.state.upstream
+    return up
+
+
+@router.post("/cases", status_code=201, summary="Register a case (受理)")
+async def post_case(
+    request: Request,
+    body: Annotated[dict[str, Any], Body(description="API.md: channel, request_type, title, description, …")],
+    idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
+) -> Response:
+    headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+    upstream = await _upstream(request).request(
+        "intake", "POST", "/internal/v1/cases", json=body, headers=headers
+    )
+    return Response(
+        upstream.content, status_code=upstream.status_code, media_type=upstream.headers.get("content-type")
+    )
+
+
+@router.get("/cases/{case_no}", summary="A case with its referrals, deadlines and supervision level")
+async def get_case(case_no: str, request: Request) -> dict[str, Any]:
+    up = _upstream(request)
+    try:
+        case = await up.json("intake", "GET", f"/internal/v1/cases/{case_no}")
+    except PassThrough as exc:
+        if exc.response.status_code == 404:
+            raise Problem(
+                404, "未找到该事项", f"没有编号为 {case_no} 的事项", type_="case-not-found"
+            ) from None
+        raise
+    try:
+        state = await up.json("referral", "GET", f"/internal/v1/cases/{case_no}")
+    except PassThrough as exc:
+        if exc.response.status_code != 404:
+            raise
+        state = None  # registered, not yet seen by referral: the event is on its way
+    if state:
+        case["status"] = state["status"]
+        case["referrals"] = state["referrals"]
+        case["manual_reason"] = state.get("manual_reason")
+    else:
+        case["referrals"] = []
+    return case
+
+
+@router.get(
+    "/cases/{case_no}/timeline", response_model=list[TimelineEntry], summary="Every handoff, oldest first"
+)
+async def get_timeline(case_no: str, request: Request) -> list[TimelineEntry]:
+    rt: ServiceRuntime = request.app.state.runtime
+    async with rt.db.sessions() as session:
+        rows = await case_timeline(session, case_no)
+    if not rows:
+        raise Problem(404, "未找到该事项", f"没有编号为 {case_no} 的事项记录", type_="case-not-found")
+    return [TimelineEntry.model_validate(r, from_attributes=True) for r in rows]

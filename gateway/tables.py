@@ -1,0 +1,174 @@
+"""The gateway's own tables: the case timeline projection and the kit's tables."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    UniqueConstraint,
+    false,
+    text,
+)
+
+from hub.messaging.tables import BigId, UtcDateTime, define_kit_tables
+
+metadata = MetaData()
+kit = define_kit_tables(metadata)
+
+# Every handoff of every service, projected from the events (each service says what it did).
+timeline = Table(
+    "timeline",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("event_id", String(64), nullable=False, unique=True),
+    Column("case_no", String(32), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
+    Column("service", String(32), nullable=False),
+    Column("event", String(100), nullable=False),
+    Column("actor", JSON, nullable=False),
+    Column("detail", JSON, nullable=False),
+    Column("trace_id", String(32)),
+    Column("span_id", String(16)),
+    Index("ix_timeline_case_at", "case_no", "at"),
+)
+
+# API clients (OAuth2 client credentials): the secret is kept only as a slow KDF hash (gateway/auth.py).
+clients = Table(
+    "clients",
+    metadata,
+    Column("client_id", String(64), primary_key=True),
+    Column("secret_hash", String(255), nullable=False),
+    Column("role", String(16), nullable=False),  # centre | department | adapter | ops
+    Column("department", String(100)),  # the department code, for role department
+    Column("system", String(32)),  # the external system, for role adapter
+    Column("rate_limit_per_minute", Integer, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("disabled", Boolean, nullable=False, server_default=false()),
+)
+
+# Cases filed through Open311 (gateway/open311): what an Open311 client may list and follow.
+open311_requests = Table(
+    "open311_requests",
+    metadata,
+    Column("service_request_id", String(32), primary_key=True),  # the hub's case number
+    Column("service_code", String(64), nullable=False),
+    Column("client_id", String(64), nullable=False),
+    Column("jurisdiction_id", String(64)),
+    Column("requested_at", UtcDateTime(), nullable=False),
+    Index("ix_open311_requests_requested_at", "requested_at"),
+)
+
+# --- Adapters to external systems (gateway/adapters/, docs/adapters/) ---------------------------
+
+# Which external system knows a case, under which of its numbers, and how far it has been told.
+# The link can exist before the case does (a back-fill writes it before registering, with what the
+# system already shows, so history is never pushed over); the case number is filled in later.
+adapter_links = Table(
+    "adapter_links",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("system", String(32), nullable=False),
+    Column("external_ref", String(100)),  # their number; none yet for a case we file with them
+    Column("case_no", String(32)),
+    Column("origin", String(16), nullable=False),  # webhook | event | backfill | reconcile | referral
+    Column("delivered_round", Integer, nullable=False, server_default="0"),
+    Column("delivered_rank", Integer, nullable=False, server_default="-1"),
+    Column("delivered_update", String(32)),
+    Column("external_state", String(32)),  # their state code after our last delivery (or history)
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    UniqueConstraint("system", "external_ref", name="uq_adapter_links_ref"),
+    UniqueConstraint("system", "case_no", name="uq_adapter_links_case"),
+    Index("ix_adapter_links_case", "case_no"),
+)
+
+# Every case the adapter sync has seen registered (and its round: a reopen starts a new one), so a
+# status event that overtook its case's registration is retried instead of being taken for a case
+# no external system knows.
+adapter_cases = Table(
+    "adapter_cases",
+    metadata,
+    Column("case_no", String(32), primary_key=True),
+    Column("channel", String(32), nullable=False),
+    Column("round", Integer, nullable=False, server_default="0"),
+    Column("seen_at", UtcDateTime(), nullable=False),
+)
+
+# The outbound delivery ledger: one row per (case, system, update of a round), delivered in order
+# per case and system, retried with back-off, never twice (update_id is their request id).
+adapter_deliveries = Table(
+    "adapter_deliveries",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("update_id", String(36), nullable=False, unique=True),
+    Column("case_no", String(32), nullable=False),
+    Column("system", String(32), nullable=False),
+    Column("update_name", String(32), nullable=False),
+    Column("update_key", String(80), nullable=False),
+    Column("round", Integer, nullable=False),
+    Column("rank", Integer, nullable=False),
+    Column("data", JSON, nullable=False),
+    Column("event_id", String(64)),
+    # pending | sending | sent | skipped | failed
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", UtcDateTime(), nullable=False),
+    Column("claimed_until", UtcDateTime()),
+    Column("last_error", String(300)),
+    Column("external_state", String(32)),
+    Column("traceparent", String(64)),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("finished_at", UtcDateTime()),
+    UniqueConstraint("case_no", "system", "update_key", name="uq_adapter_deliveries_update"),
+    Index("ix_adapter_deliveries_case", "case_no", "system", "id"),
+    Index(
+        "ix_adapter_deliveries_open",
+        "next_attempt_at",
+        postgresql_where=text("status IN ('pending', 'sending')"),
+        sqlite_where=text("status IN ('pending', 'sending')"),
+    ),
+    Index("ix_adapter_deliveries_status", "status", "id"),
+)
+
+# Signatures already accepted on the inbound webhooks, kept until they could no longer pass the
+# timestamp check: a replay inside the window is refused.
+adapter_nonces = Table(
+    "adapter_nonces",
+    metadata,
+    Column("system", String(32), nullable=False),
+    Column("nonce", String(128), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
+    PrimaryKeyConstraint("system", "nonce", name="pk_adapter_nonces"),
+    Index("ix_adapter_nonces_expiry", "expires_at"),
+)
+
+# Inbound urges and ratings already handled (by the system's own id for them): a repeated push is
+# answered as before and changes nothing.
+adapter_inbound = Table(
+    "adapter_inbound",
+    metadata,
+    Column("system", String(32), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("external_id", String(100), nullable=False),
+    Column("case_no", String(32), nullable=False),
+    Column("received_at", UtcDateTime(), nullable=False),
+    PrimaryKeyConstraint("system", "kind", "external_id", name="pk_adapter_inbound"),
+)
+
+# Where a back-fill stopped (resumable): one row per source.
+adapter_cursors = Table(
+    "adapter_cursors",
+    metadata,
+    Column("name", String(300), primary_key=True),
+    Column("position", BigInteger, nullable=False),
+    Column("done", Integer, nullable=False, server_default="0"),
+    Column("updated_at", UtcDateTime(), nullable=False),
+)

@@ -1,0 +1,57 @@
+"""Calls from the gateway to the services behind it (httpx, traced, problem details passed through)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from fastapi import Response
+
+from hub.problems import PROBLEM_JSON, Problem
+
+
+class Upstream:
+    def __init__(self, client: httpx.AsyncClient, urls: dict[str, str]) -> None:
+        self.client = client
+        self.urls = urls
+
+    async def request(
+        self,
+        service: str,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        headers: dict[str, str] | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> httpx.Response:
+        try:
+            return await self.client.request(
+                method, self.urls[service] + path, json=json, headers=headers, params=params, timeout=30
+            )
+        except httpx.HTTPError as exc:
+            # The exception's class (ConnectError, ReadTimeout, PoolTimeout) tells ops where to look.
+            raise Problem(
+                503,
+                "服务暂不可用",
+                f"{service} 服务暂时无法访问（{type(exc).__name__}），请稍后重试",
+                type_="service-unavailable",
+            ) from None
+
+    async def json(self, service: str, method: str, path: str, **kwargs: Any) -> Any:
+        response = await self.request(service, method, path, **kwargs)
+        if response.status_code >= 400:
+            raise PassThrough(response)
+        return response.json()
+
+
+class PassThrough(Exception):
+    """A service answered with problem details: hand them to the client unchanged."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        super().__init__(response.status_code)
+        self.response = response
+
+    def to_response(self) -> Response:
+        media = self.response.headers.get("content-type", PROBLEM_JSON)
+        return Response(self.response.content, status_code=self.response.status_code, media_type=media)

@@ -1,0 +1,73 @@
+"""create_service_app: the HTTP face every service shares (health, readiness, metrics, problems, tracing)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+
+from hub.problems import install_problem_handlers
+from hub.runtime import ServiceRuntime
+from hub.tracing import configure_tracing, instrument_libraries
+
+Hook = Callable[[], Awaitable[None]]
+
+
+def create_service_app(
+    runtime: ServiceRuntime,
+    routers: list[APIRouter],
+    *,
+    title: str,
+    on_start: list[Hook] | None = None,
+    on_stop: list[Hook] | None = None,
+) -> FastAPI:
+    configure_tracing(runtime.service, runtime.settings)
+    instrument_libraries()
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await runtime.start()
+        for hook in on_start or []:
+            await hook()
+        try:
+            yield
+        finally:
+            for hook in on_stop or []:
+                await hook()
+            await runtime.stop()
+
+    app = FastAPI(title=title, lifespan=lifespan)
+    app.state.runtime = runtime
+    install_problem_handlers(app)
+
+    @app.get("/healthz", tags=["ops"], summary="Alive")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": runtime.service}
+
+    @app.get("/readyz", tags=["ops"], summary="Database and broker reachable")
+    async def readyz() -> JSONResponse:
+        checks = await runtime.readiness()
+        ready = all(v == "ok" for v in checks.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "not ready", "service": runtime.service, "checks": checks},
+            status_code=200 if ready else 503,
+        )
+
+    @app.get("/metrics", tags=["ops"], summary="Prometheus metrics", include_in_schema=False)
+    async def metrics(_request: Request) -> Response:
+        await runtime.refresh_metrics()
+        body, content_type = runtime.metrics.render()
+        return Response(body, media_type=content_type)
+
+    for router in routers:
+        app.include_router(router)
+
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+    # receive/send spans cost more than half the throughput and say nothing (TARGETS.md).
+    FastAPIInstrumentor.instrument_app(
+        app, exclude_spans=["receive", "send"], excluded_urls="healthz,readyz,metrics"
+    )
+    return app

@@ -1,0 +1,219 @@
+"""The `hub` command (API.md "Command line")."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from hub.config import SERVICES, ServiceName, Settings
+
+app = typer.Typer(help="综治中心事项流转平台 — the referral hub.", no_args_is_help=True, add_completion=False)
+sim_app = typer.Typer(help="Loopback simulators of external systems.", no_args_is_help=True)
+app.add_typer(sim_app, name="sim")
+app.add_typer(importlib.import_module("hub.cli_audit").app)  # `hub audit verify`, `hub pii rotate`
+app.add_typer(importlib.import_module("hub.cli_clients").app, name="clients")  # `hub clients create`
+app.add_typer(importlib.import_module("hub.cli_sync").app, name="sync")  # `hub sync reconcile|backfill`
+console = Console(highlight=False)
+
+_BOOTSTRAPS = {
+    "gateway": "gateway.main",
+    "intake": "services.intake.main",
+    "referral": "services.referral.main",
+    "notification": "services.notification.main",
+}
+
+
+def _settings(**overrides: object) -> Settings:
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
+    except Exception as exc:
+        console.print(f"[bold red]配置错误 (settings):[/bold red] {exc}")
+        raise typer.Exit(2) from None
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(), stream=sys.stdout, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+    )
+    logging.getLogger("aio_pika").setLevel(logging.WARNING)
+    logging.getLogger("aiormq").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+@app.command()
+def migrate() -> None:
+    """Apply every service's database migrations (idempotent)."""
+    from hub.migrations import upgrade
+
+    settings = _settings()
+    for service in SERVICES:
+        upgrade(service, settings)
+        console.print(f"migrated [bold]{service}[/bold]")
+
+
+@app.command()
+def serve(
+    service: Annotated[str, typer.Argument(help="gateway | intake | referral | notification")],
+    port: Annotated[int | None, typer.Option(help="Listen port (default from settings)")] = None,
+) -> None:
+    """Run one service in this process (what `hub up` starts for each service)."""
+    import uvicorn
+
+    if service not in _BOOTSTRAPS:
+        console.print(f"[red]unknown service {service!r}; choose one of {', '.join(SERVICES)}[/red]")
+        raise typer.Exit(2)
+    settings = _settings()
+    _configure_logging(settings.log_level)
+    fastapi_app = importlib.import_module(_BOOTSTRAPS[service]).bootstrap(settings)
+    name: ServiceName = service  # type: ignore[assignment]
+    uvicorn.run(
+        fastapi_app,
+        host=settings.host,
+        port=port or settings.port_of(name),
+        log_level="warning",
+        access_log=False,
+        loop="uvloop",
+        http="httptools",
+        timeout_graceful_shutdown=5,
+    )
+
+
+@sim_app.command("sms")
+def sim_sms(port: Annotated[int | None, typer.Option(help="Default HUB_SIM_SMS_PORT")] = None) -> None:
+    """Alibaba Cloud SMS simulator on loopback."""
+    import uvicorn
+
+    from services.notification.sms.simulator import create_app
+
+    settings = _settings()
+    port = port or settings.sim_sms_port
+    console.print(f"SMS simulator (Aliyun Dysms) on http://127.0.0.1:{port}  — received: /_sim/received")
+    uvicorn.run(
+        create_app(settings.sms_access_key_secret, {settings.sms_sign_name}),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        access_log=False,
+    )
+
+
+@app.command()
+def up(
+    simulators: Annotated[bool, typer.Option("--simulators", help="Also run loopback simulators")] = False,
+    data_dir: Annotated[Path | None, typer.Option(help="Where embedded data lives (HUB_DATA_DIR)")] = None,
+    port: Annotated[int | None, typer.Option(help="Gateway port (HUB_GATEWAY_PORT)")] = None,
+    replicas: Annotated[int, typer.Option(min=1, max=8, help="Processes per service")] = 1,
+) -> None:
+    """Run gateway, intake, referral and notification as separate processes (migrations first)."""
+    from hub.broker import ensure_broker
+    from hub.migrations import upgrade
+    from hub.supervisor import ProcessSpec, Supervisor, python_argv
+
+    settings = _settings(data_dir=data_dir, gateway_port=port)
+    problem = ensure_broker(settings.amqp_url)
+    if problem:
+        console.print(f"[bold red]RabbitMQ:[/bold red] {problem}")
+        raise typer.Exit(1)
+    for service in SERVICES:
+        upgrade(service, settings)
+    env = {"HUB_DATA_DIR": str(settings.data_dir), "HUB_GATEWAY_PORT": str(settings.gateway_port)}
+    specs: list[ProcessSpec] = []
+    sim_sms = settings.sim_sms_port
+    if simulators:
+        env["HUB_SMS_URL"] = f"http://127.0.0.1:{sim_sms}"
+        specs.append(ProcessSpec("sim-sms", python_argv("sim", "sms", "--port", str(sim_sms)), restart=True))
+    # External systems' simulators (gateway/adapters/<system>/simulator.py); the adapters point at them.
+    adapter_sims = importlib.import_module("gateway.adapters.registry").SIMULATORS if simulators else ()
+    for name, module, port_setting in adapter_sims:
+        sim_port = getattr(settings, port_setting)
+        env[f"HUB_{name.upper()}_URL"] = f"http://127.0.0.1:{sim_port}"
+        specs.append(ProcessSpec(f"sim-{name}", [sys.executable, "-m", module, "--port", str(sim_port)], env))
+    for service in SERVICES:
+        for i in range(replicas):
+            # Replica i listens 1000 ports above the first; each gateway replica calls its own
+            # intake replica, and consumers of all replicas compete on the same queues.
+            port_of = {s: settings.port_of(s) + 1000 * i for s in SERVICES}
+            name = service if replicas == 1 else f"{service}-{i + 1}"
+            argv = python_argv("serve", service, "--port", str(port_of[service]))
+            urls = {f"HUB_{s.upper()}_URL": f"http://{settings.host}:{port_of[s]}" for s in SERVICES}
+            specs.append(ProcessSpec(name, argv, env={**env, **urls}))
+    console.print(
+        f"[bold]综治中心事项流转平台[/bold] gateway http://{settings.host}:{settings.gateway_port}  "
+        f"data {settings.data_dir.resolve()}  database {'PostgreSQL' if settings.database_url else 'SQLite'}"
+    )
+    if simulators:
+        console.print(f"SMS simulator http://127.0.0.1:{sim_sms}/_sim/received")
+        for name, _module, port_setting in adapter_sims:
+            sim_at = f"http://127.0.0.1:{getattr(settings, port_setting)}"
+            console.print(f"{name} simulator {sim_at}/_sim/received")
+    asyncio.run(Supervisor(specs, console).run())
+
+
+@app.command()
+def demo() -> None:
+    """Feed the ten worked cases of the seed reports through the hub and show what happened."""
+    from hub.demo import run_demo
+
+    raise typer.Exit(run_demo(_settings(), console))
+
+
+@app.command()
+def trace(case_no: str, gateway: Annotated[str | None, typer.Option(help="Gateway base URL")] = None) -> None:
+    """Print a case's timeline: every handoff with its service, time, trace id and span id."""
+    import httpx
+
+    settings = _settings()
+    base = gateway or f"http://{settings.host}:{settings.gateway_port}"
+    response = httpx.get(f"{base}/api/v1/cases/{case_no}/timeline", timeout=10)
+    if response.status_code != 200:
+        console.print(f"[red]{response.json().get('detail', response.text)}[/red]")
+        raise typer.Exit(1)
+    table = Table(title=f"事项 {case_no} 流转轨迹")
+    for col in ("时间 at", "服务 service", "事件 event", "detail", "trace id", "span id"):
+        table.add_column(col)
+    for entry in response.json():
+        detail = ", ".join(f"{k}={v}" for k, v in entry["detail"].items())
+        table.add_row(
+            entry["at"],
+            entry["service"],
+            entry["event"],
+            detail,
+            entry["trace_id"] or "",
+            entry["span_id"] or "",
+        )
+    console.print(table)
+
+
+@app.command()
+def bench(
+    cases: Annotated[int, typer.Option(help="Cases to push end to end per run")] = 2000,
+    runs: Annotated[int, typer.Option(help="Repetitions (medians are reported)")] = 3,
+    record: Annotated[bool, typer.Option(help="Append the figures to benchmarks/RESULTS.md")] = True,
+) -> None:
+    """End-to-end cases/s vs the raw 3-hop aio-pika pipeline with OTel, measured in the same run."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    if not (root / "benchmarks" / "e2e.py").exists():
+        console.print("[red]hub bench runs from a source checkout (benchmarks/ is not installed)[/red]")
+        raise typer.Exit(2)
+    argv = [sys.executable, "-m", "benchmarks.e2e", "--cases", str(cases), "--runs", str(runs)]
+    raise typer.Exit(subprocess.call([*argv, *([] if record else ["--no-record"])], cwd=root))
+
+
+def main() -> None:  # pragma: no cover - console entry
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    app()
+
+
+if __name__ == "__main__":
+    app()

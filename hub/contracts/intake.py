@@ -1,0 +1,104 @@
+"""Events said by intake (受理/研判)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import Field
+
+from hub.contracts.base import Contract
+
+
+class ReporterContact(Contract):
+    """How to reach the reporter: ciphertext only; notification decrypts at send time."""
+
+    anonymous: bool = False
+    phone_enc: str | None = None
+    phone_hash: str | None = None
+    sms_capable: bool = False
+
+
+class CaseRegisteredV1(Contract):
+    TYPE = "case.registered.v1"
+
+    case_no: str
+    channel: str
+    source_ref: str | None = None
+    request_type: str
+    category: str
+    title: str
+    street_code: str | None = None
+    grid_code: str | None = None
+    people_involved: int = 1
+    colour: str
+    colour_reasons: list[dict[str, Any]] = Field(default_factory=list)
+    response_level: str
+    duplicate_of: str | None = None
+    registered_at: datetime
+    trace_id: str | None = None
+    reporter: ReporterContact
+
+
+class CaseAssessmentChangedV1(Contract):
+    """A supervisor overrode the colour, or a dispatcher corrected the category (and grading followed).
+
+    Fields after `colour_reasons` were added later with defaults, so v1 consumers keep working.
+    """
+
+    TYPE = "case.assessment_changed.v1"
+
+    case_no: str
+    colour: str
+    response_level: str
+    reason: str  # the staff member's reason (phone and ID numbers redacted)
+    colour_reasons: list[dict[str, Any]] = Field(default_factory=list)
+    change: str = "override"  # override | category_correction
+    category: str | None = None  # the case's category after the change
+    previous_category: str | None = None
+    previous_colour: str | None = None
+    colour_overridden: bool = False  # the colour is a supervisor's decision, not the rules'
+    actor_role: str | None = None
+    actor_id: str | None = None
+    changed_at: datetime | None = None
+
+
+class ChannelDuty(Contract):
+    """A channel's reply/callback duty for one of its cases (e.g. 12345 still expects its reply)."""
+
+    case_no: str
+    channel: str
+    source_ref: str | None = None
+
+
+class CaseMergedV1(Contract):
+    """`case_no` is merged into `into` (a dispatcher's decision on a suspected duplicate).
+
+    Referral cancels the merged case's open referrals; the surviving case takes over the merged
+    case's channel duty and any duties it had taken over itself (`duties`).
+    """
+
+    TYPE = "case.merged.v1"
+
+    case_no: str
+    into: str
+    channel: str
+    source_ref: str | None = None
+    duties: list[ChannelDuty] = Field(default_factory=list)  # now held by `into`
+    reason: str | None = None
+    actor_role: str | None = None
+    actor_id: str | None = None
+    merged_at: datetime | None = None
+
+
+class CaseDuplicateUnlinkedV1(Contract):
+    """A dispatcher decided a suspected duplicate is a matter of its own."""
+
+    TYPE = "case.duplicate_unlinked.v1"
+
+    case_no: str
+    was_duplicate_of: str
+    reason: str | None = None
+    actor_role: str | None = None
+    actor_id: str | None = None
+    unlinked_at: datetime | None = None

@@ -1,0 +1,280 @@
+"""Events said by referral (中心吹哨、部门报到)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from hub.contracts.base import Contract
+
+
+class ReferralDispatchedV1(Contract):
+    TYPE = "referral.dispatched.v1"
+
+    referral_id: str
+    case_no: str
+    department: str
+    department_name: str = ""
+    role: str  # lead | assisting
+    colour: str
+    category: str
+    ack_due_at: datetime
+    due_at: datetime
+    deadline_provisional: bool = False
+    case_trace_id: str | None = None
+
+
+class CaseDispatchedV1(Contract):
+    TYPE = "case.dispatched.v1"
+
+    case_no: str
+    lead: str
+    assisting: list[str] = Field(default_factory=list)
+    due_at: datetime
+
+
+class CaseQueuedForDispatcherV1(Contract):
+    """No routing rule matched: the case waits in the dispatcher's manual queue, never nowhere."""
+
+    TYPE = "case.queued_for_dispatcher.v1"
+
+    case_no: str
+    reason: str
+
+
+class ReferralSupervisionRaisedV1(Contract):
+    """A referral climbed one step of the supervision ladder (督办): notification tells the department.
+
+    level: reminder (提醒) | ordinary (普通督办) | yellow_card (黄牌督办) | red_card (红牌督办).
+    due_at: the deadline the step is about. overdue: whole working days past `due_at` (0 for
+    reminder and ordinary). stage: which deadline, acknowledge (报到签收) or handling (办理答复).
+    """
+
+    TYPE = "referral.supervision_raised.v1"
+
+    referral_id: str
+    case_no: str
+    department: str  # unit code, e.g. community@150203001000
+    level: Literal["reminder", "ordinary", "yellow_card", "red_card"]
+    due_at: datetime
+    overdue: int = Field(default=0, ge=0)
+    stage: Literal["acknowledge", "handling"] = "handling"
+
+
+class ReferralExtensionDecidedV1(Contract):
+    """The centre approved or denied a department's extension request (延期申请).
+
+    Approved: `new_due_at` is the extended deadline (required). Denied: `due_at` is the deadline
+    that stands (required).
+    """
+
+    TYPE = "referral.extension_decided.v1"
+
+    referral_id: str
+    case_no: str
+    department: str
+    approved: bool
+    new_due_at: datetime | None = None
+    due_at: datetime | None = None
+
+    @model_validator(mode="after")
+    def _deadline_present(self) -> ReferralExtensionDecidedV1:
+        if self.approved and self.new_due_at is None:
+            raise ValueError("an approved extension needs new_due_at")
+        if not self.approved and self.due_at is None:
+            raise ValueError("a denied extension needs due_at (the deadline that stands)")
+        return self
+
+
+class CaseRepliedV1(Contract):
+    """The lead department replied (办结): the citizen hears so, and is invited to rate it (回访)."""
+
+    TYPE = "case.replied.v1"
+
+    case_no: str
+    lead_department_name: str
+    replied_at: datetime | None = None
+
+
+# --- The department workflow, callback and closure (referral dispatch issue) ----------------------
+# Every event below says who acted: `actor_role` (centre | department | adapter | ops | system) and
+# `actor_department` (a unit code for department callers), never a person. The classes above that
+# predate this section (referral.dispatched, case.dispatched, case.queued_for_dispatcher,
+# referral.supervision_raised, referral.extension_decided, case.replied) are emitted with the same two
+# keys added to their data (and, where useful, `round` and `deadline_kind`): consumers ignore fields
+# they do not know.
+
+ActorRole = Literal["centre", "department", "adapter", "ops", "system"]
+ReturnReasonCode = Literal["not_our_duty", "wrong_area", "insufficient_info", "duplicate", "other"]
+ReplyOutcome = Literal["resolved", "mediated", "partially_resolved", "unresolved", "referred_to_litigation"]
+
+
+class ActedBy(Contract):
+    actor_role: ActorRole = "system"
+    actor_department: str | None = None  # unit code, e.g. housing_bureau@150203
+
+
+class ReferralAcknowledgedV1(ActedBy):
+    """The department signed for the referral (报到/签收)."""
+
+    TYPE = "referral.acknowledged.v1"
+
+    referral_id: str
+    case_no: str
+    department: str
+    role: str  # lead | assisting
+    acknowledged_at: datetime
+    late: bool = False  # after the acknowledge deadline
+
+
+class ReferralStartedV1(ActedBy):
+    TYPE = "referral.started.v1"
+
+    referral_id: str
+    case_no: str
+    department: str
+
+
+class ReferralReturnedV1(ActedBy):
+    """The department returned the referral (退回); the case is back in the dispatcher's queue."""
+
+    TYPE = "referral.returned.v1"
+
+    referral_id: str
+    case_no: str
+    department: str
+    role: str
+    reason_code: ReturnReasonCode
+    returned_at: datetime
+
+
+class ReferralExtensionRequestedV1(ActedBy):
+    """The department asked for more time (延期申请); the centre decides (referral.extension_decided)."""
+
+    TYPE = "referral.extension_requested.v1"
+
+    referral_id: str
+    case_no: str
+    department: str
+    amount: int  # in `unit`: working_days ("135"), calendar_days (信访)
+    unit: str
+    due_at: datetime  # the deadline the request is about
+    requested_at: datetime
+
+
+class ReferralSuspendedV1(ActedBy):
+    """The referral waits on the citizen: its handling clock stops (中止计时)."""
+
+    TYPE = "referral.suspended.v1"
+
+    referral_id: str
+    case_no: str
+    department: str
+    suspended_at: datetime
+
+
+class ReferralResumedV1(ActedBy):
+    """The clock runs again; `due_at` is the handling deadline moved out by the paused time."""
+
+    TYPE = "referral.resumed.v1"
+
+    referral_id: str
+    case_no: str
+    department: str
+    resumed_at: datetime
+    due_at: datetime
+
+
+class ReferralRepliedV1(ActedBy):
+    """A department replied (答复); the lead's reply makes the case `replied`."""
+
+    TYPE = "referral.replied.v1"
+
+    referral_id: str
+    case_no: str
+    department: str
+    department_name: str = ""
+    role: str
+    outcome: ReplyOutcome
+    replied_at: datetime
+    late: bool = False
+
+
+class ReferralCancelledV1(ActedBy):
+    """An open referral ends because its case closed, was merged or withdrawn, or was re-routed."""
+
+    TYPE = "referral.cancelled.v1"
+
+    referral_id: str
+    case_no: str
+    department: str
+    reason: Literal["case_closed", "case_merged", "case_withdrawn", "rerouted"]
+
+
+class CaseReopenedV1(ActedBy):
+    """The citizen was dissatisfied (不满意): the case goes round again (`round` is the new round)."""
+
+    TYPE = "case.reopened.v1"
+
+    case_no: str
+    round: int
+    satisfaction: str | None = None
+    reopened_at: datetime
+
+
+class CaseClosedV1(ActedBy):
+    """销号. reason: callback (rated) | anonymous_reporter | centre (closed without a rating)."""
+
+    TYPE = "case.closed.v1"
+
+    case_no: str
+    reason: str
+    satisfaction: str | None = None
+    colour: str
+    closed_at: datetime
+
+
+class CaseWithdrawnV1(ActedBy):
+    TYPE = "case.withdrawn.v1"
+
+    case_no: str
+    withdrawn_at: datetime
+
+
+class CaseMeetingHeldV1(ActedBy):
+    """A joint consultation meeting (联席会商) was held and recorded."""
+
+    TYPE = "case.meeting_held.v1"
+
+    case_no: str
+    held_at: datetime
+    departments: list[str] = Field(default_factory=list)
+
+
+class CaseReferredToCourtV1(ActedBy):
+    """信调裁诉: an unresolved case is sent on to arbitration or the court (the court adapter takes it)."""
+
+    TYPE = "case.referred_to_court.v1"
+
+    case_no: str
+    to: Literal["arbitration", "court"]
+    outcome: ReplyOutcome
+    category: str
+    colour: str
+    street_code: str | None = None
+    referred_at: datetime
+
+
+class CaseFollowUpDueV1(ActedBy):
+    """三色管理: a closed red/orange/yellow case is due a follow-up visit (daily/weekly/monthly)."""
+
+    TYPE = "case.follow_up_due.v1"
+
+    case_no: str
+    colour: str
+    cadence: str  # daily | weekly | monthly
+    sequence: int  # 1 for the first follow-up
+    scheduled_at: datetime
+    last: bool = False

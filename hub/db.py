@@ -1,0 +1,123 @@
+"""Database engines: one per service, SQLite (WAL) embedded by default, PostgreSQL by URL.
+
+On PostgreSQL every service owns one schema (named after the service) in the shared database,
+selected by `search_path`, so tables and Alembic's version table never collide.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from hub.config import ServiceName, Settings
+
+WRITE_OPTION = "hub_write_transaction"
+
+
+def normalise_url(url: str) -> str:
+    """Accept plain postgresql:// URLs from operators; the hub talks to PostgreSQL through asyncpg."""
+    for prefix in ("postgresql://", "postgres://", "postgresql+psycopg://", "postgresql+psycopg2://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix) :]
+    return url
+
+
+def create_engine_for(settings: Settings, service: ServiceName, **kwargs: Any) -> AsyncEngine:
+    url = normalise_url(settings.database_url_for(service))
+    if url.startswith("sqlite"):
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
+        _sqlite_pragmas(engine)
+        return engine
+    return create_async_engine(
+        url,
+        # processes × (pool + overflow) must stay under the server's max_connections (100 by default).
+        pool_size=kwargs.pop("pool_size", settings.db_pool_size),
+        max_overflow=kwargs.pop("max_overflow", settings.db_max_overflow),
+        pool_pre_ping=True,
+        connect_args={"server_settings": {"search_path": service}},
+        **kwargs,
+    )
+
+
+def _sqlite_pragmas(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # WAL lets readers run beside the writer; FULL sync so a committed case survives power loss.
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=FULL")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+        # Transactions start themselves (below) so they can take the write lock up front.
+        dbapi_conn.isolation_level = None
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        # Writers take the lock up front (BEGIN IMMEDIATE): a read-then-write transaction in WAL mode
+        # would otherwise fail with SQLITE_BUSY when another writer committed in between. Readers
+        # take a deferred snapshot and never wait for a writer.
+        immediate = conn.get_execution_options().get(WRITE_OPTION)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+class Database:
+    """A service's engine plus a unit of work that wakes background workers after commit."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.sessions = async_sessionmaker(engine, expire_on_commit=False)
+        self.is_postgres = engine.dialect.name == "postgresql"
+        self._listeners: dict[str, list[Callable[[], None]]] = {}
+        # SQLite has one writer per file: queueing writers here costs nothing, while letting them
+        # collide makes SQLite's busy handler sleep (up to 100 ms a try) and throughput collapses.
+        self._write_lock = asyncio.Lock() if engine.dialect.name == "sqlite" else None
+
+    def on_commit(self, topic: str, callback: Callable[[], None]) -> None:
+        """Call `callback` after any transaction that flagged `topic` (e.g. "outbox") commits."""
+        self._listeners.setdefault(topic, []).append(callback)
+
+    @staticmethod
+    def flag(session: AsyncSession, topic: str) -> None:
+        session.info.setdefault("topics", set()).add(topic)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """One transaction: commit on success, roll back on error; then wake whoever waits for its work."""
+        async with contextlib.AsyncExitStack() as stack:
+            if self._write_lock is not None:
+                await stack.enter_async_context(self._write_lock)
+            session = await stack.enter_async_context(self.sessions())
+            async with session.begin():
+                await session.connection(execution_options={WRITE_OPTION: True})
+                yield session
+            topics = session.info.pop("topics", set())
+        for topic in topics:
+            for callback in self._listeners.get(topic, []):
+                callback()
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+async def wait_for_database(db: Database, attempts: int = 30, delay_s: float = 1.0) -> None:
+    """Wait for the database at start (a server restarting must not crash-loop the service)."""
+    for attempt in range(attempts):
+        try:
+            await db.ping()
+            return
+        except Exception:
+            if attempt == attempts - 1:
+                raise
+            await asyncio.sleep(delay_s)

@@ -1,0 +1,33 @@
+"""Idempotent consumers: the processed event id is recorded in the same transaction as the effect."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import Table, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+
+async def claim(session: AsyncSession, inbox: Table, consumer: str, event_id: str, event_type: str) -> bool:
+    """Record the event as processed by `consumer`; False if it already was (one statement, race-safe).
+
+    A concurrent replica inserting the same id waits on the key and then sees the conflict.
+    """
+    dialect = session.bind.dialect.name if session.bind else "sqlite"
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = (
+        insert(inbox)
+        .values(consumer=consumer, event_id=event_id, event_type=event_type, processed_at=datetime.now(UTC))
+        .on_conflict_do_nothing(index_elements=["consumer", "event_id"])
+        .returning(inbox.c.event_id)
+    )
+    return (await session.execute(stmt)).first() is not None
+
+
+async def seen_before(session: AsyncSession, inbox: Table, consumer: str, event_id: str) -> bool:
+    found = await session.execute(
+        select(inbox.c.event_id).where(inbox.c.consumer == consumer, inbox.c.event_id == event_id)
+    )
+    return found.first() is not None

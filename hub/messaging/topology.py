@@ -1,0 +1,76 @@
+"""Broker topology, declared idempotently by whoever starts first.
+
+hub.events (topic)  ──key=event type──►  <consumer queue> (quorum, delivery limit, DLX)
+hub.dlx (direct)    ──key=queue name──►  <consumer queue>.dlq
+default exchange    ──►  <consumer queue>.retry.<ms> (TTL) ──dead-letter──► <consumer queue>
+One wait queue per delay: per-message TTLs in one queue would block behind each other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import aio_pika
+from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractQueue
+
+from hub.config import Settings
+
+DLX = "hub.dlx"
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    name: str
+    bindings: tuple[str, ...]
+
+    @property
+    def dlq(self) -> str:
+        return f"{self.name}.dlq"
+
+    def wait_queue(self, delay_ms: int) -> str:
+        return f"{self.name}.retry.{delay_ms}"
+
+
+async def declare_exchanges(channel: AbstractChannel, settings: Settings) -> AbstractExchange:
+    exchange = await channel.declare_exchange(settings.exchange, aio_pika.ExchangeType.TOPIC, durable=True)
+    await channel.declare_exchange(DLX, aio_pika.ExchangeType.DIRECT, durable=True)
+    return exchange
+
+
+def work_queue_arguments(spec: QueueSpec, settings: Settings) -> dict[str, Any]:
+    args: dict[str, Any] = {"x-dead-letter-exchange": DLX, "x-dead-letter-routing-key": spec.name}
+    if settings.quorum_queues:
+        # at-least-once dead-lettering only holds with reject-publish overflow (TARGETS.md).
+        args |= {
+            "x-queue-type": "quorum",
+            "x-delivery-limit": settings.delivery_limit,
+            "x-dead-letter-strategy": "at-least-once",
+            "x-overflow": "reject-publish",
+        }
+    return args
+
+
+async def declare_consumer_queue(
+    channel: AbstractChannel, spec: QueueSpec, settings: Settings
+) -> AbstractQueue:
+    exchange = await declare_exchanges(channel, settings)
+    queue = await channel.declare_queue(
+        spec.name, durable=True, arguments=work_queue_arguments(spec, settings)
+    )
+    for key in spec.bindings:
+        await queue.bind(exchange, routing_key=key)
+    dlq_args: dict[str, Any] = {"x-queue-type": "quorum"} if settings.quorum_queues else {}
+    dlq = await channel.declare_queue(spec.dlq, durable=True, arguments=dlq_args)
+    await dlq.bind(DLX, routing_key=spec.name)
+    for delay in settings.retry_delays_ms:
+        await channel.declare_queue(
+            spec.wait_queue(delay),
+            durable=True,
+            arguments={
+                "x-message-ttl": delay,
+                "x-dead-letter-exchange": "",
+                "x-dead-letter-routing-key": spec.name,
+            },
+        )
+    return queue

@@ -1,0 +1,27 @@
+"""Prometheus metrics: one registry per service runtime (several services may share a test process)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+
+class KitMetrics:
+    def __init__(self, service: str) -> None:
+        self.registry = CollectorRegistry()
+        self.events_consumed = Counter(
+            "hub_events_consumed_total",
+            "Events handled by a consumer",
+            ["consumer", "outcome"],
+            registry=self.registry,
+        )
+        self.outbox_pending = Gauge(
+            "hub_outbox_pending", "Outbox rows not yet relayed", registry=self.registry
+        )
+        self.outbox_lag_seconds = Gauge(
+            "hub_outbox_lag_seconds", "Age of the oldest unrelayed outbox row", registry=self.registry
+        )
+        self.service = service
+
+    def render(self) -> tuple[bytes, str]:
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST

@@ -1,0 +1,76 @@
+"""Alembic per service: each service's migrations live in services/<name>/migrations (gateway/migrations).
+
+On PostgreSQL each service migrates its own schema (created here), so version tables never collide.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import MetaData, text
+from sqlalchemy.engine import Connection
+
+from hub.config import SERVICES, ServiceName, Settings
+from hub.db import normalise_url
+
+
+def _script_location(service: ServiceName) -> Path:
+    package = "gateway" if service == "gateway" else f"services.{service}"
+    module = importlib.import_module(package)
+    return Path(str(module.__file__)).parent / "migrations"
+
+
+def alembic_config(service: ServiceName, settings: Settings) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(_script_location(service)))
+    cfg.attributes["url"] = normalise_url(settings.database_url_for(service))
+    cfg.attributes["schema"] = service
+    if not settings.database_url:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return cfg
+
+
+def upgrade(service: ServiceName, settings: Settings, revision: str = "head") -> None:
+    command.upgrade(alembic_config(service, settings), revision)
+
+
+def upgrade_all(settings: Settings) -> None:
+    for service in SERVICES:
+        upgrade(service, settings)
+
+
+def run_env(target_metadata: MetaData) -> None:
+    """Body of every service's env.py: online migrations over the async engine."""
+    from alembic import context
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    url: str = context.config.attributes["url"]
+    schema: str = context.config.attributes["schema"]
+    postgres = url.startswith("postgresql")
+
+    def do_run(connection: Connection) -> None:
+        if postgres:
+            connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+            connection.execute(text(f'SET search_path TO "{schema}"'))
+            connection.commit()
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            version_table_schema=schema if postgres else None,
+            render_as_batch=not postgres,  # SQLite alters tables by copy
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+
+    async def run() -> None:
+        engine = create_async_engine(url)
+        async with engine.connect() as conn:
+            await conn.run_sync(do_run)
+            await conn.commit()
+        await engine.dispose()
+
+    asyncio.run(run())

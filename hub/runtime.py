@@ -1,0 +1,153 @@
+"""A service's moving parts in one object: database, broker, outbox relay, consumers, background loops.
+
+Built by each service's `bootstrap(settings)`; nothing is created at import time. Tests build the
+same runtime, so what they exercise is what production runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+from aio_pika.abc import AbstractRobustConnection
+from sqlalchemy import MetaData
+
+from hub import failpoints
+from hub.config import ServiceName, Settings
+from hub.crypto import FieldCipher
+from hub.db import Database, create_engine_for, wait_for_database
+from hub.messaging.consumer import EventConsumer, Handler
+from hub.messaging.outbox import Outbox, OutboxRelay, pending_count
+from hub.messaging.publisher import Publisher, connect
+from hub.messaging.tables import KitTables
+from hub.messaging.topology import QueueSpec
+from hub.metrics import KitMetrics
+
+log = logging.getLogger("hub.runtime")
+
+Loop = Callable[[asyncio.Event], Awaitable[None]]
+
+
+class ServiceRuntime:
+    def __init__(self, service: ServiceName, settings: Settings, metadata: MetaData, kit: KitTables) -> None:
+        self.service = service
+        self.settings = settings
+        self.metadata = metadata
+        self.kit = kit
+        self.db = Database(create_engine_for(settings, service))
+        self.outbox = Outbox(kit.outbox, source=f"hub/{service}")
+        self.metrics = KitMetrics(service)
+        self.cipher = FieldCipher(settings.pii_key, settings.pii_old_keys)
+        self.connection: AbstractRobustConnection | None = None
+        self.publisher: Publisher | None = None
+        self.relay: OutboxRelay | None = None
+        self.consumers: list[EventConsumer] = []
+        self._consumer_specs: list[tuple[QueueSpec, dict[str, Handler]]] = []
+        self._loops: list[tuple[str, Loop]] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self.stop_event = asyncio.Event()
+        self.broker_ready = asyncio.Event()
+
+    def consume(self, queue: str, handlers: dict[str, Handler]) -> None:
+        """Register a consumer queue bound to the event types it handles."""
+        self._consumer_specs.append((QueueSpec(queue, tuple(handlers)), handlers))
+
+    def background(self, name: str, loop: Loop) -> None:
+        self._loops.append((name, loop))
+
+    async def start(self) -> None:
+        failpoints.configure(self.settings.failpoints, self.settings.data_dir / "failpoints" / self.service)
+        await wait_for_database(self.db)
+        self._tasks.append(asyncio.create_task(self._connect_broker(), name=f"{self.service}-broker"))
+        for name, loop in self._loops:
+            self._tasks.append(asyncio.create_task(self._guard(name, loop), name=f"{self.service}-{name}"))
+
+    async def _connect_broker(self) -> None:
+        """The HTTP side serves (and the outbox fills) while the broker is away; we connect when it is back."""
+        delay = 0.5
+        while not self.stop_event.is_set():
+            try:
+                self.connection = await connect(self.settings)
+                break
+            except Exception as exc:
+                log.warning("%s: broker not reachable (%s); retrying", self.service, type(exc).__name__)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10)
+        if self.connection is None:
+            return
+        self.publisher = Publisher(self.connection, self.settings)
+        await self.publisher.start()
+        self.relay = OutboxRelay(
+            self.db,
+            self.kit.outbox,
+            self.publisher,
+            service=self.service,
+            batch=self.settings.relay_batch,
+            lease_s=self.settings.lease_s,
+            idle_poll_s=self.settings.relay_idle_poll_s,
+        )
+        self.db.on_commit("outbox", self.relay.wake)
+        for spec, handlers in self._consumer_specs:
+            consumer = EventConsumer(
+                spec=spec,
+                handlers=handlers,
+                db=self.db,
+                inbox_table=self.kit.inbox,
+                outbox=self.outbox,
+                publisher=self.publisher,
+                settings=self.settings,
+                service=self.service,
+            )
+            await consumer.start()
+            self.consumers.append(consumer)
+        self.broker_ready.set()
+        await self._guard("outbox-relay", self.relay.run)
+
+    async def _guard(self, name: str, loop: Loop) -> None:
+        """Background loops restart after an unexpected error instead of dying silently."""
+        while not self.stop_event.is_set():
+            try:
+                await loop(self.stop_event)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.error("%s: background %s failed (%s); restarting", self.service, name, type(exc).__name__)
+                await asyncio.sleep(1)
+
+    async def stop(self) -> None:
+        self.stop_event.set()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self.connection is not None:
+            with contextlib.suppress(Exception):
+                await self.connection.close()
+        await self.db.dispose()
+
+    async def readiness(self) -> dict[str, str]:
+        checks: dict[str, str] = {}
+        try:
+            await self.db.ping()
+            checks["database"] = "ok"
+        except Exception as exc:
+            checks["database"] = f"unreachable: {type(exc).__name__}"
+        broker_ok = (
+            self.broker_ready.is_set() and self.connection is not None and not self.connection.is_closed
+        )
+        checks["broker"] = "ok" if broker_ok else "unreachable"
+        return checks
+
+    async def refresh_metrics(self) -> None:
+        count, oldest = await pending_count(self.db, self.kit.outbox)
+        self.metrics.outbox_pending.set(count)
+        if oldest is not None:
+            oldest = oldest if oldest.tzinfo else oldest.replace(tzinfo=UTC)
+            self.metrics.outbox_lag_seconds.set((datetime.now(UTC) - oldest).total_seconds())
+        else:
+            self.metrics.outbox_lag_seconds.set(0)

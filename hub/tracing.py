@@ -1,0 +1,124 @@
+"""OpenTelemetry for every hub process: one provider, OTLP when configured, JSON-lines file for tests.
+
+Spans carry case numbers and department codes, never names, phones or ID numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from opentelemetry import propagate, trace
+from opentelemetry.context import Context
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import (
+    BatchSpanProcessor,
+    SimpleSpanProcessor,
+    SpanExporter,
+    SpanExportResult,
+)
+
+from hub.config import Settings
+
+_lock = threading.Lock()
+_instrumented = False
+
+
+class JsonLinesSpanExporter(SpanExporter):
+    """Appends finished spans to a file: lets tests and audits read spans across processes."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        lines = []
+        for span in spans:
+            ctx = span.get_span_context()
+            if ctx is None:
+                continue
+            lines.append(
+                json.dumps(
+                    {
+                        "name": span.name,
+                        "service": span.resource.attributes.get("service.name"),
+                        "trace_id": format(ctx.trace_id, "032x"),
+                        "span_id": format(ctx.span_id, "016x"),
+                        "parent_span_id": format(span.parent.span_id, "016x") if span.parent else None,
+                        "kind": span.kind.name,
+                        "attributes": {k: str(v) for k, v in (span.attributes or {}).items()},
+                        "links": [format(link.context.trace_id, "032x") for link in span.links],
+                    },
+                    ensure_ascii=False,
+                )
+            )
+        with _lock, self.path.open("a", encoding="utf-8") as fh:
+            fh.write("".join(line + "\n" for line in lines))
+        return SpanExportResult.SUCCESS
+
+
+def configure_tracing(service: str, settings: Settings, extra: SpanExporter | None = None) -> TracerProvider:
+    """Set the process's tracer provider once; later calls (in-process test hubs) reuse it."""
+    current = trace.get_tracer_provider()
+    if isinstance(current, TracerProvider):
+        return current
+    provider = TracerProvider(resource=Resource.create({"service.name": f"hub-{service}"}))
+    if settings.otlp_endpoint:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=settings.otlp_endpoint)))
+    if settings.trace_file:
+        provider.add_span_processor(SimpleSpanProcessor(JsonLinesSpanExporter(settings.trace_file)))
+    if extra is not None:
+        provider.add_span_processor(SimpleSpanProcessor(extra))
+    trace.set_tracer_provider(provider)
+    return provider
+
+
+def instrument_libraries() -> None:
+    """aio-pika and httpx instrumentation; must run before any consumer starts (TARGETS.md)."""
+    global _instrumented
+    with _lock:
+        if _instrumented:
+            return
+        from opentelemetry.instrumentation.aio_pika import AioPikaInstrumentor
+        from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+
+        AioPikaInstrumentor().instrument()
+        HTTPXClientInstrumentor().instrument()
+        _instrumented = True
+
+
+def current_traceparent() -> tuple[str | None, str | None]:
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return carrier.get("traceparent"), carrier.get("tracestate")
+
+
+def context_from(traceparent: str | None, tracestate: str | None = None) -> Context:
+    carrier = {k: v for k, v in (("traceparent", traceparent), ("tracestate", tracestate)) if v}
+    return propagate.extract(carrier)
+
+
+def split_traceparent(traceparent: str | None) -> tuple[str | None, str | None]:
+    """'00-<trace>-<span>-01' → (trace_id, span_id)."""
+    if not traceparent:
+        return None, None
+    parts = traceparent.split("-")
+    if len(parts) != 4:
+        return None, None
+    return parts[1], parts[2]
+
+
+def current_ids() -> tuple[str | None, str | None]:
+    ctx = trace.get_current_span().get_span_context()
+    if not ctx.is_valid:
+        return None, None
+    return format(ctx.trace_id, "032x"), format(ctx.span_id, "016x")
+
+
+def tracer(name: str = "hub") -> trace.Tracer:
+    return trace.get_tracer(name)

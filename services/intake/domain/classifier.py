@@ -1,0 +1,150 @@
+"""Transparent keyword classifier over Chinese text (title + description).
+
+Text is segmented with jieba (keywords added to its dictionary so multi-character terms stay
+whole); a token counts as the keyword it equals, or else the longest keyword inside it. Each
+distinct keyword found adds its weight to its category, times ``title_boost`` when it appears in
+the title. The best category wins if it reaches ``min_score``; ties go to the category
+listed first in the rule file. No learning, no randomness: the matched words are the explanation.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, ConfigDict
+
+from .categories import Category
+from .resources import read_rule_text
+from .rulefile import RuleFileError, expect_keys, expect_version, parse_yaml_mapping
+
+if TYPE_CHECKING:
+    import jieba
+
+
+class Suggestion(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    category: Category
+    score: float
+    matched_words: list[str]  # in order of first appearance (title first)
+
+
+@dataclass(frozen=True, slots=True)
+class ClassifierRules:
+    title_boost: float
+    min_score: float
+    # category -> keyword -> weight; dict order is the tie-break order
+    keywords: Mapping[Category, Mapping[str, float]]
+
+
+def load_classifier_rules(text: str) -> ClassifierRules:
+    data = parse_yaml_mapping(text, "classifier")
+    expect_keys(data, "classifier", required={"version", "title_boost", "min_score", "categories"})
+    expect_version(data, "classifier")
+    title_boost = _positive(data["title_boost"], "title_boost")
+    min_score = _positive(data["min_score"], "min_score")
+    categories = data["categories"]
+    if not isinstance(categories, Mapping) or not categories:
+        raise RuleFileError("categories", "expected a mapping of category -> {keyword: weight}")
+    keywords: dict[Category, dict[str, float]] = {}
+    for code, words in categories.items():
+        try:
+            category = Category(code)
+        except ValueError:
+            raise RuleFileError(f"categories.{code}", "unknown category") from None
+        if category is Category.other:
+            raise RuleFileError("categories.other", "`other` is the fallback and takes no keywords")
+        if not isinstance(words, Mapping) or not words:
+            raise RuleFileError(f"categories.{code}", "expected a mapping of keyword -> weight")
+        table: dict[str, float] = {}
+        for word, weight in words.items():
+            where = f"categories.{code}.{word}"
+            if not isinstance(word, str) or not word.strip():
+                raise RuleFileError(where, "keywords must be non-empty strings")
+            normalised = normalise_text(word)
+            if normalised in table:
+                raise RuleFileError(where, "duplicate keyword")
+            table[normalised] = _positive(weight, where)
+        keywords[category] = table
+    return ClassifierRules(title_boost, min_score, keywords)
+
+
+def _positive(raw: object, where: str) -> float:
+    if isinstance(raw, bool) or not isinstance(raw, int | float) or raw <= 0:
+        raise RuleFileError(where, f"expected a positive number, got {raw!r}")
+    return float(raw)
+
+
+def normalise_text(text: str) -> str:
+    """NFKC (full-width letters and digits to half-width) and lower case."""
+    return unicodedata.normalize("NFKC", text).lower()
+
+
+class KeywordClassifier:
+    """Classifier over one rule set. jieba is loaded on the first call, not on construction."""
+
+    def __init__(self, rules: ClassifierRules) -> None:
+        self._rules = rules
+        self._tokenizer: jieba.Tokenizer | None = None
+        self._lock = threading.Lock()
+
+    def _get_tokenizer(self) -> jieba.Tokenizer:
+        with self._lock:
+            if self._tokenizer is None:
+                import jieba  # deferred: importing and initialising jieba costs about a second
+
+                jieba.setLogLevel(logging.WARNING)
+                tokenizer = jieba.Tokenizer()
+                tokenizer.initialize()
+                for words in self._rules.keywords.values():
+                    for word in words:
+                        tokenizer.add_word(word)  # freq=None: jieba suggests one that keeps it whole
+                self._tokenizer = tokenizer
+            return self._tokenizer
+
+    def segment(self, text: str) -> list[str]:
+        tokens = self._get_tokenizer().cut(normalise_text(text), HMM=False)
+        return [token for token in tokens if token.strip()]
+
+    def classify(self, title: str, description: str) -> Suggestion:
+        title_tokens = self.segment(title)
+        in_title = set(title_tokens)
+        ordered = list(dict.fromkeys(title_tokens + self.segment(description)))
+        best: Suggestion | None = None
+        for category, weights in self._rules.keywords.items():
+            hits = {token: word for token in ordered if (word := _keyword_in(token, weights))}
+            matched = list(dict.fromkeys(hits.values()))
+            title_words = {hits[token] for token in in_title if token in hits}
+            boost = self._rules.title_boost
+            score = sum(weights[word] * (boost if word in title_words else 1.0) for word in matched)
+            if score >= self._rules.min_score and (best is None or score > best.score):
+                best = Suggestion(category=category, score=score, matched_words=matched)
+        return best or Suggestion(category=Category.other, score=0.0, matched_words=[])
+
+
+def _keyword_in(token: str, weights: Mapping[str, float]) -> str | None:
+    """The keyword a token stands for: itself, else the longest keyword inside it.
+
+    jieba's own dictionary holds compounds ("邻里关系") that would otherwise hide a keyword ("邻里").
+    Taking one keyword per token keeps "拖欠工程款" from also counting "工程款" and "工程".
+    """
+    if token in weights:
+        return token
+    inside = [word for word in weights if len(word) > 1 and word in token]
+    return max(inside, key=len) if inside else None
+
+
+@cache
+def default_classifier() -> KeywordClassifier:
+    """Classifier over the packaged rules/classifier.yaml (read on first use)."""
+    return KeywordClassifier(load_classifier_rules(read_rule_text("classifier.yaml")))
+
+
+def classify(title: str, description: str) -> Suggestion:
+    return default_classifier().classify(title, description)

@@ -1,0 +1,32 @@
+"""Intake service (受理/研判): bootstrap builds everything; nothing runs at import time."""
+
+from __future__ import annotations
+
+import functools
+
+from fastapi import FastAPI
+
+from hub.app import create_service_app
+from hub.config import Settings
+from hub.runtime import ServiceRuntime
+from services.intake import api
+from services.intake.casework import project_case_status
+from services.intake.rulebook import RulesInvalid, load_assessor
+from services.intake.tables import kit, metadata
+
+# Referral owns the case life cycle after registration; intake follows closure to refuse merges.
+STATUS_EVENTS = ("case.closed.v1", "case.withdrawn.v1", "case.reopened.v1")
+
+
+def bootstrap(settings: Settings) -> FastAPI:
+    try:
+        assessor, sources = load_assessor(settings.intake_rules_dir)
+    except RulesInvalid as exc:  # fail fast: never start on rules nobody can read
+        raise SystemExit(f"intake rules: {exc.describe()}") from None
+    runtime = ServiceRuntime("intake", settings, metadata, kit)
+    handler = functools.partial(project_case_status, rt=runtime)
+    runtime.consume("intake.case-status", dict.fromkeys(STATUS_EVENTS, handler))
+    app = create_service_app(runtime, [api.router], title="Hub intake")
+    app.state.assessor = assessor
+    app.state.rule_sources = sources
+    return app

@@ -1,0 +1,233 @@
+"""Registering a case (受理): one transaction writes the case and its case.registered.v1 event."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.exc import IntegrityError
+
+from hub.contracts.intake import CaseRegisteredV1, ReporterContact
+from hub.crypto import keyed_hash
+from hub.runtime import ServiceRuntime
+from hub.tracing import current_ids
+from services.intake.actors import DEFAULT_ROLE, Actor
+from services.intake.assessment import Assessor, Candidate
+from services.intake.casework import record
+from services.intake.domain.model import CaseIn
+from services.intake.domain.pii import mask_phone
+from services.intake.matching import same_source
+from services.intake.numbering import next_case_no
+from services.intake.tables import cases
+
+DUPLICATE_WINDOW = timedelta(days=7)
+REPEAT_WINDOW = timedelta(days=30)
+
+
+@dataclass(frozen=True)
+class Registered:
+    created: bool
+    row: Any
+
+
+async def find_existing(session: Any, case_in: CaseIn, idempotency_key: str | None) -> Any:
+    conditions = []
+    if case_in.source_ref:
+        conditions.append(
+            and_(cases.c.channel == case_in.channel.value, cases.c.source_ref == case_in.source_ref)
+        )
+    if idempotency_key:
+        conditions.append(cases.c.idempotency_key == idempotency_key)
+    if not conditions:
+        return None
+    return (await session.execute(select(cases).where(or_(*conditions)))).first()
+
+
+async def register_case(
+    rt: ServiceRuntime,
+    assessor: Assessor,
+    case_in: CaseIn,
+    idempotency_key: str | None,
+    actor: Actor | None = None,
+) -> Registered:
+    try:
+        return await _register(rt, assessor, case_in, idempotency_key, actor or Actor(DEFAULT_ROLE))
+    except IntegrityError:
+        # Lost a race with the same work order or key on another request: return the winner's case.
+        async with rt.db.sessions() as session:
+            existing = await find_existing(session, case_in, idempotency_key)
+        if existing is None:
+            raise
+        return Registered(False, existing)
+
+
+async def _register(
+    rt: ServiceRuntime, assessor: Assessor, case_in: CaseIn, idempotency_key: str | None, actor: Actor
+) -> Registered:
+    now = datetime.now(UTC)
+    settings = rt.settings
+    reporter = case_in.reporter
+    phone_hash = keyed_hash(settings.hash_key, reporter.phone) if reporter.phone else None
+    address_key = assessor.address_key(case_in.location.address)
+    async with rt.db.transaction() as session:
+        existing = await find_existing(session, case_in, idempotency_key)
+        if existing is not None:
+            return Registered(False, existing)
+
+        category, words = (
+            (case_in.category.value, [])
+            if case_in.category
+            else assessor.classify(case_in.title, case_in.description)
+        )
+        recent = (
+            await session.execute(
+                select(
+                    cases.c.case_no,
+                    cases.c.reporter_phone_hash,
+                    cases.c.address_key,
+                    cases.c.category,
+                    cases.c.registered_at,
+                    cases.c.title,
+                    cases.c.description,
+                    cases.c.duplicate_of,
+                    cases.c.status,
+                    cases.c.merged_into,
+                ).where(
+                    same_source(address_key, phone_hash),
+                    cases.c.registered_at >= now - REPEAT_WINDOW,
+                    cases.c.category == category,
+                )
+            )
+        ).all()
+        candidates = [
+            Candidate(
+                case_no=r.case_no,
+                phone_hash=r.reporter_phone_hash,
+                address_key=r.address_key,
+                category=r.category,
+                registered_at=_aware(r.registered_at),
+                text=f"{r.title} {r.description}",
+            )
+            for r in recent
+        ]
+        new = Candidate(
+            case_no="",
+            phone_hash=phone_hash,
+            address_key=address_key,
+            category=category,
+            registered_at=now,
+            text=f"{case_in.title} {case_in.description}",
+        )
+        repeat_count = assessor.repeat_count(new, candidates)
+        assessment = assessor.grade(case_in, category, repeat_count)
+        duplicate_of = assessor.duplicate_of(
+            new, [c for c in candidates if c.registered_at >= now - DUPLICATE_WINDOW]
+        )
+        if duplicate_of is not None:
+            duplicate_of = await _surviving(session, duplicate_of)
+        case_no = await next_case_no(session, now)
+        trace_id, _ = current_ids()
+        cipher = rt.cipher
+        sms_capable = bool(reporter.phone and not reporter.anonymous and reporter.phone_is_mobile)
+        values: dict[str, Any] = {
+            "case_no": case_no,
+            "channel": case_in.channel.value,
+            "source_ref": case_in.source_ref,
+            "idempotency_key": idempotency_key,
+            "request_type": case_in.request_type.value,
+            "category": category,
+            "category_source": "caller" if case_in.category else "classifier",
+            "category_words": words,
+            "title": case_in.title,
+            "description": case_in.description,
+            "reporter_anonymous": reporter.anonymous,
+            "reporter_name_enc": cipher.encrypt(reporter.name),
+            "reporter_phone_enc": cipher.encrypt(reporter.phone),
+            "reporter_phone_hash": phone_hash,
+            "reporter_phone_masked": mask_phone(reporter.phone) if reporter.phone else None,
+            "reporter_id_type": reporter.id_type.value if reporter.id_type else None,
+            "reporter_id_enc": cipher.encrypt(reporter.id_number),
+            "reporter_id_hash": keyed_hash(settings.hash_key, reporter.id_number)
+            if reporter.id_number
+            else None,
+            "sms_capable": sms_capable,
+            "address": case_in.location.address,
+            "address_key": address_key,
+            "street_code": case_in.location.street_code,
+            "grid_code": case_in.location.grid_code,
+            "people_involved": case_in.people_involved,
+            "amount_yuan": case_in.amount_yuan,
+            "flags": [f.value for f in case_in.flags],
+            "occurred_at": case_in.occurred_at,
+            "colour": assessment.colour,
+            "colour_reasons": assessment.reasons,
+            "response_level": assessment.response_level,
+            "repeat_count_30d": repeat_count,
+            "duplicate_of": duplicate_of,
+            "status": "registered",
+            "trace_id": trace_id,
+            "registered_at": now,
+        }
+        await session.execute(cases.insert().values(**values))
+        event = CaseRegisteredV1(
+            case_no=case_no,
+            channel=values["channel"],
+            source_ref=case_in.source_ref,
+            request_type=values["request_type"],
+            category=category,
+            title=case_in.title,
+            street_code=case_in.location.street_code,
+            grid_code=case_in.location.grid_code,
+            people_involved=case_in.people_involved,
+            colour=assessment.colour,
+            colour_reasons=assessment.reasons,
+            response_level=assessment.response_level,
+            duplicate_of=duplicate_of,
+            registered_at=now,
+            trace_id=trace_id,
+            reporter=ReporterContact(
+                anonymous=reporter.anonymous,
+                phone_enc=values["reporter_phone_enc"] if sms_capable else None,
+                phone_hash=phone_hash,
+                sms_capable=sms_capable,
+            ),
+        )
+        await rt.outbox.emit(session, event.TYPE, case_no, event.model_dump(mode="json"))
+        await record(
+            rt,
+            session,
+            actor,
+            "case.registered",
+            case_no,
+            {
+                "channel": values["channel"],
+                "source_ref": case_in.source_ref,
+                "idempotency_key_given": idempotency_key is not None,
+                "category": category,
+                "category_source": values["category_source"],
+                "colour": assessment.colour,
+                "response_level": assessment.response_level,
+                "duplicate_of": duplicate_of,
+                "repeat_count_30d": repeat_count,
+            },
+        )
+        row = (await session.execute(select(cases).where(cases.c.case_no == case_no))).one()
+    return Registered(True, row)
+
+
+async def _surviving(session: Any, case_no: str) -> str:
+    """A suspected duplicate of a merged case points at the case it was merged into."""
+    for _hop in range(10):
+        merged_into = (
+            await session.execute(select(cases.c.merged_into).where(cases.c.case_no == case_no))
+        ).scalar_one_or_none()
+        if not merged_into:
+            return case_no
+        case_no = merged_into
+    return case_no
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -1,0 +1,132 @@
+"""Loading intake's rule files (packaged, or from HUB_INTAKE_RULES_DIR) into a new Assessor.
+
+A file found in the rules directory replaces the packaged one of the same name; a file absent there
+comes from the package (the response and the audit entry say which file came from where). Errors
+name the file and the position: line and column from the YAML parser, or for a rule that parses but
+is wrong, the line of the entry the rule-file path points at (e.g. `rules[3].colour`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from services.intake.assessment import Assessor
+from services.intake.domain.classifier import KeywordClassifier, load_classifier_rules
+from services.intake.domain.grading import load_grading_rules
+from services.intake.domain.resources import read_rule_text
+from services.intake.domain.rulefile import RuleFileError
+
+GRADING = "grading.yaml"
+CLASSIFIER = "classifier.yaml"
+RULE_FILES = (GRADING, CLASSIFIER)
+
+
+@dataclass(frozen=True)
+class RuleSource:
+    name: str
+    origin: str  # "packaged" or the file's path
+    sha256: str
+
+
+class RulesInvalid(Exception):
+    def __init__(
+        self, file: str, problem: str, *, where: str = "", line: int | None = None, column: int | None = None
+    ) -> None:
+        self.file = file
+        self.problem = problem
+        self.where = where
+        self.line = line
+        self.column = column
+        super().__init__(self.describe())
+
+    def describe(self) -> str:
+        position = f" line {self.line}" if self.line else ""
+        position += f" column {self.column}" if self.line and self.column else ""
+        where = f" ({self.where})" if self.where else ""
+        return f"{self.file}{position}{where}: {self.problem}"
+
+
+def load_assessor(rules_dir: Path | None) -> tuple[Assessor, list[RuleSource]]:
+    """Read, parse and validate every rule file; raise RulesInvalid (nothing is swapped) on the first fault."""
+    if rules_dir is not None and not rules_dir.is_dir():
+        raise RulesInvalid(str(rules_dir), "rules directory not found")
+    texts: dict[str, tuple[str, str]] = {}
+    for name in RULE_FILES:
+        path = rules_dir / name if rules_dir is not None else None
+        if path is not None and path.exists():
+            try:
+                texts[name] = (path.read_text(encoding="utf-8"), str(path))
+            except (OSError, UnicodeDecodeError) as exc:
+                raise RulesInvalid(str(path), f"cannot read the file ({type(exc).__name__})") from None
+        else:
+            texts[name] = (read_rule_text(name), "packaged")
+    grading_text, grading_origin = texts[GRADING]
+    classifier_text, classifier_origin = texts[CLASSIFIER]
+    grading = _parse(GRADING, grading_origin, grading_text, load_grading_rules)
+    classifier = KeywordClassifier(
+        _parse(CLASSIFIER, classifier_origin, classifier_text, load_classifier_rules)
+    )
+    sources = [
+        RuleSource(name, origin, hashlib.sha256(text.encode("utf-8")).hexdigest())
+        for name, (text, origin) in texts.items()
+    ]
+    return Assessor(grading, classifier), sources
+
+
+def _parse(name: str, origin: str, text: str, loader: Any) -> Any:
+    shown = name if origin == "packaged" else origin
+    try:
+        return loader(text)
+    except RuleFileError as exc:
+        line, column = _position(text, exc)
+        raise RulesInvalid(shown, exc.problem, where=exc.where, line=line, column=column) from None
+
+
+def _position(text: str, exc: RuleFileError) -> tuple[int | None, int | None]:
+    cause = exc.__cause__
+    mark = getattr(cause, "problem_mark", None) or getattr(cause, "context_mark", None)
+    if mark is not None:  # a YAML syntax error: the parser knows where
+        return mark.line + 1, mark.column + 1
+    return locate(text, exc.where)
+
+
+_SEGMENT = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def locate(text: str, where: str) -> tuple[int | None, int | None]:
+    """Line and column (1-based) of the YAML node a rule-file path like `rules[3].when.field` names.
+
+    Walks as deep as the path exists (a missing key points at its parent mapping).
+    """
+    try:
+        node = yaml.compose(text)
+    except yaml.YAMLError:
+        return None, None
+    if node is None:
+        return None, None
+    segments: list[str | int] = [int(index) if index else key for key, index in _SEGMENT.findall(where)]
+    # Paths may start with the file's own label ("grading.version"): skip it when it is not a key.
+    if segments and isinstance(segments[0], str) and _child(node, segments[0]) is None:
+        segments = segments[1:]
+    for segment in segments:
+        child = _child(node, segment)
+        if child is None:
+            break
+        node = child
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+def _child(node: yaml.Node, segment: str | int) -> yaml.Node | None:
+    if isinstance(node, yaml.MappingNode) and isinstance(segment, str):
+        for key, value in node.value:
+            if str(key.value) == segment:
+                return value
+    if isinstance(node, yaml.SequenceNode) and isinstance(segment, int) and segment < len(node.value):
+        return node.value[segment]
+    return None

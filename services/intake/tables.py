@@ -1,0 +1,93 @@
+"""Intake's own tables (its database or schema): cases, the daily number counter, the audit log, the kit's tables."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Date,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from hub.audit import define_audit_table
+from hub.messaging.tables import UtcDateTime, define_kit_tables
+
+metadata = MetaData()
+kit = define_kit_tables(metadata)
+audit_log = define_audit_table(metadata)
+
+cases = Table(
+    "cases",
+    metadata,
+    Column("case_no", String(32), primary_key=True),
+    Column("channel", String(32), nullable=False),
+    Column("source_ref", String(64)),
+    Column("idempotency_key", String(128)),
+    Column("request_type", String(32), nullable=False),
+    Column("category", String(64), nullable=False),
+    Column("category_source", String(16), nullable=False),  # caller | classifier | dispatcher
+    Column("category_words", JSON, nullable=False, default=list),
+    Column("title", String(200), nullable=False),
+    Column("description", Text, nullable=False),
+    # Personal data: ciphertext plus keyed hashes for search (never plaintext at rest).
+    Column("reporter_anonymous", Boolean, nullable=False, default=False),
+    Column("reporter_name_enc", Text),
+    Column("reporter_phone_enc", Text),
+    Column("reporter_phone_hash", String(64)),
+    Column("reporter_phone_masked", String(32)),
+    Column("reporter_id_type", String(32)),
+    Column("reporter_id_enc", Text),
+    Column("reporter_id_hash", String(64)),
+    Column("sms_capable", Boolean, nullable=False, default=False),
+    Column("address", String(300), nullable=False),
+    Column("address_key", String(300), nullable=False),
+    Column("street_code", String(12)),
+    Column("grid_code", String(64)),
+    Column("people_involved", Integer, nullable=False),
+    Column("amount_yuan", Numeric(16, 2)),
+    Column("flags", JSON, nullable=False, default=list),
+    Column("occurred_at", UtcDateTime()),
+    Column("colour", String(16), nullable=False),
+    Column("colour_reasons", JSON, nullable=False, default=list),
+    Column("colour_overridden", Boolean, nullable=False, default=False),
+    # Who overrode the colour and why (supervisor, RULES.md "Four-colour risk grading").
+    Column("override_reason", Text),
+    Column("override_actor_role", String(16)),
+    Column("override_actor_id", String(64)),
+    Column("overridden_at", UtcDateTime()),
+    Column("response_level", String(32), nullable=False),
+    Column("repeat_count_30d", Integer, nullable=False, default=0),
+    Column("duplicate_of", String(32)),
+    # Why a dispatcher corrected the category (category_source = "dispatcher").
+    Column("category_reason", Text),
+    # registered (open) | merged | closed | withdrawn; after registration referral owns the life
+    # cycle and intake keeps only what it needs to refuse merges (projected from referral's events).
+    Column("status", String(32), nullable=False),
+    Column("merged_into", String(32)),
+    Column("merged_at", UtcDateTime()),
+    # Reply/callback duties of channels whose cases were merged into this one:
+    # [{case_no, channel, source_ref}] (None = none yet). The case's own channel is on the row.
+    Column("duties", JSON),
+    Column("trace_id", String(32)),
+    Column("registered_at", UtcDateTime(), nullable=False),
+    UniqueConstraint("channel", "source_ref", name="uq_cases_channel_source_ref"),
+    UniqueConstraint("idempotency_key", name="uq_cases_idempotency_key"),
+    Index("ix_cases_phone_hash_registered", "reporter_phone_hash", "registered_at"),
+    Index("ix_cases_address_registered", "address_key", "registered_at"),
+    Index("ix_cases_registered_at", "registered_at"),
+)
+
+case_counters = Table(
+    "case_counters",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("last", Integer, nullable=False),
+)

@@ -1,0 +1,1 @@
+"""Packaged notification data (read through importlib.resources)."""

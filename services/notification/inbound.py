@@ -1,0 +1,144 @@
+"""Inbound SMS (上行短信): callback answers (回访 1/2/3) and opt-outs (TD/退订).
+
+A reply is matched to the most recent callback invitation sent to the same phone (by keyed hash;
+the number itself is never stored in the clear or logged) within the reply window and not answered
+yet; a recognised answer emits sms.reply_received.v1 through the outbox in the same transaction.
+Every inbound message is recorded (content encrypted); unrecognised ones and ones with no open
+invitation change nothing else. The provider's (dest_code, sequence_id) makes a repeated push a no-op.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, select
+
+from hub.contracts.notification import SmsReplyReceivedV1
+from hub.crypto import keyed_hash
+from hub.runtime import ServiceRuntime
+from services.notification.domain.phones import NotAMobile, normalise_mobile
+from services.notification.domain.replies import is_opt_out, parse_reply
+from services.notification.ledger import aware, upsert_for
+from services.notification.tables import deliveries, inbound_replies, opt_outs
+
+log = logging.getLogger("hub.notification.inbound")
+
+REPLY_WINDOW = timedelta(days=15)
+
+
+@dataclass(frozen=True)
+class InboundSms:
+    phone: str
+    content: str
+    dest_code: str
+    sequence_id: str
+    sent_at: datetime | None = None
+
+
+class InboundReplies:
+    def __init__(
+        self, rt: ServiceRuntime, clock: Callable[[], datetime], *, window: timedelta = REPLY_WINDOW
+    ) -> None:
+        self.rt = rt
+        self.clock = clock
+        self.window = window
+
+    async def opt_out(self, phone: str, source: str = "api") -> None:
+        """Record an opt-out by the keyed hash of the number (raises NotAMobile for a non-mobile)."""
+        phone_hash = keyed_hash(self.rt.settings.hash_key, normalise_mobile(phone))
+        async with self.rt.db.transaction() as session:
+            await self._opt_out(session, phone_hash, source)
+
+    async def _opt_out(self, session: Any, phone_hash: str, source: str) -> None:
+        stmt = upsert_for(session)(opt_outs).values(
+            phone_hash=phone_hash, source=source, created_at=self.clock()
+        )
+        await session.execute(stmt.on_conflict_do_nothing(index_elements=["phone_hash"]))
+
+    async def receive(self, message: InboundSms) -> str:
+        """Record one inbound SMS; returns the outcome (never the number or the text)."""
+        now = self.clock()
+        try:
+            phone_hash = keyed_hash(self.rt.settings.hash_key, normalise_mobile(message.phone))
+        except NotAMobile:
+            log.info("inbound SMS from a number that is not a mainland mobile: ignored")
+            return "invalid_sender"
+        async with self.rt.db.transaction() as session:
+            record_id = str(uuid.uuid4())
+            inserted = await session.execute(
+                upsert_for(session)(inbound_replies)
+                .values(
+                    id=record_id,
+                    dedup_key=f"{message.dest_code}:{message.sequence_id}"[:200],
+                    phone_hash=phone_hash,
+                    content_enc=self.rt.cipher.encrypt(message.content) or "",
+                    outcome="pending",
+                    sent_at=message.sent_at,
+                    received_at=now,
+                )
+                .on_conflict_do_nothing(index_elements=["dedup_key"])
+                .returning(inbound_replies.c.id)
+            )
+            if inserted.first() is None:
+                return "duplicate"
+            outcome, values = await self._decide(session, phone_hash, message, now)
+            await session.execute(
+                inbound_replies.update()
+                .where(inbound_replies.c.id == record_id)
+                .values(outcome=outcome, **values)
+            )
+        log.info("inbound SMS %s: %s (case %s)", record_id, outcome, values.get("case_no") or "-")
+        return outcome
+
+    async def _decide(
+        self, session: Any, phone_hash: str, message: InboundSms, now: datetime
+    ) -> tuple[str, dict[str, Any]]:
+        if is_opt_out(message.content):
+            await self._opt_out(session, phone_hash, "sms")
+            return "opt_out", {}
+        invitation = await self._open_invitation(session, phone_hash, now)
+        if invitation is None:
+            return "no_open_callback", {}
+        link = {"case_no": invitation.case_no, "delivery_id": invitation.id}
+        satisfaction = parse_reply(message.content)
+        if satisfaction is None:
+            return "unrecognised", link  # kept for staff to read; the invitation stays open
+        event = SmsReplyReceivedV1(
+            case_no=invitation.case_no,
+            satisfaction=satisfaction.value,
+            received_at=message.sent_at or now,
+            delivery_id=invitation.id,
+        )
+        await self.rt.outbox.emit(session, event.TYPE, invitation.case_no, event.model_dump(mode="json"))
+        return "matched", {**link, "satisfaction": satisfaction.value}
+
+    async def _open_invitation(self, session: Any, phone_hash: str, now: datetime) -> Any:
+        t = deliveries
+        latest = (
+            await session.execute(
+                select(t.c.id, t.c.case_no, t.c.sent_at)
+                .where(
+                    t.c.recipient_hash == phone_hash,
+                    t.c.template == "callback_invitation",
+                    t.c.sent_at.is_not(None),
+                    t.c.status.in_(["sent", "delivered"]),
+                )
+                .order_by(t.c.sent_at.desc())
+                .limit(1)
+            )
+        ).first()
+        if latest is None or aware(latest.sent_at) < now - self.window:
+            return None
+        answered = (
+            await session.execute(
+                select(inbound_replies.c.id).where(
+                    and_(inbound_replies.c.delivery_id == latest.id, inbound_replies.c.outcome == "matched")
+                )
+            )
+        ).first()
+        return None if answered else latest

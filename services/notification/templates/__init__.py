@@ -1,0 +1,1 @@
+"""Packaged notification templates (data only; read through importlib.resources)."""

@@ -1,0 +1,106 @@
+"""Events referral listens to: registrations (dispatch), merges, ratings (回访: SMS replies, 12345's own),
+12345 urges (催办).
+
+Each handler runs in the consumer's transaction with its inbox row, so a redelivered event changes
+nothing. A stale external update (a rating for a case already closed or already in its next round) is
+ignored, never applied backwards.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import select
+
+from hub.contracts.gateway import HotlineRatingReceivedV1, HotlineUrgeReceivedV1
+from hub.contracts.intake import CaseMergedV1, CaseRegisteredV1
+from hub.contracts.notification import SmsReplyReceivedV1
+from hub.messaging.consumer import Handler, HandlerContext, Reject, RetryLater
+from hub.problems import Problem
+from services.referral import store
+from services.referral.actors import SYSTEM, Actor
+from services.referral.domain.codes import Colour
+from services.referral.domain.lifecycle import TransitionRefused
+from services.referral.tables import cases
+from services.referral.workflow import Workflow
+
+log = logging.getLogger("hub.referral.consumers")
+
+
+def handlers(workflow: Workflow) -> dict[str, Handler]:
+    async def on_case_registered(ctx: HandlerContext) -> None:
+        case = CaseRegisteredV1.model_validate(ctx.event.data)
+        try:
+            Colour(case.colour)
+        except ValueError:
+            raise Reject(f"unknown colour {case.colour!r}") from None
+        session = ctx.session
+        exists = (
+            await session.execute(select(cases.c.case_no).where(cases.c.case_no == case.case_no))
+        ).first()
+        if exists:
+            return  # the same case under another event id: registration is once per case
+        now = workflow.clock()
+        await session.execute(
+            cases.insert().values(
+                case_no=case.case_no,
+                status="registered",
+                channel=case.channel,
+                category=case.category,
+                colour=case.colour,
+                response_level=case.response_level,
+                intake_response_level=case.response_level,
+                street_code=case.street_code,
+                anonymous=case.reporter.anonymous,
+                round=1,
+                trace_id=case.trace_id,
+                traceparent=ctx.event.traceparent,
+                registered_at=case.registered_at,
+                updated_at=now,
+            )
+        )
+        row = await store.lock_case(session, case.case_no)
+        assert row is not None
+        await workflow.route_and_dispatch(session, row, SYSTEM, now)
+
+    async def on_case_merged(ctx: HandlerContext) -> None:
+        merged = CaseMergedV1.model_validate(ctx.event.data)
+        if await store.lock_case(ctx.session, merged.case_no) is None:
+            raise RetryLater("case not registered here yet")
+        actor = Actor(merged.actor_role or "centre")
+        await workflow.merged(ctx.session, merged.case_no, merged.into, actor)
+
+    async def rate(
+        ctx: HandlerContext, case_no: str, satisfaction: str, comment: str | None, actor: Actor, via: str
+    ) -> None:
+        try:
+            changed = await workflow.callback(ctx.session, case_no, satisfaction, comment, actor, via=via)
+        except Problem as exc:
+            raise Reject(f"{exc.status} {exc.title}") from None
+        except TransitionRefused as exc:
+            log.info("stale %s rating ignored: case in state %s", via, exc.current_state)
+            return
+        if not changed:
+            log.info("repeated or late %s rating ignored", via)
+
+    async def on_sms_reply(ctx: HandlerContext) -> None:
+        reply = SmsReplyReceivedV1.model_validate(ctx.event.data)
+        await rate(ctx, reply.case_no, reply.satisfaction, None, SYSTEM, "sms")
+
+    async def on_hotline_rating(ctx: HandlerContext) -> None:
+        """12345's own callback result, when the gateway's adapter could not reach the callback endpoint."""
+        rating = HotlineRatingReceivedV1.model_validate(ctx.event.data)
+        await rate(ctx, rating.case_no, rating.satisfaction, rating.comment, Actor("adapter"), "hotline12345")
+
+    async def on_urge(ctx: HandlerContext) -> None:
+        urge = HotlineUrgeReceivedV1.model_validate(ctx.event.data)
+        if await workflow.urge(ctx.session, urge.case_no, Actor("adapter")) < 0:
+            raise RetryLater("case not registered here yet")
+
+    return {
+        CaseRegisteredV1.TYPE: on_case_registered,
+        CaseMergedV1.TYPE: on_case_merged,
+        SmsReplyReceivedV1.TYPE: on_sms_reply,
+        HotlineRatingReceivedV1.TYPE: on_hotline_rating,
+        HotlineUrgeReceivedV1.TYPE: on_urge,
+    }

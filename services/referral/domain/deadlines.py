@@ -1,0 +1,457 @@
+"""Deadline policies as data (procedures per category) and the deadlines computed under them.
+
+A :class:`Procedure` ("135" by default, ``petition`` for 信访) says how long each step may take; it is
+loaded from ``services/referral/data/procedures.yaml`` by :func:`load_procedures`. A :class:`Deadline`
+keeps everything it was computed from (procedure id and version, limit, start, extension, pauses),
+so it can be recomputed when an official holiday schedule arrives (:func:`recompute`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from fractions import Fraction
+from typing import Any
+
+from .calendar import ONE_DAY, WORKING_DAY, ClockKind, Pause, WorkingCalendar
+from .codes import Colour, ResponseLevel
+from .datafile import (
+    DataFileError,
+    expect_bool,
+    expect_code,
+    expect_int,
+    expect_list,
+    expect_mapping,
+    expect_str,
+    expect_version,
+    parse_document,
+)
+from .supervision import DEFAULT_POLICY, SupervisionPolicy
+
+
+class LimitUnit(StrEnum):
+    minutes = "minutes"
+    hours = "hours"
+    working_days = "working_days"
+    calendar_days = "calendar_days"
+
+    @property
+    def clock(self) -> ClockKind:
+        return _UNIT_CLOCK[self]
+
+    @property
+    def length(self) -> timedelta:
+        """Counted time in one unit on the unit's clock."""
+        return _UNIT_LENGTH[self]
+
+
+_UNIT_CLOCK = {
+    LimitUnit.minutes: ClockKind.wall,
+    LimitUnit.hours: ClockKind.wall,
+    LimitUnit.working_days: ClockKind.working,
+    LimitUnit.calendar_days: ClockKind.calendar_days,
+}
+_UNIT_LENGTH = {
+    LimitUnit.minutes: timedelta(minutes=1),
+    LimitUnit.hours: timedelta(hours=1),
+    LimitUnit.working_days: WORKING_DAY,
+    LimitUnit.calendar_days: ONE_DAY,
+}
+_LIMIT_TEXT = re.compile(r"^\s*(\d+)\s+([a-z_]+?)s?\s*$")
+
+
+@dataclass(frozen=True)
+class TimeLimit:
+    """A time limit as policy data: an amount of a unit, e.g. ``7 working_days`` or ``30 minutes``."""
+
+    amount: int
+    unit: LimitUnit
+
+    @property
+    def clock(self) -> ClockKind:
+        return self.unit.clock
+
+    def __str__(self) -> str:
+        return f"{self.amount} {self.unit.value}"
+
+    @classmethod
+    def parse(cls, text: str) -> TimeLimit:
+        """``"30 minutes"``, ``"2 hours"``, ``"1 working_day"``, ``"15 calendar_days"`` (singular or plural)."""
+        match = _LIMIT_TEXT.match(text)
+        unit_name = match.group(2) if match else ""
+        units = {u.value.removesuffix("s"): u for u in LimitUnit}
+        if match is None or unit_name not in units:
+            choices = ", ".join(u.value for u in LimitUnit)
+            raise ValueError(f"expected '<whole number> <unit>' with unit one of {choices}, got {text!r}")
+        return cls(int(match.group(1)), units[unit_name])
+
+
+class DeadlineKind(StrEnum):
+    acknowledge = "acknowledge"  # 报到/签收
+    handling = "handling"  # 办理
+    meeting = "meeting"  # 联席会商 held
+    acceptance = "acceptance"  # 信访: decide whether to accept (受理告知)
+    return_window = "return_window"  # 退回 allowed until
+
+
+@dataclass(frozen=True)
+class ProcedureRef:
+    id: str
+    version: int
+
+    def __str__(self) -> str:
+        return f"{self.id}@v{self.version}"
+
+
+@dataclass(frozen=True)
+class ExtensionRule:
+    max_total: TimeLimit  # over all extensions of one deadline
+    request_before_due: bool = True
+
+
+@dataclass(frozen=True)
+class Procedure:
+    id: str
+    version: int
+    name_zh: str
+    is_default: bool
+    categories: frozenset[str]
+    acknowledge: Mapping[Colour, TimeLimit]
+    handling: Mapping[ResponseLevel, TimeLimit]
+    extension: ExtensionRule
+    return_window: TimeLimit
+    meeting: TimeLimit | None = None  # joint consultation only
+    acceptance: TimeLimit | None = None
+
+    @property
+    def ref(self) -> ProcedureRef:
+        return ProcedureRef(self.id, self.version)
+
+
+@dataclass(frozen=True)
+class ProcedureBook:
+    """All procedures in force, and the supervision ladder's numbers."""
+
+    procedures: tuple[Procedure, ...]
+    supervision: SupervisionPolicy = DEFAULT_POLICY
+
+    def for_category(self, category: str) -> Procedure:
+        """The procedure claiming ``category``, else the default one."""
+        for procedure in self.procedures:
+            if category in procedure.categories:
+                return procedure
+        return next(p for p in self.procedures if p.is_default)
+
+    def get(self, procedure_id: str) -> Procedure:
+        for procedure in self.procedures:
+            if procedure.id == procedure_id:
+                return procedure
+        raise KeyError(f"no procedure {procedure_id!r}")
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """A due time and everything needed to explain or recompute it."""
+
+    kind: DeadlineKind
+    procedure: ProcedureRef
+    limit: TimeLimit
+    started_at: datetime
+    due_at: datetime
+    provisional: bool
+    provisional_years: frozenset[int] = field(default_factory=frozenset)
+    extension: int = 0  # approved extension, in the limit's unit
+    pauses: tuple[Pause, ...] = ()
+
+    @property
+    def clock(self) -> ClockKind:
+        return self.limit.clock
+
+    def is_missed(self, now: datetime) -> bool:
+        """A deadline is missed from its due instant on (the same instant ordinary supervision starts)."""
+        return now >= self.due_at
+
+
+class ExtensionRefused(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+# --- computing deadlines ------------------------------------------------------------------------
+
+
+def compute_deadline(
+    kind: DeadlineKind,
+    procedure: ProcedureRef,
+    limit: TimeLimit,
+    started_at: datetime,
+    calendar: WorkingCalendar,
+    *,
+    extension: int = 0,
+    pauses: Sequence[Pause] = (),
+) -> Deadline:
+    amount = (limit.amount + extension) * limit.unit.length
+    result = calendar.add(started_at, amount, limit.clock, pauses=pauses)
+    return Deadline(
+        kind=kind,
+        procedure=procedure,
+        limit=limit,
+        started_at=started_at,
+        due_at=result.due,
+        provisional=result.provisional,
+        provisional_years=result.provisional_years,
+        extension=extension,
+        pauses=tuple(pauses),
+    )
+
+
+def recompute(
+    deadline: Deadline,
+    calendar: WorkingCalendar,
+    *,
+    extension: int | None = None,
+    pauses: Sequence[Pause] | None = None,
+) -> Deadline:
+    """The same deadline under ``calendar`` (e.g. once a year's schedule is loaded), same procedure."""
+    return compute_deadline(
+        deadline.kind,
+        deadline.procedure,
+        deadline.limit,
+        deadline.started_at,
+        calendar,
+        extension=deadline.extension if extension is None else extension,
+        pauses=deadline.pauses if pauses is None else pauses,
+    )
+
+
+def acknowledge_deadline(
+    procedure: Procedure, colour: Colour, dispatched_at: datetime, calendar: WorkingCalendar
+) -> Deadline:
+    limit = procedure.acknowledge[Colour(colour)]
+    return compute_deadline(DeadlineKind.acknowledge, procedure.ref, limit, dispatched_at, calendar)
+
+
+def handling_deadline(
+    procedure: Procedure,
+    level: ResponseLevel,
+    dispatched_at: datetime,
+    calendar: WorkingCalendar,
+    *,
+    extension: int = 0,
+    pauses: Sequence[Pause] = (),
+) -> Deadline:
+    """The handling deadline counts from dispatch; approved extensions and suspensions push it out."""
+    limit = procedure.handling[ResponseLevel(level)]
+    return compute_deadline(
+        DeadlineKind.handling,
+        procedure.ref,
+        limit,
+        dispatched_at,
+        calendar,
+        extension=extension,
+        pauses=pauses,
+    )
+
+
+def meeting_deadline(
+    procedure: Procedure, level: ResponseLevel, dispatched_at: datetime, calendar: WorkingCalendar
+) -> Deadline | None:
+    """By when the joint consultation meeting must be held; None unless the level is joint consultation."""
+    if ResponseLevel(level) is not ResponseLevel.joint_consultation or procedure.meeting is None:
+        return None
+    return compute_deadline(DeadlineKind.meeting, procedure.ref, procedure.meeting, dispatched_at, calendar)
+
+
+def acceptance_deadline(
+    procedure: Procedure, received_at: datetime, calendar: WorkingCalendar
+) -> Deadline | None:
+    """信访: by when to decide whether to accept; None for procedures without that step."""
+    if procedure.acceptance is None:
+        return None
+    return compute_deadline(
+        DeadlineKind.acceptance, procedure.ref, procedure.acceptance, received_at, calendar
+    )
+
+
+def return_window(procedure: Procedure, dispatched_at: datetime, calendar: WorkingCalendar) -> Deadline:
+    return compute_deadline(
+        DeadlineKind.return_window, procedure.ref, procedure.return_window, dispatched_at, calendar
+    )
+
+
+def can_return(
+    procedure: Procedure, dispatched_at: datetime, now: datetime, calendar: WorkingCalendar
+) -> bool:
+    """A referral may be returned (退回) until the window closes; at its end instant it is too late."""
+    return now < return_window(procedure, dispatched_at, calendar).due_at
+
+
+def check_extension_request(procedure: Procedure, deadline: Deadline, requested: int, now: datetime) -> None:
+    """Refuse (``ExtensionRefused``) a request that breaks the procedure's extension rule.
+
+    ``requested`` is in the deadline's unit (working days for "135", calendar days for petitions).
+    """
+    rule = procedure.extension
+    if requested < 1:
+        raise ExtensionRefused("not_positive", f"an extension must be at least 1 {deadline.limit.unit.value}")
+    if rule.max_total.unit is not deadline.limit.unit:
+        raise ExtensionRefused(
+            "wrong_unit",
+            f"extensions are counted in {rule.max_total.unit.value}, the deadline in "
+            f"{deadline.limit.unit.value}",
+        )
+    if rule.request_before_due and deadline.is_missed(now):
+        raise ExtensionRefused(
+            "after_deadline",
+            f"an extension must be asked before the deadline ({deadline.due_at.isoformat()})",
+        )
+    if deadline.extension + requested > rule.max_total.amount:
+        left = rule.max_total.amount - deadline.extension
+        raise ExtensionRefused(
+            "exceeds_total",
+            f"extensions may total at most {rule.max_total}; {deadline.extension} already granted, {left} left",
+        )
+
+
+def grant_extension(
+    procedure: Procedure, deadline: Deadline, granted: int, calendar: WorkingCalendar
+) -> Deadline:
+    """The deadline after the centre approves ``granted`` more units (the total rule is re-checked)."""
+    total = deadline.extension + granted
+    if granted < 1 or total > procedure.extension.max_total.amount:
+        raise ExtensionRefused(
+            "exceeds_total", f"extensions may total at most {procedure.extension.max_total}"
+        )
+    return recompute(deadline, calendar, extension=total)
+
+
+def default_response_level(colour: Colour, department_count: int) -> ResponseLevel:
+    """RULES.md: red cases default to joint consultation; two or more departments to at least time-limited."""
+    if Colour(colour) is Colour.red:
+        return ResponseLevel.joint_consultation
+    if department_count >= 2:
+        return ResponseLevel.time_limited
+    return ResponseLevel.immediate
+
+
+# --- loading ----------------------------------------------------------------------------------------
+
+
+def load_procedures(text: str) -> ProcedureBook:
+    """Parse ``procedures.yaml`` (see that file for the format); errors name the offending path."""
+    data = expect_mapping(
+        parse_document(text, "procedures"),
+        "procedures",
+        required={"version", "procedures"},
+        optional={"supervision", "defaults"},  # ``defaults`` only holds YAML anchors
+    )
+    expect_version(data, "procedures")
+    procedures: list[Procedure] = []
+    claimed: dict[str, str] = {}
+    for i, node in enumerate(expect_list(data["procedures"], "procedures.procedures")):
+        procedure = _procedure(node, f"procedures[{i}]")
+        if any(p.id == procedure.id for p in procedures):
+            raise DataFileError(f"procedures[{i}].id", f"duplicate procedure id {procedure.id!r}")
+        for category in procedure.categories:
+            if category in claimed:
+                raise DataFileError(
+                    f"procedures[{i}].categories", f"{category!r} is already claimed by {claimed[category]!r}"
+                )
+            claimed[category] = procedure.id
+        procedures.append(procedure)
+    defaults = [p.id for p in procedures if p.is_default]
+    if len(defaults) != 1:
+        raise DataFileError(
+            "procedures", f"exactly one procedure must be the default, found {defaults or 'none'}"
+        )
+    supervision = _supervision(data["supervision"]) if "supervision" in data else DEFAULT_POLICY
+    return ProcedureBook(tuple(procedures), supervision)
+
+
+def _procedure(node: object, where: str) -> Procedure:
+    fields = expect_mapping(
+        node,
+        where,
+        required={"id", "version", "name_zh", "acknowledge", "handling", "extension", "return_window"},
+        optional={"default", "categories", "meeting", "acceptance", "basis"},
+    )
+    is_default = expect_bool(fields.get("default", False), f"{where}.default")
+    categories = frozenset(
+        expect_code(c, f"{where}.categories[{j}]")
+        for j, c in enumerate(expect_list(fields.get("categories", []), f"{where}.categories"))
+    )
+    if not is_default and not categories:
+        raise DataFileError(where, "a procedure must be the default or claim at least one category")
+    ack_node = expect_mapping(
+        fields["acknowledge"], f"{where}.acknowledge", required={c.value for c in Colour}
+    )
+    acknowledge = {Colour(k): _limit(v, f"{where}.acknowledge.{k}") for k, v in ack_node.items()}
+    handling = _handling(fields["handling"], f"{where}.handling")
+    ext_node = expect_mapping(
+        fields["extension"], f"{where}.extension", required={"max_total"}, optional={"request_before_due"}
+    )
+    extension = ExtensionRule(
+        _limit(ext_node["max_total"], f"{where}.extension.max_total"),
+        expect_bool(ext_node.get("request_before_due", True), f"{where}.extension.request_before_due"),
+    )
+    units = {limit.unit for limit in handling.values()}
+    if len(units) == 1 and extension.max_total.unit not in units:
+        raise DataFileError(f"{where}.extension.max_total", "must use the same unit as the handling limits")
+    return Procedure(
+        id=expect_code(fields["id"], f"{where}.id"),
+        version=expect_int(fields["version"], f"{where}.version", minimum=1),
+        name_zh=expect_str(fields["name_zh"], f"{where}.name_zh"),
+        is_default=is_default,
+        categories=categories,
+        acknowledge=acknowledge,
+        handling=handling,
+        extension=extension,
+        return_window=_limit(fields["return_window"], f"{where}.return_window"),
+        meeting=_limit(fields["meeting"], f"{where}.meeting") if fields.get("meeting") is not None else None,
+        acceptance=(
+            _limit(fields["acceptance"], f"{where}.acceptance")
+            if fields.get("acceptance") is not None
+            else None
+        ),
+    )
+
+
+def _handling(node: object, where: str) -> dict[ResponseLevel, TimeLimit]:
+    """One limit for every level (``"60 calendar_days"``), or a mapping with every level."""
+    if isinstance(node, str):
+        limit = _limit(node, where)
+        return dict.fromkeys(ResponseLevel, limit)
+    levels = expect_mapping(node, where, required={lv.value for lv in ResponseLevel})
+    return {ResponseLevel(k): _limit(v, f"{where}.{k}") for k, v in levels.items()}
+
+
+def _limit(node: object, where: str) -> TimeLimit:
+    try:
+        limit = TimeLimit.parse(expect_str(node, where))
+    except ValueError as exc:
+        raise DataFileError(where, str(exc)) from None
+    if limit.amount < 1:
+        raise DataFileError(where, "a time limit must be at least 1 unit")
+    return limit
+
+
+def _supervision(node: Any) -> SupervisionPolicy:
+    where = "procedures.supervision"
+    fields = expect_mapping(
+        node, where, required={"reminder_at_percent", "yellow_card_after", "red_card_after"}
+    )
+    percent = expect_int(fields["reminder_at_percent"], f"{where}.reminder_at_percent", minimum=0)
+    yellow = _limit(fields["yellow_card_after"], f"{where}.yellow_card_after")
+    red = _limit(fields["red_card_after"], f"{where}.red_card_after")
+    for name, limit in (("yellow_card_after", yellow), ("red_card_after", red)):
+        if limit.unit is not LimitUnit.working_days:
+            raise DataFileError(f"{where}.{name}", "supervision steps past the deadline count working_days")
+    try:
+        return SupervisionPolicy(Fraction(percent, 100), yellow.amount, red.amount)
+    except ValueError as exc:
+        raise DataFileError(where, str(exc)) from None

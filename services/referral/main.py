@@ -1,0 +1,82 @@
+"""Referral service (中心吹哨、部门报到): bootstrap builds everything; nothing runs at import time.
+
+``bootstrap(settings, clock=...)`` is what production, `hub serve referral` and the tests call; tests
+inject a :class:`services.referral.clock.ManualClock` to move business time without sleeping.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from hub.app import create_service_app
+from hub.config import Settings
+from hub.problems import Problem, problem_response
+from hub.runtime import ServiceRuntime
+from services.referral import api, consumers
+from services.referral.clock import Clock, system_clock
+from services.referral.config import ReferralConfig
+from services.referral.domain.lifecycle import TransitionRefused
+from services.referral.settings import ReferralSettings
+from services.referral.tables import kit, metadata
+from services.referral.watchdog import Watchdog
+from services.referral.workflow import Workflow
+
+log = logging.getLogger("hub.referral")
+_STATE_ZH = "当前状态不允许该操作"
+
+
+def bootstrap(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    referral_settings: ReferralSettings | None = None,
+    config: ReferralConfig | None = None,
+) -> FastAPI:
+    options = referral_settings or ReferralSettings()
+    config = config or ReferralConfig.load(options.data_dir, options.schedules_dir)  # data, loaded once
+    clock = clock or system_clock
+    runtime = ServiceRuntime("referral", settings, metadata, kit)
+    workflow = Workflow(config, clock, runtime.outbox)
+    runtime.consume("referral.case-events", consumers.handlers(workflow))
+    watchdog = Watchdog(
+        runtime.db,
+        workflow,
+        batch=options.watchdog_batch,
+        lease_s=settings.lease_s,
+        interval_s=options.watchdog_interval_s,
+    )
+    if options.watchdog_enabled:
+        runtime.background("watchdog", watchdog.run)
+
+    async def calendar_at_start() -> None:
+        config.warn_uncovered_years(clock())
+        # Schedules loaded since the last start (HUB_REFERRAL_SCHEDULES_DIR): fix the flagged deadlines.
+        try:
+            async with runtime.db.transaction() as session:
+                await workflow.recompute_provisional(session)
+        except Exception as exc:  # never keep the service from starting; the next start tries again
+            log.error("recomputing provisional deadlines failed: %s", type(exc).__name__)
+
+    app = create_service_app(runtime, [api.router], title="Hub referral", on_start=[calendar_at_start])
+    app.state.workflow = workflow
+    app.state.watchdog = watchdog
+
+    @app.exception_handler(TransitionRefused)
+    async def _refused(request: Request, exc: TransitionRefused) -> JSONResponse:
+        allowed = "、".join(exc.allowed_actions) if exc.allowed_actions else "无（已是终态）"
+        problem = Problem(
+            409,
+            _STATE_ZH,
+            f"{exc} —— 当前状态 {exc.current_state}，可执行的操作: {allowed}",
+            type_="transition-refused",
+            machine=exc.machine,
+            current_state=exc.current_state,
+            action=exc.action,
+            allowed_actions=exc.allowed_actions,
+        )
+        return problem_response(problem, request)
+
+    return app

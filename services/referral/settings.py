@@ -1,0 +1,26 @@
+"""Referral-only settings (HUB_REFERRAL_*), read beside the kit's Settings at bootstrap."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ReferralSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HUB_REFERRAL_", extra="ignore", frozen=True)
+
+    schedules_dir: Path | None = Field(
+        default=None,
+        description="Directory of official holiday schedules (one YAML per year, 国务院办公厅通知) that "
+        "override or extend the chinese_calendar package",
+    )
+    data_dir: Path | None = Field(
+        default=None,
+        description="Directory with departments.yaml / routing.yaml / procedures.yaml / followups.yaml "
+        "replacing the packaged ones (each file optional)",
+    )
+    watchdog_enabled: bool = Field(default=True, description="Run the deadline watchdog in this process")
+    watchdog_interval_s: float = Field(default=1.0, gt=0, description="Watchdog poll interval")
+    watchdog_batch: int = Field(default=500, ge=1, description="Deadlines claimed per watchdog round")

@@ -1,0 +1,198 @@
+"""Referral's own tables: the case life cycle after registration, referrals, deadlines, the kit's tables.
+
+`deadlines` holds every time limit the watchdog walks (acknowledge, handling, meeting, acceptance) and
+the follow-up schedules of closed cases (三色管理), each with what it was computed from (procedure id
+and version, limit, start, approved extension; pauses are the referral's `suspensions`) so it can be
+recomputed when an official holiday schedule arrives. `next_check_at` is the instant the watchdog must
+look at a row again; it is NULL for everything finished, paused or without a ladder, and the partial
+index on it is all the watchdog reads: its cost does not grow with the number of closed cases.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    text,
+)
+
+from hub.messaging.tables import BigId, UtcDateTime, define_kit_tables
+
+metadata = MetaData()
+kit = define_kit_tables(metadata)
+
+cases = Table(
+    "cases",
+    metadata,
+    Column("case_no", String(32), primary_key=True),
+    Column("status", String(32), nullable=False),
+    Column("channel", String(32), nullable=False),
+    Column("category", String(64), nullable=False),
+    Column("colour", String(16), nullable=False),
+    # The level deadlines are computed with: intake's level, raised to at least time-limited when two
+    # or more departments take part (RULES.md "135").
+    Column("response_level", String(32), nullable=False),
+    Column("intake_response_level", String(32), nullable=False),
+    Column("street_code", String(12)),
+    Column("anonymous", Boolean, nullable=False, default=False),
+    Column("manual_reason", Text),  # set while the case waits in the dispatcher's queue
+    Column("round", Integer, nullable=False, default=1),  # dispatch round: a reopened case is round 2
+    Column("trace_id", String(32)),  # the case's root trace (from registration)
+    Column("traceparent", String(64)),  # where later work (a deadline firing) links to
+    Column("reply_outcome", String(32)),  # the lead department's latest reply
+    Column("replied_at", UtcDateTime()),
+    Column("satisfaction", String(32)),
+    Column("callback_comment", Text),
+    Column("rated_at", UtcDateTime()),
+    Column("close_reason", String(64)),
+    Column("closed_at", UtcDateTime()),
+    Column("merged_into", String(32)),
+    Column("withdraw_reason", Text),
+    Column("referred_onward_to", String(32)),
+    Column("referred_onward_at", UtcDateTime()),
+    Column("registered_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+referrals = Table(
+    "referrals",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("case_no", String(32), ForeignKey("cases.case_no"), nullable=False),
+    Column("round", Integer, nullable=False, default=1),
+    Column("department", String(100), nullable=False),  # unit code, e.g. police_station@150203001000
+    Column("department_name", String(200), nullable=False, default=""),
+    Column("role", String(16), nullable=False),  # lead | assisting
+    Column("status", String(32), nullable=False),
+    Column("suspended", Boolean, nullable=False, default=False),
+    Column("procedure_id", String(32), nullable=False),
+    Column("procedure_version", Integer, nullable=False),
+    Column("response_level", String(32), nullable=False),
+    Column("rule_id", String(64)),  # the routing rule, or NULL for a manual dispatch
+    Column("dispatched_at", UtcDateTime(), nullable=False),
+    Column("ack_due_at", UtcDateTime(), nullable=False),
+    Column("due_at", UtcDateTime(), nullable=False),
+    Column("return_until", UtcDateTime(), nullable=False),
+    Column("deadline_provisional", Boolean, nullable=False, default=False),
+    Column("supervision_level", String(16), nullable=False, default="none"),
+    Column("acknowledged_at", UtcDateTime()),
+    Column("replied_at", UtcDateTime()),
+    Column("reply_outcome", String(32)),
+    Column("reply_summary", Text),
+    Column("returned_at", UtcDateTime()),
+    Column("return_reason_code", String(32)),
+    Column("return_reason", Text),
+    Column("cancelled_at", UtcDateTime()),
+    Column("cancel_reason", String(32)),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    Index("ix_referrals_case", "case_no"),
+    Index("ix_referrals_department_status", "department", "status"),
+)
+
+deadlines = Table(
+    "deadlines",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("case_no", String(32), ForeignKey("cases.case_no"), nullable=False),
+    Column("referral_id", String(36), ForeignKey("referrals.id")),  # NULL for a case's follow-ups
+    Column("department", String(100)),
+    # acknowledge | handling | meeting | acceptance (the supervision ladder), return_window (no ladder),
+    # follow_up (三色管理 schedule of a closed case)
+    Column("kind", String(16), nullable=False),
+    Column("procedure_id", String(32)),
+    Column("procedure_version", Integer),
+    Column("limit_text", String(32)),  # "7 working_days", "30 minutes"; for follow_up: the cadence
+    Column("started_at", UtcDateTime(), nullable=False),
+    Column("due_at", UtcDateTime(), nullable=False),  # for follow_up: the end of the period
+    Column("extension", Integer, nullable=False, default=0),  # approved, in the limit's unit
+    Column("provisional", Boolean, nullable=False, default=False),
+    Column("provisional_years", JSON, nullable=False, default=list),
+    Column("status", String(16), nullable=False, default="open"),  # open | met | closed
+    Column("met_at", UtcDateTime()),
+    Column("supervision_level", String(16), nullable=False, default="none"),
+    Column("follow_up_seq", Integer, nullable=False, default=0),  # follow-ups fired so far
+    Column("next_check_at", UtcDateTime()),
+    Column("claimed_until", UtcDateTime()),
+    Column("claim_token", String(36)),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    Index("ix_deadlines_referral", "referral_id"),
+    Index("ix_deadlines_case", "case_no"),
+    # The watchdog's one index: only rows it must look at again are in it.
+    Index(
+        "ix_deadlines_next_check",
+        "next_check_at",
+        postgresql_where=text("next_check_at IS NOT NULL"),
+        sqlite_where=text("next_check_at IS NOT NULL"),
+    ),
+)
+
+suspensions = Table(
+    "suspensions",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("referral_id", String(36), ForeignKey("referrals.id"), nullable=False),
+    Column("started_at", UtcDateTime(), nullable=False),
+    Column("ended_at", UtcDateTime()),
+    Column("reason", Text, nullable=False),
+    Index("ix_suspensions_referral", "referral_id"),
+)
+
+extension_requests = Table(
+    "extension_requests",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("referral_id", String(36), ForeignKey("referrals.id"), nullable=False),
+    Column("amount", Integer, nullable=False),
+    Column("unit", String(16), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("requested_at", UtcDateTime(), nullable=False),
+    Column("due_at_before", UtcDateTime(), nullable=False),
+    Column("decided_at", UtcDateTime()),
+    Column("approved", Boolean),
+    Column("note", Text),
+    Column("new_due_at", UtcDateTime()),
+    Index("ix_extension_requests_referral", "referral_id"),
+)
+
+# The dispatcher's queue: one row per reason a case needs a person (no rule matched, a department
+# returned its referral…), resolved by the next dispatch. Nothing is ever lost.
+dispatch_queue = Table(
+    "dispatch_queue",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("case_no", String(32), ForeignKey("cases.case_no"), nullable=False),
+    Column("reason_code", String(32), nullable=False),  # no_rule | no_lead_unit | bad_area | returned | …
+    Column("reason", Text, nullable=False),
+    Column("referral_id", String(36)),
+    Column("department", String(100)),
+    Column("queued_at", UtcDateTime(), nullable=False),
+    Column("resolved_at", UtcDateTime()),
+    Index("ix_dispatch_queue_case", "case_no"),
+    Index(
+        "ix_dispatch_queue_open",
+        "queued_at",
+        postgresql_where=text("resolved_at IS NULL"),
+        sqlite_where=text("resolved_at IS NULL"),
+    ),
+)
+
+meetings = Table(
+    "meetings",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("case_no", String(32), ForeignKey("cases.case_no"), nullable=False),
+    Column("held_at", UtcDateTime(), nullable=False),
+    Column("departments", JSON, nullable=False),
+    Column("decisions", JSON, nullable=False),
+    Column("recorded_at", UtcDateTime(), nullable=False),
+    Column("actor_role", String(16), nullable=False),
+    Index("ix_meetings_case", "case_no"),
+)

@@ -1,0 +1,322 @@
+"""Read models of the referral service's HTTP interface (never ORM rows as API schemas)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import Row, and_, exists, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.problems import Problem
+from services.referral import store
+from services.referral.actors import Actor
+from services.referral.domain.lifecycle import CASE_MACHINE, referral_allowed_actions
+from services.referral.domain.supervision import Level, higher
+from services.referral.tables import cases, deadlines, dispatch_queue, extension_requests, meetings, referrals
+
+
+class DeadlineOut(BaseModel):
+    id: int
+    kind: str  # acknowledge | handling | meeting | acceptance | return_window | follow_up
+    status: str  # open | met | closed
+    started_at: datetime
+    due_at: datetime
+    limit: str | None  # "7 working_days"; for follow_up the cadence
+    procedure_id: str | None
+    procedure_version: int | None
+    extension: int
+    provisional: bool
+    provisional_years: list[int]
+    supervision_level: str
+    met_at: datetime | None
+    next_check_at: datetime | None
+    overdue: bool
+
+
+class ExtensionOut(BaseModel):
+    amount: int
+    unit: str
+    reason: str
+    requested_at: datetime
+    decided_at: datetime | None
+    approved: bool | None
+    note: str | None
+    new_due_at: datetime | None
+
+
+class ReferralOut(BaseModel):
+    id: str
+    case_no: str
+    round: int
+    department: str
+    department_name: str
+    role: str
+    status: str
+    suspended: bool
+    dispatched_at: datetime
+    ack_due_at: datetime
+    due_at: datetime
+    return_until: datetime
+    deadline_provisional: bool
+    supervision_level: str
+    overdue: bool
+    procedure_id: str
+    procedure_version: int
+    response_level: str
+    acknowledged_at: datetime | None
+    replied_at: datetime | None
+    reply_outcome: str | None
+    reply_summary: str | None
+    returned_at: datetime | None
+    return_reason_code: str | None
+    return_reason: str | None
+    cancelled_at: datetime | None
+    cancel_reason: str | None
+    allowed_actions: list[str]
+    deadlines: list[DeadlineOut]
+    extensions: list[ExtensionOut]
+
+
+class QueueEntryOut(BaseModel):
+    reason_code: str
+    reason: str
+    department: str | None
+    referral_id: str | None
+    queued_at: datetime
+    resolved_at: datetime | None
+
+
+class MeetingOut(BaseModel):
+    held_at: datetime
+    departments: list[str]
+    decisions: list[str]
+    recorded_at: datetime
+
+
+class CaseStateOut(BaseModel):
+    case_no: str
+    status: str
+    colour: str
+    category: str
+    response_level: str
+    manual_reason: str | None
+    trace_id: str | None
+    referrals: list[ReferralOut]
+    intake_response_level: str
+    round: int
+    supervision_level: str  # the highest level among the current round's referrals
+    overdue: bool
+    anonymous: bool
+    reply_outcome: str | None
+    satisfaction: str | None
+    close_reason: str | None
+    closed_at: datetime | None
+    merged_into: str | None
+    referred_onward_to: str | None
+    allowed_actions: list[str]
+    dispatch_queue: list[QueueEntryOut]
+    meetings: list[MeetingOut]
+    follow_ups: list[DeadlineOut]
+
+
+class ReferralActionOut(BaseModel):
+    changed: bool  # false: a late or repeated update, ignored (the state never moves backwards)
+    referral: ReferralOut
+
+
+class CaseActionOut(BaseModel):
+    changed: bool
+    case: CaseStateOut
+
+
+class ReferralPage(BaseModel):
+    items: list[ReferralOut]
+    total: int
+    page: int
+    page_size: int
+
+
+class QueuePage(BaseModel):
+    items: list[CaseStateOut]
+
+
+def _deadline_out(row: Row[Any], now: datetime) -> DeadlineOut:
+    return DeadlineOut(
+        id=row.id,
+        kind=row.kind,
+        status=row.status,
+        started_at=row.started_at,
+        due_at=row.due_at,
+        limit=row.limit_text,
+        procedure_id=row.procedure_id,
+        procedure_version=row.procedure_version,
+        extension=row.extension,
+        provisional=row.provisional,
+        provisional_years=list(row.provisional_years or []),
+        supervision_level=row.supervision_level,
+        met_at=row.met_at,
+        next_check_at=row.next_check_at,
+        overdue=row.status == "open" and row.kind in store.LADDER_KINDS and row.due_at <= now,
+    )
+
+
+async def referrals_out(session: AsyncSession, rows: Sequence[Row[Any]], now: datetime) -> list[ReferralOut]:
+    ids = [r.id for r in rows]
+    by_referral: dict[str, list[DeadlineOut]] = defaultdict(list)
+    extensions: dict[str, list[ExtensionOut]] = defaultdict(list)
+    if ids:
+        for d in await session.execute(
+            select(deadlines).where(deadlines.c.referral_id.in_(ids)).order_by(deadlines.c.id)
+        ):
+            by_referral[d.referral_id].append(_deadline_out(d, now))
+        for e in await session.execute(
+            select(extension_requests)
+            .where(extension_requests.c.referral_id.in_(ids))
+            .order_by(extension_requests.c.id)
+        ):
+            extensions[e.referral_id].append(ExtensionOut.model_validate(e, from_attributes=True))
+    out = []
+    for r in rows:
+        found = by_referral[r.id]
+        values = {
+            k: getattr(r, k)
+            for k in ReferralOut.model_fields
+            if k not in ("allowed_actions", "deadlines", "extensions", "overdue")
+        }
+        out.append(
+            ReferralOut(
+                **values,
+                overdue=any(d.overdue for d in found),
+                allowed_actions=referral_allowed_actions(store.status_of(r)),
+                deadlines=found,
+                extensions=extensions[r.id],
+            )
+        )
+    return out
+
+
+async def referral_view(session: AsyncSession, referral_id: str, actor: Actor, now: datetime) -> ReferralOut:
+    row = await store.find_referral(session, referral_id)
+    if row is None or (actor.is_department and row.department != actor.department):
+        raise Problem(404, "未找到该转办", f"没有编号为 {referral_id} 的转办", type_="referral-not-found")
+    return (await referrals_out(session, [row], now))[0]
+
+
+async def case_view(session: AsyncSession, case_no: str, now: datetime) -> CaseStateOut:
+    case = (await session.execute(select(cases).where(cases.c.case_no == case_no))).first()
+    if case is None:
+        raise Problem(404, "未找到该事项", f"分流服务中没有编号为 {case_no} 的事项", type_="case-not-found")
+    rows = (
+        await session.execute(
+            select(referrals)
+            .where(referrals.c.case_no == case_no)
+            .order_by(referrals.c.round, referrals.c.dispatched_at, referrals.c.role.desc())
+        )
+    ).all()
+    refs = await referrals_out(session, rows, now)
+    current = [r for r in refs if r.round == case.round]
+    level = Level.none
+    for r in current:
+        level = higher(level, Level(r.supervision_level))
+    queue = (
+        await session.execute(
+            select(dispatch_queue).where(dispatch_queue.c.case_no == case_no).order_by(dispatch_queue.c.id)
+        )
+    ).all()
+    held = (
+        await session.execute(
+            select(meetings).where(meetings.c.case_no == case_no).order_by(meetings.c.held_at)
+        )
+    ).all()
+    follow_ups = (
+        await session.execute(
+            select(deadlines)
+            .where(deadlines.c.case_no == case_no, deadlines.c.kind == store.FOLLOW_UP)
+            .order_by(deadlines.c.id)
+        )
+    ).all()
+    return CaseStateOut(
+        case_no=case.case_no,
+        status=case.status,
+        colour=case.colour,
+        category=case.category,
+        response_level=case.response_level,
+        manual_reason=case.manual_reason,
+        trace_id=case.trace_id,
+        referrals=refs,
+        intake_response_level=case.intake_response_level,
+        round=case.round,
+        supervision_level=level.value,
+        overdue=any(r.overdue for r in current if r.status in store.OPEN_REFERRAL_STATES),
+        anonymous=case.anonymous,
+        reply_outcome=case.reply_outcome,
+        satisfaction=case.satisfaction,
+        close_reason=case.close_reason,
+        closed_at=case.closed_at,
+        merged_into=case.merged_into,
+        referred_onward_to=case.referred_onward_to,
+        allowed_actions=[a.value for a in CASE_MACHINE.allowed_actions(case.status)],
+        dispatch_queue=[QueueEntryOut.model_validate(q, from_attributes=True) for q in queue],
+        meetings=[MeetingOut.model_validate(m, from_attributes=True) for m in held],
+        follow_ups=[_deadline_out(f, now) for f in follow_ups],
+    )
+
+
+async def list_referrals(
+    session: AsyncSession,
+    actor: Actor,
+    now: datetime,
+    *,
+    status: str | None,
+    overdue: bool | None,
+    department: str | None,
+    case_no: str | None,
+    page: int,
+    page_size: int,
+) -> ReferralPage:
+    conditions = []
+    if actor.is_department:
+        conditions.append(referrals.c.department == actor.department)
+    elif department:
+        conditions.append(referrals.c.department == department)
+    if status:
+        conditions.append(referrals.c.status == status)
+    if case_no:
+        conditions.append(referrals.c.case_no == case_no)
+    if overdue is not None:
+        late = exists().where(
+            deadlines.c.referral_id == referrals.c.id,
+            deadlines.c.status == "open",
+            deadlines.c.kind.in_(store.LADDER_KINDS),
+            deadlines.c.due_at <= now,
+        )
+        conditions.append(
+            and_(referrals.c.status.in_(store.OPEN_REFERRAL_STATES), late) if overdue else ~late
+        )
+    where = and_(*conditions) if conditions else None
+    count = select(func.count()).select_from(referrals)
+    query = select(referrals).order_by(referrals.c.dispatched_at.desc(), referrals.c.id)
+    if where is not None:
+        count, query = count.where(where), query.where(where)
+    total = (await session.execute(count)).scalar_one()
+    rows = (await session.execute(query.offset((page - 1) * page_size).limit(page_size))).all()
+    return ReferralPage(
+        items=await referrals_out(session, rows, now), total=total, page=page, page_size=page_size
+    )
+
+
+async def dispatcher_queue(session: AsyncSession, now: datetime) -> QueuePage:
+    """Open cases waiting for a dispatcher (no rule matched, a department returned them…)."""
+    numbers = (
+        await session.execute(
+            select(dispatch_queue.c.case_no)
+            .where(dispatch_queue.c.resolved_at.is_(None))
+            .group_by(dispatch_queue.c.case_no)
+            .order_by(func.min(dispatch_queue.c.queued_at))
+        )
+    ).scalars()
+    return QueuePage(items=[await case_view(session, n, now) for n in numbers])

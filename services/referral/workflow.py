@@ -1,0 +1,1347 @@
+"""The referral service's use cases (中心吹哨、部门报到): dispatch, department actions, callback, closure.
+
+Every method works inside the caller's transaction (an HTTP request's or a consumer's, with its inbox
+row) and writes its events to the outbox in that same transaction: a state change and the events it
+causes commit together or not at all. Time comes from the injected clock. The life cycles are the
+domain's (:mod:`services.referral.domain.lifecycle`): an action the machine does not allow raises
+`TransitionRefused` (HTTP 409), and a late or repeated update whose target state lies behind (or is)
+the current one is a no-op (the method returns False), never a step backwards.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.contracts.base import Contract
+from hub.contracts.referral import (
+    CaseClosedV1,
+    CaseDispatchedV1,
+    CaseMeetingHeldV1,
+    CaseQueuedForDispatcherV1,
+    CaseReferredToCourtV1,
+    CaseReopenedV1,
+    CaseRepliedV1,
+    CaseWithdrawnV1,
+    ReferralAcknowledgedV1,
+    ReferralCancelledV1,
+    ReferralDispatchedV1,
+    ReferralExtensionDecidedV1,
+    ReferralExtensionRequestedV1,
+    ReferralRepliedV1,
+    ReferralResumedV1,
+    ReferralReturnedV1,
+    ReferralStartedV1,
+    ReferralSupervisionRaisedV1,
+    ReferralSuspendedV1,
+)
+from hub.messaging.outbox import Outbox
+from hub.problems import Problem
+from services.referral import store
+from services.referral.actors import SYSTEM, Actor
+from services.referral.clock import Clock
+from services.referral.config import ReferralConfig
+from services.referral.domain.calendar import YearSchedule
+from services.referral.domain.codes import Colour, ResponseLevel
+from services.referral.domain.deadlines import (
+    Deadline,
+    DeadlineKind,
+    ExtensionRefused,
+    Procedure,
+    acceptance_deadline,
+    acknowledge_deadline,
+    check_extension_request,
+    default_response_level,
+    grant_extension,
+    handling_deadline,
+    meeting_deadline,
+    recompute,
+    return_window,
+)
+from services.referral.domain.lifecycle import (
+    CASE_MACHINE,
+    REFERRAL_MACHINE,
+    CaseAction,
+    CaseState,
+    ReferralAction,
+    ReferralState,
+    ReferralStatus,
+    TransitionRefused,
+    apply_referral,
+    rating_action,
+    referral_allowed_actions,
+)
+from services.referral.domain.routing import (
+    AreaLevel,
+    ManualQueue,
+    RoutingDecision,
+    Unit,
+    area_level,
+    route,
+)
+from services.referral.domain.supervision import LADDER, Level, apply_urge, higher
+from services.referral.tables import (
+    cases,
+    deadlines,
+    dispatch_queue,
+    extension_requests,
+    meetings,
+    referrals,
+    suspensions,
+)
+
+log = logging.getLogger("hub.referral")
+
+# The state an external or department action leads to, for the "late or repeated update" check.
+_REFERRAL_TARGET = {
+    ReferralAction.acknowledge: ReferralState.acknowledged,
+    ReferralAction.start: ReferralState.in_progress,
+    ReferralAction.return_: ReferralState.returned,
+    ReferralAction.request_extension: ReferralState.extension_requested,
+    ReferralAction.reply: ReferralState.replied,
+}
+_STAGE = {
+    "acknowledge": "acknowledge",
+    "acceptance": "acknowledge",
+    "handling": "handling",
+    "meeting": "handling",
+}
+ONWARD_OUTCOMES = ("unresolved", "referred_to_litigation")
+
+
+class Workflow:
+    def __init__(self, config: ReferralConfig, clock: Clock, outbox: Outbox) -> None:
+        self.config = config
+        self.clock = clock
+        self.outbox = outbox
+        self._warned_years: set[int] = set()
+
+    # --- plumbing ---------------------------------------------------------------------------------
+
+    async def emit(self, session: AsyncSession, event: Contract, actor: Actor, **extra: Any) -> None:
+        data = event.model_dump(mode="json") | actor.fields() | extra
+        await self.outbox.emit(session, event.TYPE, data.get("case_no"), data)
+
+    def unit(self, code: str) -> Unit:
+        try:
+            return self.config.registry.unit(code)
+        except KeyError:
+            raise Problem(
+                422,
+                "未知单位",
+                f"没有编码为 {code} 的单位",
+                type_="validation-error",
+                errors=[{"field": "department", "message": f"unknown unit {code}"}],
+            ) from None
+
+    def _note_provisional(self, found: Sequence[Deadline]) -> None:
+        years = set().union(*(d.provisional_years for d in found)) - self._warned_years
+        if years:
+            self._warned_years |= years
+            log.warning(
+                "deadlines computed over %s count weekends only (no official holiday schedule): "
+                "flagged provisional until the schedule is loaded",
+                ", ".join(str(y) for y in sorted(years)),
+            )
+
+    async def case_or_404(self, session: AsyncSession, case_no: str) -> Row[Any]:
+        case = await store.lock_case(session, case_no)
+        if case is None:
+            raise Problem(
+                404, "未找到该事项", f"分流服务中没有编号为 {case_no} 的事项", type_="case-not-found"
+            )
+        return case
+
+    async def referral_for(
+        self, session: AsyncSession, referral_id: str, actor: Actor
+    ) -> tuple[Row[Any], Row[Any]]:
+        """The case and referral, locked in that order; another department's referral is 404."""
+        found = await store.find_referral(session, referral_id)
+        if found is None or (actor.is_department and found.department != actor.department):
+            raise Problem(404, "未找到该转办", f"没有编号为 {referral_id} 的转办", type_="referral-not-found")
+        case = await self.case_or_404(session, found.case_no)
+        referral = await store.lock_referral(session, referral_id)
+        assert referral is not None
+        return case, referral
+
+    # --- routing and dispatch (吹哨) ---------------------------------------------------------------
+
+    def route_case(self, case: Row[Any]) -> RoutingDecision | ManualQueue:
+        street, district, community = case.street_code, None, None
+        if street:
+            try:
+                level = area_level(street)
+            except ValueError:
+                level = None
+            if level is AreaLevel.community:
+                street, community = None, street
+            elif level is AreaLevel.district:
+                street, district = None, street
+        return route(
+            case.category, street, district, self.config.registry, self.config.rules, community_code=community
+        )
+
+    async def route_and_dispatch(
+        self, session: AsyncSession, case: Row[Any], actor: Actor, now: datetime
+    ) -> bool:
+        decision = self.route_case(case)
+        if isinstance(decision, ManualQueue):
+            await self.queue(
+                session,
+                case.case_no,
+                decision.reason.value,
+                f"{decision.reason.value}: {decision.detail}",
+                now,
+                actor,
+            )
+            return False
+        await self.dispatch(
+            session, case, decision.lead, decision.assisting, actor, now, rule_id=decision.rule_id
+        )
+        return True
+
+    async def dispatch(
+        self,
+        session: AsyncSession,
+        case: Row[Any],
+        lead: Unit,
+        assisting: Sequence[Unit],
+        actor: Actor,
+        now: datetime,
+        *,
+        rule_id: str | None = None,
+    ) -> None:
+        """Dispatch (or re-route) the case's current round to ``lead`` + ``assisting``.
+
+        Open referrals of departments still wanted carry on (their role may change); those no longer
+        wanted are cancelled; the others get new referrals with fresh deadlines.
+        """
+        wanted: dict[str, tuple[Unit, str]] = {lead.code: (lead, "lead")}
+        for unit in assisting:
+            wanted.setdefault(unit.code, (unit, "assisting"))
+        state = CASE_MACHINE.apply(case.status, CaseAction.dispatch)
+        level = _effective_level(case.intake_response_level, case.colour, len(wanted))
+        procedure = self.config.book.for_category(case.category)
+        kept: dict[str, Row[Any]] = {}
+        for referral in await store.open_referrals(session, case.case_no):
+            if referral.round == case.round and referral.department in wanted:
+                kept[referral.department] = referral
+            else:
+                await self.cancel_referral(session, referral, "rerouted", actor, now)
+        lead_due: datetime | None = None
+        lead_started = False
+        for code, (unit, role) in wanted.items():
+            if code in kept:
+                row = kept[code]
+                if row.role != role:
+                    await self._change_role(session, case, row, role, level, procedure, now)
+                if role == "lead":
+                    lead_due = row.due_at
+                    lead_started = row.status != ReferralState.dispatched.value
+                continue
+            due = await self._create_referral(
+                session, case, unit, role, level, procedure, actor, now, rule_id
+            )
+            if role == "lead":
+                lead_due = due
+        if lead_started:
+            state = CASE_MACHINE.apply(state, CaseAction.start)
+        await session.execute(
+            update(cases)
+            .where(cases.c.case_no == case.case_no)
+            .values(status=state.value, response_level=level.value, manual_reason=None, updated_at=now)
+        )
+        await self.resolve_queue(session, case.case_no, now)
+        assert lead_due is not None
+        event = CaseDispatchedV1(
+            case_no=case.case_no,
+            lead=lead.code,
+            assisting=[code for code, (_, role) in wanted.items() if role == "assisting"],
+            due_at=lead_due,
+        )
+        await self.emit(session, event, actor, round=case.round, response_level=level.value, rule_id=rule_id)
+
+    async def _change_role(
+        self,
+        session: AsyncSession,
+        case: Row[Any],
+        referral: Row[Any],
+        role: str,
+        level: ResponseLevel,
+        procedure: Procedure,
+        now: datetime,
+    ) -> None:
+        """A department kept across a re-route becomes lead (it takes on the lead's meeting and
+        acceptance deadlines, counted from its dispatch) or assisting (it sheds them)."""
+        await session.execute(
+            update(referrals).where(referrals.c.id == referral.id).values(role=role, updated_at=now)
+        )
+        lead_only = [DeadlineKind.meeting.value, DeadlineKind.acceptance.value]
+        if role != "lead":
+            await store.close_deadlines(session, referral.id, now, kinds=lead_only)
+            return
+        cal, started = self.config.calendar, referral.dispatched_at
+        extra = [
+            d
+            for d in (
+                meeting_deadline(procedure, level, started, cal),
+                acceptance_deadline(procedure, started, cal),
+            )
+            if d is not None
+        ]
+        if referral.status != ReferralState.dispatched.value:  # acknowledged: accepted already
+            extra = [d for d in extra if d.kind is not DeadlineKind.acceptance]
+        if extra:
+            await session.execute(
+                deadlines.insert(),
+                [
+                    store.deadline_values(
+                        d,
+                        case_no=case.case_no,
+                        referral_id=referral.id,
+                        department=referral.department,
+                        next_check_at=store.next_check(
+                            self.config, d.started_at, d.due_at, now, Level.none, d.clock
+                        ),
+                        now=now,
+                    )
+                    for d in extra
+                ],
+            )
+
+    async def _create_referral(
+        self,
+        session: AsyncSession,
+        case: Row[Any],
+        unit: Unit,
+        role: str,
+        level: ResponseLevel,
+        procedure: Procedure,
+        actor: Actor,
+        now: datetime,
+        rule_id: str | None,
+    ) -> datetime:
+        cal = self.config.calendar
+        ack = acknowledge_deadline(procedure, Colour(case.colour), now, cal)
+        handling = handling_deadline(procedure, level, now, cal)
+        window = return_window(procedure, now, cal)
+        ladder = [ack, handling]
+        if role == "lead":
+            ladder += [
+                d
+                for d in (
+                    meeting_deadline(procedure, level, now, cal),
+                    acceptance_deadline(procedure, now, cal),
+                )
+                if d
+            ]
+        provisional = any(d.provisional for d in [*ladder, window])
+        if provisional:
+            self._note_provisional([*ladder, window])
+        referral_id = str(uuid.uuid4())
+        await session.execute(
+            referrals.insert().values(
+                id=referral_id,
+                case_no=case.case_no,
+                round=case.round,
+                department=unit.code,
+                department_name=unit.name_zh,
+                role=role,
+                status=ReferralState.dispatched.value,
+                suspended=False,
+                procedure_id=procedure.id,
+                procedure_version=procedure.version,
+                response_level=level.value,
+                rule_id=rule_id,
+                dispatched_at=now,
+                ack_due_at=ack.due_at,
+                due_at=handling.due_at,
+                return_until=window.due_at,
+                deadline_provisional=provisional,
+                supervision_level=Level.none.value,
+                updated_at=now,
+            )
+        )
+        rows = [
+            store.deadline_values(
+                d,
+                case_no=case.case_no,
+                referral_id=referral_id,
+                department=unit.code,
+                next_check_at=store.next_check(self.config, d.started_at, d.due_at, now, Level.none, d.clock),
+                now=now,
+            )
+            for d in ladder
+        ]
+        rows.append(
+            store.deadline_values(
+                window,
+                case_no=case.case_no,
+                referral_id=referral_id,
+                department=unit.code,
+                next_check_at=None,
+                now=now,
+            )
+        )
+        await session.execute(deadlines.insert(), rows)
+        event = ReferralDispatchedV1(
+            referral_id=referral_id,
+            case_no=case.case_no,
+            department=unit.code,
+            department_name=unit.name_zh,
+            role=role,
+            colour=case.colour,
+            category=case.category,
+            ack_due_at=ack.due_at,
+            due_at=handling.due_at,
+            deadline_provisional=provisional,
+            case_trace_id=case.trace_id,
+        )
+        await self.emit(
+            session,
+            event,
+            actor,
+            round=case.round,
+            response_level=level.value,
+            procedure=f"{procedure.id}@v{procedure.version}",
+            return_until=window.due_at.isoformat(),
+        )
+        return handling.due_at
+
+    async def queue(
+        self,
+        session: AsyncSession,
+        case_no: str,
+        reason_code: str,
+        reason: str,
+        now: datetime,
+        actor: Actor,
+        *,
+        referral_id: str | None = None,
+        department: str | None = None,
+    ) -> None:
+        """Put the case in the dispatcher's queue with why (never nowhere, never lost)."""
+        await session.execute(
+            dispatch_queue.insert().values(
+                case_no=case_no,
+                reason_code=reason_code,
+                reason=reason,
+                referral_id=referral_id,
+                department=department,
+                queued_at=now,
+            )
+        )
+        await session.execute(
+            update(cases).where(cases.c.case_no == case_no).values(manual_reason=reason, updated_at=now)
+        )
+        event_reason = f"{reason_code}:{department}" if department else reason
+        await self.emit(
+            session,
+            CaseQueuedForDispatcherV1(case_no=case_no, reason=event_reason),
+            actor,
+            reason_code=reason_code,
+        )
+
+    async def resolve_queue(self, session: AsyncSession, case_no: str, now: datetime) -> None:
+        await session.execute(
+            update(dispatch_queue)
+            .where(dispatch_queue.c.case_no == case_no, dispatch_queue.c.resolved_at.is_(None))
+            .values(resolved_at=now)
+        )
+
+    async def cancel_referral(
+        self, session: AsyncSession, referral: Row[Any], reason: str, actor: Actor, now: datetime
+    ) -> None:
+        apply_referral(store.status_of(referral), ReferralAction.cancel)
+        await session.execute(
+            update(referrals)
+            .where(referrals.c.id == referral.id)
+            .values(
+                status=ReferralState.cancelled.value,
+                suspended=False,
+                cancelled_at=now,
+                cancel_reason=reason,
+                updated_at=now,
+            )
+        )
+        await store.close_deadlines(session, referral.id, now)
+        await self._end_suspension(session, referral.id, now)
+        event = ReferralCancelledV1(
+            referral_id=referral.id,
+            case_no=referral.case_no,
+            department=referral.department,
+            reason=reason,  # type: ignore[arg-type]
+        )
+        await self.emit(session, event, actor)
+
+    # --- manual dispatch by the centre ----------------------------------------------------------------
+
+    async def manual_dispatch(
+        self,
+        session: AsyncSession,
+        case_no: str,
+        lead_code: str,
+        assisting_codes: Sequence[str],
+        actor: Actor,
+    ) -> None:
+        actor.require("centre")
+        unknown = [
+            {"field": field, "message": f"unknown unit {code}"}
+            for field, code in [
+                ("lead", lead_code),
+                *((f"assisting.{i}", c) for i, c in enumerate(assisting_codes)),
+            ]
+            if code not in self.config.registry.units
+        ]
+        if unknown:
+            raise Problem(
+                422,
+                "未知单位",
+                "以下单位编码不存在: " + ", ".join(e["message"].split()[-1] for e in unknown),
+                type_="validation-error",
+                errors=unknown,
+            )
+        case = await self.case_or_404(session, case_no)
+        CASE_MACHINE.apply(case.status, CaseAction.dispatch)  # 409 before anything is written
+        lead = self.unit(lead_code)
+        assisting = [self.unit(c) for c in dict.fromkeys(assisting_codes) if c != lead_code]
+        await self.dispatch(session, case, lead, assisting, actor, self.clock())
+
+    # --- department actions ---------------------------------------------------------------------------
+
+    def _decide(self, referral: Row[Any], action: ReferralAction) -> ReferralStatus | None:
+        """The new status, or None for a late or repeated update (a no-op); raises TransitionRefused."""
+        status = store.status_of(referral)
+        if action in (ReferralAction.suspend, ReferralAction.resume):
+            open_for_pause = status.state in (ReferralState.in_progress, ReferralState.extension_requested)
+            repeat = status.suspended if action is ReferralAction.suspend else not status.suspended
+            if open_for_pause and repeat:
+                return None
+            if status.state is ReferralState.acknowledged and action is ReferralAction.suspend:
+                started = apply_referral(status, ReferralAction.start)
+                return apply_referral(started, action)
+            return apply_referral(status, action)
+        target = _REFERRAL_TARGET.get(action)
+        if target is not None and (
+            status.state is target or REFERRAL_MACHINE.is_regression(status.state, target)
+        ):
+            return None
+        return apply_referral(status, action)
+
+    async def _set_status(
+        self, session: AsyncSession, referral: Row[Any], new: ReferralStatus, now: datetime, **values: Any
+    ) -> None:
+        await session.execute(
+            update(referrals)
+            .where(referrals.c.id == referral.id)
+            .values(status=new.state.value, suspended=new.suspended, updated_at=now, **values)
+        )
+
+    async def acknowledge(self, session: AsyncSession, referral_id: str, actor: Actor) -> bool:
+        actor.require("department", "centre")
+        case, referral = await self.referral_for(session, referral_id, actor)
+        new = self._decide(referral, ReferralAction.acknowledge)
+        if new is None:
+            return False
+        now = self.clock()
+        await self._set_status(session, referral, new, now, acknowledged_at=now)
+        await store.close_deadlines(
+            session,
+            referral.id,
+            now,
+            kinds=[DeadlineKind.acknowledge.value, DeadlineKind.acceptance.value],
+            status="met",
+        )
+        event = ReferralAcknowledgedV1(
+            referral_id=referral.id,
+            case_no=referral.case_no,
+            department=referral.department,
+            role=referral.role,
+            acknowledged_at=now,
+            late=now >= referral.ack_due_at,
+        )
+        await self.emit(session, event, actor)
+        if referral.role == "lead" and case.status == CaseState.dispatched.value:
+            await self._case_status(session, case, CaseAction.start, now)
+        return True
+
+    async def start(self, session: AsyncSession, referral_id: str, actor: Actor) -> bool:
+        actor.require("department", "centre")
+        _case, referral = await self.referral_for(session, referral_id, actor)
+        new = self._decide(referral, ReferralAction.start)
+        if new is None:
+            return False
+        now = self.clock()
+        await self._set_status(session, referral, new, now)
+        await self.emit(
+            session,
+            ReferralStartedV1(
+                referral_id=referral.id, case_no=referral.case_no, department=referral.department
+            ),
+            actor,
+        )
+        return True
+
+    async def return_referral(
+        self, session: AsyncSession, referral_id: str, reason_code: str, reason: str, actor: Actor
+    ) -> bool:
+        actor.require("department", "centre")
+        case, referral = await self.referral_for(session, referral_id, actor)
+        new = self._decide(referral, ReferralAction.return_)
+        if new is None:
+            return False
+        now = self.clock()
+        if now >= referral.return_until:
+            allowed = [a for a in referral_allowed_actions(store.status_of(referral)) if a != "return"]
+            raise Problem(
+                409,
+                "已超过退回时限",
+                f"退回须在派发后 2 个工作日内（截至 {referral.return_until.isoformat()}）；当前状态 "
+                f"{referral.status}，可执行: {', '.join(allowed)}",
+                type_="return-window-closed",
+                current_state=referral.status,
+                action="return",
+                allowed_actions=allowed,
+                return_until=referral.return_until.isoformat(),
+            )
+        await self._set_status(
+            session, referral, new, now, returned_at=now, return_reason_code=reason_code, return_reason=reason
+        )
+        await store.close_deadlines(session, referral.id, now)
+        await self._end_suspension(session, referral.id, now)
+        event = ReferralReturnedV1(
+            referral_id=referral.id,
+            case_no=referral.case_no,
+            department=referral.department,
+            role=referral.role,
+            reason_code=reason_code,  # type: ignore[arg-type]
+            returned_at=now,
+        )
+        await self.emit(session, event, actor)
+        await self.queue(
+            session,
+            case.case_no,
+            "returned",
+            f"{referral.department_name}退回（{reason_code}）：{reason}",
+            now,
+            actor,
+            referral_id=referral.id,
+            department=referral.department,
+        )
+        return True
+
+    async def request_extension(
+        self, session: AsyncSession, referral_id: str, amount: int, reason: str, actor: Actor
+    ) -> bool:
+        actor.require("department", "centre")
+        _case, referral = await self.referral_for(session, referral_id, actor)
+        new = self._decide(referral, ReferralAction.request_extension)
+        if new is None:
+            return False
+        now = self.clock()
+        row, deadline, procedure = await self._handling(session, referral)
+        try:
+            check_extension_request(procedure, deadline, amount, now)
+        except ExtensionRefused as exc:
+            raise _extension_problem(exc) from None
+        await self._set_status(session, referral, new, now)
+        await session.execute(
+            extension_requests.insert().values(
+                referral_id=referral.id,
+                amount=amount,
+                unit=deadline.limit.unit.value,
+                reason=reason,
+                requested_at=now,
+                due_at_before=row.due_at,
+            )
+        )
+        event = ReferralExtensionRequestedV1(
+            referral_id=referral.id,
+            case_no=referral.case_no,
+            department=referral.department,
+            amount=amount,
+            unit=deadline.limit.unit.value,
+            due_at=row.due_at,
+            requested_at=now,
+        )
+        await self.emit(session, event, actor)
+        return True
+
+    async def decide_extension(
+        self, session: AsyncSession, referral_id: str, approved: bool, note: str | None, actor: Actor
+    ) -> bool:
+        actor.require("centre")
+        _case, referral = await self.referral_for(session, referral_id, actor)
+        pending = (
+            await session.execute(
+                select(extension_requests)
+                .where(extension_requests.c.referral_id == referral.id)
+                .order_by(extension_requests.c.id.desc())
+                .limit(1)
+            )
+        ).first()
+        status = store.status_of(referral)
+        if status.state is not ReferralState.extension_requested:
+            if pending is not None and pending.decided_at is not None and pending.approved == approved:
+                return False  # the same decision again
+            REFERRAL_MACHINE.apply(
+                status.state, ReferralAction.approve_extension if approved else ReferralAction.deny_extension
+            )
+        assert pending is not None and pending.decided_at is None
+        now = self.clock()
+        action = ReferralAction.approve_extension if approved else ReferralAction.deny_extension
+        new = apply_referral(status, action)
+        row, deadline, procedure = await self._handling(session, referral)
+        new_due: datetime | None = None
+        if approved:
+            try:
+                extended = grant_extension(procedure, deadline, pending.amount, self.config.calendar)
+            except ExtensionRefused as exc:
+                raise _extension_problem(exc) from None
+            new_due = extended.due_at
+            await self._update_handling(
+                session, referral, row, extended, now, paused=bool(referral.suspended)
+            )
+        await self._set_status(session, referral, new, now, **({"due_at": new_due} if new_due else {}))
+        await session.execute(
+            update(extension_requests)
+            .where(extension_requests.c.id == pending.id)
+            .values(decided_at=now, approved=approved, note=note, new_due_at=new_due)
+        )
+        event = ReferralExtensionDecidedV1(
+            referral_id=referral.id,
+            case_no=referral.case_no,
+            department=referral.department,
+            approved=approved,
+            new_due_at=new_due,
+            due_at=None if approved else row.due_at,
+        )
+        await self.emit(session, event, actor)
+        return True
+
+    async def suspend(self, session: AsyncSession, referral_id: str, reason: str, actor: Actor) -> bool:
+        actor.require("department", "centre")
+        _case, referral = await self.referral_for(session, referral_id, actor)
+        new = self._decide(referral, ReferralAction.suspend)
+        if new is None:
+            return False
+        now = self.clock()
+        if referral.status == ReferralState.acknowledged.value:
+            await self.emit(
+                session,
+                ReferralStartedV1(
+                    referral_id=referral.id, case_no=referral.case_no, department=referral.department
+                ),
+                actor,
+            )
+        await self._set_status(session, referral, new, now)
+        await session.execute(
+            suspensions.insert().values(referral_id=referral.id, started_at=now, reason=reason)
+        )
+        # The handling clock stops: the watchdog does not look at it until it runs again.
+        await session.execute(
+            update(deadlines)
+            .where(
+                deadlines.c.referral_id == referral.id,
+                deadlines.c.kind == DeadlineKind.handling.value,
+                deadlines.c.status == "open",
+            )
+            .values(next_check_at=None, updated_at=now)
+        )
+        event = ReferralSuspendedV1(
+            referral_id=referral.id,
+            case_no=referral.case_no,
+            department=referral.department,
+            suspended_at=now,
+        )
+        await self.emit(session, event, actor)
+        return True
+
+    async def resume(self, session: AsyncSession, referral_id: str, actor: Actor) -> bool:
+        actor.require("department", "centre")
+        _case, referral = await self.referral_for(session, referral_id, actor)
+        new = self._decide(referral, ReferralAction.resume)
+        if new is None:
+            return False
+        now = self.clock()
+        await self._end_suspension(session, referral.id, now)
+        row, deadline, _procedure = await self._handling(session, referral)
+        moved = recompute(deadline, self.config.calendar, pauses=await store.pauses_of(session, referral.id))
+        await self._update_handling(session, referral, row, moved, now, paused=False)
+        await self._set_status(session, referral, new, now, due_at=moved.due_at)
+        event = ReferralResumedV1(
+            referral_id=referral.id,
+            case_no=referral.case_no,
+            department=referral.department,
+            resumed_at=now,
+            due_at=moved.due_at,
+        )
+        await self.emit(session, event, actor)
+        return True
+
+    async def reply(
+        self, session: AsyncSession, referral_id: str, outcome: str, summary: str, actor: Actor
+    ) -> bool:
+        actor.require("department", "centre")
+        case, referral = await self.referral_for(session, referral_id, actor)
+        new = self._decide(referral, ReferralAction.reply)
+        if new is None:
+            return False
+        now = self.clock()
+        await self._set_status(
+            session, referral, new, now, replied_at=now, reply_outcome=outcome, reply_summary=summary
+        )
+        await store.close_deadlines(
+            session, referral.id, now, kinds=[DeadlineKind.handling.value], status="met"
+        )
+        await store.close_deadlines(session, referral.id, now)
+        await self._end_suspension(session, referral.id, now)
+        event = ReferralRepliedV1(
+            referral_id=referral.id,
+            case_no=referral.case_no,
+            department=referral.department,
+            department_name=referral.department_name,
+            role=referral.role,
+            outcome=outcome,  # type: ignore[arg-type]
+            replied_at=now,
+            late=now >= referral.due_at,
+        )
+        await self.emit(session, event, actor)
+        if referral.role != "lead" or referral.round != case.round:
+            return True  # an assisting reply is attached to the case, which waits for its lead
+        state = CaseState(case.status)
+        if state is CaseState.dispatched:
+            state = await self._case_status(session, case, CaseAction.start, now)
+        if CaseAction.reply_received not in CASE_MACHINE.allowed_actions(state):
+            return True
+        await self._case_status(
+            session, case, CaseAction.reply_received, now, reply_outcome=outcome, replied_at=now
+        )
+        replied = CaseRepliedV1(
+            case_no=case.case_no, lead_department_name=referral.department_name, replied_at=now
+        )
+        await self.emit(session, replied, actor, lead_department=referral.department, outcome=outcome)
+        if case.anonymous:
+            # No SMS, no callback for an anonymous reporter: the case closes on the reply (RULES.md).
+            case = await self.case_or_404(session, case.case_no)
+            await self._close(session, case, CaseAction.close, "anonymous_reporter", None, SYSTEM, now)
+        return True
+
+    # --- case actions by the centre -----------------------------------------------------------------
+
+    async def callback(
+        self,
+        session: AsyncSession,
+        case_no: str,
+        satisfaction: str,
+        comment: str | None,
+        actor: Actor,
+        *,
+        via: str = "staff",
+    ) -> bool:
+        """A rating (回访): satisfied or basically satisfied closes the case, dissatisfied reopens it and
+        dispatches round N+1 to the departments of round N."""
+        case = await self.case_or_404(session, case_no)
+        rating = rating_action(satisfaction)
+        target = CaseState.reopened if rating is CaseAction.rate_dissatisfied else CaseState.closed
+        current = CaseState(case.status)
+        if current is target or CASE_MACHINE.is_regression(current, target):
+            return False
+        if current is CaseState.replied:
+            CASE_MACHINE.apply(
+                CASE_MACHINE.apply(current, CaseAction.callback_requested), rating
+            )  # 409 first
+            current = await self._case_status(session, case, CaseAction.callback_requested, self.clock())
+        else:
+            CASE_MACHINE.apply(current, rating)
+        now = self.clock()
+        await session.execute(
+            update(cases)
+            .where(cases.c.case_no == case_no)
+            .values(satisfaction=satisfaction, callback_comment=comment, rated_at=now, updated_at=now)
+        )
+        if target is CaseState.closed:
+            case = await self.case_or_404(session, case_no)
+            await self._close(session, case, rating, "callback", satisfaction, actor, now, via=via)
+            return True
+        await self._case_status(session, case, rating, now)
+        await self.reopen_and_redispatch(session, case_no, actor, now, satisfaction=satisfaction, via=via)
+        return True
+
+    async def reopen_and_redispatch(
+        self,
+        session: AsyncSession,
+        case_no: str,
+        actor: Actor,
+        now: datetime,
+        *,
+        satisfaction: str | None,
+        via: str,
+    ) -> None:
+        case = await self.case_or_404(session, case_no)
+        previous = (
+            await session.execute(
+                select(referrals)
+                .where(
+                    referrals.c.case_no == case_no,
+                    referrals.c.round == case.round,
+                    referrals.c.status.notin_([ReferralState.returned.value, ReferralState.cancelled.value]),
+                )
+                .order_by(referrals.c.dispatched_at)
+            )
+        ).all()
+        new_round = case.round + 1
+        await session.execute(
+            update(cases).where(cases.c.case_no == case_no).values(round=new_round, updated_at=now)
+        )
+        await self.emit(
+            session,
+            CaseReopenedV1(case_no=case_no, round=new_round, satisfaction=satisfaction, reopened_at=now),
+            actor,
+            via=via,
+        )
+        case = await self.case_or_404(session, case_no)
+        lead = next(
+            (r for r in previous if r.role == "lead" and r.department in self.config.registry.units), None
+        )
+        if lead is None:
+            await self.route_and_dispatch(session, case, SYSTEM, now)
+            return
+        assisting = [
+            self.config.registry.units[r.department]
+            for r in previous
+            if r.role == "assisting" and r.department in self.config.registry.units
+        ]
+        await self.dispatch(
+            session, case, self.config.registry.units[lead.department], assisting, SYSTEM, now
+        )
+
+    async def close(self, session: AsyncSession, case_no: str, reason: str | None, actor: Actor) -> bool:
+        actor.require("centre")
+        case = await self.case_or_404(session, case_no)
+        if case.status == CaseState.closed.value:
+            return False
+        CASE_MACHINE.apply(case.status, CaseAction.close)
+        await self._close(session, case, CaseAction.close, reason or "centre", None, actor, self.clock())
+        return True
+
+    async def withdraw(self, session: AsyncSession, case_no: str, reason: str, actor: Actor) -> bool:
+        actor.require("centre", "adapter")
+        case = await self.case_or_404(session, case_no)
+        if case.status == CaseState.withdrawn.value:
+            return False
+        CASE_MACHINE.apply(case.status, CaseAction.withdraw)
+        now = self.clock()
+        await self._finish(
+            session, case, CaseAction.withdraw, now, actor, "case_withdrawn", withdraw_reason=reason
+        )
+        await self.emit(session, CaseWithdrawnV1(case_no=case_no, withdrawn_at=now), actor)
+        return True
+
+    async def merged(self, session: AsyncSession, case_no: str, into: str, actor: Actor) -> bool:
+        case = await store.lock_case(session, case_no)
+        if case is None:
+            return False
+        current = CaseState(case.status)
+        if current is CaseState.merged or CASE_MACHINE.is_final(current):
+            return False
+        await self._finish(
+            session, case, CaseAction.merge, self.clock(), actor, "case_merged", merged_into=into
+        )
+        return True
+
+    async def refer_onward(self, session: AsyncSession, case_no: str, to: str, actor: Actor) -> bool:
+        actor.require("centre")
+        case = await self.case_or_404(session, case_no)
+        if case.referred_onward_to == to:
+            return False
+        allowed_states = (CaseState.replied.value, CaseState.callback.value, CaseState.closed.value)
+        if (
+            case.status not in allowed_states
+            or case.referred_onward_to
+            or case.reply_outcome not in ONWARD_OUTCOMES
+        ):
+            raise Problem(
+                409,
+                "不能转入仲裁或诉讼",
+                "只有牵头部门答复为 unresolved 或 referred_to_litigation 的事项（状态 replied、callback 或 closed）"
+                f"才能转出，且只能转出一次；当前状态 {case.status}，答复结果 {case.reply_outcome or '无'}，"
+                f"可执行的操作: {'、'.join(a.value for a in CASE_MACHINE.allowed_actions(case.status)) or '无'}",
+                type_="transition-refused",
+                current_state=case.status,
+                action="refer_onward",
+                allowed_actions=[a.value for a in CASE_MACHINE.allowed_actions(case.status)],
+            )
+        now = self.clock()
+        await session.execute(
+            update(cases)
+            .where(cases.c.case_no == case_no)
+            .values(referred_onward_to=to, referred_onward_at=now, updated_at=now)
+        )
+        event = CaseReferredToCourtV1(
+            case_no=case_no,
+            to=to,  # type: ignore[arg-type]
+            outcome=case.reply_outcome,
+            category=case.category,
+            colour=case.colour,
+            street_code=case.street_code,
+            referred_at=now,
+        )
+        await self.emit(session, event, actor)
+        return True
+
+    async def record_meeting(
+        self,
+        session: AsyncSession,
+        case_no: str,
+        held_at: datetime,
+        departments: Sequence[str],
+        decisions: Sequence[str],
+        actor: Actor,
+    ) -> bool:
+        actor.require("centre")
+        unknown = [
+            {"field": f"departments.{i}", "message": f"unknown unit {code}"}
+            for i, code in enumerate(departments)
+            if code not in self.config.registry.units
+        ]
+        if unknown:
+            raise Problem(422, "未知单位", "参会单位编码不存在", type_="validation-error", errors=unknown)
+        case = await self.case_or_404(session, case_no)
+        if CASE_MACHINE.is_final(case.status):
+            raise TransitionRefused("case", case.status, "record_meeting", [])
+        now = self.clock()
+        await session.execute(
+            meetings.insert().values(
+                case_no=case_no,
+                held_at=held_at,
+                departments=list(departments),
+                decisions=list(decisions),
+                recorded_at=now,
+                actor_role=actor.role,
+            )
+        )
+        await session.execute(
+            update(deadlines)
+            .where(
+                deadlines.c.case_no == case_no,
+                deadlines.c.kind == DeadlineKind.meeting.value,
+                deadlines.c.status == "open",
+            )
+            .values(status="met", met_at=now, next_check_at=None, updated_at=now)
+        )
+        await self.emit(
+            session, CaseMeetingHeldV1(case_no=case_no, held_at=held_at, departments=list(departments)), actor
+        )
+        return True
+
+    # --- supervision: urges (催办) ------------------------------------------------------------------
+
+    async def urge(self, session: AsyncSession, case_no: str, actor: Actor) -> int:
+        """A 12345 urge moves each open referral of the case one step up its active ladder."""
+        case = await store.lock_case(session, case_no)
+        if case is None:
+            return -1
+        now = self.clock()
+        raised = 0
+        for referral in await store.open_referrals(session, case_no, round_=case.round):
+            open_ladders = await store.referral_deadlines(session, referral.id, kinds=store.LADDER_KINDS)
+            by_kind = {row.kind: row for row in open_ladders}
+            row = by_kind.get(DeadlineKind.acknowledge.value) or by_kind.get(DeadlineKind.handling.value)
+            if row is None:
+                continue
+            current = Level(row.supervision_level)
+            new = apply_urge(current)
+            if new is current:
+                continue
+            paused = bool(referral.suspended) and row.kind == DeadlineKind.handling.value
+            await self.raise_level(session, case, referral, row, [new], now, actor, urged=True, paused=paused)
+            raised += 1
+        return raised
+
+    async def raise_level(
+        self,
+        session: AsyncSession,
+        case: Row[Any],
+        referral: Row[Any],
+        row: Row[Any],
+        steps: Sequence[Level],
+        now: datetime,
+        actor: Actor,
+        *,
+        urged: bool = False,
+        paused: bool = False,
+    ) -> None:
+        """Record the ladder steps reached on one deadline (one event each) and when to look again."""
+        policy = self.config.book.supervision
+        overdue_days = {
+            Level.yellow_card: policy.yellow_card_after_working_days,
+            Level.red_card: policy.red_card_after_working_days,
+        }
+        for level in steps:
+            step = next(s for s in LADDER if s.level is level)
+            event = ReferralSupervisionRaisedV1(
+                referral_id=referral.id,
+                case_no=referral.case_no,
+                department=referral.department,
+                level=level.value,  # type: ignore[arg-type]
+                due_at=row.due_at,
+                overdue=overdue_days.get(level, 0),
+                stage=_STAGE[row.kind],  # type: ignore[arg-type]
+            )
+            await self.emit(
+                session,
+                event,
+                actor,
+                deadline_kind=row.kind,
+                urged=urged,
+                round=referral.round,
+                colour=case.colour,
+                audience=step.audience.value,
+                letter_zh=step.letter_zh,
+            )
+        top = steps[-1]
+        start = await store.ladder_start_of(session, self.config, row)
+        nxt = (
+            None
+            if paused
+            else store.next_check(self.config, start, row.due_at, now, top, store.clock_of(row))
+        )
+        await session.execute(
+            update(deadlines)
+            .where(deadlines.c.id == row.id)
+            .values(supervision_level=top.value, next_check_at=nxt, updated_at=now)
+        )
+        level = higher(Level(referral.supervision_level), top)
+        await session.execute(
+            update(referrals)
+            .where(referrals.c.id == referral.id)
+            .values(supervision_level=level.value, updated_at=now)
+        )
+
+    # --- holiday schedules ---------------------------------------------------------------------------
+
+    async def load_schedule(self, session: AsyncSession, schedule: YearSchedule) -> int:
+        """Use a newly published official schedule from now on and recompute the flagged deadlines."""
+        self.config = replace(self.config, calendar=self.config.calendar.with_schedule(schedule))
+        self._warned_years.discard(schedule.year)
+        return await self.recompute_provisional(session)
+
+    async def recompute_provisional(self, session: AsyncSession) -> int:
+        """Recompute every open deadline that was counted on weekends only for a year the calendar now
+        knows (RULES.md: "when the schedule arrives, the flagged deadlines are recomputed")."""
+        now = self.clock()
+        rows = (
+            await session.execute(
+                select(deadlines)
+                .where(deadlines.c.provisional.is_(True), deadlines.c.status == "open")
+                .order_by(deadlines.c.id)
+                .with_for_update()
+            )
+        ).all()
+        changed = 0
+        for row in rows:
+            if not all(self.config.calendar.covers(y) for y in row.provisional_years or ()):
+                continue
+            pauses = await store.pauses_of(session, row.referral_id) if row.referral_id else []
+            fresh = recompute(store.to_domain(row, pauses), self.config.calendar)
+            level = Level(row.supervision_level)
+            paused = False
+            referral = await store.find_referral(session, row.referral_id) if row.referral_id else None
+            if referral is not None and referral.suspended and row.kind == DeadlineKind.handling.value:
+                paused = True
+            start = store.ladder_start(self.config, row.started_at, fresh.clock, fresh.pauses)
+            ladder = row.kind in store.LADDER_KINDS and not paused
+            await session.execute(
+                update(deadlines)
+                .where(deadlines.c.id == row.id)
+                .values(
+                    due_at=fresh.due_at,
+                    provisional=fresh.provisional,
+                    provisional_years=sorted(fresh.provisional_years),
+                    next_check_at=store.next_check(self.config, start, fresh.due_at, now, level, fresh.clock)
+                    if ladder
+                    else row.next_check_at,
+                    updated_at=now,
+                )
+            )
+            if referral is not None:
+                column = {"acknowledge": "ack_due_at", "handling": "due_at", "return_window": "return_until"}
+                values: dict[str, Any] = {"updated_at": now}
+                if row.kind in column:
+                    values[column[row.kind]] = fresh.due_at
+                still = (
+                    await session.execute(
+                        select(deadlines.c.id).where(
+                            deadlines.c.referral_id == referral.id,
+                            deadlines.c.provisional.is_(True),
+                            deadlines.c.id != row.id,
+                        )
+                    )
+                ).first()
+                values["deadline_provisional"] = bool(still) or fresh.provisional
+                await session.execute(update(referrals).where(referrals.c.id == referral.id).values(**values))
+            changed += 1
+        if changed:
+            log.warning("recomputed %d provisional deadline(s) with the official holiday schedule", changed)
+        return changed
+
+    # --- helpers ----------------------------------------------------------------------------------
+
+    async def _case_status(
+        self, session: AsyncSession, case: Row[Any], action: CaseAction, now: datetime, **values: Any
+    ) -> CaseState:
+        fresh = await store.lock_case(session, case.case_no)
+        assert fresh is not None
+        state = CASE_MACHINE.apply(fresh.status, action)
+        await session.execute(
+            update(cases)
+            .where(cases.c.case_no == case.case_no)
+            .values(status=state.value, updated_at=now, **values)
+        )
+        return state
+
+    async def _finish(
+        self,
+        session: AsyncSession,
+        case: Row[Any],
+        action: CaseAction,
+        now: datetime,
+        actor: Actor,
+        cancel_reason: str,
+        **values: Any,
+    ) -> CaseState:
+        """The case ends (closed, merged, withdrawn): its open referrals are cancelled, its queue
+        entries resolved."""
+        state = await self._case_status(session, case, action, now, manual_reason=None, **values)
+        for referral in await store.open_referrals(session, case.case_no):
+            await self.cancel_referral(session, referral, cancel_reason, actor, now)
+        await self.resolve_queue(session, case.case_no, now)
+        return state
+
+    async def _close(
+        self,
+        session: AsyncSession,
+        case: Row[Any],
+        action: CaseAction,
+        reason: str,
+        satisfaction: str | None,
+        actor: Actor,
+        now: datetime,
+        **extra: Any,
+    ) -> None:
+        await self._finish(
+            session, case, action, now, actor, "case_closed", close_reason=reason, closed_at=now
+        )
+        event = CaseClosedV1(
+            case_no=case.case_no, reason=reason, satisfaction=satisfaction, colour=case.colour, closed_at=now
+        )
+        await self.emit(session, event, actor, **extra)
+        await self._schedule_follow_ups(session, case, now)
+
+    async def _schedule_follow_ups(self, session: AsyncSession, case: Row[Any], closed_at: datetime) -> None:
+        rule = self.config.follow_ups.for_colour(case.colour)
+        if rule is None:
+            return
+        first, end = rule.occurrence(closed_at, 1), rule.period_end(closed_at)
+        if first > end:
+            return
+        await session.execute(
+            deadlines.insert().values(
+                case_no=case.case_no,
+                referral_id=None,
+                department=None,
+                kind=store.FOLLOW_UP,
+                limit_text=rule.cadence.value,
+                started_at=closed_at,
+                due_at=end,
+                extension=0,
+                provisional=False,
+                provisional_years=[],
+                status="open",
+                supervision_level=Level.none.value,
+                follow_up_seq=0,
+                next_check_at=first,
+                updated_at=closed_at,
+            )
+        )
+
+    async def _handling(
+        self, session: AsyncSession, referral: Row[Any]
+    ) -> tuple[Row[Any], Deadline, Procedure]:
+        rows = await store.referral_deadlines(session, referral.id, kinds=[DeadlineKind.handling.value])
+        if not rows:
+            raise TransitionRefused("referral", referral.status, "extension", [])
+        row = rows[0]
+        deadline = store.to_domain(row, await store.pauses_of(session, referral.id))
+        return row, deadline, self.config.book.get(row.procedure_id)
+
+    async def _update_handling(
+        self,
+        session: AsyncSession,
+        referral: Row[Any],
+        row: Row[Any],
+        deadline: Deadline,
+        now: datetime,
+        *,
+        paused: bool,
+    ) -> None:
+        level = Level(row.supervision_level)
+        start = store.ladder_start(self.config, row.started_at, deadline.clock, deadline.pauses)
+        nxt = (
+            None
+            if paused
+            else store.next_check(self.config, start, deadline.due_at, now, level, deadline.clock)
+        )
+        if deadline.provisional:
+            self._note_provisional([deadline])
+        await session.execute(
+            update(deadlines)
+            .where(deadlines.c.id == row.id)
+            .values(
+                due_at=deadline.due_at,
+                extension=deadline.extension,
+                provisional=deadline.provisional,
+                provisional_years=sorted(deadline.provisional_years),
+                next_check_at=nxt,
+                updated_at=now,
+            )
+        )
+        if deadline.provisional and not referral.deadline_provisional:
+            await session.execute(
+                update(referrals).where(referrals.c.id == referral.id).values(deadline_provisional=True)
+            )
+
+    async def _end_suspension(self, session: AsyncSession, referral_id: str, now: datetime) -> None:
+        await session.execute(
+            update(suspensions)
+            .where(suspensions.c.referral_id == referral_id, suspensions.c.ended_at.is_(None))
+            .values(ended_at=now)
+        )
+
+
+def _effective_level(intake_level: str, colour: str, departments: int) -> ResponseLevel:
+    try:
+        level = ResponseLevel(intake_level)
+    except ValueError:
+        level = ResponseLevel.immediate
+    floor = default_response_level(Colour(colour), departments)
+    return floor if floor.rank > level.rank else level
+
+
+def _extension_problem(exc: ExtensionRefused) -> Problem:
+    return Problem(
+        422,
+        "延期申请不符合规定",
+        exc.message,
+        type_="extension-refused",
+        code=exc.code,
+        errors=[{"field": "working_days", "message": exc.message}],
+    )

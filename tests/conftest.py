@@ -1,0 +1,84 @@
+"""Shared fixtures: in-memory span capture, fresh RabbitMQ vhosts and PostgreSQL databases per hub."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from tests.kit.infra import isolated_backends
+from tests.kit.inprocess import InProcessHub, make_settings, running_hub
+
+ARTIFACTS = Path(os.environ.get("HUB_TEST_ARTIFACTS", "test-artifacts"))
+
+
+@pytest.fixture(scope="session")
+def spans() -> Iterator[InMemorySpanExporter]:
+    """Every span of the in-process hubs, also written to a file for the personal-data scan."""
+    from hub.tracing import JsonLinesSpanExporter
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(resource=Resource.create({"service.name": "hub-tests"}))
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    provider.add_span_processor(SimpleSpanProcessor(JsonLinesSpanExporter(ARTIFACTS / "spans.jsonl")))
+    trace.set_tracer_provider(provider)
+    yield exporter
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+async def hub(spans: InMemorySpanExporter, backend: str, tmp_path: Path) -> AsyncIterator[InProcessHub]:
+    async with (
+        isolated_backends(backend) as (amqp_url, db_url),
+        running_hub(make_settings(tmp_path, amqp_url, db_url)) as running,
+    ):
+        yield running
+
+
+@pytest.fixture(scope="session", autouse=True)
+def log_file() -> Iterator[Path]:
+    """Every log record of the test process goes to a file the personal-data scan reads."""
+    import logging
+
+    path = ARTIFACTS / "logs" / "pytest-process.log"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    yield path
+    root.removeHandler(handler)
+    handler.close()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    import shutil
+
+    shutil.rmtree(ARTIFACTS / "logs", ignore_errors=True)
+    (ARTIFACTS / "spans.jsonl").unlink(missing_ok=True)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Reliability target 6: no phone, ID number or reporter name in any log or exported span."""
+    from tests.kit.pii_scan import scan_artifacts
+
+    findings = scan_artifacts(ARTIFACTS)
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(f"personal-data scan of {ARTIFACTS}/: {len(findings)} finding(s)")
+        for f in findings[:20]:
+            reporter.write_line(f"  {f.path}:{f.line_no} [{f.kind}] {f.excerpt}", red=True)
+    if findings:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -1,0 +1,135 @@
+"""The whole hub in the test's event loop: the four real services plus the SMS simulator, each on its
+own loopback port, against a fresh RabbitMQ vhost and fresh databases. Same bootstrap as production."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import importlib
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+from fastapi import FastAPI
+
+from hub.config import SERVICES, Environment, Settings
+from hub.migrations import upgrade
+from hub.runtime import ServiceRuntime
+from services.notification.sms.simulator import create_app as create_sms_simulator
+from tests.kit.waiting import eventually
+
+BOOTSTRAPS = {
+    "gateway": "gateway.main",
+    "intake": "services.intake.main",
+    "referral": "services.referral.main",
+    "notification": "services.notification.main",
+}
+
+
+@dataclass
+class RunningApp:
+    app: FastAPI
+    server: uvicorn.Server
+    task: asyncio.Task[None]
+    url: str
+
+
+@dataclass
+class InProcessHub:
+    settings: Settings
+    apps: dict[str, RunningApp] = field(default_factory=dict)
+
+    @property
+    def gateway(self) -> str:
+        return self.apps["gateway"].url
+
+    @property
+    def sms(self) -> str:
+        return self.apps["sms"].url
+
+    def runtime(self, service: str) -> ServiceRuntime:
+        rt: ServiceRuntime = self.apps[service].app.state.runtime
+        return rt
+
+    async def sms_received(self) -> list[dict[str, Any]]:
+        async with httpx.AsyncClient() as client:
+            items: list[dict[str, Any]] = (await client.get(f"{self.sms}/_sim/received")).json()["items"]
+            return items
+
+
+async def _serve(app: FastAPI, port: int = 0) -> RunningApp:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on"))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    await eventually(lambda: _started(server), what="server start", timeout=30)
+    return RunningApp(app, server, task, f"http://127.0.0.1:{port}")
+
+
+async def _started(server: uvicorn.Server) -> bool:
+    return server.started
+
+
+@asynccontextmanager
+async def running_hub(settings: Settings) -> AsyncIterator[InProcessHub]:
+    for service in SERVICES:
+        await asyncio.to_thread(upgrade, service, settings)
+    hub = InProcessHub(settings)
+    try:
+        hub.apps["sms"] = await _serve(
+            create_sms_simulator(settings.sms_access_key_secret, {settings.sms_sign_name})
+        )
+        # Each service learns the others' addresses before it starts.
+        ports = {s: _reserve_port() for s in ("intake", "referral", "notification")}
+        settings = settings.model_copy(
+            update={"sms_url": hub.sms, **{f"{s}_url": f"http://127.0.0.1:{p}" for s, p in ports.items()}}
+        )
+        hub.settings = settings
+        for service in ("intake", "referral", "notification", "gateway"):
+            app = importlib.import_module(BOOTSTRAPS[service]).bootstrap(settings)
+            hub.apps[service] = await _serve(app, ports.get(service, 0))
+        for service in SERVICES:
+            await eventually(
+                functools.partial(_broker_ready, hub.runtime(service)),
+                what=f"{service} broker connection",
+                timeout=30,
+            )
+        yield hub
+    finally:
+        for running in reversed(list(hub.apps.values())):
+            running.server.should_exit = True
+        for running in hub.apps.values():
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(running.task, timeout=15)
+
+
+def _reserve_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+async def _broker_ready(rt: ServiceRuntime) -> bool:
+    return rt.broker_ready.is_set()
+
+
+def make_settings(data_dir: Path, amqp_url: str, database_url: str | None, **extra: Any) -> Settings:
+    return Settings(
+        env=Environment.test,
+        data_dir=data_dir,
+        amqp_url=amqp_url,
+        database_url=database_url,
+        retry_delays_ms=(200, 1000, 3000),
+        relay_idle_poll_s=0.2,
+        # Tests written before gateway auth call /api/v1 without a token; authed_hub turns it on.
+        **{"auth_required": False, **extra},
+    )

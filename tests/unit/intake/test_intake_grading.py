@@ -1,0 +1,340 @@
+"""Four-colour grading: every RULES.md default at its boundaries, the engine, and rule-file errors."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from services.intake.domain.enums import ResponseLevel, RiskColour, RiskFlag
+from services.intake.domain.grading import (
+    GradingFacts,
+    assess_case,
+    default_grading_rules,
+    grade,
+    load_grading_rules,
+    response_level_for,
+)
+from services.intake.domain.model import CaseIn
+from services.intake.domain.resources import read_rule_text
+from services.intake.domain.rulefile import RuleFileError
+
+
+def fired(facts: GradingFacts) -> list[str]:
+    return [reason.rule_id for reason in grade(facts).reasons]
+
+
+@pytest.mark.parametrize(
+    ("people", "colour", "rules"),
+    [
+        (1, RiskColour.blue, ["blue.default"]),
+        (2, RiskColour.blue, ["blue.default"]),
+        (3, RiskColour.yellow, ["yellow.people_3_9"]),
+        (9, RiskColour.yellow, ["yellow.people_3_9"]),
+        (10, RiskColour.orange, ["orange.people_10_29"]),
+        (29, RiskColour.orange, ["orange.people_10_29"]),
+        (30, RiskColour.red, ["red.people_ge_30"]),
+        (100_000, RiskColour.red, ["red.people_ge_30"]),
+    ],
+)
+def test_people_bands(people: int, colour: RiskColour, rules: list[str]) -> None:
+    assessment = grade(GradingFacts(people_involved=people))
+    assert assessment.colour is colour
+    assert [r.rule_id for r in assessment.reasons] == rules
+
+
+@pytest.mark.parametrize(
+    ("amount", "people", "colour", "rules"),
+    [
+        ("99999", 1, RiskColour.blue, ["blue.default"]),
+        ("99999.99", 1, RiskColour.blue, ["blue.default"]),
+        ("100000", 1, RiskColour.yellow, ["yellow.amount_ge_100k"]),
+        ("999999", 10, RiskColour.orange, ["orange.people_10_29", "yellow.amount_ge_100k"]),
+        ("999999.99", 29, RiskColour.orange, ["orange.people_10_29", "yellow.amount_ge_100k"]),
+        ("1000000", 9, RiskColour.yellow, ["yellow.people_3_9", "yellow.amount_ge_100k"]),
+        (
+            "1000000",
+            10,
+            RiskColour.red,
+            ["red.amount_ge_1m_people_ge_10", "orange.people_10_29", "yellow.amount_ge_100k"],
+        ),
+    ],
+)
+def test_amount_thresholds(amount: str, people: int, colour: RiskColour, rules: list[str]) -> None:
+    assessment = grade(GradingFacts(people_involved=people, amount_yuan=Decimal(amount)))
+    assert assessment.colour is colour
+    assert [r.rule_id for r in assessment.reasons] == rules
+
+
+def test_missing_amount_fires_no_amount_rule() -> None:
+    assert fired(GradingFacts(people_involved=10, amount_yuan=None)) == ["orange.people_10_29"]
+
+
+@pytest.mark.parametrize(
+    ("flag", "colour", "rule"),
+    [
+        (RiskFlag.violence_threat, RiskColour.red, "red.violence_threat"),
+        (RiskFlag.mass_gathering_risk, RiskColour.red, "red.mass_gathering_risk"),
+        (RiskFlag.criminal_risk, RiskColour.red, "red.criminal_risk"),
+        (RiskFlag.vulnerable_person, RiskColour.orange, "orange.vulnerable_person"),
+    ],
+)
+def test_each_flag(flag: RiskFlag, colour: RiskColour, rule: str) -> None:
+    assessment = grade(GradingFacts(flags=frozenset({flag})))
+    assert assessment.colour is colour
+    assert [r.rule_id for r in assessment.reasons] == [rule]
+    assert assessment.reasons[0].inputs == {"flags": [flag.value]}
+
+
+@pytest.mark.parametrize(
+    ("repeats", "colour", "rules"),
+    [
+        (0, RiskColour.blue, ["blue.default"]),
+        # second report of the same matter
+        (1, RiskColour.yellow, ["yellow.repeat_second"]),
+        # third report within 30 days: two earlier ones
+        (2, RiskColour.orange, ["orange.repeat_ge_3_in_30d", "yellow.repeat_second"]),
+        (5, RiskColour.orange, ["orange.repeat_ge_3_in_30d", "yellow.repeat_second"]),
+    ],
+)
+def test_repeat_reports(repeats: int, colour: RiskColour, rules: list[str]) -> None:
+    assessment = grade(GradingFacts(repeat_count_30d=repeats))
+    assert assessment.colour is colour
+    assert [r.rule_id for r in assessment.reasons] == rules
+
+
+def test_highest_colour_wins_and_reasons_are_ordered_by_severity() -> None:
+    facts = GradingFacts(
+        people_involved=5,
+        amount_yuan=Decimal("200000"),
+        flags=frozenset({RiskFlag.vulnerable_person, RiskFlag.criminal_risk}),
+        repeat_count_30d=1,
+    )
+    assessment = grade(facts)
+    assert assessment.colour is RiskColour.red
+    assert [r.rule_id for r in assessment.reasons] == [
+        "red.criminal_risk",
+        "orange.vulnerable_person",
+        "yellow.people_3_9",
+        "yellow.repeat_second",
+        "yellow.amount_ge_100k",
+    ]
+    assert [r.colour for r in assessment.reasons][:2] == [RiskColour.red, RiskColour.orange]
+
+
+def test_reasons_carry_chinese_description_and_the_inputs_read() -> None:
+    assessment = grade(GradingFacts(people_involved=12, amount_yuan=Decimal("1500000.50")))
+    red = assessment.reasons[0]
+    assert red.rule_id == "red.amount_ge_1m_people_ge_10"
+    assert red.description_zh == "涉及金额100万元以上且涉及人数10人以上"
+    assert red.inputs == {"amount_yuan": "1500000.50", "people_involved": 12}
+    # The assessment serialises to JSON for the case.registered event.
+    dumped = assessment.model_dump(mode="json")
+    assert dumped["colour"] == "red"
+    assert dumped["response_level"] == "joint_consultation"
+
+
+def test_blue_explains_itself_with_the_default_reason() -> None:
+    assessment = grade(GradingFacts())
+    assert assessment.colour is RiskColour.blue
+    assert [(r.rule_id, r.colour) for r in assessment.reasons] == [("blue.default", RiskColour.blue)]
+    assert assessment.reasons[0].description_zh
+
+
+@pytest.mark.parametrize(
+    ("colour", "departments", "level"),
+    [
+        (RiskColour.red, 1, ResponseLevel.joint_consultation),
+        (RiskColour.red, 3, ResponseLevel.joint_consultation),
+        (RiskColour.orange, 1, ResponseLevel.time_limited),
+        (RiskColour.yellow, 1, ResponseLevel.immediate),
+        (RiskColour.yellow, 2, ResponseLevel.time_limited),
+        (RiskColour.blue, 1, ResponseLevel.immediate),
+        (RiskColour.blue, 2, ResponseLevel.time_limited),
+    ],
+)
+def test_response_level(colour: RiskColour, departments: int, level: ResponseLevel) -> None:
+    assert response_level_for(colour, departments) is level
+
+
+def test_assessment_response_level_follows_colour() -> None:
+    assert grade(GradingFacts(people_involved=30)).response_level is ResponseLevel.joint_consultation
+    assert grade(GradingFacts(people_involved=10)).response_level is ResponseLevel.time_limited
+    assert grade(GradingFacts(people_involved=3)).response_level is ResponseLevel.immediate
+    assert grade(GradingFacts(), departments_count=2).response_level is ResponseLevel.time_limited
+
+
+def test_assess_case_reads_the_validated_case(make_payload, ctx) -> None:
+    case = CaseIn.model_validate(
+        make_payload(people_involved=4, amount_yuan="150000", flags=["vulnerable_person"]), context=ctx
+    )
+    assessment = assess_case(case, repeat_count_30d=1)
+    assert assessment.colour is RiskColour.orange
+    assert [r.rule_id for r in assessment.reasons] == [
+        "orange.vulnerable_person",
+        "yellow.people_3_9",
+        "yellow.repeat_second",
+        "yellow.amount_ge_100k",
+    ]
+
+
+def test_grading_facts_refuse_impossible_values() -> None:
+    with pytest.raises(ValueError, match="repeat_count_30d"):
+        GradingFacts(repeat_count_30d=-1)
+    with pytest.raises(ValueError, match="people_involved"):
+        GradingFacts(people_involved=0)
+    with pytest.raises(ValueError, match="amount_yuan"):
+        GradingFacts(amount_yuan=Decimal("-1"))
+
+
+# --- rules are data ------------------------------------------------------------------------------
+
+CUSTOM = """
+version: 1
+rules:
+  - id: red.people_ge_5_noise
+    colour: red
+    description_zh: 噪声纠纷5人以上
+    when:
+      all:
+        - {field: category, op: ==, value: noise}
+        - {field: people_involved, op: ">=", value: 5}
+  - id: yellow.not_window
+    colour: yellow
+    description_zh: 非窗口渠道
+    when: {not: {field: channel, op: in, value: [window, phone]}}
+  - id: orange.any
+    colour: orange
+    description_zh: 任一
+    when:
+      any:
+        - {flag: vulnerable_person}
+        - {field: amount_yuan, op: between, value: [10, 20]}
+default: {id: blue.none, colour: blue, description_zh: 无}
+response_levels:
+  by_colour: {red: time_limited, orange: time_limited, yellow: immediate, blue: immediate}
+  floors:
+    - when: {field: colour, op: ==, value: red}
+      at_least: joint_consultation
+"""
+
+
+def test_custom_rule_file_changes_behaviour_without_code() -> None:
+    from services.intake.domain.categories import Category
+    from services.intake.domain.enums import Channel
+
+    rules = load_grading_rules(CUSTOM)
+    noisy = GradingFacts(people_involved=5, category=Category.noise, channel=Channel.window)
+    assert grade(noisy, rules).colour is RiskColour.red
+    assert grade(noisy, rules).response_level is ResponseLevel.joint_consultation
+    quiet = GradingFacts(people_involved=5, category=Category.property, channel=Channel.phone)
+    assert grade(quiet, rules).colour is RiskColour.blue
+    assert [r.rule_id for r in grade(GradingFacts(channel=Channel.web), rules).reasons] == [
+        "yellow.not_window"
+    ]
+    by_phone = Channel.phone
+    assert grade(GradingFacts(amount_yuan=Decimal(20), channel=by_phone), rules).colour is RiskColour.orange
+    assert (
+        grade(GradingFacts(amount_yuan=Decimal("20.01"), channel=by_phone), rules).colour is RiskColour.blue
+    )
+    # A missing value satisfies no comparison, so its negation holds.
+    assert [r.rule_id for r in grade(GradingFacts(), rules).reasons] == ["yellow.not_window"]
+
+
+def test_packaged_rules_are_the_default() -> None:
+    assert default_grading_rules() == load_grading_rules(read_rule_text("grading.yaml"))
+    ids = [rule.id for rule in default_grading_rules().rules]
+    assert len(ids) == 11 and len(set(ids)) == 11
+
+
+GOOD_RULE = "  - {id: r1, colour: red, description_zh: 测试, when: {flag: violence_threat}}\n"
+TAIL = """default: {id: blue.default, colour: blue, description_zh: 无}
+response_levels:
+  by_colour: {red: joint_consultation, orange: time_limited, yellow: immediate, blue: immediate}
+"""
+
+
+def rule_file(rule_lines: str, tail: str = TAIL) -> str:
+    return "version: 1\nrules:\n" + rule_lines + tail
+
+
+def one_rule(when: str, colour: str = "red") -> str:
+    return rule_file(f"  - {{id: r1, colour: {colour}, description_zh: x, when: {when}}}\n")
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "problem"),
+    [
+        ("rules: [oops", "grading", "not valid YAML"),
+        ("- a list", "grading", "top level must be a mapping"),
+        (rule_file(GOOD_RULE).replace("version: 1", "version: 2"), "grading.version", "must be 1"),
+        (
+            rule_file(
+                "  - {id: r1, colour: red, description_zh: x, when: {field: peple, op: '>=', value: 1}}\n"
+            ),
+            "rules[0].when.field",
+            "unknown field 'peple'",
+        ),
+        (
+            one_rule("{field: people_involved, op: '=>', value: 1}"),
+            "rules[0].when.op",
+            "unknown op '=>'",
+        ),
+        (
+            rule_file("  - {id: r1, colour: red, description_zh: x, when: {flag: drunk}}\n"),
+            "rules[0].when.flag",
+            "unknown flag 'drunk'",
+        ),
+        (
+            rule_file("  - {id: r1, colour: purple, description_zh: x, when: {flag: violence_threat}}\n"),
+            "rules[0].colour",
+            "unknown colour 'purple'",
+        ),
+        (rule_file(GOOD_RULE + GOOD_RULE), "rules[1].id", "duplicate rule id 'r1'"),
+        (
+            rule_file("  - {id: r1, colour: red, description_zh: x, wehn: {flag: violence_threat}}\n"),
+            "rules[0]",
+            "missing key(s): when",
+        ),
+        (
+            one_rule("{all: [{flag: violence_threat}, {field: amount_yuan, op: '>=', value: yes}]}"),
+            "rules[0].when.all[1].value",
+            "expected a number",
+        ),
+        (
+            rule_file(
+                "  - {id: r1, colour: red, description_zh: x,"
+                " when: {field: people_involved, op: between, value: [30, 10]}}\n"
+            ),
+            "rules[0].when.value",
+            "above high",
+        ),
+        (
+            rule_file("  - {id: r1, colour: red, description_zh: x, when: {any: []}}\n"),
+            "rules[0].when.any",
+            "non-empty list",
+        ),
+        (
+            rule_file(
+                "  - {id: r1, colour: red, description_zh: x, when: {field: category, op: ==, value: cats}}\n"
+            ),
+            "rules[0].when.value",
+            "unknown category 'cats'",
+        ),
+        (
+            rule_file(GOOD_RULE, TAIL.replace(", blue: immediate", "")),
+            "response_levels.by_colour",
+            "missing key(s): blue",
+        ),
+        (
+            rule_file(GOOD_RULE, TAIL.replace("red: joint_consultation", "red: meeting")),
+            "response_levels.by_colour.red",
+            "unknown response level 'meeting'",
+        ),
+    ],
+)
+def test_bad_rule_files_are_refused_with_a_located_message(text: str, where: str, problem: str) -> None:
+    with pytest.raises(RuleFileError) as info:
+        load_grading_rules(text)
+    assert info.value.where == where
+    assert problem in str(info.value)
