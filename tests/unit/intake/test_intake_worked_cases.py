@@ -15,7 +15,8 @@ from services.intake.domain.grading import assess_case
 from services.intake.domain.model import CaseIn
 
 NOW = datetime(2025, 12, 1, 8, 0, tzinfo=UTC)
-FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "worked_cases.yaml"
+# The ten worked cases of PRODUCT.md, shipped with the hub (the `hub demo` command replays them).
+FIXTURE = Path(__file__).resolve().parents[3] / "hub" / "data" / "worked_cases.yaml"
 CASES: list[dict[str, Any]] = yaml.safe_load(FIXTURE.read_text(encoding="utf-8"))["cases"]
 
 
