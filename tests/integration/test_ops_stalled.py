@@ -4,6 +4,8 @@ stall that is not a deadline (an SMS undelivered for good) surfaced with its cas
 
 from __future__ import annotations
 
+import asyncio
+import json
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,19 @@ async def stalled(api: Api, role: str = "ops", **params: Any) -> dict[str, Any]:
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body
+
+
+async def hub_cli(hub: InProcessHub, *args: str) -> str:
+    """Run a `hub` command against the in-process gateway (in a thread: the hub serves on this loop)."""
+    from typer.testing import CliRunner
+
+    from hub.cli import app
+
+    result = await asyncio.to_thread(
+        CliRunner().invoke, app, [*args, "--gateway", hub.gateway], env={"COLUMNS": "400"}
+    )
+    assert result.exit_code == 0, result.output
+    return result.output
 
 
 def of_case(body: dict[str, Any], case_no: str, kind: str | None = None) -> list[dict[str, Any]]:
@@ -76,6 +91,14 @@ async def test_a_case_past_its_acknowledge_deadline_is_found_with_department_ove
     assert of_case(await stalled(api, min_overdue_minutes=90), case_no)
     assert not of_case(await stalled(api, min_overdue_minutes=91), case_no)
     assert of_case(await stalled(api, role="centre", kind="deadline"), case_no)
+
+    # The same from the terminal: `hub stalled` (JSON and table) and `hub trace`.
+    listed = await hub_cli(hub, "stalled", "--json", "--department", POLICE, "--min-overdue-minutes", "60")
+    assert of_case(json.loads(listed), case_no)[0]["overdue_minutes"] == 90
+    assert case_no in await hub_cli(hub, "stalled", "--colour", "blue")
+    printed = await hub_cli(hub, "trace", case_no)
+    assert "referral.supervision_raised.v1" in printed and case_trace in printed
+    assert "linked to" in printed  # the watchdog's firing: its own trace, linked to the case's
 
     # A day and more later, red card; still at the top of the list.
     clock.set(sh(2026, 3, 6, 9, 30))
