@@ -325,7 +325,11 @@ class ReferralMetrics:
             for r in await session.execute(select(cases.c.channel, cases.c.colour, cases.c.status))
         )
         referral_rows = (
-            await session.execute(select(referrals.c.department, referrals.c.status, referrals.c.updated_at))
+            await session.execute(
+                select(referrals.c.department, referrals.c.status, referrals.c.updated_at).add_columns(
+                    referrals.c.dispatched_at, referrals.c.acknowledged_at
+                )
+            )
         ).all()
         late = (
             await session.execute(
@@ -345,8 +349,18 @@ class ReferralMetrics:
         ages: dict[tuple[str, str], list[float]] = defaultdict(list)
         for r in referral_rows:
             if r.status in store.OPEN_REFERRAL_STATES:
-                ages[(r.department, r.status)].append(max(0.0, (now - r.updated_at).total_seconds()))
+                entered = _entered(r.status, r.dispatched_at, r.acknowledged_at) or r.updated_at
+                ages[(r.department, r.status)].append(max(0.0, (now - entered).total_seconds()))
         self.time_in_state.ages = dict(ages)
+
+
+def _entered(state: str, dispatched_at: datetime, acknowledged_at: datetime | None) -> datetime | None:
+    """When the referral entered its current state (a ladder step touches updated_at, not the state)."""
+    if state in ("created", "dispatched"):
+        return dispatched_at
+    if state in ("acknowledged", "in_progress"):
+        return acknowledged_at
+    return None
 
 
 def _set(gauge: Gauge, counts: Counter[Any]) -> None:
