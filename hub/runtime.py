@@ -49,6 +49,8 @@ class ServiceRuntime:
         self._loops: list[tuple[str, Loop]] = []
         # Extra metrics a service computes at each scrape (its own gauges over its own tables).
         self.metric_sources: list[Callable[[], Awaitable[None]]] = []
+        # Extra broker set-up (queues of its own a service consumes), done before it reports ready.
+        self.broker_hooks: list[Callable[[AbstractRobustConnection], Awaitable[None]]] = []
         self._tasks: list[asyncio.Task[None]] = []
         self.stop_event = asyncio.Event()
         self.broker_ready = asyncio.Event()
@@ -105,6 +107,8 @@ class ServiceRuntime:
             )
             await consumer.start()
             self.consumers.append(consumer)
+        for hook in self.broker_hooks:
+            await hook(self.connection)
         self.broker_ready.set()
         await self._guard("outbox-relay", self.relay.run)
 

@@ -116,6 +116,27 @@ class Sources:
             )
         return items
 
+    async def dead_letter_stalls(self) -> list[dict[str, Any]]:
+        from gateway.ops.dead_letters import open_dead_letters
+
+        now = datetime.now(UTC)
+        items = []
+        for r in await open_dead_letters(self.runtime):
+            since = r.dead_at or r.recorded_at
+            items.append(
+                _item(
+                    r.case_no,
+                    "dead_letter",
+                    since,
+                    minutes_between(since, now),
+                    stage=r.event_type,
+                    state="dead_lettered",
+                    trace_id=r.trace_id,
+                    detail=f"{r.queue}: {r.reason[:200]}",
+                )
+            )
+        return items
+
     async def sms_stalls(self) -> list[dict[str, Any]]:
         now = datetime.now(UTC)
         page = await self._json("notification", "/internal/v1/deliveries", {"status": "failed", "limit": 500})

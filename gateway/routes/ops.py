@@ -87,6 +87,8 @@ async def get_stalled(
         items += await src.adapter_stalls()
     if "sms" in wanted:
         items += await src.sms_stalls()
+    if "dead_letter" in wanted:
+        items += await src.dead_letter_stalls()
     bare = [i for i in items if i.get("colour") is None]
     if bare:
         enrich(bare, await src.case_facts(i["case_no"] for i in bare))

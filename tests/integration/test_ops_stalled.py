@@ -19,6 +19,7 @@ from tests.integration.test_referral_flow import (
     STREET,
     Api,
     clock,
+    emit_as,
     hub,
     sh,
     watchdog,
@@ -150,3 +151,33 @@ async def test_an_sms_undelivered_for_good_is_a_stall_with_its_case_number(
     assert of_case(await stalled(api, kind="sms", colour="blue"), case_no)
     assert not of_case(await stalled(api, kind="sms", colour="red"), case_no)
     assert "13812341234" not in body.__repr__()
+
+
+async def test_a_dead_lettered_event_is_a_stall_with_its_case_number(hub: InProcessHub) -> None:
+    from gateway.ops.dead_letters import WATCHED_QUEUES
+
+    queues = {
+        spec.name
+        for s in ("gateway", "intake", "referral", "notification")
+        for spec, _ in hub.runtime(s)._consumer_specs
+    }
+    assert queues == set(WATCHED_QUEUES)  # every consumer queue's dead letters are recorded
+
+    case_no = "ZZ-20260302-99999"
+    await emit_as(hub, "intake", "case.registered.v1", case_no, {"case_no": case_no, "colour": 42})  # poison
+    api = Api(hub)
+    body = await eventually(
+        lambda: stalled(api, kind="dead_letter"),
+        until=lambda b: len(of_case(b, case_no)) >= 3,  # referral, notification and adapter-sync refuse it
+        what="the dead letter among the stalls",
+    )
+    item = next(i for i in of_case(body, case_no) if "referral.case-events" in i["detail"])
+    assert item["kind"] == "dead_letter" and item["state"] == "dead_lettered"
+    assert item["stage"] == "case.registered.v1" and "invalid event data" in item["detail"]
+    assert all(i["case_no"] == case_no for i in of_case(body, case_no))
+    queues_hit = {i["detail"].split(":")[0] for i in of_case(body, case_no)}
+    assert {"referral.case-events", "notification.events"} <= queues_hit
+
+    async with httpx.AsyncClient() as client:
+        metrics = (await client.get(f"{hub.apps['referral'].url}/metrics")).text
+    assert 'hub_dead_letter_depth{queue="referral.case-events.dlq"} 1.0' in metrics
