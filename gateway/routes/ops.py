@@ -126,9 +126,13 @@ _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 @router.get("/reports/monthly", summary="Monthly report (月度报表) as CSV or XLSX")
 async def get_monthly_report(
     request: Request,
-    month: Annotated[str, Query(description="YYYY-MM, local time (Asia/Shanghai)")],
+    month: Annotated[
+        str | None,
+        Query(max_length=7, description="YYYY-MM, local time (Asia/Shanghai); default: this month"),
+    ] = None,
     format: Literal["csv", "xlsx"] = "csv",
 ) -> Response:
+    month = month or stats.month_of(datetime.now(UTC))
     if not _MONTH.match(month):
         raise Problem(
             422,
