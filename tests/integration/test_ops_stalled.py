@@ -181,3 +181,33 @@ async def test_a_dead_lettered_event_is_a_stall_with_its_case_number(hub: InProc
     async with httpx.AsyncClient() as client:
         metrics = (await client.get(f"{hub.apps['referral'].url}/metrics")).text
     assert 'hub_dead_letter_depth{queue="referral.case-events.dlq"} 1.0' in metrics
+
+
+async def test_an_event_stuck_in_an_outbox_is_a_stall_with_its_case_number(hub: InProcessHub) -> None:
+    """A relay that claimed a row and died holds it until its lease ends: ops see the row waiting."""
+    from datetime import UTC, datetime, timedelta
+
+    from hub.messaging.envelope import new_event
+    from services.referral.tables import kit as referral_kit
+
+    case_no = "ZZ-20260302-88888"
+    event = new_event("referral.dispatched.v1", "hub/referral", case_no, {"case_no": case_no})
+    now = datetime.now(UTC)
+    async with hub.runtime("referral").db.transaction() as session:
+        await session.execute(
+            referral_kit.outbox.insert().values(
+                event_id=event.id,
+                type=event.type,
+                subject=case_no,
+                body=event.to_json().decode("utf-8"),
+                created_at=now - timedelta(minutes=5),
+                claim_token="a-relay-that-died",
+                claimed_until=now + timedelta(hours=1),
+                attempts=1,
+            )
+        )
+    body = await stalled(Api(hub), kind="outbox")
+    (item,) = of_case(body, case_no)
+    assert item["kind"] == "outbox" and item["stage"] == "referral.dispatched.v1"
+    assert item["state"] == "unrelayed" and item["overdue_minutes"] == 5
+    assert item["detail"].startswith("referral outbox")
