@@ -182,7 +182,7 @@ def stalled(
     street: Annotated[str | None, typer.Option(help="Street code (or its prefix)")] = None,
     min_overdue_minutes: Annotated[int | None, typer.Option(help="Only stalls at least this late")] = None,
     kind: Annotated[
-        str | None, typer.Option(help="deadline | idle | outbox | adapter_delivery | sms")
+        str | None, typer.Option(help="deadline | idle | outbox | dead_letter | adapter_delivery | sms")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the API's JSON")] = False,
     gateway: Annotated[str | None, typer.Option(help="Gateway base URL")] = None,

@@ -211,3 +211,39 @@ async def test_an_event_stuck_in_an_outbox_is_a_stall_with_its_case_number(hub: 
     assert item["kind"] == "outbox" and item["stage"] == "referral.dispatched.v1"
     assert item["state"] == "unrelayed" and item["overdue_minutes"] == 5
     assert item["detail"].startswith("referral outbox")
+
+
+async def test_an_outbound_adapter_delivery_given_up_is_a_stall_and_a_metric(hub: InProcessHub) -> None:
+    """The ledger row the adapter sender leaves when it gives up (gateway/adapters/ledger.py)."""
+    import uuid
+    from datetime import UTC, datetime, timedelta
+
+    from gateway.tables import adapter_deliveries
+
+    case_no = "ZZ-20260302-77777"
+    now = datetime.now(UTC)
+    async with hub.runtime("gateway").db.transaction() as session:
+        await session.execute(
+            adapter_deliveries.insert().values(
+                update_id=str(uuid.uuid4()),
+                case_no=case_no,
+                system="hotline12345",
+                update_name="accepted",
+                update_key="1:accepted",
+                round=1,
+                rank=0,
+                data={},
+                status="failed",
+                attempts=20,
+                next_attempt_at=now,
+                last_error="HTTP 503",
+                created_at=now - timedelta(minutes=42),
+                finished_at=now,
+            )
+        )
+    (item,) = of_case(await stalled(Api(hub), kind="adapter_delivery"), case_no)
+    assert (item["stage"], item["state"], item["overdue_minutes"]) == ("hotline12345", "failed", 42)
+    assert "20 attempt(s)" in item["detail"] and "HTTP 503" in item["detail"]
+    async with httpx.AsyncClient() as client:
+        metrics = (await client.get(f"{hub.gateway}/metrics")).text
+    assert 'hub_adapter_deliveries{status="failed",system="hotline12345"} 1.0' in metrics
