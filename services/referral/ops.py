@@ -22,7 +22,7 @@ from prometheus_client import CollectorRegistry, Gauge
 from prometheus_client.core import GaugeHistogramMetricFamily
 from prometheus_client.registry import Collector
 from pydantic import AwareDatetime, BaseModel
-from sqlalchemy import ColumnElement, and_, select
+from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.runtime import ServiceRuntime
@@ -320,20 +320,31 @@ class ReferralMetrics:
         registry.register(self.time_in_state)
 
     async def refresh(self, session: AsyncSession, now: datetime) -> None:
+        """Counts are grouped in the database; only open referrals are read row by row (their ages)."""
+        by_case = cases.c.channel, cases.c.colour, cases.c.status
         case_counts = Counter(
-            (r.channel, r.colour, r.status)
-            for r in await session.execute(select(cases.c.channel, cases.c.colour, cases.c.status))
+            {
+                (r[0], r[1], r[2]): int(r[3])
+                for r in await session.execute(select(*by_case, func.count()).group_by(*by_case))
+            }
         )
-        referral_rows = (
+        by_referral = referrals.c.status, referrals.c.department
+        referral_counts = Counter(
+            {
+                (r[0], r[1]): int(r[2])
+                for r in await session.execute(select(*by_referral, func.count()).group_by(*by_referral))
+            }
+        )
+        open_rows = (
             await session.execute(
-                select(referrals.c.department, referrals.c.status, referrals.c.updated_at).add_columns(
-                    referrals.c.dispatched_at, referrals.c.acknowledged_at
-                )
+                select(referrals.c.department, referrals.c.status, referrals.c.updated_at)
+                .add_columns(referrals.c.dispatched_at, referrals.c.acknowledged_at)
+                .where(referrals.c.status.in_(store.OPEN_REFERRAL_STATES))
             )
         ).all()
         late = (
             await session.execute(
-                select(referrals.c.department, deadlines.c.kind)
+                select(referrals.c.department, deadlines.c.kind, func.count())
                 .join(referrals, referrals.c.id == deadlines.c.referral_id)
                 .where(
                     deadlines.c.status == "open",
@@ -341,16 +352,16 @@ class ReferralMetrics:
                     deadlines.c.due_at <= now,
                     referrals.c.status.in_(store.OPEN_REFERRAL_STATES),
                 )
+                .group_by(referrals.c.department, deadlines.c.kind)
             )
         ).all()
         _set(self.cases, case_counts)
-        _set(self.referrals, Counter((r.status, r.department) for r in referral_rows))
-        _set(self.overdue, Counter((r.department, r.kind) for r in late))
+        _set(self.referrals, referral_counts)
+        _set(self.overdue, Counter({(r[0], r[1]): int(r[2]) for r in late}))
         ages: dict[tuple[str, str], list[float]] = defaultdict(list)
-        for r in referral_rows:
-            if r.status in store.OPEN_REFERRAL_STATES:
-                entered = _entered(r.status, r.dispatched_at, r.acknowledged_at) or r.updated_at
-                ages[(r.department, r.status)].append(max(0.0, (now - entered).total_seconds()))
+        for r in open_rows:
+            entered = _entered(r.status, r.dispatched_at, r.acknowledged_at) or r.updated_at
+            ages[(r.department, r.status)].append(max(0.0, (now - entered).total_seconds()))
         self.time_in_state.ages = dict(ages)
 
 
