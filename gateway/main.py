@@ -30,6 +30,9 @@ def bootstrap(settings: Settings) -> FastAPI:
     app.include_router(__import__("gateway.routes.case_actions", fromlist=["router"]).router)
     app.include_router(__import__("gateway.routes.auth", fromlist=["router"]).router)  # /api/v1/auth/token
     app.include_router(__import__("gateway.open311.routes", fromlist=["router"]).router)  # /open311/v2
+    app.include_router(__import__("gateway.routes.ops", fromlist=["router"]).router)  # /api/v1/ops (issue 7)
+    __import__("gateway.ops.metrics", fromlist=["install"]).install(runtime)  # adapter delivery gauges
+    app.state.dead_letters = __import__("gateway.ops.dead_letters", fromlist=["install"]).install(runtime)
     __import__("gateway.adapters", fromlist=["install"]).install(runtime, app)  # /adapters/*, outbound sync
     __import__("gateway.auth", fromlist=["install"]).install(app, settings)  # bearer auth, roles, limits, ids
 

@@ -172,3 +172,31 @@ adapter_cursors = Table(
     Column("done", Integer, nullable=False, server_default="0"),
     Column("updated_at", UtcDateTime(), nullable=False),
 )
+
+
+# A record of every event dead-lettered by any service's consumer (a copy the gateway receives from
+# the dead-letter exchange; the message itself stays in its queue's .dlq for replay). Ops see each
+# one as a stall with its case number (gateway/ops/dead_letters.py). Reasons are codes and field
+# paths, never payload values.
+dead_letters = Table(
+    "dead_letters",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("queue", String(100), nullable=False),  # the consumer queue it was dead-lettered from
+    Column("event_id", String(64)),  # None when the body was not an event at all
+    Column("event_type", String(100)),
+    Column("case_no", String(32)),
+    Column("reason", String(500), nullable=False),
+    Column("dead_at", UtcDateTime()),
+    Column("trace_id", String(32)),
+    Column("recorded_at", UtcDateTime(), nullable=False),
+    Column("resolved_at", UtcDateTime()),  # replayed or dismissed by ops
+    UniqueConstraint("queue", "event_id", name="uq_dead_letters_event"),
+    Index("ix_dead_letters_case", "case_no"),
+    Index(
+        "ix_dead_letters_open",
+        "recorded_at",
+        postgresql_where=text("resolved_at IS NULL"),
+        sqlite_where=text("resolved_at IS NULL"),
+    ),
+)

@@ -62,3 +62,21 @@ async def case_timeline(session: Any, case_no: str) -> list[Any]:
         select(timeline).where(timeline.c.case_no == case_no).order_by(timeline.c.at, timeline.c.id)
     )
     return list(rows)
+
+
+def with_gaps(rows: list[Any]) -> list[dict[str, Any]]:
+    """Timeline entries with the wait since the previous handoff, and, for work that resumed in a
+    trace of its own (a deadline firing days later), the case's trace it links to."""
+    root = next((r.trace_id for r in rows if r.trace_id), None)
+    out: list[dict[str, Any]] = []
+    previous = None
+    for r in rows:
+        entry = {
+            k: getattr(r, k) for k in ("at", "service", "event", "actor", "detail", "trace_id", "span_id")
+        }
+        gap = r.at - previous if previous is not None else None
+        entry["since_previous_ms"] = int(gap.total_seconds() * 1000) if gap is not None else None
+        entry["linked_trace_id"] = root if r.trace_id and root and r.trace_id != root else None
+        out.append(entry)
+        previous = r.at
+    return out

@@ -12,7 +12,6 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from hub.config import SERVICES, ServiceName, Settings
 
@@ -167,30 +166,40 @@ def demo() -> None:
 
 
 @app.command()
-def trace(case_no: str, gateway: Annotated[str | None, typer.Option(help="Gateway base URL")] = None) -> None:
-    """Print a case's timeline: every handoff with its service, time, trace id and span id."""
-    import httpx
+def trace(
+    case_no: str,
+    gateway: Annotated[str | None, typer.Option(help="Gateway base URL")] = None,
+    token: Annotated[str | None, typer.Option(envvar="HUB_API_TOKEN", help="Bearer token")] = None,
+) -> None:
+    """Print a case's timeline: every handoff with its wait, actor, service, trace id and span id."""
+    importlib.import_module("hub.cli_ops").trace(_settings(), case_no, gateway, token)
 
-    settings = _settings()
-    base = gateway or f"http://{settings.host}:{settings.gateway_port}"
-    response = httpx.get(f"{base}/api/v1/cases/{case_no}/timeline", timeout=10)
-    if response.status_code != 200:
-        console.print(f"[red]{response.json().get('detail', response.text)}[/red]")
-        raise typer.Exit(1)
-    table = Table(title=f"事项 {case_no} 流转轨迹")
-    for col in ("时间 at", "服务 service", "事件 event", "detail", "trace id", "span id"):
-        table.add_column(col)
-    for entry in response.json():
-        detail = ", ".join(f"{k}={v}" for k, v in entry["detail"].items())
-        table.add_row(
-            entry["at"],
-            entry["service"],
-            entry["event"],
-            detail,
-            entry["trace_id"] or "",
-            entry["span_id"] or "",
-        )
-    console.print(table)
+
+@app.command()
+def stalled(
+    department: Annotated[str | None, typer.Option(help="Unit code or department type")] = None,
+    colour: Annotated[str | None, typer.Option(help="red | orange | yellow | blue")] = None,
+    street: Annotated[str | None, typer.Option(help="Street code (or its prefix)")] = None,
+    min_overdue_minutes: Annotated[int | None, typer.Option(help="Only stalls at least this late")] = None,
+    kind: Annotated[
+        str | None, typer.Option(help="deadline | idle | outbox | dead_letter | adapter_delivery | sms")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the API's JSON")] = False,
+    gateway: Annotated[str | None, typer.Option(help="Gateway base URL")] = None,
+    token: Annotated[str | None, typer.Option(envvar="HUB_API_TOKEN", help="Bearer token")] = None,
+) -> None:
+    """Stalled cases and referrals, worst first (GET /api/v1/ops/stalled)."""
+    importlib.import_module("hub.cli_ops").stalled(
+        _settings(),
+        department=department,
+        colour=colour,
+        street=street,
+        min_overdue_minutes=min_overdue_minutes,
+        kind=kind,
+        as_json=as_json,
+        gateway=gateway,
+        token=token,
+    )
 
 
 @app.command()

@@ -149,6 +149,33 @@ class Settings(BaseSettings):
         default=None, description="Where simulators push to the hub (default: the gateway's address)"
     )
 
+    # Ops (issue 7, docs/operations.md): what counts as stalled, and the early-warning thresholds.
+    ops_idle_minutes: int = Field(
+        default=1440, ge=1, description="An open referral untouched this long is listed as stalled (idle)"
+    )
+    ops_outbox_stall_s: int = Field(
+        default=60, ge=0, description="An outbox row not relayed after this many seconds is listed as stalled"
+    )
+    ops_adapter_stall_s: int = Field(
+        default=300, ge=0, description="An outbound adapter update still retrying after this long is stalled"
+    )
+    ops_burst_window_minutes: int = Field(
+        default=1440,
+        ge=1,
+        description="Early warning: window in which same-category cases in one grid/street count",
+    )
+    ops_burst_threshold: int = Field(
+        default=5,
+        ge=2,
+        description="Early warning: cases of one category in one grid/street within the window",
+    )
+    ops_repeat_reporter_days: int = Field(
+        default=30, ge=1, description="Early warning: window for counting one reporter's cases"
+    )
+    ops_repeat_reporter_threshold: int = Field(
+        default=3, ge=2, description="Early warning: cases by one reporter (keyed hash) within the window"
+    )
+
     pii_key: str = DEV_PII_KEY
     pii_old_keys: tuple[str, ...] = Field(
         default=(),

@@ -21,6 +21,12 @@ class KitMetrics:
         self.outbox_lag_seconds = Gauge(
             "hub_outbox_lag_seconds", "Age of the oldest unrelayed outbox row", registry=self.registry
         )
+        self.dead_letter_depth = Gauge(
+            "hub_dead_letter_depth",
+            "Messages waiting in a dead-letter queue of this service's consumers",
+            ["queue"],
+            registry=self.registry,
+        )
         self.service = service
 
     def render(self) -> tuple[bytes, str]:

@@ -47,6 +47,10 @@ class ServiceRuntime:
         self.consumers: list[EventConsumer] = []
         self._consumer_specs: list[tuple[QueueSpec, dict[str, Handler]]] = []
         self._loops: list[tuple[str, Loop]] = []
+        # Extra metrics a service computes at each scrape (its own gauges over its own tables).
+        self.metric_sources: list[Callable[[], Awaitable[None]]] = []
+        # Extra broker set-up (queues of its own a service consumes), done before it reports ready.
+        self.broker_hooks: list[Callable[[AbstractRobustConnection], Awaitable[None]]] = []
         self._tasks: list[asyncio.Task[None]] = []
         self.stop_event = asyncio.Event()
         self.broker_ready = asyncio.Event()
@@ -103,6 +107,8 @@ class ServiceRuntime:
             )
             await consumer.start()
             self.consumers.append(consumer)
+        for hook in self.broker_hooks:
+            await hook(self.connection)
         self.broker_ready.set()
         await self._guard("outbox-relay", self.relay.run)
 
@@ -151,3 +157,28 @@ class ServiceRuntime:
             self.metrics.outbox_lag_seconds.set((datetime.now(UTC) - oldest).total_seconds())
         else:
             self.metrics.outbox_lag_seconds.set(0)
+        await self._refresh_dead_letter_depth()
+        for source in self.metric_sources:
+            await source()
+
+    async def _refresh_dead_letter_depth(self) -> None:
+        """Depth of each of our consumers' dead-letter queues (a passive declare: nothing is consumed)."""
+        if self.connection is None or self.connection.is_closed:
+            return
+        try:
+            channel = await self.connection.channel()
+        except Exception:
+            return
+        try:
+            for spec, _handlers in self._consumer_specs:
+                try:
+                    queue = await channel.declare_queue(spec.dlq, passive=True)
+                except Exception:
+                    channel = await self.connection.channel()  # a failed passive declare closes it
+                    continue
+                self.metrics.dead_letter_depth.labels(spec.dlq).set(
+                    queue.declaration_result.message_count or 0
+                )
+        finally:
+            with contextlib.suppress(Exception):
+                await channel.close()

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Header, Request, Response
 from pydantic import BaseModel
 
-from gateway.timeline import case_timeline
+from gateway.timeline import case_timeline, with_gaps
 from gateway.upstream import PassThrough, Upstream
 from hub.problems import Problem
 from hub.runtime import ServiceRuntime
@@ -24,6 +24,8 @@ class TimelineEntry(BaseModel):
     detail: dict[str, Any]
     trace_id: str | None
     span_id: str | None
+    since_previous_ms: int | None = None  # the wait since the previous handoff (None for the first)
+    linked_trace_id: str | None = None  # a handoff in its own trace (a deadline firing): the case's trace
 
 
 def _upstream(request: Request) -> Upstream:
@@ -81,4 +83,4 @@ async def get_timeline(case_no: str, request: Request) -> list[TimelineEntry]:
         rows = await case_timeline(session, case_no)
     if not rows:
         raise Problem(404, "未找到该事项", f"没有编号为 {case_no} 的事项记录", type_="case-not-found")
-    return [TimelineEntry.model_validate(r, from_attributes=True) for r in rows]
+    return [TimelineEntry.model_validate(e) for e in with_gaps(rows)]

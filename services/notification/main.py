@@ -196,6 +196,7 @@ def bootstrap(
     runtime.consume("notification.events", handlers.table())
     runtime.db.on_commit("deliveries", sender.wake)
     runtime.background("sms-sender", sender.run)
+    __import__("services.notification.ops_metrics", fromlist=["install"]).install(runtime)  # ops gauges
     app = create_service_app(
         runtime,
         [router],

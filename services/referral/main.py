@@ -15,7 +15,7 @@ from hub.app import create_service_app
 from hub.config import Settings
 from hub.problems import Problem, problem_response
 from hub.runtime import ServiceRuntime
-from services.referral import api, consumers
+from services.referral import api, consumers, ops
 from services.referral.clock import Clock, system_clock
 from services.referral.config import ReferralConfig
 from services.referral.domain.lifecycle import TransitionRefused
@@ -63,6 +63,7 @@ def bootstrap(
     app = create_service_app(runtime, [api.router], title="Hub referral", on_start=[calendar_at_start])
     app.state.workflow = workflow
     app.state.watchdog = watchdog
+    ops.install(app, runtime, clock)  # /internal/v1/ops (stalled, facts) and referral's own metrics
 
     @app.exception_handler(TransitionRefused)
     async def _refused(request: Request, exc: TransitionRefused) -> JSONResponse:

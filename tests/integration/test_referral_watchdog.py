@@ -189,6 +189,10 @@ async def test_a_firing_starts_a_new_trace_linked_to_the_case(
     )
     entry = next(e for e in timeline.json() if e["event"] == "referral.supervision_raised.v1")
     assert entry["trace_id"] == firing_trace and entry["actor"]["role"] == "system"
+    assert entry["linked_trace_id"] == case_trace  # a long wait: its own trace, linked to the case's
+    assert entry["since_previous_ms"] is not None and entry["since_previous_ms"] >= 0
+    first = timeline.json()[0]
+    assert first["trace_id"] == case_trace and first["linked_trace_id"] is None
 
 
 async def test_a_12345_urge_jumps_one_step(hub: InProcessHub, clock: ManualClock) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from itertools import pairwise
 from typing import Any
 
 import httpx
@@ -70,6 +72,14 @@ async def test_case_travels_gateway_intake_referral_notification_in_one_trace(
     assert {e["service"] for e in entries} >= {"intake", "referral", "notification"}
     assert all(e["trace_id"] == trace_id and len(e["span_id"]) == 16 for e in entries)
     assert [e["at"] for e in entries] == sorted(e["at"] for e in entries)
+    # Each handoff: who (role and department, never a person), and the wait since the previous one.
+    assert entries[0]["since_previous_ms"] is None
+    for before, after in pairwise(entries):
+        gap = datetime.fromisoformat(after["at"]) - datetime.fromisoformat(before["at"])
+        assert after["since_previous_ms"] == int(gap.total_seconds() * 1000)
+    assert all(set(e["actor"]) <= {"service", "role", "department"} for e in entries)
+    assert all(e["actor"]["service"] == e["service"] for e in entries)
+    assert all(e["linked_trace_id"] is None for e in entries)  # one trace: nothing resumed later
 
     async with httpx.AsyncClient() as client:
         case = (
