@@ -1,0 +1,148 @@
+"""The web console in a real browser: log in, see the dashboard, open a case and its timeline, and as a
+department acknowledge (报到) and reply (答复) to its referral — each change checked through the API."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+from playwright.async_api import Page, expect
+
+from tests.browser.conftest import keep_for_docs, screenshot_path
+from tests.kit.auth import bearer, create_client, fetch_token
+from tests.kit.inprocess import InProcessHub
+from tests.kit.waiting import eventually
+
+STREET = "150203001000"
+# Obviously synthetic reporter data (a name no person has, the 13800000000 test number); the console
+# never shows the reporter, and the personal-data scan reads every log of the run.
+CASE: dict[str, Any] = {
+    "channel": "window",
+    "request_type": "complaint",
+    "category": "public_security",
+    "title": "小区门口夜间聚集喧哗（测试数据）",
+    "description": "测试用例：小区门口夜间多人聚集喧哗，影响居民休息",
+    "reporter": {"name": "测试用户甲", "phone": "13800000000"},
+    "location": {"address": "测试区测试路1号", "street_code": STREET},
+    "people_involved": 3,
+}
+
+
+async def _login(page: Page, hub: InProcessHub, role: str, **kwargs: Any) -> None:
+    client = await create_client(hub, role, **kwargs)
+    await page.goto(hub.gateway + "/")
+    await expect(page).to_have_url(re.compile(r"/console/#/login$"))
+    # Keyboard only: the id field has focus, Tab to the secret, Enter submits.
+    await expect(page.get_by_label("客户端编号")).to_be_focused()
+    await page.keyboard.type(client.client_id)
+    await page.keyboard.press("Tab")
+    await expect(page.get_by_label("客户端密钥")).to_be_focused()
+    await page.keyboard.type(client.secret)
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_role("status")).to_have_text("登录成功。")
+
+
+async def _dispatched_case(hub: InProcessHub) -> tuple[str, dict[str, Any], dict[str, str]]:
+    centre = bearer(await fetch_token(hub.gateway, await create_client(hub, "centre")))
+    async with httpx.AsyncClient(base_url=hub.gateway, headers=centre, timeout=30) as http:
+        registered = await http.post("/api/v1/cases", json=CASE)
+        assert registered.status_code == 201, registered.text
+        case_no: str = registered.json()["case_no"]
+
+        async def case() -> dict[str, Any]:
+            found: dict[str, Any] = (await http.get(f"/api/v1/cases/{case_no}")).json()
+            return found
+
+        dispatched = await eventually(case, until=lambda c: bool(c.get("referrals")), what="dispatch")
+    lead = next(r for r in dispatched["referrals"] if r["role"] == "lead")
+    return case_no, lead, centre
+
+
+async def test_login_shows_the_dashboard(console_hub: InProcessHub, page: Page) -> None:
+    # A wrong secret is refused with the gateway's own Chinese problem title.
+    await page.goto(console_hub.gateway + "/console/")
+    await page.get_by_label("客户端编号").fill("centre-0000000000000000")
+    await page.get_by_label("客户端密钥").fill("not-the-secret")
+    await page.get_by_role("button", name="登录", exact=True).click()
+    await expect(page.locator("#login-error")).to_contain_text("令牌申请失败")
+
+    await _login(page, console_hub, "centre")
+    await expect(page).to_have_url(re.compile(r"#/dashboard$"))
+    await expect(page.get_by_role("heading", level=1)).to_have_text("工作总览")
+    await expect(page.get_by_role("heading", level=1)).to_be_focused()
+    nav = page.get_by_role("navigation", name="主导航")
+    for title in ("工作总览", "调度队列", "事项查询", "超期滞留", "转办事项", "弱信号预警"):
+        await expect(nav.get_by_role("link", name=title)).to_be_visible()
+    # Charts from /ops/summary and /ops/stats, or a clear 暂无数据 while those endpoints are absent.
+    await expect(page.locator("figure.chart-card, .notice h2:text('暂无数据')").first).to_be_visible()
+    await page.screenshot(path=screenshot_path("dashboard"), full_page=True)
+
+    for title, path in (("调度队列", "queue"), ("超期滞留", "stalled"), ("弱信号预警", "alerts")):
+        await nav.get_by_role("link", name=title).click()
+        await expect(page.get_by_role("heading", level=1)).to_have_text(title)
+        await expect(page.locator("main")).not_to_contain_text("正在加载")
+        await page.screenshot(path=screenshot_path(path), full_page=True)
+
+    await page.get_by_role("button", name="退出登录").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("登录工作台")
+    assert await page.evaluate("sessionStorage.length") == 0
+
+
+async def test_a_case_and_its_timeline(console_hub: InProcessHub, page: Page) -> None:
+    case_no, lead, _ = await _dispatched_case(console_hub)
+    await _login(page, console_hub, "centre")
+    await page.get_by_role("navigation", name="主导航").get_by_role("link", name="事项查询").click()
+    await page.get_by_label("事项编号").fill(case_no)
+    await page.get_by_label("事项编号").press("Enter")
+    await expect(page.get_by_role("heading", level=1)).to_have_text(f"事项 {case_no}")
+    await expect(page.get_by_role("heading", name=CASE["title"])).to_be_visible()
+    referrals = page.get_by_role("table", name="本事项的转办")
+    await expect(referrals).to_contain_text(lead["department_name"])
+    await expect(referrals).to_contain_text("待报到")
+    timeline = page.get_by_role("table", name="各环节交接（由早到晚）")
+    await expect(timeline.get_by_text("case.registered", exact=False).first).to_be_visible()
+    await expect(timeline.get_by_text("referral.dispatched", exact=False).first).to_be_visible()
+    # Each handoff shows its trace id, the one the API returns.
+    async with httpx.AsyncClient(base_url=console_hub.gateway, timeout=30) as http:
+        centre = bearer(await fetch_token(console_hub.gateway, await create_client(console_hub, "centre")))
+        entries = (await http.get(f"/api/v1/cases/{case_no}/timeline", headers=centre)).json()
+    first_trace = next(e["trace_id"] for e in entries if e["trace_id"])
+    await expect(timeline).to_contain_text(first_trace[:12])
+    # The personal data stays out of the page.
+    content = await page.content()
+    assert CASE["reporter"]["name"] not in content and CASE["reporter"]["phone"] not in content
+    await page.screenshot(path=screenshot_path("case-timeline"), full_page=True)
+    keep_for_docs("case-timeline")
+
+
+async def test_a_department_acknowledges_and_replies(console_hub: InProcessHub, page: Page) -> None:
+    case_no, lead, centre = await _dispatched_case(console_hub)
+    await _login(page, console_hub, "department", department=lead["department"])
+    await expect(page).to_have_url(re.compile(r"#/referrals$"))
+    await expect(page.get_by_role("heading", level=1)).to_have_text("本部门转办事项")
+    row = page.get_by_role("row").filter(has_text=case_no)
+    await expect(row).to_contain_text("待报到")
+    await page.screenshot(path=screenshot_path("department-referrals"), full_page=True)
+
+    async def referral() -> dict[str, Any]:
+        async with httpx.AsyncClient(base_url=console_hub.gateway, headers=centre, timeout=30) as http:
+            found: dict[str, Any] = (await http.get(f"/api/v1/referrals/{lead['id']}")).json()
+            return found
+
+    await row.get_by_role("button", name=f"报到：事项 {case_no}").click()
+    await expect(page.get_by_role("status")).to_have_text(f"已报到：事项 {case_no}。")
+    await expect(row).to_contain_text("已报到")
+    acknowledged = await referral()
+    assert acknowledged["status"] == "acknowledged" and acknowledged["acknowledged_at"]
+
+    await row.get_by_text(f"答复 {case_no}").click()
+    await row.get_by_label("办理结果").select_option("mediated")
+    await row.get_by_label("答复内容").fill("已约谈相关人员，现场调解，双方同意夜间不再聚集（测试数据）")
+    await page.screenshot(path=screenshot_path("department-reply"), full_page=True)
+    await row.get_by_role("button", name="提交答复").click()
+    await expect(page.get_by_role("status")).to_have_text(f"已答复：事项 {case_no}。")
+    await expect(row).to_contain_text("已答复")
+    replied = await referral()
+    assert replied["status"] == "replied" and replied["reply_outcome"] == "mediated"
+    await page.screenshot(path=screenshot_path("department-replied"), full_page=True)
