@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 import httpx
-from playwright.async_api import Page, expect
+from playwright.async_api import Page, Route, expect
 
 from tests.browser.conftest import keep_for_docs, screenshot_path
 from tests.kit.auth import bearer, create_client, fetch_token
@@ -78,7 +78,7 @@ async def test_login_shows_the_dashboard(console_hub: InProcessHub, page: Page) 
     await expect(page.locator("figure.chart-card, .notice h2:text('暂无数据')").first).to_be_visible()
     await page.screenshot(path=screenshot_path("dashboard"), full_page=True)
 
-    for title, path in (("调度队列", "queue"), ("超期滞留", "stalled"), ("弱信号预警", "alerts")):
+    for title, path in (("调度队列", "queue"), ("超期滞留", "stalled-empty"), ("弱信号预警", "alerts-empty")):
         await nav.get_by_role("link", name=title).click()
         await expect(page.get_by_role("heading", level=1)).to_have_text(title)
         await expect(page.locator("main")).not_to_contain_text("正在加载")
@@ -146,3 +146,120 @@ async def test_a_department_acknowledges_and_replies(console_hub: InProcessHub, 
     replied = await referral()
     assert replied["status"] == "replied" and replied["reply_outcome"] == "mediated"
     await page.screenshot(path=screenshot_path("department-replied"), full_page=True)
+
+
+# The shapes of the ops endpoints (API.md "Ops", built on the ops branch): the console draws them when
+# they answer, and says 暂无数据 while they answer 404. Stubbed here so the charts are tested either way.
+OPS_SUMMARY = {
+    "total": 12,
+    "by_status": {"closed": 6, "dispatched": 3, "in_progress": 2, "registered": 1},
+    "by_colour": {"blue": 5, "orange": 2, "red": 2, "yellow": 3},
+    "by_channel": {"hotline12345": 4, "window": 8},
+    "open": 6,
+    "received": 12,
+    "dispatched": 11,
+    "mediated": 3,
+    "closed": 6,
+    "overdue": 2,
+    "rated": 4,
+    "closure_rate": 0.5,
+    "satisfaction_rate": 0.75,
+}
+
+
+def _ops_answer(url: str) -> dict[str, Any]:
+    if "/ops/summary" in url:
+        return OPS_SUMMARY
+    if "/ops/stats" in url:
+        figures = {k: OPS_SUMMARY[k] for k in ("received", "mediated", "closed", "overdue")}
+        rates = {"closure_rate": 0.5, "satisfaction_rate": 0.75, "dispatched": 11, "rated": 4}
+        if "by=department" in url:
+            items = [{"key": "police_station@150203001000", **figures, **rates}]
+        elif "by=category" in url:
+            items = [{"key": "noise", **figures, **rates}, {"key": "neighbour", **figures, "received": 5}]
+        else:
+            items = [{"key": "2026-10", **figures, "received": 7}, {"key": "2026-11", **figures}]
+        day = 1 if "from=" in url else 12
+        return {"by": "month", "items": items, "total": {**figures, **rates, "received": day}}
+    if "/ops/stalled" in url:
+        return {
+            "total": 1,
+            "unavailable": [],
+            "items": [
+                {
+                    "case_no": "ZZ-20261101-000007",
+                    "kind": "deadline",
+                    "stage": "acknowledge",
+                    "state": "dispatched",
+                    "department": "police_station@150203001000",
+                    "unit": "白云路派出所",
+                    "referral_id": "r-1",
+                    "since": "2026-11-02T01:00:00Z",
+                    "due_at": "2026-11-03T01:00:00Z",
+                    "overdue_minutes": 2 * 24 * 60 + 90,
+                    "supervision_level": "yellow_card",
+                    "colour": "orange",
+                    "category": "noise",
+                    "street_code": STREET,
+                    "trace_id": "0af7651916cd43dd8448eb211c80319c",
+                    "last_handoff": {
+                        "event": "referral.dispatched.v1",
+                        "service": "referral",
+                        "at": "2026-11-02T01:00:00Z",
+                        "trace_id": "0af7651916cd43dd8448eb211c80319c",
+                    },
+                    "detail": None,
+                }
+            ],
+        }
+    return {
+        "at": "2026-11-05T01:00:00Z",
+        "settings": {
+            "burst_window_minutes": 60,
+            "burst_threshold": 3,
+            "repeat_reporter_days": 30,
+            "repeat_reporter_threshold": 3,
+        },
+        "items": [
+            {
+                "kind": "burst",
+                "scope": "street",
+                "area_code": STREET,
+                "category": "noise",
+                "count": 3,
+                "first_at": "2026-11-05T00:10:00Z",
+                "last_at": "2026-11-05T00:40:00Z",
+                "case_nos": ["ZZ-20261105-000001", "ZZ-20261105-000002", "ZZ-20261105-000003"],
+            }
+        ],
+    }
+
+
+async def test_the_dashboard_draws_the_ops_figures(console_hub: InProcessHub, page: Page) -> None:
+    async def ops(route: Route) -> None:
+        await route.fulfill(json=_ops_answer(route.request.url))
+
+    await page.route("**/api/v1/ops/**", ops)
+    await _login(page, console_hub, "centre")
+    await expect(page.get_by_role("heading", level=1)).to_have_text("工作总览")
+    colours = page.get_by_role("img", name=re.compile("风险颜色分布"))
+    await expect(colours).to_be_visible()
+    assert "红色 2 件" in (await colours.locator("desc").text_content() or "")
+    await expect(page.get_by_role("meter", name="办结率 50.0%")).to_be_visible()
+    await expect(page.get_by_role("meter", name="满意率 75.0%")).to_be_visible()
+    await expect(page.get_by_role("img", name=re.compile("近 14 天每日受理"))).to_be_visible()
+    departments = page.get_by_role("table", name="按牵头部门统计")
+    await expect(departments).to_contain_text("police_station@150203001000")
+    await page.screenshot(path=screenshot_path("dashboard-charts"), full_page=True)
+
+    nav = page.get_by_role("navigation", name="主导航")
+    await nav.get_by_role("link", name="超期滞留").click()
+    stalled = page.get_by_role("table", name="滞留事项（1）")
+    await expect(stalled).to_contain_text("白云路派出所")
+    await expect(stalled).to_contain_text("2 天 1 小时")
+    await expect(stalled).to_contain_text("黄牌督办")
+    await page.screenshot(path=screenshot_path("stalled"), full_page=True)
+
+    await nav.get_by_role("link", name="弱信号预警").click()
+    await expect(page.get_by_role("table", name="预警（1）")).to_contain_text("同类聚集")
+    await page.screenshot(path=screenshot_path("alerts"), full_page=True)

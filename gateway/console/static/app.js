@@ -1,7 +1,7 @@
 // The console: a hash router over a few views, each drawn from the hub's public API.
 
 import { api, currentSession, login, logout, onSessionEnd } from "./api.js";
-import { append, badge, clear, duration, h, table, when } from "./dom.js";
+import { append, badge, clear, duration, h, percent, table, when } from "./dom.js";
 import { barChart, rateMeter, stat, trendChart } from "./charts.js";
 import { COLOURS, label } from "./labels.js";
 
@@ -65,7 +65,7 @@ function drawChrome(session) {
   }
   nav.hidden = false;
   who.hidden = false;
-  const dept = session.department ? ` · 部门 ${session.department}` : "";
+  const dept = session.department ? ` · ${session.department}` : "";
   document.getElementById("who-text").textContent = `${label("role", session.role)}${dept}`;
 }
 
@@ -137,77 +137,88 @@ function loginView() {
 
 // ------------------------------------------------------------------ dashboard
 
-function pick(obj, ...paths) {
-  for (const path of paths) {
-    let value = obj;
-    for (const key of path.split(".")) value = value == null ? undefined : value[key];
-    if (value !== undefined && value !== null) return value;
-  }
-  return undefined;
+// {red: 3} → [["red", 3]]; [{key: "x", received: 3}] → [["x", 3]] (the shapes of /ops/summary, /ops/stats).
+function pairs(value, field = "received") {
+  if (!value) return [];
+  if (Array.isArray(value)) return value.map((row) => [row.key ?? row.name ?? row.code, Number(row[field] ?? row.count ?? 0)]);
+  if (typeof value === "object") return Object.entries(value).map(([k, v]) => [k, Number(typeof v === "object" ? v[field] ?? v.count : v) || 0]);
+  return [];
 }
 
-// {red: 3} or [{colour: "red", count: 3}] → [[key, value]]
-function pairs(value, keyNames = ["key", "name", "code", "colour", "status", "date", "day", "month"]) {
-  if (!value) return [];
-  if (Array.isArray(value)) {
-    return value.map((row) => {
-      const key = keyNames.map((k) => row[k]).find((v) => v !== undefined);
-      const count = pick(row, "count", "total", "received", "value", "n");
-      return [key, count ?? 0];
-    });
-  }
-  if (typeof value === "object") return Object.entries(value).map(([k, v]) => [k, typeof v === "object" ? pick(v, "count", "total", "received") ?? 0 : v]);
-  return [];
+const DAY = 24 * 3600 * 1000;
+const TREND_DAYS = 14;
+
+function shanghaiDay(date) {
+  return new Intl.DateTimeFormat("en-CA", { timeZone: "Asia/Shanghai" }).format(date); // YYYY-MM-DD
+}
+
+// Cases received on each of the last TREND_DAYS days (local days): /ops/stats over one day each.
+async function dailyTrend() {
+  const today = shanghaiDay(new Date());
+  const days = Array.from({ length: TREND_DAYS }, (_, i) => shanghaiDay(new Date(Date.parse(`${today}T12:00:00+08:00`) - (TREND_DAYS - 1 - i) * DAY)));
+  const counts = await Promise.all(
+    days.map(async (day) => {
+      const from = new Date(`${day}T00:00:00+08:00`);
+      const data = await api("/ops/stats", { optional: true, params: { by: "month", from: from.toISOString(), to: new Date(from.getTime() + DAY).toISOString() } });
+      return data && data.total ? Number(data.total.received) || 0 : null;
+    }),
+  );
+  return counts.every((c) => c === null) ? [] : days.map((day, i) => ({ label: day.slice(5), value: counts[i] || 0 }));
 }
 
 async function dashboardView() {
   append(main, heading("工作总览"));
   const body = h("div", { class: "dashboard", "aria-busy": "true" }, h("p", {}, "正在加载…"));
   main.append(body);
-  const [summary, stats] = await Promise.all([api("/ops/summary", { optional: true }), api("/ops/stats", { optional: true })]);
+  const [summary, byMonth, byCategory, byDepartment, trend] = await Promise.all([
+    api("/ops/summary", { optional: true }),
+    api("/ops/stats", { optional: true, params: { by: "month" } }),
+    api("/ops/stats", { optional: true, params: { by: "category" } }),
+    api("/ops/stats", { optional: true, params: { by: "department" } }),
+    dailyTrend(),
+  ]);
   clear(body);
   body.removeAttribute("aria-busy");
-  if (!summary && !stats) {
+  if (!summary && !byMonth) {
     append(body, h("div", { class: "card notice" }, h("h2", {}, "暂无数据"), h("p", {}, "统计接口（/api/v1/ops/summary、/api/v1/ops/stats）尚未启用，启用后这里显示风险颜色分布、趋势、超期和办结率、满意率。")));
     return;
   }
-  const s = summary || {};
-  const overdue = pick(s, "overdue", "overdue_count", "counts.overdue");
-  const overdueCount = typeof overdue === "object" ? pick(overdue, "total", "count", "cases") : overdue;
-  const total = pick(s, "total", "received", "cases", "counts.total");
-  const open = pick(s, "open", "open_cases", "counts.open");
-  append(body, [
-    h(
-      "section",
-      { class: "stats", "aria-label": "关键指标" },
-      stat("受理总数", typeof total === "object" ? undefined : total),
-      stat("在办事项", typeof open === "object" ? undefined : open),
-      stat("超期事项", overdueCount, { kind: overdueCount ? "warn" : "" }),
-    ),
-    h(
-      "section",
-      { class: "rates", "aria-label": "办结率与满意率" },
-      rateMeter("办结率", pick(s, "closure_rate", "rates.closure", "closure.rate") ?? pick(stats || {}, "closure_rate", "totals.closure_rate")),
-      rateMeter("满意率", pick(s, "satisfaction_rate", "rates.satisfaction", "satisfaction.rate") ?? pick(stats || {}, "satisfaction_rate", "totals.satisfaction_rate")),
-    ),
-  ]);
-  const colours = pairs(pick(s, "by_colour", "colours", "colour", "counts.by_colour", "by_color"));
-  const byColour = Object.fromEntries(colours);
-  const statuses = pairs(pick(s, "by_status", "statuses", "status", "counts.by_status"));
-  const st = stats || {};
-  const trend = pairs(pick(st, "by_day", "daily", "trend", "days", "by_date") || pick(s, "by_day", "trend", "daily"));
-  const months = pairs(pick(st, "by_month", "monthly", "months"));
-  const categories = pairs(pick(st, "by_category", "categories"));
+  const s = summary || (byMonth && byMonth.total) || {};
+  const byColour = Object.fromEntries(pairs(s.by_colour));
   append(
     body,
     h(
       "section",
+      { class: "stats", "aria-label": "关键指标" },
+      stat("受理总数", s.total ?? s.received),
+      stat("在办事项", s.open),
+      stat("已调解", s.mediated),
+      stat("已办结", s.closed),
+      stat("超期事项", s.overdue, { kind: s.overdue ? "warn" : "" }),
+    ),
+    h("section", { class: "rates", "aria-label": "办结率与满意率" }, rateMeter("办结率", s.closure_rate), rateMeter("满意率", s.satisfaction_rate)),
+    h(
+      "section",
       { class: "charts", "aria-label": "图表" },
       barChart("风险颜色分布", COLOURS.map((c) => ({ label: label("colour", c), value: Number(byColour[c] || 0), colour: c }))),
-      barChart("事项状态", statuses.map(([k, v]) => ({ label: label("caseStatus", k), value: Number(v) || 0 }))),
-      trendChart("每日受理趋势", trend.map(([k, v]) => ({ label: String(k), value: Number(v) || 0 }))),
-      months.length ? trendChart("每月受理", months.map(([k, v]) => ({ label: `${k}-01`, value: Number(v) || 0 }))) : null,
-      categories.length ? barChart("类别分布", categories.map(([k, v]) => ({ label: label("category", k), value: Number(v) || 0 }))) : null,
+      barChart("事项状态", pairs(s.by_status).map(([k, v]) => ({ label: label("caseStatus", k), value: v }))),
+      trendChart(`近 ${TREND_DAYS} 天每日受理`, trend),
+      barChart("受理渠道", pairs(s.by_channel).map(([k, v]) => ({ label: label("channel", k), value: v }))),
+      barChart("类别分布", pairs(byCategory && byCategory.items).map(([k, v]) => ({ label: label("category", k), value: v }))),
+      byMonth && byMonth.items && byMonth.items.length > 1 ? trendChart("每月受理", pairs(byMonth.items).map(([k, v]) => ({ label: k, value: v }))) : null,
+    ),
+  );
+  const departments = (byDepartment && byDepartment.items) || [];
+  body.append(
+    h(
+      "section",
+      { "aria-labelledby": "dash-departments" },
+      h("h2", { id: "dash-departments" }, "各部门办理情况"),
+      table(
+        "按牵头部门统计",
+        ["牵头部门", "受理", "已调解", "已办结", "超期", "办结率", "满意率"],
+        departments.map((d) => [d.key === "-" ? "未分拨" : d.key, d.received, d.mediated, d.closed, d.overdue, percent(d.closure_rate), percent(d.satisfaction_rate)]),
+      ),
     ),
   );
 }
@@ -474,23 +485,40 @@ function caseActions(c) {
 
 // ------------------------------------------------------------------ stalled
 
+const STALL_KINDS = {
+  deadline: "超过时限",
+  idle: "长时间无进展",
+  outbox: "事件未发出",
+  dead_letter: "消息进入死信",
+  adapter_delivery: "外部系统推送失败",
+  sms: "短信未送达",
+};
+
 async function stalledView() {
   append(main, heading("超期滞留"));
   const filters = h(
     "form",
     { class: "inline-form", "aria-label": "筛选" },
     field("f-dept", "部门代码", h("input", { name: "department", spellcheck: "false" })),
+    field("f-street", "街道代码", h("input", { name: "street", spellcheck: "false", inputmode: "numeric" })),
     field("f-colour", "颜色", h("select", { name: "colour" }, h("option", { value: "" }, "全部"), COLOURS.map((c) => h("option", { value: c }, label("colour", c))))),
+    field("f-kind", "类型", h("select", { name: "kind" }, h("option", { value: "" }, "全部"), Object.entries(STALL_KINDS).map(([v, t]) => h("option", { value: v }, t)))),
     field("f-min", "至少超期（分钟）", h("input", { name: "min_overdue_minutes", type: "number", min: 0, inputmode: "numeric" })),
     h("button", { type: "submit" }, "筛选"),
   );
-  const results = h("div", { "aria-live": "polite" });
+  const results = h("div");
   main.append(filters, results);
   const load = async () => {
     const f = filters.elements;
     const data = await api("/ops/stalled", {
       optional: true,
-      params: { department: f.department.value.trim(), colour: f.colour.value, min_overdue_minutes: f.min_overdue_minutes.value },
+      params: {
+        department: f.department.value.trim(),
+        street: f.street.value.trim(),
+        colour: f.colour.value,
+        kind: f.kind.value,
+        min_overdue_minutes: f.min_overdue_minutes.value,
+      },
     });
     clear(results);
     if (data === null) {
@@ -498,21 +526,25 @@ async function stalledView() {
       return;
     }
     const items = Array.isArray(data) ? data : data.items || [];
+    if (data.unavailable && data.unavailable.length) {
+      results.append(h("p", { class: "card notice", role: "note" }, `以下服务暂未响应，其滞留项未列入：${data.unavailable.join("、")}`));
+    }
     results.append(
       table(
-        `滞留事项（${items.length}）`,
-        ["事项编号", "颜色", "所在环节", "部门", "自", "超期", "督办", "最近交接", "追踪编号"],
+        `滞留事项（${data.total ?? items.length}）`,
+        ["事项编号", "类型", "颜色", "所在环节", "部门", "自", "超期", "督办", "最近交接", "追踪编号"],
         items.map((i) => {
           const last = i.last_handoff;
-          const lastText = last && typeof last === "object" ? `${last.event || ""} ${when(last.at)}` : last || "—";
-          const over = i.overdue_minutes ?? (i.overdue_seconds != null ? i.overdue_seconds / 60 : null);
+          const lastText = last && typeof last === "object" ? [h("code", {}, last.event || ""), ` ${when(last.at)}`] : last || "—";
+          const over = i.overdue_minutes;
           return [
             caseLink(i.case_no),
+            STALL_KINDS[i.kind] || i.kind || "—",
             colourBadge(i.colour),
-            [label("referralStatus", i.state), i.stage ? `（${i.stage}）` : ""].join(""),
-            i.department_name || i.department || "—",
+            [label("referralStatus", i.state), i.stage ? `（${i.stage}）` : "", i.detail ? ` ${i.detail}` : ""].join(""),
+            i.unit || i.department_name || i.department || "—",
             when(i.since),
-            over != null ? badge(duration(over * 60000), over > 0 ? "danger" : "") : i.overdue_by || "—",
+            over != null ? badge(duration(over * 60000), over > 0 ? "danger" : "") : "—",
             label("supervision", i.supervision_level),
             lastText,
             i.trace_id ? h("code", {}, i.trace_id.slice(0, 16)) : "—",
@@ -660,18 +692,28 @@ async function alertsView() {
     return;
   }
   const items = Array.isArray(data) ? data : data.items || [];
+  const set = data.settings || {};
+  if (set.burst_window_minutes) {
+    main.append(
+      h(
+        "p",
+        { class: "hint" },
+        `规则：同一网格或街道 ${set.burst_window_minutes} 分钟内同类事项达到 ${set.burst_threshold} 件为聚集；同一来访人 ${set.repeat_reporter_days} 天内反映 ${set.repeat_reporter_threshold} 次及以上为重复来访。`,
+      ),
+    );
+  }
   main.append(
     table(
       `预警（${items.length}）`,
-      ["类型", "类别", "区域", "数量", "时间窗", "首次 / 最近", "相关事项"],
+      ["类型", "类别", "区域 / 来访人", "数量", "首次", "最近", "相关事项"],
       items.map((a) => [
-        a.kind === "repeat_reporter" ? "重复来访" : a.kind === "burst" ? "同类聚集" : a.kind || a.type || "—",
-        label("category", a.category),
-        a.grid_code || a.street_code || a.area || "—",
+        a.kind === "repeat_reporter" ? badge("重复来访", "danger") : a.kind === "burst" ? badge("同类聚集", "danger") : a.kind || "—",
+        a.category ? label("category", a.category) : (a.categories || []).map((c) => label("category", c)).join("、") || "—",
+        a.kind === "repeat_reporter" ? `来访人 ${String(a.reporter_key || "").slice(0, 8)}…` : `${a.scope === "grid" ? "网格" : "街道"} ${a.area_code || "—"}`,
         a.count ?? "—",
-        a.window_hours ? `${a.window_hours} 小时` : a.window || "—",
-        `${when(a.first_at || a.since)} / ${when(a.last_at || a.raised_at)}`,
-        (a.case_nos || a.cases || []).slice(0, 5).map((no) => [caseLink(no), " "]),
+        when(a.first_at),
+        when(a.last_at),
+        h("span", { class: "case-list" }, (a.case_nos || []).slice(0, 6).map((no) => [caseLink(no), " "]), (a.case_nos || []).length > 6 ? `等 ${a.case_nos.length} 件` : null),
       ]),
       { empty: "暂无预警" },
     ),

@@ -34,8 +34,8 @@ function empty(title) {
 export function barChart(title, items, { unit = "件" } = {}) {
   if (!items.length || items.every((i) => !i.value)) return empty(title);
   const rowH = 30;
-  const width = 420;
-  const labelW = 110;
+  const width = 360;
+  const labelW = 96;
   const height = items.length * rowH + 10;
   const max = Math.max(...items.map((i) => Number(i.value) || 0), 1);
   const description = items.map((i) => `${i.label} ${i.value} ${unit}`).join("，");
@@ -55,9 +55,9 @@ export function barChart(title, items, { unit = "件" } = {}) {
 // points: [{label: "2026-11-01", value}]
 export function trendChart(title, points, { unit = "件" } = {}) {
   if (!points.length) return empty(title);
-  const width = 560;
+  const width = 900;
   const height = 200;
-  const pad = { l: 36, r: 12, t: 12, b: 34 };
+  const pad = { l: 36, r: 32, t: 12, b: 34 };
   const max = Math.max(...points.map((p) => Number(p.value) || 0), 1);
   const step = points.length > 1 ? (width - pad.l - pad.r) / (points.length - 1) : 0;
   const x = (i) => pad.l + (points.length > 1 ? i * step : (width - pad.l - pad.r) / 2);
@@ -76,7 +76,7 @@ export function trendChart(title, points, { unit = "件" } = {}) {
   points.forEach((p, i) => {
     svg.append(s("circle", { cx: x(i), cy: y(p.value), r: 3, class: "dot" }));
     if (i % every === 0 || i === points.length - 1) {
-      svg.append(s("text", { x: x(i), y: height - pad.b + 18, "text-anchor": "middle", class: "axis" }, String(p.label).slice(5)));
+      svg.append(s("text", { x: x(i), y: height - pad.b + 18, "text-anchor": "middle", class: "axis" }, String(p.label)));
     }
   });
   return h("figure", { class: "card chart-card wide" }, h("figcaption", {}, title), svg);
