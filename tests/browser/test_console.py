@@ -78,7 +78,11 @@ async def test_login_shows_the_dashboard(console_hub: InProcessHub, page: Page) 
     await expect(page.locator("figure.chart-card, .notice h2:text('暂无数据')").first).to_be_visible()
     await page.screenshot(path=screenshot_path("dashboard"), full_page=True)
 
-    for title, path in (("调度队列", "queue"), ("超期滞留", "stalled-empty"), ("弱信号预警", "alerts-empty")):
+    for title, path in (
+        ("调度队列", "queue-empty"),
+        ("超期滞留", "stalled-empty"),
+        ("弱信号预警", "alerts-empty"),
+    ):
         await nav.get_by_role("link", name=title).click()
         await expect(page.get_by_role("heading", level=1)).to_have_text(title)
         await expect(page.locator("main")).not_to_contain_text("正在加载")
@@ -146,6 +150,57 @@ async def test_a_department_acknowledges_and_replies(console_hub: InProcessHub, 
     replied = await referral()
     assert replied["status"] == "replied" and replied["reply_outcome"] == "mediated"
     await page.screenshot(path=screenshot_path("department-replied"), full_page=True)
+
+
+async def test_the_dispatcher_queue_and_a_manual_dispatch(console_hub: InProcessHub, page: Page) -> None:
+    returned_no, lead, centre = await _dispatched_case(console_hub)
+    department = bearer(
+        await fetch_token(
+            console_hub.gateway, await create_client(console_hub, "department", department=lead["department"])
+        )
+    )
+    async with httpx.AsyncClient(base_url=console_hub.gateway, timeout=30) as http:
+        back = await http.post(
+            f"/api/v1/referrals/{lead['id']}/return",
+            json={"reason_code": "wrong_area", "reason": "不在本辖区（测试数据）"},
+            headers=department,
+        )
+        assert back.status_code == 200, back.text
+        unrouted = await http.post("/api/v1/cases", json={**CASE, "category": "law_related"}, headers=centre)
+        assert unrouted.status_code == 201, unrouted.text
+        unrouted_no = unrouted.json()["case_no"]
+
+        async def queued() -> list[str]:
+            items = (await http.get("/api/v1/dispatch-queue", headers=centre)).json()["items"]
+            return [c["case_no"] for c in items]
+
+        await eventually(queued, until=lambda q: {returned_no, unrouted_no} <= set(q), what="queued")
+
+    await _login(page, console_hub, "centre")
+    await page.get_by_role("navigation", name="主导航").get_by_role("link", name="调度队列").click()
+    waiting = page.get_by_role("table", name="待人工分拨的事项")
+    await expect(waiting.get_by_role("row").filter(has_text=unrouted_no)).to_contain_text("无匹配分拨规则")
+    back_again = page.get_by_role("table", name="部门退回待重新分拨的事项")
+    await expect(back_again.get_by_role("row").filter(has_text=returned_no)).to_contain_text("部门退回")
+    await expect(page.get_by_role("heading", name="疑似重复")).to_be_visible()
+    await expect(page.locator("main")).not_to_contain_text("正在加载")
+    await page.screenshot(path=screenshot_path("queue"), full_page=True)
+
+    await waiting.get_by_role("link", name=unrouted_no).click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text(f"事项 {unrouted_no}")
+    await page.get_by_text("分拨 / 改派").click()
+    await page.get_by_label("牵头单位代码").fill("nobody@150203")
+    await page.get_by_role("button", name="确认分拨").click()
+    await expect(page.get_by_role("alert").filter(has_text="nobody@150203")).to_be_visible()
+    justice = f"justice_office@{STREET}"
+    await page.get_by_label("牵头单位代码").fill(justice)
+    await page.get_by_role("button", name="确认分拨").click()
+    await expect(page.get_by_role("status")).to_have_text("已分拨。")
+    await expect(page.get_by_role("table", name="本事项的转办")).to_contain_text("待报到")
+    async with httpx.AsyncClient(base_url=console_hub.gateway, headers=centre, timeout=30) as http:
+        case = (await http.get(f"/api/v1/cases/{unrouted_no}")).json()
+    assert case["status"] == "dispatched"
+    assert [r["department"] for r in case["referrals"] if r["role"] == "lead"] == [justice]
 
 
 # The shapes of the ops endpoints (API.md "Ops", built on the ops branch): the console draws them when

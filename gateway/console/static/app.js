@@ -170,8 +170,14 @@ async function dashboardView() {
   append(main, heading("工作总览"));
   const body = h("div", { class: "dashboard", "aria-busy": "true" }, h("p", {}, "正在加载…"));
   main.append(body);
-  const [summary, byMonth, byCategory, byDepartment, trend] = await Promise.all([
-    api("/ops/summary", { optional: true }),
+  const summary = await api("/ops/summary", { optional: true });
+  if (!summary) {
+    clear(body);
+    body.removeAttribute("aria-busy");
+    append(body, h("div", { class: "card notice" }, h("h2", {}, "暂无数据"), h("p", {}, "统计接口（/api/v1/ops/summary、/api/v1/ops/stats）尚未启用，启用后这里显示风险颜色分布、趋势、超期和办结率、满意率。")));
+    return;
+  }
+  const [byMonth, byCategory, byDepartment, trend] = await Promise.all([
     api("/ops/stats", { optional: true, params: { by: "month" } }),
     api("/ops/stats", { optional: true, params: { by: "category" } }),
     api("/ops/stats", { optional: true, params: { by: "department" } }),
@@ -179,11 +185,7 @@ async function dashboardView() {
   ]);
   clear(body);
   body.removeAttribute("aria-busy");
-  if (!summary && !byMonth) {
-    append(body, h("div", { class: "card notice" }, h("h2", {}, "暂无数据"), h("p", {}, "统计接口（/api/v1/ops/summary、/api/v1/ops/stats）尚未启用，启用后这里显示风险颜色分布、趋势、超期和办结率、满意率。")));
-    return;
-  }
-  const s = summary || (byMonth && byMonth.total) || {};
+  const s = summary;
   const byColour = Object.fromEntries(pairs(s.by_colour));
   append(
     body,
