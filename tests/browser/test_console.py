@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 import httpx
+import pytest
 from playwright.async_api import Page, Route, expect
 
 from tests.browser.conftest import keep_for_docs, screenshot_path
@@ -201,6 +202,36 @@ async def test_the_dispatcher_queue_and_a_manual_dispatch(console_hub: InProcess
         case = (await http.get(f"/api/v1/cases/{unrouted_no}")).json()
     assert case["status"] == "dispatched"
     assert [r["department"] for r in case["referrals"] if r["role"] == "lead"] == [justice]
+
+
+async def test_the_dashboard_counts_the_hubs_own_cases(console_hub: InProcessHub, page: Page) -> None:
+    """Against the real /ops endpoints (skipped while they are absent: the stubbed test covers drawing)."""
+    case_no, _, centre = await _dispatched_case(console_hub)
+    async with httpx.AsyncClient(base_url=console_hub.gateway, headers=centre, timeout=30) as http:
+        summary = await http.get("/api/v1/ops/summary")
+        if summary.status_code == 404:
+            pytest.skip("the ops endpoints (/api/v1/ops/*) are not in this gateway yet")
+        assert summary.status_code == 200, summary.text
+        figures = await eventually(
+            lambda: _json(http, "/api/v1/ops/summary"), until=lambda s: s["total"] >= 1, what="counted"
+        )
+    await _login(page, console_hub, "centre")
+    total = page.locator(".stat").filter(has_text="受理总数").locator(".big")
+    await expect(total).not_to_have_text("0")
+    assert int(await total.text_content() or "0") >= figures["total"]
+    colours = page.get_by_role("img", name=re.compile("风险颜色分布"))
+    assert "黄色" in (await colours.locator("desc").text_content() or "")
+    await page.screenshot(path=screenshot_path("dashboard-live"), full_page=True)
+    await page.get_by_role("navigation", name="主导航").get_by_role("link", name="超期滞留").click()
+    await expect(page.get_by_role("table").or_(page.get_by_text("没有滞留事项"))).to_be_visible()
+    await page.get_by_role("navigation", name="主导航").get_by_role("link", name="弱信号预警").click()
+    await expect(page.get_by_role("table").or_(page.get_by_text("暂无预警"))).to_be_visible()
+    assert case_no
+
+
+async def _json(http: httpx.AsyncClient, path: str) -> dict[str, Any]:
+    found: dict[str, Any] = (await http.get(path)).json()
+    return found
 
 
 # The shapes of the ops endpoints (API.md "Ops", built on the ops branch): the console draws them when
