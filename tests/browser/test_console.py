@@ -344,6 +344,7 @@ async def test_the_dashboard_draws_the_ops_figures(console_hub: InProcessHub, pa
     await expect(stalled).to_contain_text("白云路派出所")
     await expect(stalled).to_contain_text("2 天 1 小时")
     await expect(stalled).to_contain_text("黄牌督办")
+    await expect(stalled).to_contain_text("待报到（报到时限）")
     await page.screenshot(path=screenshot_path("stalled"), full_page=True)
 
     await nav.get_by_role("link", name="弱信号预警").click()

@@ -543,7 +543,7 @@ async function stalledView() {
             caseLink(i.case_no),
             STALL_KINDS[i.kind] || i.kind || "—",
             colourBadge(i.colour),
-            [label("referralStatus", i.state), i.stage ? `（${i.stage}）` : "", i.detail ? ` ${i.detail}` : ""].join(""),
+            [label("state", i.state), i.stage ? `（${label("stage", i.stage)}）` : "", i.detail ? ` ${i.detail}` : ""].join(""),
             i.unit || i.department_name || i.department || "—",
             when(i.since),
             over != null ? badge(duration(over * 60000), over > 0 ? "danger" : "") : "—",

@@ -84,7 +84,18 @@ const TABLES = {
     resume: "恢复计时",
   },
   service: { gateway: "网关", intake: "受理", referral: "流转", notification: "通知" },
+  stage: {
+    acknowledge: "报到时限",
+    handling: "办理时限",
+    meeting: "联席会商",
+    acceptance: "受理时限",
+    return_window: "退回期限",
+    follow_up: "跟踪回访",
+    dispatch_queue: "调度队列",
+  },
 };
+// Where a stalled item sits: a referral's state, else a case's.
+TABLES.state = { ...TABLES.caseStatus, ...TABLES.referralStatus };
 
 export function label(kind, code) {
   if (code === null || code === undefined || code === "") return "—";
