@@ -89,8 +89,21 @@ async def test_login_shows_the_dashboard(console_hub: InProcessHub, page: Page) 
         await expect(page.locator("main")).not_to_contain_text("正在加载")
         await page.screenshot(path=screenshot_path(path), full_page=True)
 
+    # A token the gateway no longer accepts (expired, client disabled) → 401 → back to the login form.
+    await page.evaluate(
+        """() => { const key = "hub.console.session";
+                   const saved = JSON.parse(sessionStorage.getItem(key));
+                   sessionStorage.setItem(key, JSON.stringify({ ...saved, token: "not.a.token" })); }"""
+    )
+    await nav.get_by_role("link", name="调度队列").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("登录工作台")
+    await expect(page.get_by_role("status")).to_have_text("登录已过期或令牌无效，请重新登录。")
+    assert await page.evaluate("sessionStorage.length") == 0
+
+    await _login(page, console_hub, "centre")
     await page.get_by_role("button", name="退出登录").click()
     await expect(page.get_by_role("heading", level=1)).to_have_text("登录工作台")
+    await expect(page.get_by_role("status")).to_have_text("已退出登录。")
     assert await page.evaluate("sessionStorage.length") == 0
 
 
