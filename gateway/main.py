@@ -35,6 +35,7 @@ def bootstrap(settings: Settings) -> FastAPI:
     app.state.dead_letters = __import__("gateway.ops.dead_letters", fromlist=["install"]).install(runtime)
     __import__("gateway.adapters", fromlist=["install"]).install(runtime, app)  # /adapters/*, outbound sync
     __import__("gateway.auth", fromlist=["install"]).install(app, settings)  # bearer auth, roles, limits, ids
+    __import__("gateway.console", fromlist=["install"]).install(app)  # /console/ web console; / → there
 
     @app.exception_handler(PassThrough)
     async def _pass_through(_request: Request, exc: PassThrough) -> Response:
