@@ -1312,11 +1312,14 @@ class Workflow:
                 f"{target.name_zh} 不是 {here.name_zh if here else '未归属中心'} 的下级中心",
                 type_="not-a-lower-centre",
             )
-        if case.street_code and not _holds(target.area, case.street_code):
+        # The location must lie in the target's area, unless it is coarser (a street code only: the
+        # centre knows the address lies in that community).
+        location = case.street_code
+        if location and not (_holds(target.area, location) or _holds(location, target.area)):
             raise Problem(
                 409,
                 "事项不在该中心辖区",
-                f"事项地点 {case.street_code} 不在 {target.name_zh}（{target.area}）辖区内",
+                f"事项地点 {location} 不在 {target.name_zh}（{target.area}）辖区内",
                 type_="outside-centre-area",
             )
         text = reason.strip() if reason and reason.strip() else None
