@@ -51,6 +51,7 @@ from hub.contracts.referral import (
     ReferralSuspendedV1,
     ScheduleLoadedV1,
 )
+from hub.db import Database
 from hub.messaging.outbox import Outbox
 from hub.problems import Problem
 from services.referral import store
@@ -58,7 +59,7 @@ from services.referral.actors import SYSTEM, Actor
 from services.referral.clock import Clock
 from services.referral.config import ReferralConfig
 from services.referral.domain.calendar import YearSchedule, business_tz
-from services.referral.domain.centres import Centre, CentreLevel, area_contains
+from services.referral.domain.centres import Centre, CentreLevel, area_contains, redact_reason
 from services.referral.domain.codes import Colour, ResponseLevel
 from services.referral.domain.deadlines import (
     Deadline,
@@ -148,6 +149,7 @@ class Workflow:
         self.audit_key = audit_key
         self.metrics = metrics or ReferralMetrics()
         self._warned_years: set[int] = set()
+        self._schedule_marker: tuple[int, datetime | None] | None = None
 
     async def record(
         self, session: AsyncSession, actor: Actor, action: str, case_no: str | None, detail: dict[str, Any]
@@ -1282,7 +1284,7 @@ class Workflow:
                 type_="no-parent-centre",
                 centre_id=here.id if here else None,
             )
-        await self._move(session, case, here, parent, "escalated", reason.strip(), actor)
+        await self._move(session, case, here, parent, "escalated", redact_reason(reason.strip()), actor)
         return True
 
     async def delegate(
@@ -1322,7 +1324,7 @@ class Workflow:
                 f"事项地点 {location} 不在 {target.name_zh}（{target.area}）辖区内",
                 type_="outside-centre-area",
             )
-        text = reason.strip() if reason and reason.strip() else None
+        text = redact_reason(reason.strip()) if reason and reason.strip() else None
         await self._move(session, case, here, target, "delegated", text, actor)
         return True
 
@@ -1485,6 +1487,19 @@ class Workflow:
             )
         self.config = replace(self.config, calendar=calendar)
         return [row.year for row in rows]
+
+    async def refresh_schedules(self, db: Database) -> bool:
+        """Pick up schedules loaded through another replica (cheap: one aggregate over a tiny table)."""
+        async with db.sessions() as session:
+            count, latest = (
+                await session.execute(select(func.count(), func.max(holiday_schedules.c.loaded_at)))
+            ).one()
+            marker = (int(count), latest)
+            if marker == self._schedule_marker:
+                return False
+            await self.use_stored_schedules(session)
+        self._schedule_marker = marker
+        return True
 
     async def schedules_view(self, session: AsyncSession) -> dict[str, Any]:
         """Which years are covered and from where, and how many open deadlines are still provisional."""

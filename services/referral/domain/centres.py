@@ -10,6 +10,7 @@ delegates down (下派) to a centre whose area holds the case's location.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -165,3 +166,19 @@ def load_centres(text: str, known_areas: Mapping[str, object] | None = None) -> 
     if not centres:
         raise DataFileError("centres", "at least the district centre is needed")
     return CentreTree(centres)
+
+
+# Staff write the reasons of 上报/下派 as free text; a quoted phone or resident ID number is masked
+# before the reason is stored, audited or put into an event (the same rule as intake's free text).
+_MOBILE_IN_TEXT = re.compile(r"(?<![0-9A-Za-z])(?:\+?86[- ]?)?1[3-9]\d{9}(?![0-9A-Za-z])")
+_LANDLINE_IN_TEXT = re.compile(r"(?<![0-9A-Za-z])0\d{2,3}-?\d{7,8}(?![0-9A-Za-z])")
+_RESIDENT_ID_IN_TEXT = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
+
+
+def redact_reason(text: str) -> str:
+    """ "联系13812341234" → "联系138****1234"; an 18-character ID keeps its first 6 and last 4."""
+    text = _RESIDENT_ID_IN_TEXT.sub(lambda m: m.group(0)[:6] + "*" * 8 + m.group(0)[-4:], text)
+    text = _MOBILE_IN_TEXT.sub(lambda m: m.group(0)[:-8] + "****" + m.group(0)[-4:], text)
+    return _LANDLINE_IN_TEXT.sub(
+        lambda m: m.group(0)[:-4].rstrip("0123456789") + "****" + m.group(0)[-4:], text
+    )
