@@ -15,9 +15,9 @@ from typing import Any
 import httpx
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from sqlalchemy import select
 from typer.testing import CliRunner
 
+from hub import audit
 from hub.cli import app as hub_cli
 from services.referral.clock import ManualClock
 from services.referral.data import read_data_file
@@ -75,8 +75,10 @@ def deadline(referral: dict[str, Any], kind: str) -> dict[str, Any] | None:
 
 
 async def audit_actions(hub: InProcessHub) -> list[tuple[str, str | None, dict[str, Any]]]:
+    """Referral's audit log, after checking its hash chain (what `hub audit verify` does)."""
     async with hub.runtime("referral").db.sessions() as session:
-        rows = (await session.execute(select(audit_log).order_by(audit_log.c.seq))).all()
+        rows = await audit.read_chain(session, audit_log)
+    assert audit.verify(rows, hub.settings.hash_key).ok
     return [(r.action, r.case_no, r.detail) for r in rows]
 
 
