@@ -65,6 +65,14 @@ RULES: tuple[Rule, ...] = (
     _rule(READ, "/api/v1/referrals", "department", "centre"),
     _rule(READ, "/api/v1/referrals/**", "department", "centre"),
     _rule(("POST",), "/api/v1/referrals/**", "department"),
+    # Tiered centres and holiday schedules (escalate/delegate are case writes above: centre only).
+    _rule(READ, "/api/v1/centres", "centre", "ops"),
+    _rule(READ, "/api/v1/centres/*/cases", "centre", "ops"),
+    _rule(READ, "/api/v1/stats/resolution-levels", "centre", "ops"),
+    _rule(
+        ("POST",), "/api/v1/calendar/schedules", "centre", note="audited; recomputes provisional deadlines"
+    ),
+    _rule(READ, "/api/v1/calendar", "centre", "ops"),
     # Ops: read-only views with no personal data (centre supervisors watch them too).
     _rule(READ, "/api/v1/ops", "ops", "centre"),
     _rule(READ, "/api/v1/ops/**", "ops", "centre"),

@@ -31,6 +31,19 @@ _DETAIL_KEYS = (
     "duplicate_of",
     "level",
     "outcome",
+    # tiered centres (上报/下派) and holiday schedules (provisional deadlines recomputed)
+    "kind",
+    "centre_id",
+    "centre_level",
+    "from_centre",
+    "from_level",
+    "to_centre",
+    "to_level",
+    "district_centre",
+    "holding_centre",
+    "previous_due_at",
+    "years",
+    "year",
 )
 _ACTOR_KEYS = ("actor_role", "actor_department")
 

@@ -21,6 +21,7 @@ app.add_typer(sim_app, name="sim")
 app.add_typer(importlib.import_module("hub.cli_audit").app)  # `hub audit verify`, `hub pii rotate`
 app.add_typer(importlib.import_module("hub.cli_clients").app, name="clients")  # `hub clients create`
 app.add_typer(importlib.import_module("hub.cli_sync").app, name="sync")  # `hub sync reconcile|backfill`
+app.add_typer(importlib.import_module("hub.cli_calendar").app, name="calendar")  # `hub calendar load FILE`
 console = Console(highlight=False)
 
 _BOOTSTRAPS = {

@@ -69,6 +69,10 @@ async def get_case(case_no: str, request: Request) -> dict[str, Any]:
         case["status"] = state["status"]
         case["referrals"] = state["referrals"]
         case["manual_reason"] = state.get("manual_reason")
+        # Provisional deadlines (a year without an official schedule) and the tiered centre holding it.
+        for key in ("provisional", "centre_id", "centre_level", "resolved_level", "close_reason"):
+            if key in state:
+                case.setdefault(key, state[key])
     else:
         case["referrals"] = []
     return case

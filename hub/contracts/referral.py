@@ -278,3 +278,79 @@ class CaseFollowUpDueV1(ActedBy):
     sequence: int  # 1 for the first follow-up
     scheduled_at: datetime
     last: bool = False
+
+
+# --- tiered centres (分级调处) and holiday schedules -----------------------------------------------
+
+
+class CaseCentreAssignedV1(ActedBy):
+    """The case belongs to a centre from registration on: its home, the deepest centre of its area."""
+
+    TYPE = "case.centre_assigned.v1"
+
+    case_no: str
+    centre_id: str  # the centre's area code (GB/T 2260 district or 12-digit statistical code)
+    centre_level: Literal["community", "street", "district"]
+    centre_name: str = ""
+
+
+class CaseCentreMovedV1(ActedBy):
+    """上报 (kind=escalated, to the parent, reason required) or 下派 (kind=delegated, to a centre below).
+
+    The case is then dispatched within the new centre's area, to that level's units."""
+
+    TYPE = "case.centre_moved.v1"
+
+    case_no: str
+    kind: Literal["escalated", "delegated"]
+    from_centre: str
+    from_level: Literal["community", "street", "district"]
+    to_centre: str
+    to_level: Literal["community", "street", "district"]
+    reason: str | None = None
+
+
+class CaseDistrictAlertedV1(ActedBy):
+    """A red case held by a street or community centre is put before the district centre at once."""
+
+    TYPE = "case.district_alerted.v1"
+
+    case_no: str
+    district_centre: str
+    holding_centre: str
+    colour: str
+
+
+class ScheduleLoadedV1(ActedBy):
+    """An official holiday schedule (节假日安排) was loaded; provisional deadlines were recomputed."""
+
+    TYPE = "referral.schedule_loaded.v1"
+
+    year: int
+    source: str
+    holidays: int
+    workdays: int
+    recomputed: int  # deadlines recomputed because of it (once each)
+
+
+class DeadlinesProvisionalV1(ActedBy):
+    """Ops warning: deadlines were computed on weekends only for years no schedule covers yet."""
+
+    TYPE = "referral.deadlines_provisional.v1"
+
+    case_no: str
+    referral_id: str
+    years: list[int]
+
+
+class DeadlinesRecomputedV1(ActedBy):
+    """A referral's provisional deadlines were recomputed with a loaded schedule (exactly once)."""
+
+    TYPE = "referral.deadlines_recomputed.v1"
+
+    case_no: str
+    referral_id: str
+    department: str
+    due_at: datetime
+    previous_due_at: datetime
+    year: int

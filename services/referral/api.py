@@ -15,9 +15,12 @@ from fastapi import APIRouter, Body, Depends, Query, Request
 from opentelemetry import trace
 from pydantic import AwareDatetime, BaseModel, Field
 
+from hub.problems import Problem
 from hub.runtime import ServiceRuntime
 from services.referral import views
 from services.referral.actors import Actor, actor_from_headers
+from services.referral.domain.calendar import parse_year_schedule
+from services.referral.domain.datafile import DataFileError
 from services.referral.views import (
     CaseActionOut,
     CaseStateOut,
@@ -293,3 +296,142 @@ async def resume(referral_id: str, request: Request, actor: ActorDep) -> Referra
 @router.post("/referrals/{referral_id}/reply", response_model=ReferralActionOut, summary="答复")
 async def reply(referral_id: str, body: ReplyIn, request: Request, actor: ActorDep) -> ReferralActionOut:
     return await _referral_action(request, referral_id, "reply", body.outcome, body.summary, actor=actor)
+
+
+# --- tiered centres (分级调处) ------------------------------------------------------------------------
+
+
+class EscalateIn(BaseModel):
+    reason: Annotated[str, Field(min_length=1, max_length=2000, description="上报理由 (required)")]
+
+
+class DelegateIn(BaseModel):
+    to_centre: Annotated[str, Field(min_length=6, max_length=12, description="the lower centre's area code")]
+    reason: Annotated[str, Field(max_length=2000)] | None = None
+
+
+class CentreOut(BaseModel):
+    id: str
+    level: str
+    name_zh: str
+    parent_id: str | None
+
+
+@router.post("/cases/{case_no}/escalate", response_model=CaseActionOut, summary="上报 to the parent centre")
+async def escalate_case(case_no: str, body: EscalateIn, request: Request, actor: ActorDep) -> CaseActionOut:
+    return await _case_action(request, case_no, "escalate", body.reason, actor=actor)
+
+
+@router.post("/cases/{case_no}/delegate", response_model=CaseActionOut, summary="下派 to a centre below")
+async def delegate_case(case_no: str, body: DelegateIn, request: Request, actor: ActorDep) -> CaseActionOut:
+    return await _case_action(request, case_no, "delegate", body.to_centre, body.reason, actor=actor)
+
+
+@router.get(
+    "/centres", response_model=list[CentreOut], summary="The centre tree (district, streets, communities)"
+)
+async def list_centres(request: Request) -> list[CentreOut]:
+    tree = _wf(request).config.centres
+    return [
+        CentreOut(id=c.id, level=c.level.value, name_zh=c.name_zh, parent_id=c.parent_id)
+        for c in tree.centres.values()
+    ]
+
+
+@router.get(
+    "/centres/{centre_id}/cases",
+    response_model=views.CentreCasesOut,
+    summary="Cases a centre sees: its own and those below it (the district: every red case at once)",
+)
+async def centre_cases(
+    centre_id: str,
+    request: Request,
+    actor: ActorDep,
+    open_only: bool = True,
+    colour: Annotated[str | None, Query(max_length=16)] = None,
+    page: Annotated[int, Query(ge=1)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> views.CentreCasesOut:
+    actor.require("centre", "ops")
+    tree = _wf(request).config.centres
+    if centre_id not in tree.centres:
+        raise Problem(404, "未找到该中心", f"没有编码为 {centre_id} 的中心", type_="centre-not-found")
+    async with _rt(request).db.sessions() as session:
+        return await views.centre_cases(
+            session, tree, centre_id, open_only=open_only, colour=colour, page=page, page_size=page_size
+        )
+
+
+@router.get(
+    "/stats/resolution-levels",
+    response_model=views.ResolutionLevelsOut,
+    summary="Closed cases by the level at which they were finally resolved",
+)
+async def resolution_levels(
+    request: Request,
+    actor: ActorDep,
+    centre: Annotated[str | None, Query(max_length=12)] = None,
+    category: Annotated[str | None, Query(max_length=64)] = None,
+) -> views.ResolutionLevelsOut:
+    actor.require("centre", "ops")
+    tree = _wf(request).config.centres
+    if centre is not None and centre not in tree.centres:
+        raise Problem(404, "未找到该中心", f"没有编码为 {centre} 的中心", type_="centre-not-found")
+    async with _rt(request).db.sessions() as session:
+        return await views.resolution_levels(session, tree, centre=centre, category=category)
+
+
+# --- holiday schedules (节假日安排) -------------------------------------------------------------------
+
+
+class ScheduleIn(BaseModel):
+    text: Annotated[
+        str, Field(min_length=1, max_length=200_000, description="the schedule file (YAML or JSON)")
+    ]
+    source: Annotated[str, Field(max_length=200)] | None = Field(
+        default=None, description="where it came from (file name); the document's own `source` wins"
+    )
+
+
+class ScheduleLoadedOut(BaseModel):
+    year: int
+    source: str
+    holidays: int
+    workdays: int
+    recomputed: int  # provisional deadlines recomputed (each exactly once)
+
+
+@router.post(
+    "/calendar/schedules",
+    response_model=ScheduleLoadedOut,
+    summary="Load a year's official holiday schedule (audited); provisional deadlines are recomputed",
+)
+async def load_schedule(body: ScheduleIn, request: Request, actor: ActorDep) -> ScheduleLoadedOut:
+    actor.require("centre")
+    try:
+        schedule = parse_year_schedule(body.text, source=body.source or "api")
+    except DataFileError as exc:
+        raise Problem(
+            422,
+            "节假日安排文件有误",
+            str(exc),
+            type_="validation-error",
+            errors=[{"field": f"text.{exc.where}", "message": exc.message}],
+        ) from None
+    wf = _wf(request)
+    async with _rt(request).db.transaction() as session:
+        recomputed = await wf.load_schedule(session, schedule, actor)
+    return ScheduleLoadedOut(
+        year=schedule.year,
+        source=schedule.source,
+        holidays=len(schedule.holidays),
+        workdays=len(schedule.makeup_workdays),
+        recomputed=recomputed,
+    )
+
+
+@router.get("/calendar", summary="Which years the working-day calendar covers, and provisional deadlines")
+async def calendar_status(request: Request, actor: ActorDep) -> dict[str, object]:
+    actor.require("centre", "ops")
+    async with _rt(request).db.sessions() as session:
+        return await _wf(request).schedules_view(session)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from services.referral.data import read_data_file
 from services.referral.domain.calendar import WorkingCalendar, business_tz, parse_year_schedule
+from services.referral.domain.centres import CentreTree, load_centres
 from services.referral.domain.datafile import (
     DataFileError,
     expect_code,
@@ -97,6 +98,7 @@ class ReferralConfig:
     book: ProcedureBook
     calendar: WorkingCalendar
     follow_ups: FollowUpPolicy
+    centres: CentreTree = field(default_factory=lambda: load_centres(read_data_file("centres.yaml")))
 
     @classmethod
     def load(cls, data_dir: Path | None = None, schedules_dir: Path | None = None) -> ReferralConfig:
@@ -118,6 +120,7 @@ class ReferralConfig:
             book=load_procedures(text("procedures.yaml")),
             calendar=WorkingCalendar(schedules),
             follow_ups=load_follow_ups(text("followups.yaml")),
+            centres=load_centres(text("centres.yaml"), registry.areas),
         )
 
     def warn_uncovered_years(self, now: datetime) -> list[int]:

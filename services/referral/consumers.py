@@ -61,6 +61,7 @@ def handlers(workflow: Workflow) -> dict[str, Handler]:
         )
         row = await store.lock_case(session, case.case_no)
         assert row is not None
+        row = await workflow.assign_home_centre(session, row, now)
         await workflow.route_and_dispatch(session, row, SYSTEM, now)
 
     async def on_case_merged(ctx: HandlerContext) -> None:

@@ -19,6 +19,7 @@ from services.referral import api, consumers, ops
 from services.referral.clock import Clock, system_clock
 from services.referral.config import ReferralConfig
 from services.referral.domain.lifecycle import TransitionRefused
+from services.referral.metrics import ReferralMetrics
 from services.referral.settings import ReferralSettings
 from services.referral.tables import kit, metadata
 from services.referral.watchdog import Watchdog
@@ -39,7 +40,13 @@ def bootstrap(
     config = config or ReferralConfig.load(options.data_dir, options.schedules_dir)  # data, loaded once
     clock = clock or system_clock
     runtime = ServiceRuntime("referral", settings, metadata, kit)
-    workflow = Workflow(config, clock, runtime.outbox)
+    workflow = Workflow(
+        config,
+        clock,
+        runtime.outbox,
+        audit_key=settings.hash_key,
+        metrics=ReferralMetrics(runtime.metrics.registry),
+    )
     runtime.consume("referral.case-events", consumers.handlers(workflow))
     watchdog = Watchdog(
         runtime.db,
@@ -52,7 +59,13 @@ def bootstrap(
         runtime.background("watchdog", watchdog.run)
 
     async def calendar_at_start() -> None:
-        config.warn_uncovered_years(clock())
+        # Schedules loaded at run time (`hub calendar load`, the console) are in the database.
+        try:
+            async with runtime.db.sessions() as session:
+                await workflow.use_stored_schedules(session)
+        except Exception as exc:  # never keep the service from starting
+            log.error("reading loaded holiday schedules failed: %s", type(exc).__name__)
+        workflow.config.warn_uncovered_years(clock())
         # Schedules loaded since the last start (HUB_REFERRAL_SCHEDULES_DIR): fix the flagged deadlines.
         try:
             async with runtime.db.transaction() as session:

@@ -18,7 +18,7 @@ class ReferralSettings(BaseSettings):
     )
     data_dir: Path | None = Field(
         default=None,
-        description="Directory with departments.yaml / routing.yaml / procedures.yaml / followups.yaml "
+        description="Directory with departments.yaml / routing.yaml / procedures.yaml / followups.yaml / centres.yaml "
         "replacing the packaged ones (each file optional)",
     )
     watchdog_enabled: bool = Field(default=True, description="Run the deadline watchdog in this process")

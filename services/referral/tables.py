@@ -24,10 +24,12 @@ from sqlalchemy import (
     text,
 )
 
+from hub.audit import define_audit_table
 from hub.messaging.tables import BigId, UtcDateTime, define_kit_tables
 
 metadata = MetaData()
 kit = define_kit_tables(metadata)
+audit_log = define_audit_table(metadata)
 
 cases = Table(
     "cases",
@@ -60,6 +62,13 @@ cases = Table(
     Column("referred_onward_at", UtcDateTime()),
     Column("registered_at", UtcDateTime(), nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
+    # Tiered centres (分级调处): the centre holding the case (its area code, centres.yaml), where the
+    # case was finally resolved, and when a red case was put before the district centre.
+    Column("centre_id", String(12)),
+    Column("resolved_centre_id", String(12)),
+    Column("resolved_level", String(16)),  # community | street | district
+    Column("district_alerted_at", UtcDateTime()),
+    Index("ix_cases_centre", "centre_id"),
 )
 
 referrals = Table(
@@ -93,6 +102,10 @@ referrals = Table(
     Column("cancelled_at", UtcDateTime()),
     Column("cancel_reason", String(32)),
     Column("updated_at", UtcDateTime(), nullable=False),
+    Column("centre_id", String(12)),  # the centre that dispatched it
+    # The procedure as it was when the referral was dispatched (deadlines keep the rules they started
+    # under even when procedures.yaml changes); NULL for referrals dispatched before this column.
+    Column("procedure_snapshot", JSON),
     Index("ix_referrals_case", "case_no"),
     Index("ix_referrals_department_status", "department", "status"),
 )
@@ -195,4 +208,32 @@ meetings = Table(
     Column("recorded_at", UtcDateTime(), nullable=False),
     Column("actor_role", String(16), nullable=False),
     Index("ix_meetings_case", "case_no"),
+)
+
+# 上报 (escalate to the parent centre) and 下派 (delegate to a centre below), each with its reason.
+centre_moves = Table(
+    "centre_moves",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("case_no", String(32), ForeignKey("cases.case_no"), nullable=False),
+    Column("kind", String(16), nullable=False),  # assigned | escalated | delegated
+    Column("from_centre", String(12)),
+    Column("to_centre", String(12), nullable=False),
+    Column("reason", Text),
+    Column("actor_role", String(16), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
+    Index("ix_centre_moves_case", "case_no"),
+)
+
+# Official holiday schedules loaded at run time (`hub calendar load`, the console): one row per year.
+holiday_schedules = Table(
+    "holiday_schedules",
+    metadata,
+    Column("year", Integer, primary_key=True, autoincrement=False),
+    Column("source", Text, nullable=False),
+    Column("holidays", JSON, nullable=False),  # ISO dates
+    Column("workdays", JSON, nullable=False),  # make-up working days (调休上班), ISO dates
+    Column("checksum", String(64), nullable=False),
+    Column("loaded_at", UtcDateTime(), nullable=False),
+    Column("actor_role", String(16), nullable=False),
 )

@@ -8,15 +8,25 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Row, and_, exists, func, select
+from sqlalchemy import ColumnElement, Row, and_, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.problems import Problem
 from services.referral import store
 from services.referral.actors import Actor
+from services.referral.domain.centres import CentreLevel, CentreTree
 from services.referral.domain.lifecycle import CASE_MACHINE, referral_allowed_actions
+from services.referral.domain.routing import area_level
 from services.referral.domain.supervision import Level, higher
-from services.referral.tables import cases, deadlines, dispatch_queue, extension_requests, meetings, referrals
+from services.referral.tables import (
+    cases,
+    centre_moves,
+    deadlines,
+    dispatch_queue,
+    extension_requests,
+    meetings,
+    referrals,
+)
 
 
 class DeadlineOut(BaseModel):
@@ -64,6 +74,10 @@ class ReferralOut(BaseModel):
     deadline_provisional: bool
     supervision_level: str
     overdue: bool
+    # Same as deadline_provisional: some deadline was counted on weekends only (a year no official
+    # schedule covers yet); it is recomputed once when the schedule is loaded.
+    provisional: bool = False
+    centre_id: str | None = None  # the centre that dispatched it
     procedure_id: str
     procedure_version: int
     response_level: str
@@ -97,6 +111,15 @@ class MeetingOut(BaseModel):
     recorded_at: datetime
 
 
+class CentreMoveOut(BaseModel):
+    kind: str  # assigned | escalated (上报) | delegated (下派)
+    from_centre: str | None
+    to_centre: str
+    reason: str | None
+    actor_role: str
+    at: datetime
+
+
 class CaseStateOut(BaseModel):
     case_no: str
     status: str
@@ -121,6 +144,15 @@ class CaseStateOut(BaseModel):
     dispatch_queue: list[QueueEntryOut]
     meetings: list[MeetingOut]
     follow_ups: list[DeadlineOut]
+    # Any open referral of the case has a provisional deadline (see ReferralOut.provisional).
+    provisional: bool = False
+    # Tiered centres: who holds the case (area code and level), where it was finally resolved.
+    centre_id: str | None = None
+    centre_level: str | None = None
+    resolved_centre_id: str | None = None
+    resolved_level: str | None = None
+    district_alerted_at: datetime | None = None
+    centre_moves: list[CentreMoveOut] = []
 
 
 class ReferralActionOut(BaseModel):
@@ -185,12 +217,13 @@ async def referrals_out(session: AsyncSession, rows: Sequence[Row[Any]], now: da
         values = {
             k: getattr(r, k)
             for k in ReferralOut.model_fields
-            if k not in ("allowed_actions", "deadlines", "extensions", "overdue")
+            if k not in ("allowed_actions", "deadlines", "extensions", "overdue", "provisional")
         }
         out.append(
             ReferralOut(
                 **values,
                 overdue=any(d.overdue for d in found),
+                provisional=bool(r.deadline_provisional),
                 allowed_actions=referral_allowed_actions(store.status_of(r)),
                 deadlines=found,
                 extensions=extensions[r.id],
@@ -239,7 +272,19 @@ async def case_view(session: AsyncSession, case_no: str, now: datetime) -> CaseS
             .order_by(deadlines.c.id)
         )
     ).all()
+    moves = (
+        await session.execute(
+            select(centre_moves).where(centre_moves.c.case_no == case_no).order_by(centre_moves.c.id)
+        )
+    ).all()
     return CaseStateOut(
+        provisional=any(r.provisional for r in refs if r.status in store.OPEN_REFERRAL_STATES),
+        centre_id=case.centre_id,
+        centre_level=_level_of(case.centre_id),
+        resolved_centre_id=case.resolved_centre_id,
+        resolved_level=case.resolved_level,
+        district_alerted_at=case.district_alerted_at,
+        centre_moves=[CentreMoveOut.model_validate(m, from_attributes=True) for m in moves],
         case_no=case.case_no,
         status=case.status,
         colour=case.colour,
@@ -320,3 +365,144 @@ async def dispatcher_queue(session: AsyncSession, now: datetime) -> QueuePage:
         )
     ).scalars()
     return QueuePage(items=[await case_view(session, n, now) for n in numbers])
+
+
+# --- tiered centres: where cases were finally resolved, and what a centre sees -----------------------
+
+
+def _level_of(centre_id: str | None) -> str | None:
+    if not centre_id:
+        return None
+    try:
+        return area_level(centre_id).value
+    except ValueError:
+        return None
+
+
+class LevelCount(BaseModel):
+    level: str  # community | street | district
+    resolved: int
+    share: float  # of all resolved cases in scope, 0..1
+
+
+class CentreCount(BaseModel):
+    centre_id: str
+    name_zh: str
+    level: str
+    resolved: int
+
+
+class ResolutionLevelsOut(BaseModel):
+    """Where cases were finally resolved (the seeds' "over 90% settled in the community")."""
+
+    scope: str | None  # a centre id: that centre and those below it; None: everything
+    resolved: int  # closed cases (rated, anonymous reply, closed by the centre); merged/withdrawn excluded
+    by_level: list[LevelCount]
+    by_centre: list[CentreCount]
+
+
+async def resolution_levels(
+    session: AsyncSession, tree: CentreTree, *, centre: str | None = None, category: str | None = None
+) -> ResolutionLevelsOut:
+    query = (
+        select(cases.c.resolved_centre_id, cases.c.resolved_level, func.count())
+        .where(cases.c.status == "closed", cases.c.resolved_level.is_not(None))
+        .group_by(cases.c.resolved_centre_id, cases.c.resolved_level)
+    )
+    if centre is not None:
+        query = query.where(cases.c.resolved_centre_id.in_(sorted(tree.subtree_ids(tree.get(centre)))))
+    if category is not None:
+        query = query.where(cases.c.category == category)
+    rows = (await session.execute(query)).all()
+    total = sum(int(n) for _c, _l, n in rows)
+    per_level = {level.value: 0 for level in sorted(CentreLevel, key=lambda lv: lv.rank)}
+    per_centre: dict[str, int] = defaultdict(int)
+    for centre_id, level, n in rows:
+        per_level[level] = per_level.get(level, 0) + int(n)
+        per_centre[centre_id] += int(n)
+    return ResolutionLevelsOut(
+        scope=centre,
+        resolved=total,
+        by_level=[
+            LevelCount(level=lv, resolved=n, share=round(n / total, 4) if total else 0.0)
+            for lv, n in per_level.items()
+        ],
+        by_centre=[
+            CentreCount(
+                centre_id=cid,
+                name_zh=tree.centres[cid].name_zh if cid in tree.centres else "",
+                level=_level_of(cid) or "",
+                resolved=n,
+            )
+            for cid, n in sorted(per_centre.items())
+        ],
+    )
+
+
+class CentreCaseOut(BaseModel):
+    case_no: str
+    status: str
+    colour: str
+    category: str
+    centre_id: str | None
+    centre_level: str | None
+    district_alerted_at: datetime | None
+    resolved_level: str | None
+
+
+class CentreCasesOut(BaseModel):
+    centre_id: str
+    items: list[CentreCaseOut]
+    total: int
+
+
+async def centre_cases(
+    session: AsyncSession,
+    tree: CentreTree,
+    centre_id: str,
+    *,
+    open_only: bool,
+    colour: str | None,
+    page: int,
+    page_size: int,
+) -> CentreCasesOut:
+    """What a centre's staff see: the cases held by the centre or any centre below it; for the district
+    centre, red cases anywhere below are there from registration on (district_alerted_at)."""
+    centre = tree.get(centre_id)
+    ids = sorted(tree.subtree_ids(centre))
+    condition: ColumnElement[bool] = cases.c.centre_id.in_(ids)
+    if centre.parent_id is None:
+        condition = condition | cases.c.district_alerted_at.is_not(None)
+    conditions: list[ColumnElement[bool]] = [condition]
+    if open_only:
+        conditions.append(cases.c.status.notin_(["closed", "merged", "withdrawn"]))
+    if colour:
+        conditions.append(cases.c.colour == colour)
+    where = and_(*conditions)
+    total = (await session.execute(select(func.count()).select_from(cases).where(where))).scalar_one()
+    rows = (
+        await session.execute(
+            select(cases)
+            .where(where)
+            .order_by(cases.c.registered_at.desc(), cases.c.case_no)
+            .offset((page - 1) * page_size)
+            .limit(page_size)
+        )
+    ).all()
+    return CentreCasesOut(
+        centre_id=centre_id,
+        total=int(total),
+        items=[
+            CentreCaseOut(
+                case_no=r.case_no,
+                status=r.status,
+                colour=r.colour,
+                category=r.category,
+                centre_id=r.centre_id,
+                centre_level=_level_of(r.centre_id),
+                district_alerted_at=r.district_alerted_at,
+                resolved_level=r.resolved_level,
+            )
+            for r in rows
+        ],
+    )

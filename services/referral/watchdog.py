@@ -92,6 +92,10 @@ class Watchdog:
 
     async def tick(self) -> int:
         """Claim and fire everything due now; returns how many rows fired."""
+        try:  # a schedule another replica loaded (`hub calendar load`) is used here from now on
+            await self.workflow.refresh_schedules(self.db)
+        except Exception as exc:
+            log.error("watchdog: reading loaded holiday schedules failed: %s", type(exc).__name__)
         fired = 0
         while True:
             claimed = await self.claim_due(self.batch)

@@ -10,26 +10,34 @@ the current one is a no-op (the method returns False), never a step backwards.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import Row, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hub import audit
 from hub.contracts.base import Contract
 from hub.contracts.referral import (
+    CaseCentreAssignedV1,
+    CaseCentreMovedV1,
     CaseClosedV1,
     CaseDispatchedV1,
+    CaseDistrictAlertedV1,
     CaseMeetingHeldV1,
     CaseQueuedForDispatcherV1,
     CaseReferredToCourtV1,
     CaseReopenedV1,
     CaseRepliedV1,
     CaseWithdrawnV1,
+    DeadlinesProvisionalV1,
+    DeadlinesRecomputedV1,
     ReferralAcknowledgedV1,
     ReferralCancelledV1,
     ReferralDispatchedV1,
@@ -41,14 +49,17 @@ from hub.contracts.referral import (
     ReferralStartedV1,
     ReferralSupervisionRaisedV1,
     ReferralSuspendedV1,
+    ScheduleLoadedV1,
 )
+from hub.db import Database
 from hub.messaging.outbox import Outbox
 from hub.problems import Problem
 from services.referral import store
 from services.referral.actors import SYSTEM, Actor
 from services.referral.clock import Clock
 from services.referral.config import ReferralConfig
-from services.referral.domain.calendar import YearSchedule
+from services.referral.domain.calendar import YearSchedule, business_tz
+from services.referral.domain.centres import Centre, CentreLevel, area_contains, redact_reason
 from services.referral.domain.codes import Colour, ResponseLevel
 from services.referral.domain.deadlines import (
     Deadline,
@@ -62,6 +73,8 @@ from services.referral.domain.deadlines import (
     grant_extension,
     handling_deadline,
     meeting_deadline,
+    procedure_document,
+    procedure_for,
     recompute,
     return_window,
 )
@@ -87,11 +100,15 @@ from services.referral.domain.routing import (
     route,
 )
 from services.referral.domain.supervision import LADDER, Level, apply_urge, higher
+from services.referral.metrics import ReferralMetrics
 from services.referral.tables import (
+    audit_log,
     cases,
+    centre_moves,
     deadlines,
     dispatch_queue,
     extension_requests,
+    holiday_schedules,
     meetings,
     referrals,
     suspensions,
@@ -117,11 +134,38 @@ ONWARD_OUTCOMES = ("unresolved", "referred_to_litigation")
 
 
 class Workflow:
-    def __init__(self, config: ReferralConfig, clock: Clock, outbox: Outbox) -> None:
+    def __init__(
+        self,
+        config: ReferralConfig,
+        clock: Clock,
+        outbox: Outbox,
+        *,
+        audit_key: str = "",
+        metrics: ReferralMetrics | None = None,
+    ) -> None:
         self.config = config
         self.clock = clock
         self.outbox = outbox
+        self.audit_key = audit_key
+        self.metrics = metrics or ReferralMetrics()
         self._warned_years: set[int] = set()
+        self._schedule_marker: tuple[int, datetime | None] | None = None
+
+    async def record(
+        self, session: AsyncSession, actor: Actor, action: str, case_no: str | None, detail: dict[str, Any]
+    ) -> None:
+        """Append to referral's audit log inside the current transaction (call it last)."""
+        await audit.append(
+            session,
+            audit_log,
+            key=self.audit_key,
+            actor_role=actor.role,
+            actor_id=actor.department,
+            action=action,
+            case_no=case_no,
+            detail=detail,
+            at=self.clock(),
+        )
 
     # --- plumbing ---------------------------------------------------------------------------------
 
@@ -151,6 +195,22 @@ class Workflow:
                 ", ".join(str(y) for y in sorted(years)),
             )
 
+    async def _warn_provisional(
+        self,
+        session: AsyncSession,
+        case_no: str,
+        referral_id: str,
+        found: Sequence[Deadline],
+        actor: Actor,
+    ) -> None:
+        """Ops are warned: a log line (no personal data), a metric and an event per referral."""
+        self._note_provisional(found)
+        years = sorted(set().union(*(d.provisional_years for d in found)))
+        for year in years:
+            self.metrics.provisional_deadlines.labels(year=str(year)).inc()
+        event = DeadlinesProvisionalV1(case_no=case_no, referral_id=referral_id, years=years)
+        await self.emit(session, event, actor)
+
     async def case_or_404(self, session: AsyncSession, case_no: str) -> Row[Any]:
         case = await store.lock_case(session, case_no)
         if case is None:
@@ -174,7 +234,14 @@ class Workflow:
     # --- routing and dispatch (吹哨) ---------------------------------------------------------------
 
     def route_case(self, case: Row[Any]) -> RoutingDecision | ManualQueue:
+        """Route within the holding centre's area: by the case's location while the case is at its home
+        centre, by the centre's own area once it was escalated (上报) or delegated (下派) elsewhere."""
         street, district, community = case.street_code, None, None
+        centre = self.centre_of(case)
+        home = self.config.centres.home_for(case.street_code) if case.street_code else None
+        level = centre.level.value if centre is not None else None
+        if centre is not None and (home is None or home.id != centre.id):
+            street = centre.area
         if street:
             try:
                 level = area_level(street)
@@ -185,7 +252,13 @@ class Workflow:
             elif level is AreaLevel.district:
                 street, district = None, street
         return route(
-            case.category, street, district, self.config.registry, self.config.rules, community_code=community
+            case.category,
+            street,
+            district,
+            self.config.registry,
+            self.config.rules,
+            community_code=community,
+            centre_level=level,
         )
 
     async def route_and_dispatch(
@@ -343,8 +416,6 @@ class Workflow:
                 if d
             ]
         provisional = any(d.provisional for d in [*ladder, window])
-        if provisional:
-            self._note_provisional([*ladder, window])
         referral_id = str(uuid.uuid4())
         await session.execute(
             referrals.insert().values(
@@ -367,6 +438,8 @@ class Workflow:
                 deadline_provisional=provisional,
                 supervision_level=Level.none.value,
                 updated_at=now,
+                centre_id=case.centre_id,
+                procedure_snapshot=procedure_document(procedure),
             )
         )
         rows = [
@@ -413,6 +486,8 @@ class Workflow:
             procedure=f"{procedure.id}@v{procedure.version}",
             return_until=window.due_at.isoformat(),
         )
+        if provisional:
+            await self._warn_provisional(session, case.case_no, referral_id, [*ladder, window], actor)
         return handling.due_at
 
     async def queue(
@@ -1126,15 +1201,338 @@ class Workflow:
             .values(supervision_level=level.value, updated_at=now)
         )
 
+    # --- tiered centres (分级调处): home centre, 上报 (escalate), 下派 (delegate) ---------------------
+
+    def centre_of(self, case: Row[Any]) -> Centre | None:
+        """The centre holding the case; a case registered before centres existed: its home centre."""
+        tree = self.config.centres
+        if case.centre_id and case.centre_id in tree.centres:
+            return tree.get(case.centre_id)
+        return tree.home_for(case.street_code)
+
+    async def assign_home_centre(self, session: AsyncSession, case: Row[Any], now: datetime) -> Row[Any]:
+        """At registration: the case belongs to the deepest centre of its area; a red case held below the
+        district is put before the district centre at once (RULES.md "Tiered centres")."""
+        home = self.config.centres.home_for(case.street_code)
+        if home is None:
+            return case
+        await session.execute(update(cases).where(cases.c.case_no == case.case_no).values(centre_id=home.id))
+        await session.execute(
+            centre_moves.insert().values(
+                case_no=case.case_no,
+                kind="assigned",
+                from_centre=None,
+                to_centre=home.id,
+                reason=None,
+                actor_role=SYSTEM.role,
+                at=now,
+            )
+        )
+        event = CaseCentreAssignedV1(
+            case_no=case.case_no,
+            centre_id=home.id,
+            centre_level=home.level.value,
+            centre_name=home.name_zh,
+        )
+        await self.emit(session, event, SYSTEM)
+        await self._alert_district_if_red(session, case.case_no, case.colour, home, now)
+        fresh = await store.lock_case(session, case.case_no)
+        assert fresh is not None
+        return fresh
+
+    async def _alert_district_if_red(
+        self, session: AsyncSession, case_no: str, colour: str, holding: Centre, now: datetime
+    ) -> None:
+        if colour != Colour.red.value or holding.level is CentreLevel.district:
+            return
+        district = self.config.centres.root_of(holding)
+        await session.execute(
+            update(cases)
+            .where(cases.c.case_no == case_no, cases.c.district_alerted_at.is_(None))
+            .values(district_alerted_at=now)
+        )
+        event = CaseDistrictAlertedV1(
+            case_no=case_no, district_centre=district.id, holding_centre=holding.id, colour=colour
+        )
+        await self.emit(session, event, SYSTEM)
+
+    def _refuse_if_final(self, case: Row[Any], action: str) -> None:
+        if CASE_MACHINE.is_final(case.status):
+            raise TransitionRefused("case", case.status, action, [])
+
+    async def escalate(self, session: AsyncSession, case_no: str, reason: str, actor: Actor) -> bool:
+        """上报: the holding centre cannot resolve the case; its parent takes it (reason required) and
+        dispatches it within its own area, to its level's units."""
+        actor.require("centre")
+        if not reason.strip():
+            raise Problem(
+                422,
+                "上报须说明理由",
+                "escalating a case needs a reason",
+                type_="validation-error",
+                errors=[{"field": "reason", "message": "required"}],
+            )
+        case = await self.case_or_404(session, case_no)
+        self._refuse_if_final(case, "escalate")
+        here = self.centre_of(case)
+        parent = self.config.centres.parent(here) if here is not None else None
+        if here is None or parent is None:
+            raise Problem(
+                409,
+                "没有上级中心",
+                f"事项 {case_no} 已在最高一级中心（{here.name_zh if here else '未归属中心'}），无法上报",
+                type_="no-parent-centre",
+                centre_id=here.id if here else None,
+            )
+        await self._move(session, case, here, parent, "escalated", redact_reason(reason.strip()), actor)
+        return True
+
+    async def delegate(
+        self, session: AsyncSession, case_no: str, to_centre: str, reason: str | None, actor: Actor
+    ) -> bool:
+        """下派: hand the case to a centre below the holding one whose area holds the case's location."""
+        actor.require("centre")
+        tree = self.config.centres
+        target = tree.centres.get(to_centre)
+        if target is None:
+            raise Problem(
+                422,
+                "未知中心",
+                f"没有编码为 {to_centre} 的中心",
+                type_="validation-error",
+                errors=[{"field": "to_centre", "message": f"unknown centre {to_centre}"}],
+            )
+        case = await self.case_or_404(session, case_no)
+        self._refuse_if_final(case, "delegate")
+        here = self.centre_of(case)
+        if here is not None and here.id == target.id:
+            return False
+        if here is None or not tree.is_below(target, here):
+            raise Problem(
+                409,
+                "只能下派给下级中心",
+                f"{target.name_zh} 不是 {here.name_zh if here else '未归属中心'} 的下级中心",
+                type_="not-a-lower-centre",
+            )
+        # The location must lie in the target's area, unless it is coarser (a street code only: the
+        # centre knows the address lies in that community).
+        location = case.street_code
+        if location and not (_holds(target.area, location) or _holds(location, target.area)):
+            raise Problem(
+                409,
+                "事项不在该中心辖区",
+                f"事项地点 {location} 不在 {target.name_zh}（{target.area}）辖区内",
+                type_="outside-centre-area",
+            )
+        text = redact_reason(reason.strip()) if reason and reason.strip() else None
+        await self._move(session, case, here, target, "delegated", text, actor)
+        return True
+
+    async def _move(
+        self,
+        session: AsyncSession,
+        case: Row[Any],
+        here: Centre,
+        target: Centre,
+        kind: str,
+        reason: str | None,
+        actor: Actor,
+    ) -> None:
+        now = self.clock()
+        await session.execute(
+            update(cases).where(cases.c.case_no == case.case_no).values(centre_id=target.id, updated_at=now)
+        )
+        await session.execute(
+            centre_moves.insert().values(
+                case_no=case.case_no,
+                kind=kind,
+                from_centre=here.id,
+                to_centre=target.id,
+                reason=reason,
+                actor_role=actor.role,
+                at=now,
+            )
+        )
+        event = CaseCentreMovedV1(
+            case_no=case.case_no,
+            kind=kind,  # type: ignore[arg-type]
+            from_centre=here.id,
+            from_level=here.level.value,
+            to_centre=target.id,
+            to_level=target.level.value,
+            reason=reason,
+        )
+        await self.emit(session, event, actor)
+        self.metrics.centre_moves.labels(kind=kind, to_level=target.level.value).inc()
+        await self._dispatch_at_centre(session, case.case_no, actor, now)
+        await self.record(
+            session,
+            actor,
+            f"case.{kind}",
+            case.case_no,
+            {
+                "from_centre": here.id,
+                "from_level": here.level.value,
+                "to_centre": target.id,
+                "to_level": target.level.value,
+                "reason_given": reason is not None,
+            },
+        )
+
+    async def _dispatch_at_centre(
+        self, session: AsyncSession, case_no: str, actor: Actor, now: datetime
+    ) -> None:
+        """Dispatch the case afresh within its (new) centre's area. A replied case starts a new round:
+        the lower level's reply did not resolve it."""
+        case = await self.case_or_404(session, case_no)
+        if case.status in (CaseState.replied.value, CaseState.callback.value):
+            state = CASE_MACHINE.apply(case.status, CaseAction.reopen)
+            await session.execute(
+                update(cases)
+                .where(cases.c.case_no == case_no)
+                .values(status=state.value, round=case.round + 1, updated_at=now)
+            )
+            case = await self.case_or_404(session, case_no)
+        decision = self.route_case(case)
+        if isinstance(decision, ManualQueue):
+            for referral in await store.open_referrals(session, case_no):
+                await self.cancel_referral(session, referral, "rerouted", actor, now)
+            await self.queue(
+                session,
+                case_no,
+                decision.reason.value,
+                f"{decision.reason.value}: {decision.detail}",
+                now,
+                actor,
+            )
+            return
+        await self.dispatch(
+            session, case, decision.lead, decision.assisting, actor, now, rule_id=decision.rule_id
+        )
+
     # --- holiday schedules ---------------------------------------------------------------------------
 
-    async def load_schedule(self, session: AsyncSession, schedule: YearSchedule) -> int:
-        """Use a newly published official schedule from now on and recompute the flagged deadlines."""
+    async def load_schedule(
+        self, session: AsyncSession, schedule: YearSchedule, actor: Actor = SYSTEM
+    ) -> int:
+        """Use a newly published official schedule from now on (kept in the database, so every start and
+        every replica uses it) and recompute the flagged deadlines, each exactly once. Audited."""
+        now = self.clock()
+        holidays = sorted(d.isoformat() for d in schedule.holidays)
+        workdays = sorted(d.isoformat() for d in schedule.makeup_workdays)
+        checksum = hashlib.sha256(
+            json.dumps([schedule.year, holidays, workdays], separators=(",", ":")).encode()
+        ).hexdigest()
+        stored = (
+            await session.execute(
+                select(holiday_schedules).where(holiday_schedules.c.year == schedule.year).with_for_update()
+            )
+        ).first()
+        values = {
+            "source": schedule.source,
+            "holidays": holidays,
+            "workdays": workdays,
+            "checksum": checksum,
+            "loaded_at": now,
+            "actor_role": actor.role,
+        }
+        if stored is None:
+            await session.execute(holiday_schedules.insert().values(year=schedule.year, **values))
+        elif stored.checksum != checksum:
+            await session.execute(
+                update(holiday_schedules).where(holiday_schedules.c.year == schedule.year).values(**values)
+            )
         self.config = replace(self.config, calendar=self.config.calendar.with_schedule(schedule))
         self._warned_years.discard(schedule.year)
-        return await self.recompute_provisional(session)
+        changed = await self.recompute_provisional(session, actor)
+        self.metrics.schedules_loaded.inc()
+        event = ScheduleLoadedV1(
+            year=schedule.year,
+            source=schedule.source,
+            holidays=len(holidays),
+            workdays=len(workdays),
+            recomputed=changed,
+        )
+        await self.emit(session, event, actor)
+        await self.record(
+            session,
+            actor,
+            "calendar.schedule_loaded",
+            None,
+            {
+                "year": schedule.year,
+                "source": schedule.source,
+                "checksum": checksum,
+                "holidays": len(holidays),
+                "workdays": len(workdays),
+                "replaced": stored is not None and stored.checksum != checksum,
+                "unchanged": stored is not None and stored.checksum == checksum,
+                "recomputed": changed,
+            },
+        )
+        return changed
 
-    async def recompute_provisional(self, session: AsyncSession) -> int:
+    async def use_stored_schedules(self, session: AsyncSession) -> list[int]:
+        """At start: the schedules loaded at run time (they win over HUB_REFERRAL_SCHEDULES_DIR)."""
+        rows = (await session.execute(select(holiday_schedules).order_by(holiday_schedules.c.year))).all()
+        calendar = self.config.calendar
+        for row in rows:
+            calendar = calendar.with_schedule(
+                YearSchedule(
+                    row.year,
+                    frozenset(date.fromisoformat(d) for d in row.holidays),
+                    frozenset(date.fromisoformat(d) for d in row.workdays),
+                    row.source,
+                )
+            )
+        self.config = replace(self.config, calendar=calendar)
+        return [row.year for row in rows]
+
+    async def refresh_schedules(self, db: Database) -> bool:
+        """Pick up schedules loaded through another replica (cheap: one aggregate over a tiny table)."""
+        async with db.sessions() as session:
+            count, latest = (
+                await session.execute(select(func.count(), func.max(holiday_schedules.c.loaded_at)))
+            ).one()
+            marker = (int(count), latest)
+            if marker == self._schedule_marker:
+                return False
+            await self.use_stored_schedules(session)
+        self._schedule_marker = marker
+        return True
+
+    async def schedules_view(self, session: AsyncSession) -> dict[str, Any]:
+        """Which years are covered and from where, and how many open deadlines are still provisional."""
+        year = self.clock().astimezone(business_tz()).year
+        stored = {
+            row.year: row
+            for row in (
+                await session.execute(select(holiday_schedules).order_by(holiday_schedules.c.year))
+            ).all()
+        }
+        provisional = (
+            await session.execute(
+                select(func.count())
+                .select_from(deadlines)
+                .where(deadlines.c.provisional.is_(True), deadlines.c.status == "open")
+            )
+        ).scalar_one()
+        years = sorted({year, year + 1, *stored})
+        return {
+            "years": [
+                {
+                    "year": y,
+                    "source": self.config.calendar.source_for(y).value,
+                    "covered": self.config.calendar.covers(y),
+                    "loaded_at": stored[y].loaded_at if y in stored else None,
+                    "schedule_source": stored[y].source if y in stored else None,
+                }
+                for y in years
+            ],
+            "provisional_open_deadlines": int(provisional),
+        }
+
+    async def recompute_provisional(self, session: AsyncSession, actor: Actor = SYSTEM) -> int:
         """Recompute every open deadline that was counted on weekends only for a year the calendar now
         knows (RULES.md: "when the schedule arrives, the flagged deadlines are recomputed")."""
         now = self.clock()
@@ -1188,6 +1586,16 @@ class Workflow:
                 ).first()
                 values["deadline_provisional"] = bool(still) or fresh.provisional
                 await session.execute(update(referrals).where(referrals.c.id == referral.id).values(**values))
+                event = DeadlinesRecomputedV1(
+                    case_no=row.case_no,
+                    referral_id=referral.id,
+                    department=referral.department,
+                    due_at=fresh.due_at,
+                    previous_due_at=row.due_at,
+                    year=min(row.provisional_years or [0]),
+                )
+                await self.emit(session, event, actor, deadline_kind=row.kind, provisional=fresh.provisional)
+            self.metrics.recomputed_deadlines.inc()
             changed += 1
         if changed:
             log.warning("recomputed %d provisional deadline(s) with the official holiday schedule", changed)
@@ -1237,8 +1645,18 @@ class Workflow:
         now: datetime,
         **extra: Any,
     ) -> None:
+        centre = self.centre_of(case)
         await self._finish(
-            session, case, action, now, actor, "case_closed", close_reason=reason, closed_at=now
+            session,
+            case,
+            action,
+            now,
+            actor,
+            "case_closed",
+            close_reason=reason,
+            closed_at=now,
+            resolved_centre_id=centre.id if centre else None,
+            resolved_level=centre.level.value if centre else None,
         )
         event = CaseClosedV1(
             case_no=case.case_no, reason=reason, satisfaction=satisfaction, colour=case.colour, closed_at=now
@@ -1281,7 +1699,10 @@ class Workflow:
             raise TransitionRefused("referral", referral.status, "extension", [])
         row = rows[0]
         deadline = store.to_domain(row, await store.pauses_of(session, referral.id))
-        return row, deadline, self.config.book.get(row.procedure_id)
+        procedure = procedure_for(
+            self.config.book, row.procedure_id, row.procedure_version, referral.procedure_snapshot
+        )
+        return row, deadline, procedure
 
     async def _update_handling(
         self,
@@ -1325,6 +1746,13 @@ class Workflow:
             .where(suspensions.c.referral_id == referral_id, suspensions.c.ended_at.is_(None))
             .values(ended_at=now)
         )
+
+
+def _holds(outer: str, inner: str) -> bool:
+    try:
+        return area_contains(outer, inner)
+    except ValueError:
+        return False
 
 
 def _effective_level(intake_level: str, colour: str, departments: int) -> ResponseLevel:

@@ -455,3 +455,55 @@ def _supervision(node: Any) -> SupervisionPolicy:
         return SupervisionPolicy(Fraction(percent, 100), yellow.amount, red.amount)
     except ValueError as exc:
         raise DataFileError(where, str(exc)) from None
+
+
+# --- procedure snapshots: a running deadline keeps the procedure (and version) it started under ----
+
+
+def procedure_document(procedure: Procedure) -> dict[str, Any]:
+    """The procedure as a document in ``procedures.yaml``'s format (stored beside each referral)."""
+    handling = {level.value: str(limit) for level, limit in procedure.handling.items()}
+    document: dict[str, Any] = {
+        "id": procedure.id,
+        "version": procedure.version,
+        "name_zh": procedure.name_zh,
+        "default": procedure.is_default,
+        "categories": sorted(procedure.categories),
+        "acknowledge": {colour.value: str(limit) for colour, limit in procedure.acknowledge.items()},
+        "handling": handling,
+        "extension": {
+            "max_total": str(procedure.extension.max_total),
+            "request_before_due": procedure.extension.request_before_due,
+        },
+        "return_window": str(procedure.return_window),
+    }
+    if procedure.meeting is not None:
+        document["meeting"] = str(procedure.meeting)
+    if procedure.acceptance is not None:
+        document["acceptance"] = str(procedure.acceptance)
+    return document
+
+
+def procedure_from_document(document: Mapping[str, Any]) -> Procedure:
+    """The inverse of :func:`procedure_document` (validated like a procedures.yaml entry)."""
+    node = dict(document)
+    if not node.get("default") and not node.get("categories"):
+        node["categories"] = ["__snapshot__"]  # a non-default snapshot claims nothing any more
+    return _procedure(node, f"snapshot {node.get('id')}@v{node.get('version')}")
+
+
+def procedure_for(
+    book: ProcedureBook, procedure_id: str, version: int, snapshot: Mapping[str, Any] | None
+) -> Procedure:
+    """The procedure a referral runs under: the book's if it is still that version, else its snapshot."""
+    try:
+        current = book.get(procedure_id)
+    except KeyError:
+        current = None
+    if current is not None and current.version == version:
+        return current
+    if snapshot is not None:
+        return procedure_from_document(snapshot)
+    if current is not None:
+        return current  # dispatched before snapshots were kept: the best we have
+    raise KeyError(f"no procedure {procedure_id!r} (v{version}) in force or recorded")

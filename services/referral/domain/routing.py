@@ -153,19 +153,35 @@ class RoutingRule:
     assisting: tuple[str, ...] = ()
     street_code: str | None = None
     district_code: str | None = None
+    # Only for cases held by a centre of this level (community | street | district), e.g. a
+    # neighbour dispute escalated to the district goes to the justice bureau, not a community.
+    centre_level: str | None = None
 
     @property
     def specificity(self) -> int:
-        """2 for a street rule, 1 for a district rule, 0 for a category-wide rule."""
-        return 2 if self.street_code else 1 if self.district_code else 0
+        """2 for a street rule, 1 for a district rule, 0 for a category-wide rule (a centre-level
+        rule wins over the same area scope without one)."""
+        return (2 if self.street_code else 1 if self.district_code else 0) * 2 + (
+            1 if self.centre_level else 0
+        )
 
 
 @dataclass(frozen=True)
 class RoutingRules:
     rules: tuple[RoutingRule, ...]
 
-    def match(self, category: str, street_code: str | None, district_code: str | None) -> RoutingRule | None:
-        candidates = [r for r in self.rules if r.category == category]
+    def match(
+        self,
+        category: str,
+        street_code: str | None,
+        district_code: str | None,
+        centre_level: str | None = None,
+    ) -> RoutingRule | None:
+        candidates = [
+            r
+            for r in self.rules
+            if r.category == category and (r.centre_level is None or r.centre_level == centre_level)
+        ]
         for rule in sorted(candidates, key=lambda r: -r.specificity):
             if rule.street_code is not None and rule.street_code != street_code:
                 continue
@@ -207,6 +223,7 @@ def route(
     rules: RoutingRules,
     *,
     community_code: str | None = None,
+    centre_level: str | None = None,
 ) -> RoutingDecision | ManualQueue:
     """Decide the lead and assisting units for a case; see the module docstring."""
     problem = _area_problem(street_code, district_code, community_code)
@@ -216,7 +233,7 @@ def route(
         street_code = community_code[:9] + "000"
     if district_code is None and street_code:
         district_code = street_code[:6]
-    rule = rules.match(category, street_code, district_code)
+    rule = rules.match(category, street_code, district_code, centre_level)
     if rule is None:
         where = street_code or district_code or "an unknown area"
         return ManualQueue(ManualReason.no_rule, f"no routing rule for category {category!r} in {where}")
@@ -332,14 +349,14 @@ def load_routing_rules(text: str, registry: DepartmentRegistry | None = None) ->
     data = expect_mapping(parse_document(text, "routing"), "routing", required={"version", "rules"})
     expect_version(data, "routing")
     rules: list[RoutingRule] = []
-    scopes: dict[tuple[str, str | None, str | None], str] = {}
+    scopes: dict[tuple[str, str | None, str | None, str | None], str] = {}
     for i, node in enumerate(expect_list(data["rules"], "routing.rules")):
         where = f"rules[{i}]"
         fields = expect_mapping(
             node,
             where,
             required={"id", "category", "lead"},
-            optional={"assisting", "street", "district", "note"},
+            optional={"assisting", "street", "district", "note", "centre_level"},
         )
         rule_id = expect_code(fields["id"], f"{where}.id")
         category = _enum(Category, fields["category"], f"{where}.category").value
@@ -385,11 +402,18 @@ def load_routing_rules(text: str, registry: DepartmentRegistry | None = None) ->
             raise DataFileError(f"{where}.assisting", "lists the lead or a type twice")
         if any(r.id == rule_id for r in rules):
             raise DataFileError(f"{where}.id", f"duplicate rule id {rule_id!r}")
-        scope = (category, street, district)
+        centre_level = (
+            expect_code(fields["centre_level"], f"{where}.centre_level")
+            if fields.get("centre_level") is not None
+            else None
+        )
+        if centre_level not in (None, "community", "street", "district"):
+            raise DataFileError(f"{where}.centre_level", "expected community, street or district")
+        scope = (category, street, district, centre_level)
         if scope in scopes:
             raise DataFileError(where, f"same category and area as rule {scopes[scope]!r}: which one wins?")
         scopes[scope] = rule_id
-        rules.append(RoutingRule(rule_id, category, lead, assisting, street, district))
+        rules.append(RoutingRule(rule_id, category, lead, assisting, street, district, centre_level))
     return RoutingRules(tuple(rules))
 
 

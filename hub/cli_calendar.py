@@ -1,0 +1,83 @@
+"""`hub calendar load FILE`: load a year's official holiday schedule (国务院办公厅节假日安排) into the
+referral service, which keeps it in its database (every replica and every restart uses it), audits the
+load and recomputes the deadlines it had to count on weekends only (each exactly once).
+
+The file is checked here first (a malformed one changes nothing), then sent to the referral service's
+API (`POST /internal/v1/calendar/schedules`, as the centre); the console uses the same call through
+the gateway (`POST /api/v1/calendar/schedules`). `hub calendar status` shows which years are covered.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import typer
+from rich.console import Console
+
+from hub.config import Settings
+
+app = typer.Typer(help="Working-day calendar: official holiday schedules.", no_args_is_help=True)
+console = Console(highlight=False)
+_HEADERS = {"X-Hub-Actor-Role": "centre"}
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except Exception as exc:
+        console.print(f"[bold red]配置错误 (settings):[/bold red] {exc}")
+        raise typer.Exit(2) from None
+
+
+def _call(method: str, path: str, **kwargs: Any) -> httpx.Response:
+    base = _settings().url_of("referral")
+    try:
+        with httpx.Client(base_url=base, timeout=60) as client:
+            return client.request(method, path, headers=_HEADERS, **kwargs)
+    except httpx.HTTPError as exc:
+        console.print(
+            f"[red]the referral service at {base} is not reachable ({type(exc).__name__}); start it "
+            "(`hub up`) or set HUB_REFERRAL_URL[/red]"
+        )
+        raise typer.Exit(1) from None
+
+
+@app.command()
+def load(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="YAML or JSON")],
+) -> None:
+    """Load one year's official schedule (holidays and make-up working days); audited."""
+    from services.referral.domain.calendar import parse_year_schedule
+    from services.referral.domain.datafile import DataFileError
+
+    text = file.read_text(encoding="utf-8")
+    try:
+        schedule = parse_year_schedule(text, source=file.name)
+    except DataFileError as exc:
+        console.print(f"[red]{file}: {exc}[/red]")
+        raise typer.Exit(2) from None
+    response = _call("POST", "/internal/v1/calendar/schedules", json={"text": text, "source": file.name})
+    if response.status_code != 200:
+        console.print(f"[red]refused ({response.status_code}): {response.text}[/red]")
+        raise typer.Exit(1)
+    body = response.json()
+    console.print(
+        f"loaded {schedule.year} ({body['source']}): {body['holidays']} holiday(s), "
+        f"{body['workdays']} make-up working day(s); {body['recomputed']} provisional deadline(s) recomputed"
+    )
+
+
+@app.command()
+def status() -> None:
+    """Which years the calendar covers (schedule, package, or weekends only) and provisional deadlines."""
+    response = _call("GET", "/internal/v1/calendar")
+    if response.status_code != 200:
+        console.print(f"[red]{response.status_code}: {response.text}[/red]")
+        raise typer.Exit(1)
+    body = response.json()
+    for year in body["years"]:
+        mark = "" if year["covered"] else "  [bold yellow]PROVISIONAL: weekends only[/bold yellow]"
+        console.print(f"{year['year']}: {year['source']}{mark}")
+    console.print(f"open provisional deadlines: {body['provisional_open_deadlines']}")
