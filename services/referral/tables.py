@@ -69,6 +69,7 @@ cases = Table(
     Column("resolved_level", String(16)),  # community | street | district
     Column("district_alerted_at", UtcDateTime()),
     Index("ix_cases_centre", "centre_id"),
+    Index("ix_cases_registered_at", "registered_at"),  # statistics by period
 )
 
 referrals = Table(
@@ -108,6 +109,7 @@ referrals = Table(
     Column("procedure_snapshot", JSON),
     Index("ix_referrals_case", "case_no"),
     Index("ix_referrals_department_status", "department", "status"),
+    Index("ix_referrals_status_updated", "status", "updated_at"),  # idle detection (ops)
 )
 
 deadlines = Table(
@@ -144,6 +146,13 @@ deadlines = Table(
         "next_check_at",
         postgresql_where=text("next_check_at IS NOT NULL"),
         sqlite_where=text("next_check_at IS NOT NULL"),
+    ),
+    # Ops (stalled, overdue gauges): open deadlines past due, however many are closed.
+    Index(
+        "ix_deadlines_open_due",
+        "due_at",
+        postgresql_where=text("status = 'open'"),
+        sqlite_where=text("status = 'open'"),
     ),
 )
 
