@@ -229,6 +229,7 @@ def _item(
         "due_at": None,
         "overdue_minutes": overdue_minutes,
         "supervision_level": None,
+        "provisional": False,
         "colour": None,
         "category": None,
         "street_code": None,

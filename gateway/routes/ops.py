@@ -46,6 +46,7 @@ class StalledItem(BaseModel):
     due_at: datetime | None
     overdue_minutes: int
     supervision_level: str | None
+    provisional: bool = False  # its deadline counts weekends only: that year's schedule is not loaded
     colour: str | None
     category: str | None
     street_code: str | None

@@ -49,6 +49,8 @@ class StalledOut(BaseModel):
     due_at: datetime | None
     overdue_minutes: int
     supervision_level: str | None
+    # Deadlines counted on weekends only: the year's official holiday schedule is not loaded yet.
+    provisional: bool = False
     colour: str
     category: str
     street_code: str | None
@@ -163,6 +165,7 @@ async def stalled(session: AsyncSession, now: datetime, idle_after: timedelta) -
                 due_at=due,
                 overdue_minutes=stall.overdue_minutes,
                 supervision_level=stall.supervision_level,
+                provisional=bool(r.deadline_provisional),
                 colour=r.colour,
                 category=r.category,
                 street_code=r.street_code,

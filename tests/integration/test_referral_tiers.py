@@ -191,6 +191,11 @@ async def test_a_deadline_into_an_unpublished_year_is_provisional_then_recompute
     async with httpx.AsyncClient(base_url=hub.apps["referral"].url) as client:
         metrics = (await client.get("/metrics")).text
     assert 'hub_referral_provisional_deadlines_total{year="2027"} 3.0' in metrics
+    # Past its acknowledge deadline, /ops/stalled shows the referral with its deadline provisional.
+    clock.set(sh(2026, 12, 31, 12, 0))
+    stalled = (await api.get("/api/v1/ops/stalled")).json()["items"]
+    mine = [s for s in stalled if s["case_no"] == case_no and s["department"] == HOUSING]
+    assert mine and all(s["provisional"] for s in mine), stalled
 
     # The schedule arrives: `hub calendar load FILE` (here the sample 2027 file, New Year 01-01..03 off).
     monkeypatch.setenv("HUB_REFERRAL_URL", hub.apps["referral"].url)
