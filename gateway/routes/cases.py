@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Header, Request, Response
+from fastapi import APIRouter, Body, Header, Query, Request, Response
 from pydantic import BaseModel
 
 from gateway.timeline import case_timeline, with_gaps
@@ -46,6 +46,37 @@ async def post_case(
     return Response(
         upstream.content, status_code=upstream.status_code, media_type=upstream.headers.get("content-type")
     )
+
+
+@router.get("/cases", summary="Cases newest first: status, colour, category, street_code, overdue filters")
+async def list_cases(
+    request: Request,
+    status: Annotated[
+        str | None, Query(max_length=32, description="registered, dispatched, … closed")
+    ] = None,
+    colour: Annotated[str | None, Query(max_length=16, description="red | orange | yellow | blue")] = None,
+    category: Annotated[str | None, Query(max_length=64)] = None,
+    street_code: Annotated[
+        str | None, Query(max_length=12, pattern=r"^[0-9]+$", description="a street code or its prefix")
+    ] = None,
+    overdue: bool | None = None,
+    page: Annotated[int, Query(ge=1)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> Any:
+    params = {
+        key: value
+        for key, value in {
+            "status": status,
+            "colour": colour,
+            "category": category,
+            "street_code": street_code,
+            "overdue": None if overdue is None else str(overdue).lower(),
+            "page": page,
+            "page_size": page_size,
+        }.items()
+        if value is not None
+    }
+    return await _upstream(request).json("referral", "GET", "/internal/v1/cases", params=params)
 
 
 @router.get("/cases/{case_no}", summary="A case with its referrals, deadlines and supervision level")

@@ -106,6 +106,33 @@ def _wf(request: Request) -> Workflow:
 
 
 @router.get(
+    "/cases", response_model=views.CasePage, summary="Cases newest first, filtered (no personal data)"
+)
+async def list_cases(
+    request: Request,
+    status: Annotated[str | None, Query(max_length=32)] = None,
+    colour: Annotated[str | None, Query(max_length=16)] = None,
+    category: Annotated[str | None, Query(max_length=64)] = None,
+    street_code: Annotated[str | None, Query(max_length=12, pattern=r"^[0-9]+$")] = None,
+    overdue: bool | None = None,
+    page: Annotated[int, Query(ge=1)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> views.CasePage:
+    async with _rt(request).db.sessions() as session:
+        return await views.list_cases(
+            session,
+            _wf(request).clock(),
+            status=status,
+            colour=colour,
+            category=category,
+            street_code=street_code,
+            overdue=overdue,
+            page=page,
+            page_size=page_size,
+        )
+
+
+@router.get(
     "/cases/{case_no}",
     response_model=CaseStateOut,
     summary="The case's state, referrals, deadlines, supervision level",

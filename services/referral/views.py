@@ -506,3 +506,142 @@ async def centre_cases(
             for r in rows
         ],
     )
+
+
+# --- the case list (GET /api/v1/cases) -------------------------------------------------------------
+
+
+class CaseSummaryOut(BaseModel):
+    case_no: str
+    status: str
+    channel: str
+    category: str
+    colour: str
+    response_level: str
+    street_code: str | None
+    registered_at: datetime
+    updated_at: datetime
+    lead_department: str | None  # the open (or latest) lead referral's unit
+    supervision_level: str  # the highest level among its open deadlines ("none" when none)
+    overdue: bool  # an open referral past an open deadline
+    provisional: bool  # a deadline counted on weekends only (that year's schedule not loaded)
+    anonymous: bool
+    close_reason: str | None
+    trace_id: str | None
+
+
+class CasePage(BaseModel):
+    items: list[CaseSummaryOut]
+    total: int
+    page: int
+    page_size: int
+
+
+def _overdue_case(now: datetime) -> ColumnElement[bool]:
+    return exists().where(
+        deadlines.c.case_no == cases.c.case_no,
+        deadlines.c.status == "open",
+        deadlines.c.kind.in_(store.LADDER_KINDS),
+        deadlines.c.due_at <= now,
+        deadlines.c.referral_id.in_(
+            select(referrals.c.id).where(
+                referrals.c.case_no == cases.c.case_no, referrals.c.status.in_(store.OPEN_REFERRAL_STATES)
+            )
+        ),
+    )
+
+
+async def list_cases(
+    session: AsyncSession,
+    now: datetime,
+    *,
+    status: str | None,
+    colour: str | None,
+    category: str | None,
+    street_code: str | None,
+    overdue: bool | None,
+    page: int,
+    page_size: int,
+) -> CasePage:
+    """Cases newest first, filtered as API.md's `GET /api/v1/cases` says; no personal data (referral
+    holds none). A case registered a moment ago appears once referral has consumed its registration."""
+    conditions: list[ColumnElement[bool]] = []
+    if status:
+        conditions.append(cases.c.status == status)
+    if colour:
+        conditions.append(cases.c.colour == colour)
+    if category:
+        conditions.append(cases.c.category == category)
+    if street_code:
+        conditions.append(cases.c.street_code.startswith(street_code, autoescape=True))
+    if overdue is not None:
+        conditions.append(_overdue_case(now) if overdue else ~_overdue_case(now))
+    where = and_(*conditions) if conditions else None
+    count = select(func.count()).select_from(cases)
+    query = select(cases).order_by(cases.c.registered_at.desc(), cases.c.case_no)
+    if where is not None:
+        count, query = count.where(where), query.where(where)
+    total = int((await session.execute(count)).scalar_one())
+    rows = (await session.execute(query.offset((page - 1) * page_size).limit(page_size))).all()
+    numbers = [r.case_no for r in rows]
+    lead: dict[str, str] = {}
+    provisional: set[str] = set()
+    open_levels: dict[str, list[str]] = defaultdict(list)
+    late: set[str] = set()
+    if numbers:
+        for ref in (
+            await session.execute(
+                select(referrals.c.case_no, referrals.c.department, referrals.c.role)
+                .add_columns(referrals.c.status, referrals.c.deadline_provisional)
+                .where(referrals.c.case_no.in_(numbers))
+                .order_by(referrals.c.dispatched_at)
+            )
+        ).all():
+            if ref.role == "lead":
+                lead[ref.case_no] = ref.department  # the latest lead wins
+            if ref.deadline_provisional and ref.status in store.OPEN_REFERRAL_STATES:
+                provisional.add(ref.case_no)
+        for d in (
+            await session.execute(
+                select(deadlines.c.case_no, deadlines.c.due_at, deadlines.c.supervision_level)
+                .join(referrals, referrals.c.id == deadlines.c.referral_id)
+                .where(
+                    deadlines.c.case_no.in_(numbers),
+                    deadlines.c.status == "open",
+                    deadlines.c.kind.in_(store.LADDER_KINDS),
+                    referrals.c.status.in_(store.OPEN_REFERRAL_STATES),
+                )
+            )
+        ).all():
+            open_levels[d.case_no].append(d.supervision_level)
+            if d.due_at <= now:
+                late.add(d.case_no)
+    items = [
+        CaseSummaryOut(
+            case_no=r.case_no,
+            status=r.status,
+            channel=r.channel,
+            category=r.category,
+            colour=r.colour,
+            response_level=r.response_level,
+            street_code=r.street_code,
+            registered_at=r.registered_at,
+            updated_at=r.updated_at,
+            lead_department=lead.get(r.case_no),
+            supervision_level=_highest(open_levels.get(r.case_no, [])),
+            overdue=r.case_no in late,
+            provisional=r.case_no in provisional,
+            anonymous=bool(r.anonymous),
+            close_reason=r.close_reason,
+            trace_id=r.trace_id,
+        )
+        for r in rows
+    ]
+    return CasePage(items=items, total=total, page=page, page_size=page_size)
+
+
+def _highest(levels: list[str]) -> str:
+    best = "none"
+    for level in levels:
+        best = higher(Level(best), Level(level)).value
+    return best
