@@ -105,7 +105,7 @@ def backfill(
     ] = False,
     concurrency: Annotated[
         int, typer.Option(min=1, max=16, help="Batches at intake at once (bulk import)")
-    ] = 2,
+    ] = 3,
     batch: Annotated[int, typer.Option(min=1, max=2000, help="Work orders per batch")] = 1000,
     restart: Annotated[
         bool, typer.Option("--restart", help="Ignore the stored cursor, start at the top")

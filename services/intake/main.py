@@ -26,7 +26,11 @@ def bootstrap(settings: Settings) -> FastAPI:
     runtime = ServiceRuntime("intake", settings, metadata, kit)
     handler = functools.partial(project_case_status, rt=runtime)
     runtime.consume("intake.case-status", dict.fromkeys(STATUS_EVENTS, handler))
-    app = create_service_app(runtime, [api.router, ops.router, bulk.router], title="Hub intake")
+    preparer = bulk.Preparer(bulk.IMPORT_WORKERS)  # the bulk import's worker process, ended on stop
+    app = create_service_app(
+        runtime, [api.router, ops.router, bulk.router], title="Hub intake", on_stop=[preparer.stop]
+    )
+    app.state.import_preparer = preparer
     app.state.assessor = assessor
     app.state.rule_sources = sources
     return app

@@ -151,7 +151,7 @@ async def test_backfill_of_ten_thousand_is_resumable_idempotent_and_pushes_no_hi
         assert (await count_cases(target)) == (10_000, 10_000)
 
         figure = (
-            f"back-fill 10^4 (SQLite, intake + gateway as processes, bulk import 2 × 1000 in flight): "
+            f"back-fill 10^4 (SQLite, intake + gateway as processes, bulk import 3 × 1000 in flight): "
             f"{outcome.imported} imported in {outcome.seconds:.0f} s = {outcome.rate:.0f} work orders/s "
             f"(interrupted at 3000, resumed); already-there re-run {again.rate:.0f}/s\n"
         )
