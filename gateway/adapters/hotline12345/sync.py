@@ -384,12 +384,14 @@ async def _link_imported(db: Database, session: Any, pairs: list[tuple[mapping.W
         }
         for order, case_no in pairs
     ]
-    insert = _insert(db)(adapter_links).values(rows)
+    # executemany of one cached statement (a 1,000-row VALUES list would be compiled afresh each time)
+    insert = _insert(db)(adapter_links)
     await session.execute(
         insert.on_conflict_do_update(
             index_elements=["system", "external_ref"],
             set_={"case_no": func.coalesce(adapter_links.c.case_no, insert.excluded.case_no)},
-        )
+        ),
+        rows,
     )
     refs = [order.orderNo for order, _ in pairs]
     linked = await session.execute(
@@ -421,7 +423,7 @@ async def _link_imported(db: Database, session: Any, pairs: list[tuple[mapping.W
     ]
     if entries:
         await session.execute(
-            _insert(db)(timeline).values(entries).on_conflict_do_nothing(index_elements=["event_id"])
+            _insert(db)(timeline).on_conflict_do_nothing(index_elements=["event_id"]), entries
         )
 
 
