@@ -27,7 +27,6 @@ import asyncio
 import hashlib
 import logging
 import multiprocessing
-import os
 from collections import defaultdict
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -63,9 +62,6 @@ log = logging.getLogger("hub.intake.bulk")
 router = APIRouter(prefix="/internal/v1", tags=["intake"])
 
 MAX_BATCH = 2000
-# Worker processes preparing batches (0: a thread of intake's own process). One is enough to put a
-# second core to work; more would only compete with intake's process and the back-fill itself.
-IMPORT_WORKERS = 1 if (os.cpu_count() or 1) > 1 else 0
 AUDIT_ACTION = "cases.imported"
 # States a historical case may keep: still open at the source, or finished there.
 HistoryStatus = Literal["registered", "closed"]

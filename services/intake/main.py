@@ -26,7 +26,7 @@ def bootstrap(settings: Settings) -> FastAPI:
     runtime = ServiceRuntime("intake", settings, metadata, kit)
     handler = functools.partial(project_case_status, rt=runtime)
     runtime.consume("intake.case-status", dict.fromkeys(STATUS_EVENTS, handler))
-    preparer = bulk.Preparer(bulk.IMPORT_WORKERS)  # the bulk import's worker process, ended on stop
+    preparer = bulk.Preparer(settings.intake_import_workers)  # bulk import's workers, ended on stop
     app = create_service_app(
         runtime, [api.router, ops.router, bulk.router], title="Hub intake", on_stop=[preparer.stop]
     )
