@@ -12,11 +12,14 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    ProgressColumn,
+    Task,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from hub.config import Settings
 
@@ -41,6 +44,26 @@ def _only_syncable(system: str) -> None:
     if system not in SYNCABLE:
         console.print(f"[red]{system!r}: only {', '.join(SYNCABLE)} offers a list API to sync with[/red]")
         raise typer.Exit(2)
+
+
+class RateColumn(ProgressColumn):
+    """Work orders per second (Rich's own speed column counts bytes)."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:,.0f}/s" if speed else "-/s", style="progress.data.speed")
+
+
+def progress_columns() -> tuple[ProgressColumn, ...]:
+    """The back-fill's bar: done of total, rate, elapsed and ETA."""
+    return (
+        TextColumn("[bold]back-fill[/bold]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        RateColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
 
 
 @app.command()
@@ -80,7 +103,10 @@ def backfill(
     from_simulator: Annotated[
         bool, typer.Option("--from-simulator", help="Read the platform's list API (HUB_HOTLINE12345_URL)")
     ] = False,
-    concurrency: Annotated[int, typer.Option(min=1, max=256, help="Registrations in flight")] = 32,
+    concurrency: Annotated[
+        int, typer.Option(min=1, max=16, help="Batches at intake at once (bulk import)")
+    ] = 3,
+    batch: Annotated[int, typer.Option(min=1, max=2000, help="Work orders per batch")] = 1000,
     restart: Annotated[
         bool, typer.Option("--restart", help="Ignore the stored cursor, start at the top")
     ] = False,
@@ -96,14 +122,7 @@ def backfill(
         console.print(f"[red]no such file: {file}[/red]")
         raise typer.Exit(2)
     settings = _settings()
-    columns = (
-        TextColumn("[bold]back-fill[/bold]"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=console) as bar:
+    with Progress(*progress_columns(), console=console) as bar:
         task = bar.add_task("back-fill", total=None)
 
         def advance(position: int, total: int | None) -> None:
@@ -115,7 +134,8 @@ def backfill(
                     settings,
                     path=file,
                     from_simulator=from_simulator,
-                    concurrency=concurrency,
+                    in_flight=concurrency,
+                    batch_size=batch,
                     restart=restart,
                     progress=advance,
                 )

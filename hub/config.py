@@ -207,6 +207,9 @@ class Settings(BaseSettings):
     relay_idle_poll_s: float = Field(default=0.5, gt=0)
     lease_s: float = Field(default=30.0, gt=0)
     failpoints: str = Field(default="", description="Test-only crash points: name=action[,name=action]")
+    intake_import_workers: int = Field(
+        default=1, ge=0, le=8, description="Worker processes preparing bulk-import batches (0: a thread)"
+    )
 
     @field_validator("pii_key")
     @classmethod

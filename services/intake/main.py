@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from hub.app import create_service_app
 from hub.config import Settings
 from hub.runtime import ServiceRuntime
-from services.intake import api, ops
+from services.intake import api, bulk, ops
 from services.intake.casework import project_case_status
 from services.intake.rulebook import RulesInvalid, load_assessor
 from services.intake.tables import kit, metadata
@@ -26,7 +26,11 @@ def bootstrap(settings: Settings) -> FastAPI:
     runtime = ServiceRuntime("intake", settings, metadata, kit)
     handler = functools.partial(project_case_status, rt=runtime)
     runtime.consume("intake.case-status", dict.fromkeys(STATUS_EVENTS, handler))
-    app = create_service_app(runtime, [api.router, ops.router], title="Hub intake")
+    preparer = bulk.Preparer(settings.intake_import_workers)  # bulk import's workers, ended on stop
+    app = create_service_app(
+        runtime, [api.router, ops.router, bulk.router], title="Hub intake", on_stop=[preparer.stop]
+    )
+    app.state.import_preparer = preparer
     app.state.assessor = assessor
     app.state.rule_sources = sources
     return app

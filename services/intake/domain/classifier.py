@@ -86,6 +86,9 @@ def normalise_text(text: str) -> str:
     return unicodedata.normalize("NFKC", text).lower()
 
 
+_HITS_MAX = 100_000
+
+
 class KeywordClassifier:
     """Classifier over one rule set. jieba is loaded on the first call, not on construction."""
 
@@ -93,6 +96,18 @@ class KeywordClassifier:
         self._rules = rules
         self._tokenizer: jieba.Tokenizer | None = None
         self._lock = threading.Lock()
+        # token -> the keyword it stands for in each category (rule order): tokens repeat across
+        # cases, so each is matched against the keyword tables once (bounded; cleared when full).
+        self._hits: dict[str, tuple[str | None, ...]] = {}
+
+    def _token_hits(self, token: str) -> tuple[str | None, ...]:
+        hits = self._hits.get(token)
+        if hits is None:
+            if len(self._hits) >= _HITS_MAX:
+                self._hits.clear()
+            hits = tuple(_keyword_in(token, weights) for weights in self._rules.keywords.values())
+            self._hits[token] = hits
+        return hits
 
     def _get_tokenizer(self) -> jieba.Tokenizer:
         with self._lock:
@@ -117,8 +132,9 @@ class KeywordClassifier:
         in_title = set(title_tokens)
         ordered = list(dict.fromkeys(title_tokens + self.segment(description)))
         best: Suggestion | None = None
-        for category, weights in self._rules.keywords.items():
-            hits = {token: word for token in ordered if (word := _keyword_in(token, weights))}
+        per_token = [(token, self._token_hits(token)) for token in ordered]
+        for index, (category, weights) in enumerate(self._rules.keywords.items()):
+            hits = {token: word for token, found in per_token if (word := found[index])}
             matched = list(dict.fromkeys(hits.values()))
             title_words = {hits[token] for token in in_title if token in hits}
             boost = self._rules.title_boost
