@@ -49,6 +49,8 @@ class JsonLinesSpanExporter(SpanExporter):
                         "span_id": format(ctx.span_id, "016x"),
                         "parent_span_id": format(span.parent.span_id, "016x") if span.parent else None,
                         "kind": span.kind.name,
+                        "start_ns": span.start_time,
+                        "end_ns": span.end_time,
                         "attributes": {k: str(v) for k, v in (span.attributes or {}).items()},
                         "links": [format(link.context.trace_id, "032x") for link in span.links],
                     },
@@ -71,7 +73,10 @@ def configure_tracing(service: str, settings: Settings, extra: SpanExporter | No
 
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=settings.otlp_endpoint)))
     if settings.trace_file:
-        provider.add_span_processor(SimpleSpanProcessor(JsonLinesSpanExporter(settings.trace_file)))
+        # Batched off the event loop like the OTLP exporter: a span ends without a file write.
+        provider.add_span_processor(
+            BatchSpanProcessor(JsonLinesSpanExporter(settings.trace_file), schedule_delay_millis=500)
+        )
     if extra is not None:
         provider.add_span_processor(SimpleSpanProcessor(extra))
     trace.set_tracer_provider(provider)
@@ -121,4 +126,11 @@ def current_ids() -> tuple[str | None, str | None]:
 
 
 def tracer(name: str = "hub") -> trace.Tracer:
-    return trace.get_tracer(name)
+    """The named tracer, created once (get_tracer builds a new one per call; spans are per message)."""
+    found = _tracers.get(name)
+    if found is None:
+        found = _tracers[name] = trace.get_tracer(name)
+    return found
+
+
+_tracers: dict[str, trace.Tracer] = {}

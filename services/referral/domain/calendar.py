@@ -230,6 +230,10 @@ class WorkingCalendar:
                 )
             by_year[schedule.year] = schedule
         self._schedules = by_year
+        # The calendar never changes once built (with_schedule returns a new one): each day is looked
+        # up once. chinese_calendar's own lookup validates and parses on every call, and deadline
+        # ladders walk the same days many times per referral.
+        self._days: dict[date, tuple[bool, DaySource]] = {}
 
     @property
     def schedules(self) -> tuple[YearSchedule, ...]:
@@ -260,6 +264,12 @@ class WorkingCalendar:
         return self._day(day)[0]
 
     def _day(self, day: date) -> tuple[bool, DaySource]:
+        known = self._days.get(day)
+        if known is None:
+            known = self._days[day] = self._lookup(day)
+        return known
+
+    def _lookup(self, day: date) -> tuple[bool, DaySource]:
         schedule = self._schedules.get(day.year)
         if schedule is not None:
             return schedule.is_workday(day), DaySource.schedule
