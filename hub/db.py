@@ -115,9 +115,6 @@ class Database:
         On return the work is committed; on an exception nothing of it is. On SQLite, writers that
         queue up while another writes share its transaction, each in a savepoint (group commit): one
         commit (one fsync) for the group, and a failing writer's savepoint alone is rolled back.
-        A writer's commit may wait for the next writers' blocks (at most GROUP_MAX_AGE_S after the
-        group began, unless a block itself runs longer): a block must never wait for another
-        transaction of this database to have returned.
         """
         if self._write_lock is None:
             async with self.sessions() as session:
