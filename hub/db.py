@@ -141,21 +141,15 @@ class Database:
                 group = await self._open_group()
             group.members += 1
             session = group.session
-            # The first writer needs no savepoint: if it fails, the transaction holds only its work.
-            savepoint = None
-            if group.members > 1:
-                try:
-                    savepoint = await session.begin_nested()
-                except BaseException as exc:
-                    await self._abort_group(group, exc)
-                    raise
+            try:
+                savepoint = await session.begin_nested()
+            except BaseException as exc:
+                await self._abort_group(group, exc)
+                raise
             try:
                 yield session
             except BaseException as exc:
                 session.info.pop("topics", None)
-                if savepoint is None:
-                    await self._abort_group(group, exc)
-                    raise
                 try:
                     await savepoint.rollback()
                 except BaseException as rollback_exc:
@@ -164,12 +158,11 @@ class Database:
                 with contextlib.suppress(Exception):  # a failed commit reaches the group's other members
                     await self._maybe_commit(group)
                 raise
-            if savepoint is not None:
-                try:
-                    await savepoint.commit()
-                except BaseException as exc:
-                    await self._abort_group(group, exc)
-                    raise
+            try:
+                await savepoint.commit()
+            except BaseException as exc:
+                await self._abort_group(group, exc)
+                raise
             group.topics |= session.info.pop("topics", set())
             await self._maybe_commit(group)
         finally:

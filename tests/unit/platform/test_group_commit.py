@@ -73,13 +73,3 @@ async def test_an_integrity_error_is_the_writers_own_and_the_others_commit(db: D
     assert results[0] is None and results[2] is None
     assert isinstance(results[1], IntegrityError)
     assert await count(db) == 3
-
-
-async def test_a_lone_writer_that_fails_leaves_nothing_and_the_next_one_commits(db: Database) -> None:
-    with pytest.raises(ValueError):
-        async with db.transaction() as session:
-            await session.execute(items.insert().values(id=1, name="lost"))
-            raise ValueError("fails")
-    async with db.transaction() as session:
-        await session.execute(items.insert().values(id=2, name="kept"))
-    assert await count(db) == 1 and await count(db, items.c.id == 2) == 1
