@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import event, text
@@ -20,11 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from hub.config import ServiceName, Settings
 
 WRITE_OPTION = "hub_write_transaction"
-
-# Group commit on SQLite: writers queued behind the one writer join its database transaction (each in
-# its own savepoint) and the group commits once. Bounded so a writer never waits long for its commit.
-GROUP_MAX_MEMBERS = 32
-GROUP_MAX_AGE_S = 0.02
 
 
 def normalise_url(url: str) -> str:
@@ -75,17 +68,6 @@ def _sqlite_pragmas(engine: AsyncEngine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-@dataclass
-class _Group:
-    """One SQLite transaction shared by consecutive writers; `committed` resolves when it commits."""
-
-    session: AsyncSession
-    started: float
-    committed: asyncio.Future[None]
-    members: int = 0
-    topics: set[str] = field(default_factory=set)
-
-
 class Database:
     """A service's engine plus a unit of work that wakes background workers after commit."""
 
@@ -97,8 +79,6 @@ class Database:
         # SQLite has one writer per file: queueing writers here costs nothing, while letting them
         # collide makes SQLite's busy handler sleep (up to 100 ms a try) and throughput collapses.
         self._write_lock = asyncio.Lock() if engine.dialect.name == "sqlite" else None
-        self._writers_waiting = 0
-        self._group: _Group | None = None
 
     def on_commit(self, topic: str, callback: Callable[[], None]) -> None:
         """Call `callback` after any transaction that flagged `topic` (e.g. "outbox") commits."""
@@ -110,114 +90,15 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """One transaction: commit on success, roll back on error; then wake whoever waits for its work.
-
-        On return the work is committed; on an exception nothing of it is. On SQLite, writers that
-        queue up while another writes share its transaction, each in a savepoint (group commit): one
-        commit (one fsync) for the group, and a failing writer's savepoint alone is rolled back.
-        """
-        if self._write_lock is None:
-            async with self.sessions() as session:
-                async with session.begin():
-                    await session.connection(execution_options={WRITE_OPTION: True})
-                    yield session
-                topics = session.info.pop("topics", set())
-            self._wake(topics)
-            return
-        async with self._grouped() as session:
-            yield session
-
-    @asynccontextmanager
-    async def _grouped(self) -> AsyncIterator[AsyncSession]:
-        assert self._write_lock is not None
-        self._writers_waiting += 1
-        try:
-            await self._write_lock.acquire()
-        finally:
-            self._writers_waiting -= 1
-        try:
-            group = self._group
-            if group is None:
-                group = await self._open_group()
-            group.members += 1
-            session = group.session
-            try:
-                savepoint = await session.begin_nested()
-            except BaseException as exc:
-                await self._abort_group(group, exc)
-                raise
-            try:
+        """One transaction: commit on success, roll back on error; then wake whoever waits for its work."""
+        async with contextlib.AsyncExitStack() as stack:
+            if self._write_lock is not None:
+                await stack.enter_async_context(self._write_lock)
+            session = await stack.enter_async_context(self.sessions())
+            async with session.begin():
+                await session.connection(execution_options={WRITE_OPTION: True})
                 yield session
-            except BaseException as exc:
-                session.info.pop("topics", None)
-                try:
-                    await savepoint.rollback()
-                except BaseException as rollback_exc:
-                    await self._abort_group(group, rollback_exc)
-                    raise exc from None
-                with contextlib.suppress(Exception):  # a failed commit reaches the group's other members
-                    await self._maybe_commit(group)
-                raise
-            try:
-                await savepoint.commit()
-            except BaseException as exc:
-                await self._abort_group(group, exc)
-                raise
-            group.topics |= session.info.pop("topics", set())
-            await self._maybe_commit(group)
-        finally:
-            self._write_lock.release()
-        # Outside the lock: the next writer may extend the group; our work is durable once it commits.
-        await asyncio.shield(group.committed)
-
-    async def _open_group(self) -> _Group:
-        session = self.sessions()
-        try:
-            await session.connection(execution_options={WRITE_OPTION: True})  # BEGIN IMMEDIATE
-        except BaseException:
-            await session.close()
-            raise
-        group = _Group(session, time.monotonic(), asyncio.get_running_loop().create_future())
-        self._group = group
-        return group
-
-    async def _maybe_commit(self, group: _Group) -> None:
-        """Commit now unless another writer is queued and the group is still small and young."""
-        if self._group is not group:
-            return  # already aborted
-        if (
-            self._writers_waiting > 0
-            and group.members < GROUP_MAX_MEMBERS
-            and time.monotonic() - group.started < GROUP_MAX_AGE_S
-        ):
-            return
-        self._group = None
-        try:
-            await group.session.commit()
-        except BaseException as exc:
-            await self._close_failed(group, exc)
-            raise
-        await group.session.close()
-        group.committed.set_result(None)
-        self._wake(group.topics)
-
-    async def _abort_group(self, group: _Group, exc: BaseException) -> None:
-        if self._group is group:
-            self._group = None
-        await self._close_failed(group, exc)
-
-    @staticmethod
-    async def _close_failed(group: _Group, exc: BaseException) -> None:
-        with contextlib.suppress(Exception):
-            await group.session.rollback()
-        with contextlib.suppress(Exception):
-            await group.session.close()
-        if not group.committed.done():
-            failure = exc if isinstance(exc, Exception) else RuntimeError("transaction abandoned")
-            group.committed.set_exception(failure)
-            group.committed.exception()  # retrieved: members that already left see it when they await
-
-    def _wake(self, topics: set[str]) -> None:
+            topics = session.info.pop("topics", set())
         for topic in topics:
             for callback in self._listeners.get(topic, []):
                 callback()
