@@ -104,6 +104,7 @@ class ServiceRuntime:
                 publisher=self.publisher,
                 settings=self.settings,
                 service=self.service,
+                consumed=lambda name, outcome: self.metrics.events_consumed.labels(name, outcome).inc(),
             )
             await consumer.start()
             self.consumers.append(consumer)

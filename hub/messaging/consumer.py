@@ -70,8 +70,11 @@ class EventConsumer:
         publisher: Publisher,
         settings: Settings,
         service: str,
+        consumed: Callable[[str, str], None] | None = None,
     ) -> None:
         self.spec = spec
+        # Told (consumer name, outcome) for every message: processed, duplicate, retried, dead_lettered.
+        self._consumed = consumed or (lambda _consumer, _outcome: None)
         self.handlers = handlers
         self.db = db
         self.inbox_table = inbox_table
@@ -130,6 +133,7 @@ class EventConsumer:
                 self.processed += 1
             else:
                 self.duplicates += 1
+            self._consumed(self.spec.name, "processed" if handled else "duplicate")
 
     async def _handle(self, event: Event, handler: Handler) -> bool:
         """True if handled now; False if this consumer had already handled the event (a redelivery)."""
@@ -151,6 +155,7 @@ class EventConsumer:
         await self._republish(message, "", self.spec.wait_queue(delays[attempt]), {RETRY_HEADER: attempt + 1})
         await message.ack()
         self.retried += 1
+        self._consumed(self.spec.name, "retried")
 
     async def _dead_letter(self, message: AbstractIncomingMessage, reason: str) -> None:
         log.error("%s: dead-lettered %s: %s", self.spec.name, message.message_id, reason)
@@ -166,6 +171,7 @@ class EventConsumer:
         )
         await message.ack()
         self.dead_lettered += 1
+        self._consumed(self.spec.name, "dead_lettered")
 
     async def _republish(
         self, message: AbstractIncomingMessage, exchange_name: str, routing_key: str, extra: dict[str, Any]

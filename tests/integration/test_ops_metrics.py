@@ -78,4 +78,7 @@ async def test_every_service_exports_the_catalogue_without_personal_data(
         assert depth and all(v == 0 for _, v in depth), (service, depth)  # each consumer's DLQ, empty
         assert all(ls["queue"].endswith(".dlq") for ls, _ in depth)
     assert value(scraped["notification"]["hub_notification_failed"], recipient_kind="citizen") == 0
+    # Every consumer counts what it handled (the registration reached referral's case consumer).
+    consumed = scraped["referral"][_family("hub_events_consumed_total")]
+    assert value(consumed, consumer="referral.case-events", outcome="processed") >= 1
     assert value(scraped["notification"]["hub_notification_deliveries"], channel="sms", outcome="sent") >= 1

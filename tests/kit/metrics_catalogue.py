@@ -11,6 +11,7 @@ KIT: dict[str, frozenset[str]] = {
     "hub_outbox_pending": frozenset(),
     "hub_outbox_lag_seconds": frozenset(),
     "hub_dead_letter_depth": frozenset({"queue"}),
+    "hub_events_consumed_total": frozenset({"consumer", "outcome"}),
 }
 
 METRICS: dict[str, dict[str, frozenset[str]]] = {
