@@ -112,7 +112,7 @@ async def get_summary(request: Request) -> dict[str, Any]:
 @router.get("/stats", summary="Received, dispatched, mediated, closed and rates by a dimension")
 async def get_stats(
     request: Request,
-    by: Literal["category", "street", "department", "month"] = "category",
+    by: Literal["category", "street", "department", "month", "day"] = "category",
     from_: Annotated[AwareDatetime | None, Query(alias="from")] = None,
     to: AwareDatetime | None = None,
 ) -> dict[str, Any]:

@@ -4,7 +4,9 @@ department acknowledge (报到) and reply (答复) to its referral — each chan
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -272,6 +274,9 @@ def _ops_answer(url: str) -> dict[str, Any]:
     if "/ops/stats" in url:
         figures = {k: OPS_SUMMARY[k] for k in ("received", "mediated", "closed", "overdue")}
         rates = {"closure_rate": 0.5, "satisfaction_rate": 0.75, "dispatched": 11, "rated": 4}
+        if "by=day" in url:  # the 14-day trend: one call, one row per Beijing day with cases
+            today = datetime.now(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d")
+            return {"by": "day", "items": [{"key": today, **figures, **rates, "received": 6}], "total": {}}
         if "by=department" in url:
             items = [{"key": "police_station@150203001000", **figures, **rates}]
         elif "by=category" in url:
@@ -346,7 +351,10 @@ async def test_the_dashboard_draws_the_ops_figures(console_hub: InProcessHub, pa
     assert "红色 2 件" in (await colours.locator("desc").text_content() or "")
     await expect(page.get_by_role("meter", name="办结率 50.0%")).to_be_visible()
     await expect(page.get_by_role("meter", name="满意率 75.0%")).to_be_visible()
-    await expect(page.get_by_role("img", name=re.compile("近 14 天每日受理"))).to_be_visible()
+    trend = page.get_by_role("img", name=re.compile("近 14 天每日受理"))
+    await expect(trend).to_be_visible()
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).strftime("%m-%d")
+    assert f"{today} 6 件" in (await trend.locator("desc").text_content() or "")
     departments = page.get_by_role("table", name="按牵头部门统计")
     await expect(departments).to_contain_text("police_station@150203001000")
     await page.screenshot(path=screenshot_path("dashboard-charts"), full_page=True)

@@ -104,6 +104,8 @@ async def test_summary_stats_and_monthly_report_count_a_known_set_of_cases(
     months = (await ops(api, "stats", by="month"))["items"]
     assert len(months) == 1 and months[0]["received"] == 5
     month = months[0]["key"]
+    days = (await ops(api, "stats", by="day"))["items"]
+    assert sum(r["received"] for r in days) == 5 and all(r["key"].startswith(month + "-") for r in days)
     later = await ops(api, "stats", by="category", **{"from": "2099-01-01T00:00:00+08:00"})
     assert later["items"] == [] and later["total"]["received"] == 0
     bad = await api.get("/api/v1/ops/stats", role="ops", params={"by": "colour"})

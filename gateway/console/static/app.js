@@ -152,18 +152,15 @@ function shanghaiDay(date) {
   return new Intl.DateTimeFormat("en-CA", { timeZone: "Asia/Shanghai" }).format(date); // YYYY-MM-DD
 }
 
-// Cases received on each of the last TREND_DAYS days (local days): /ops/stats over one day each.
+// Cases received on each of the last TREND_DAYS days (Beijing days): one /ops/stats?by=day call.
 async function dailyTrend() {
   const today = shanghaiDay(new Date());
   const days = Array.from({ length: TREND_DAYS }, (_, i) => shanghaiDay(new Date(Date.parse(`${today}T12:00:00+08:00`) - (TREND_DAYS - 1 - i) * DAY)));
-  const counts = await Promise.all(
-    days.map(async (day) => {
-      const from = new Date(`${day}T00:00:00+08:00`);
-      const data = await api("/ops/stats", { optional: true, params: { by: "month", from: from.toISOString(), to: new Date(from.getTime() + DAY).toISOString() } });
-      return data && data.total ? Number(data.total.received) || 0 : null;
-    }),
-  );
-  return counts.every((c) => c === null) ? [] : days.map((day, i) => ({ label: day.slice(5), value: counts[i] || 0 }));
+  const from = new Date(`${days[0]}T00:00:00+08:00`);
+  const data = await api("/ops/stats", { optional: true, params: { by: "day", from: from.toISOString() } });
+  if (!data) return [];
+  const received = new Map((data.items || []).map((row) => [row.key, Number(row.received) || 0]));
+  return days.map((day) => ({ label: day.slice(5), value: received.get(day) || 0 }));
 }
 
 async function dashboardView() {

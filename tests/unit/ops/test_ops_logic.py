@@ -159,6 +159,7 @@ def test_rates_are_fractions_and_none_without_a_denominator() -> None:
 def test_months_are_local_time() -> None:
     late_march_utc = datetime(2026, 3, 31, 17, 0, tzinfo=UTC)  # 01:00 on 1 April in Beijing
     assert stats.month_of(late_march_utc) == "2026-04"
+    assert stats.day_of(late_march_utc) == "2026-04-01"  # Beijing days, like months
     assert [
         r["key"] for r in stats.stats_by([fact(registered_at=late_march_utc.isoformat())], "month")[0]
     ] == ["2026-04"]
