@@ -446,8 +446,14 @@ async def load_schedule(body: ScheduleIn, request: Request, actor: ActorDep) -> 
             errors=[{"field": f"text.{exc.where}", "message": exc.message}],
         ) from None
     wf = _wf(request)
-    async with _rt(request).db.transaction() as session:
-        recomputed = await wf.load_schedule(session, schedule, actor)
+    calendar_before = wf.config
+    try:
+        async with _rt(request).db.transaction() as session:
+            recomputed = await wf.load_schedule(session, schedule, actor)
+    except BaseException:
+        # Not committed: this process must not go on counting days with a schedule nobody stored.
+        wf.config = calendar_before
+        raise
     return ScheduleLoadedOut(
         year=schedule.year,
         source=schedule.source,

@@ -52,6 +52,7 @@ from hub.contracts.referral import (
     ScheduleLoadedV1,
 )
 from hub.db import Database
+from hub.failpoints import failpoint
 from hub.messaging.outbox import Outbox
 from hub.problems import Problem
 from services.referral import store
@@ -1470,6 +1471,7 @@ class Workflow:
                 "recomputed": changed,
             },
         )
+        failpoint("referral.calendar.before_commit")
         return changed
 
     async def use_stored_schedules(self, session: AsyncSession) -> list[int]:

@@ -17,7 +17,7 @@ import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from typer.testing import CliRunner
 
-from hub import audit
+from hub import audit, failpoints
 from hub.cli import app as hub_cli
 from services.referral.clock import ManualClock
 from services.referral.data import read_data_file
@@ -414,3 +414,29 @@ async def test_red_cases_reach_the_district_at_once_and_a_centre_delegates_down(
     audited = [a for a, c, _d in await audit_actions(hub) if c == case_no]
     assert audited == ["case.delegated"]
     assert json.dumps(state["centre_moves"][-1]["reason"], ensure_ascii=False) == '"属社区调解范围"'
+
+
+async def test_a_schedule_load_that_does_not_commit_leaves_the_calendar_as_it_was(
+    hub: InProcessHub, clock: ManualClock, tmp_path: Path
+) -> None:
+    clock.set(sh(2026, 12, 28, 10, 0))
+    api = Api(hub)
+    case_no = await api.register(FACILITIES)  # 7 working days: into 2027
+    assert by_department(await api.dispatched(case_no, 3), HOUSING)["provisional"]
+    text = SCHEDULE_2027.read_text(encoding="utf-8")
+
+    failpoints.configure("referral.calendar.before_commit=raise", tmp_path / "failpoints")
+    try:
+        failed = await api.post("/api/v1/calendar/schedules", {"text": text, "source": SCHEDULE_2027.name})
+    finally:
+        failpoints.configure("", tmp_path / "failpoints")
+    assert failed.status_code == 500, failed.text
+    # Rolled back: nothing stored, and this process still counts 2027 on weekends only.
+    assert not workflow(hub).config.calendar.covers(2027)
+    status = (await api.get("/api/v1/calendar")).json()
+    assert 2027 not in {y["year"] for y in status["years"] if y["source"] == "schedule"}
+    assert by_department(await api.state(case_no), HOUSING)["provisional"]
+
+    loaded = await api.post("/api/v1/calendar/schedules", {"text": text, "source": SCHEDULE_2027.name})
+    assert loaded.status_code == 200 and loaded.json()["recomputed"] >= 1, loaded.text
+    assert not by_department(await api.state(case_no), HOUSING)["provisional"]
