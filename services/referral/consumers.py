@@ -1,4 +1,4 @@
-"""Events referral listens to: registrations (dispatch), merges, ratings (回访: SMS replies, 12345's own),
+"""Events referral listens to: registrations (dispatch), re-gradings, merges, ratings (回访: SMS replies, 12345's own),
 12345 urges (催办).
 
 Each handler runs in the consumer's transaction with its inbox row, so a redelivered event changes
@@ -13,7 +13,7 @@ import logging
 from sqlalchemy import select
 
 from hub.contracts.gateway import HotlineRatingReceivedV1, HotlineUrgeReceivedV1
-from hub.contracts.intake import CaseMergedV1, CaseRegisteredV1
+from hub.contracts.intake import CaseAssessmentChangedV1, CaseMergedV1, CaseRegisteredV1
 from hub.contracts.notification import SmsReplyReceivedV1
 from hub.messaging.consumer import Handler, HandlerContext, Reject, RetryLater
 from hub.problems import Problem
@@ -71,6 +71,18 @@ def handlers(workflow: Workflow) -> dict[str, Handler]:
         actor = Actor(merged.actor_role or "centre")
         await workflow.merged(ctx.session, merged.case_no, merged.into, actor)
 
+    async def on_assessment_changed(ctx: HandlerContext) -> None:
+        changed = CaseAssessmentChangedV1.model_validate(ctx.event.data)
+        try:
+            Colour(changed.colour)
+        except ValueError:
+            raise Reject(f"unknown colour {changed.colour!r}") from None
+        if (
+            await workflow.assessment_changed(ctx.session, changed.case_no, changed.colour, changed.category)
+            is None
+        ):
+            raise RetryLater("case not registered here yet")
+
     async def rate(
         ctx: HandlerContext, case_no: str, satisfaction: str, comment: str | None, actor: Actor, via: str
     ) -> None:
@@ -101,6 +113,7 @@ def handlers(workflow: Workflow) -> dict[str, Handler]:
     return {
         CaseRegisteredV1.TYPE: on_case_registered,
         CaseMergedV1.TYPE: on_case_merged,
+        CaseAssessmentChangedV1.TYPE: on_assessment_changed,
         SmsReplyReceivedV1.TYPE: on_sms_reply,
         HotlineRatingReceivedV1.TYPE: on_hotline_rating,
         HotlineUrgeReceivedV1.TYPE: on_urge,

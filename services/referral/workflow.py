@@ -1021,6 +1021,32 @@ class Workflow:
         await self.emit(session, CaseWithdrawnV1(case_no=case_no, withdrawn_at=now), actor)
         return True
 
+    async def assessment_changed(
+        self, session: AsyncSession, case_no: str, colour: str, category: str | None
+    ) -> bool | None:
+        """Intake re-graded the case (a supervisor's override or a category correction): the case's
+        colour and category follow, so lists, statistics and stalls show the current grading; a case
+        raised to red is put before the district at once, as a red registration is. Running deadlines
+        keep what they started under. None: the case has not reached referral yet."""
+        case = await store.lock_case(session, case_no)
+        if case is None:
+            return None
+        values: dict[str, Any] = {}
+        if colour != case.colour:
+            values["colour"] = colour
+        if category and category != case.category:
+            values["category"] = category
+        if not values:
+            return False
+        now = self.clock()
+        await session.execute(
+            update(cases).where(cases.c.case_no == case_no).values(**values, updated_at=now)
+        )
+        holding = self.centre_of(case)
+        if holding is not None and not CASE_MACHINE.is_final(case.status):
+            await self._alert_district_if_red(session, case_no, colour, holding, now)
+        return True
+
     async def merged(self, session: AsyncSession, case_no: str, into: str, actor: Actor) -> bool:
         case = await store.lock_case(session, case_no)
         if case is None:

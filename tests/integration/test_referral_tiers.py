@@ -416,6 +416,31 @@ async def test_red_cases_reach_the_district_at_once_and_a_centre_delegates_down(
     assert json.dumps(state["centre_moves"][-1]["reason"], ensure_ascii=False) == '"属社区调解范围"'
 
 
+async def test_a_case_raised_to_red_later_reaches_the_district_and_the_lists_follow(
+    hub: InProcessHub, clock: ManualClock
+) -> None:
+    api = Api(hub)
+    case_no = await api.register(neighbour("昆都仑区白云路第二社区9栋"))
+    state = await api.dispatched(case_no)
+    assert state["colour"] != "red" and state["district_alerted_at"] is None
+
+    raised = await api.post(
+        f"/api/v1/cases/{case_no}/assessment", {"colour": "red", "reason": "现场确认有冲突升级风险"}
+    )
+    assert raised.status_code == 200, raised.text
+    state = await eventually(
+        lambda: api.state(case_no), until=lambda s: s["colour"] == "red", what="referral sees the new colour"
+    )
+    assert state["district_alerted_at"] is not None and state["centre_level"] == "community"
+    seen = (await api.get(f"/api/v1/centres/{DISTRICT}/cases", params={"colour": "red"})).json()
+    assert case_no in [c["case_no"] for c in seen["items"]]
+    assert case_no in [
+        c["case_no"] for c in (await api.get("/api/v1/cases", params={"colour": "red"})).json()["items"]
+    ]
+    events = await outbox_events(hub, "case.district_alerted.v1", case_no)
+    assert [(e["district_centre"], e["holding_centre"]) for e in events] == [(DISTRICT, COMMUNITY)]
+
+
 async def test_a_schedule_load_that_does_not_commit_leaves_the_calendar_as_it_was(
     hub: InProcessHub, clock: ManualClock, tmp_path: Path
 ) -> None:
