@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
 from fastapi import Response
 
 from hub.problems import PROBLEM_JSON, Problem
+
+# Back-off between connection attempts to a service that is not listening (about 4 s in all).
+CONNECT_RETRY_DELAYS_S = (0.1, 0.25, 0.5, 1.0, 2.0)
+
+
+def _unavailable(service: str, exc: httpx.HTTPError) -> Problem:
+    # The exception's class (ConnectError, ReadTimeout, PoolTimeout) tells ops where to look.
+    return Problem(
+        503,
+        "服务暂不可用",
+        f"{service} 服务暂时无法访问（{type(exc).__name__}），请稍后重试",
+        type_="service-unavailable",
+    )
 
 
 class Upstream:
@@ -25,18 +39,20 @@ class Upstream:
         headers: dict[str, str] | None = None,
         params: dict[str, Any] | None = None,
     ) -> httpx.Response:
-        try:
-            return await self.client.request(
-                method, self.urls[service] + path, json=json, headers=headers, params=params, timeout=30
-            )
-        except httpx.HTTPError as exc:
-            # The exception's class (ConnectError, ReadTimeout, PoolTimeout) tells ops where to look.
-            raise Problem(
-                503,
-                "服务暂不可用",
-                f"{service} 服务暂时无法访问（{type(exc).__name__}），请稍后重试",
-                type_="service-unavailable",
-            ) from None
+        for delay in (*CONNECT_RETRY_DELAYS_S, None):
+            try:
+                return await self.client.request(
+                    method, self.urls[service] + path, json=json, headers=headers, params=params, timeout=30
+                )
+            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                # Nothing reached the service (it is starting or restarting): trying again is safe even
+                # for a POST, and a restart of a few seconds is not an outage for the caller.
+                if delay is None:
+                    raise _unavailable(service, exc) from None
+                await asyncio.sleep(delay)
+            except httpx.HTTPError as exc:
+                raise _unavailable(service, exc) from None
+        raise AssertionError("unreachable")
 
     async def json(self, service: str, method: str, path: str, **kwargs: Any) -> Any:
         response = await self.request(service, method, path, **kwargs)

@@ -93,12 +93,15 @@ async def test_three_replicas_of_each_service_keep_every_guarantee(backend: str,
             start_new_session=True,
         )
         gateways = [f"http://127.0.0.1:{base + 1000 * i}" for i in range(REPLICAS)]
+        every_process = [
+            f"http://127.0.0.1:{port + 1000 * i}" for port in ports.values() for i in range(REPLICAS)
+        ]
         try:
-            for gateway in gateways:
+            for url in every_process:  # all twelve: a gateway may be up before the intake it calls
                 await eventually(
-                    lambda g=gateway: _get(f"{g}/readyz"),
+                    lambda u=url: _get(f"{u}/readyz"),
                     until=lambda r: r is not None and r.status_code == 200,
-                    what=f"{gateway} ready",
+                    what=f"{url} ready",
                     timeout=120,
                     interval=0.5,
                 )
