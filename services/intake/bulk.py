@@ -45,15 +45,15 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.config import Settings
-from hub.crypto import FieldCipher, keyed_hash
+from hub.crypto import FieldCipher
 from hub.problems import Problem, validation_errors
 from hub.runtime import ServiceRuntime
 from hub.tracing import current_ids
 from services.intake.actors import Actor, CurrentActor, require
 from services.intake.assessment import Assessor
+from services.intake.case_columns import case_columns, phone_hash_of
 from services.intake.casework import record
 from services.intake.domain.model import CaseIn
-from services.intake.domain.pii import mask_phone
 from services.intake.numbering import business_day, format_case_no
 from services.intake.rulebook import load_assessor
 from services.intake.tables import case_counters, cases
@@ -302,8 +302,6 @@ async def _number(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
 
 def _row(settings: Settings, cipher: FieldCipher, assessor: Assessor, item: ImportItem) -> dict[str, Any]:
     case_in = item.case
-    reporter = case_in.reporter
-    phone_hash = keyed_hash(settings.hash_key, reporter.phone) if reporter.phone else None
     category, words = (
         (case_in.category.value, [])
         if case_in.category
@@ -312,32 +310,16 @@ def _row(settings: Settings, cipher: FieldCipher, assessor: Assessor, item: Impo
     assessment = assessor.grade(case_in, category, 0)
     return {
         "case_no": None,  # numbered in a block
-        "channel": case_in.channel.value,
-        "source_ref": case_in.source_ref,
         "idempotency_key": None,
-        "request_type": case_in.request_type.value,
-        "category": category,
-        "category_source": "caller" if case_in.category else "classifier",
-        "category_words": words,
-        "title": case_in.title,
-        "description": case_in.description,
-        "reporter_anonymous": reporter.anonymous,
-        "reporter_name_enc": cipher.encrypt(reporter.name),
-        "reporter_phone_enc": cipher.encrypt(reporter.phone),
-        "reporter_phone_hash": phone_hash,
-        "reporter_phone_masked": mask_phone(reporter.phone) if reporter.phone else None,
-        "reporter_id_type": reporter.id_type.value if reporter.id_type else None,
-        "reporter_id_enc": cipher.encrypt(reporter.id_number),
-        "reporter_id_hash": keyed_hash(settings.hash_key, reporter.id_number) if reporter.id_number else None,
-        "sms_capable": bool(reporter.phone and not reporter.anonymous and reporter.phone_is_mobile),
-        "address": case_in.location.address,
-        "address_key": assessor.address_key(case_in.location.address),
-        "street_code": case_in.location.street_code,
-        "grid_code": case_in.location.grid_code,
-        "people_involved": case_in.people_involved,
-        "amount_yuan": case_in.amount_yuan,
-        "flags": [f.value for f in case_in.flags],
-        "occurred_at": case_in.occurred_at,
+        **case_columns(
+            case_in,
+            category=category,
+            words=words,
+            cipher=cipher,
+            hash_key=settings.hash_key,
+            phone_hash=phone_hash_of(settings.hash_key, case_in),
+            address_key=assessor.address_key(case_in.location.address),
+        ),
         "colour": assessment.colour,
         "colour_reasons": assessment.reasons,
         "colour_overridden": False,

@@ -10,14 +10,13 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from hub.contracts.intake import CaseRegisteredV1, ReporterContact
-from hub.crypto import keyed_hash
 from hub.runtime import ServiceRuntime
 from hub.tracing import current_ids
 from services.intake.actors import DEFAULT_ROLE, Actor
 from services.intake.assessment import Assessor, Candidate
+from services.intake.case_columns import case_columns, phone_hash_of
 from services.intake.casework import record
 from services.intake.domain.model import CaseIn
-from services.intake.domain.pii import mask_phone
 from services.intake.matching import same_source
 from services.intake.numbering import next_case_no
 from services.intake.tables import cases
@@ -69,7 +68,7 @@ async def _register(
     now = datetime.now(UTC)
     settings = rt.settings
     reporter = case_in.reporter
-    phone_hash = keyed_hash(settings.hash_key, reporter.phone) if reporter.phone else None
+    phone_hash = phone_hash_of(settings.hash_key, case_in)
     address_key = assessor.address_key(case_in.location.address)
     async with rt.db.transaction() as session:
         existing = await find_existing(session, case_in, idempotency_key)
@@ -129,38 +128,18 @@ async def _register(
             duplicate_of = await _surviving(session, duplicate_of)
         case_no = await next_case_no(session, now)
         trace_id, _ = current_ids()
-        cipher = rt.cipher
-        sms_capable = bool(reporter.phone and not reporter.anonymous and reporter.phone_is_mobile)
         values: dict[str, Any] = {
             "case_no": case_no,
-            "channel": case_in.channel.value,
-            "source_ref": case_in.source_ref,
             "idempotency_key": idempotency_key,
-            "request_type": case_in.request_type.value,
-            "category": category,
-            "category_source": "caller" if case_in.category else "classifier",
-            "category_words": words,
-            "title": case_in.title,
-            "description": case_in.description,
-            "reporter_anonymous": reporter.anonymous,
-            "reporter_name_enc": cipher.encrypt(reporter.name),
-            "reporter_phone_enc": cipher.encrypt(reporter.phone),
-            "reporter_phone_hash": phone_hash,
-            "reporter_phone_masked": mask_phone(reporter.phone) if reporter.phone else None,
-            "reporter_id_type": reporter.id_type.value if reporter.id_type else None,
-            "reporter_id_enc": cipher.encrypt(reporter.id_number),
-            "reporter_id_hash": keyed_hash(settings.hash_key, reporter.id_number)
-            if reporter.id_number
-            else None,
-            "sms_capable": sms_capable,
-            "address": case_in.location.address,
-            "address_key": address_key,
-            "street_code": case_in.location.street_code,
-            "grid_code": case_in.location.grid_code,
-            "people_involved": case_in.people_involved,
-            "amount_yuan": case_in.amount_yuan,
-            "flags": [f.value for f in case_in.flags],
-            "occurred_at": case_in.occurred_at,
+            **case_columns(
+                case_in,
+                category=category,
+                words=words,
+                cipher=rt.cipher,
+                hash_key=settings.hash_key,
+                phone_hash=phone_hash,
+                address_key=address_key,
+            ),
             "colour": assessment.colour,
             "colour_reasons": assessment.reasons,
             "response_level": assessment.response_level,
@@ -189,9 +168,9 @@ async def _register(
             trace_id=trace_id,
             reporter=ReporterContact(
                 anonymous=reporter.anonymous,
-                phone_enc=values["reporter_phone_enc"] if sms_capable else None,
+                phone_enc=values["reporter_phone_enc"] if values["sms_capable"] else None,
                 phone_hash=phone_hash,
-                sms_capable=sms_capable,
+                sms_capable=values["sms_capable"],
             ),
         )
         await rt.outbox.emit(session, event.TYPE, case_no, event.model_dump(mode="json"))
