@@ -522,7 +522,7 @@ class CaseSummaryOut(BaseModel):
     registered_at: datetime
     updated_at: datetime
     lead_department: str | None  # the open (or latest) lead referral's unit
-    supervision_level: str  # the highest level among its open deadlines ("none" when none)
+    supervision_level: str  # the highest level among its current round's referrals, as the case read
     overdue: bool  # an open referral past an open deadline
     provisional: bool  # a deadline counted on weekends only (that year's schedule not loaded)
     anonymous: bool
@@ -584,15 +584,18 @@ async def list_cases(
     total = int((await session.execute(count)).scalar_one())
     rows = (await session.execute(query.offset((page - 1) * page_size).limit(page_size))).all()
     numbers = [r.case_no for r in rows]
+    current_round = {r.case_no: r.round for r in rows}
     lead: dict[str, str] = {}
     provisional: set[str] = set()
-    open_levels: dict[str, list[str]] = defaultdict(list)
+    levels: dict[str, Level] = {}
     late: set[str] = set()
     if numbers:
         for ref in (
             await session.execute(
-                select(referrals.c.case_no, referrals.c.department, referrals.c.role)
-                .add_columns(referrals.c.status, referrals.c.deadline_provisional)
+                select(referrals.c.case_no, referrals.c.department, referrals.c.role, referrals.c.round)
+                .add_columns(
+                    referrals.c.status, referrals.c.deadline_provisional, referrals.c.supervision_level
+                )
                 .where(referrals.c.case_no.in_(numbers))
                 .order_by(referrals.c.dispatched_at)
             )
@@ -601,21 +604,19 @@ async def list_cases(
                 lead[ref.case_no] = ref.department  # the latest lead wins
             if ref.deadline_provisional and ref.status in store.OPEN_REFERRAL_STATES:
                 provisional.add(ref.case_no)
-        for d in (
-            await session.execute(
-                select(deadlines.c.case_no, deadlines.c.due_at, deadlines.c.supervision_level)
-                .join(referrals, referrals.c.id == deadlines.c.referral_id)
-                .where(
-                    deadlines.c.case_no.in_(numbers),
-                    deadlines.c.status == "open",
-                    deadlines.c.kind.in_(store.LADDER_KINDS),
-                    referrals.c.status.in_(store.OPEN_REFERRAL_STATES),
+            if ref.round == current_round[ref.case_no]:  # as case_view: the current round's highest
+                levels[ref.case_no] = higher(
+                    levels.get(ref.case_no, Level.none), Level(ref.supervision_level)
+                )
+        late = set(
+            (
+                await session.execute(
+                    select(cases.c.case_no).where(cases.c.case_no.in_(numbers), _overdue_case(now))
                 )
             )
-        ).all():
-            open_levels[d.case_no].append(d.supervision_level)
-            if d.due_at <= now:
-                late.add(d.case_no)
+            .scalars()
+            .all()
+        )
     items = [
         CaseSummaryOut(
             case_no=r.case_no,
@@ -628,7 +629,7 @@ async def list_cases(
             registered_at=r.registered_at,
             updated_at=r.updated_at,
             lead_department=lead.get(r.case_no),
-            supervision_level=_highest(open_levels.get(r.case_no, [])),
+            supervision_level=levels.get(r.case_no, Level.none).value,
             overdue=r.case_no in late,
             provisional=r.case_no in provisional,
             anonymous=bool(r.anonymous),
@@ -638,10 +639,3 @@ async def list_cases(
         for r in rows
     ]
     return CasePage(items=items, total=total, page=page, page_size=page_size)
-
-
-def _highest(levels: list[str]) -> str:
-    best = "none"
-    for level in levels:
-        best = higher(Level(best), Level(level)).value
-    return best

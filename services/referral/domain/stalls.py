@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from services.referral.domain.supervision import Level
+
 
 @dataclass(frozen=True)
 class OpenDeadline:
@@ -36,11 +38,8 @@ class Stall:
     supervision_level: str | None
 
 
-_LEVELS = ("none", "reminder", "ordinary", "yellow_card", "red_card")
-
-
 def _rank(level: str) -> int:
-    return _LEVELS.index(level) if level in _LEVELS else 0
+    return Level(level).rank
 
 
 def classify(candidate: Candidate, now: datetime, idle_after: timedelta) -> Stall | None:
