@@ -74,6 +74,14 @@ class Settings(BaseSettings):
         default="dev-smpp",
         description="SMPP bind password (SMPP v3.4 allows at most 8 characters)",
     )
+    sms_inbound_redelivery_window_s: int = Field(
+        default=3600,
+        ge=1,
+        description=(
+            "An inbound SMS without a provider message id (SMPP) that repeats the sender, number, "
+            "reference and text of one received this many seconds before is a redelivery: recorded once"
+        ),
+    )
 
     # Adapters to external systems (gateway/adapters/, docs/adapters/). Per system: the base URL of
     # its API (unset: nothing is pushed to it), our credentials there, the secret it signs its pushes

@@ -5,6 +5,13 @@ the number itself is never stored in the clear or logged) within the reply windo
 yet; a recognised answer emits sms.reply_received.v1 through the outbox in the same transaction.
 Every inbound message is recorded (content encrypted); unrecognised ones and ones with no open
 invitation change nothing else. The provider's (dest_code, sequence_id) makes a repeated push a no-op.
+
+A provider that gives a message no id (SMPP: a deliver_sm carries none, and the SMSC delivers it
+again when our answer was lost) is deduplicated by a keyed fingerprint of (our number, the sender,
+the SMSC's user_message_reference if any, the text): the same fingerprint within the redelivery
+window is the same message. Without a reference, a citizen who sends the very same text twice
+within the window is therefore counted once; the window is a setting
+(HUB_SMS_INBOUND_REDELIVERY_WINDOW_S).
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from services.notification.tables import deliveries, inbound_replies, opt_outs
 log = logging.getLogger("hub.notification.inbound")
 
 REPLY_WINDOW = timedelta(days=15)
+REDELIVERY_WINDOW = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -36,17 +44,25 @@ class InboundSms:
     phone: str
     content: str
     dest_code: str
-    sequence_id: str
+    # The provider's id for this message; None when it gives none (SMPP), see the module docstring.
+    sequence_id: str | None
     sent_at: datetime | None = None
+    reference: str = ""  # without an id: what else tells two identical texts apart
 
 
 class InboundReplies:
     def __init__(
-        self, rt: ServiceRuntime, clock: Callable[[], datetime], *, window: timedelta = REPLY_WINDOW
+        self,
+        rt: ServiceRuntime,
+        clock: Callable[[], datetime],
+        *,
+        window: timedelta = REPLY_WINDOW,
+        redelivery_window: timedelta = REDELIVERY_WINDOW,
     ) -> None:
         self.rt = rt
         self.clock = clock
         self.window = window
+        self.redelivery_window = redelivery_window
 
     async def opt_out(self, phone: str, source: str = "api") -> None:
         """Record an opt-out by the keyed hash of the number (raises NotAMobile for a non-mobile)."""
@@ -68,13 +84,16 @@ class InboundReplies:
         except NotAMobile:
             log.info("inbound SMS from a number that is not a mainland mobile: ignored")
             return "invalid_sender"
+        dedup_key, earlier_key = self._dedup_keys(message, phone_hash, now)
         async with self.rt.db.transaction() as session:
+            if earlier_key is not None and await self._seen_since(session, earlier_key, now):
+                return "duplicate"
             record_id = str(uuid.uuid4())
             inserted = await session.execute(
                 upsert_for(session)(inbound_replies)
                 .values(
                     id=record_id,
-                    dedup_key=f"{message.dest_code}:{message.sequence_id}"[:200],
+                    dedup_key=dedup_key,
                     phone_hash=phone_hash,
                     content_enc=self.rt.cipher.encrypt(message.content) or "",
                     outcome="pending",
@@ -94,6 +113,26 @@ class InboundReplies:
             )
         log.info("inbound SMS %s: %s (case %s)", record_id, outcome, values.get("case_no") or "-")
         return outcome
+
+    def _dedup_keys(self, message: InboundSms, phone_hash: str, now: datetime) -> tuple[str, str | None]:
+        """The row's unique key and, for a message without an id, the key the same message would
+        have had in the previous window (the window is cut into buckets to keep the key unique)."""
+        if message.sequence_id is not None:
+            return f"{message.dest_code}:{message.sequence_id}"[:200], None
+        fingerprint = keyed_hash(
+            self.rt.settings.hash_key,
+            "\x1f".join(("inbound-v1", message.dest_code, phone_hash, message.reference, message.content)),
+        )
+        bucket = int(now.timestamp() // self.redelivery_window.total_seconds())
+        return f"fp:{fingerprint}:{bucket}", f"fp:{fingerprint}:{bucket - 1}"
+
+    async def _seen_since(self, session: Any, key: str, now: datetime) -> bool:
+        row = (
+            await session.execute(
+                select(inbound_replies.c.received_at).where(inbound_replies.c.dedup_key == key)
+            )
+        ).first()
+        return row is not None and aware(row.received_at) > now - self.redelivery_window
 
     async def _decide(
         self, session: Any, phone_hash: str, message: InboundSms, now: datetime

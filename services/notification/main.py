@@ -14,7 +14,7 @@ import asyncio
 import importlib
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -28,7 +28,7 @@ from services.notification.contacts import ContactRegistry, load_contacts
 from services.notification.domain.scheduling import NO_QUIET_HOURS, SendingPolicy
 from services.notification.domain.templates import load_default_catalog
 from services.notification.handlers import NotificationHandlers
-from services.notification.inbound import InboundReplies
+from services.notification.inbound import InboundReplies, InboundSms
 from services.notification.sender import Sender
 from services.notification.sms.aliyun import AliyunSms
 from services.notification.sms.port import SmsProvider
@@ -56,13 +56,16 @@ def default_policy(settings: Settings) -> SendingPolicy:
     return SendingPolicy()
 
 
-class ReceiptBridge:
-    """Receipts that arrive on a provider's own connection (SMPP deliver_sm) → the sender's ledger."""
+class ProviderBridge:
+    """What a provider pushes on its own connection (SMPP deliver_sm) → the same paths as its HTTP
+    push: receipts to the sender's ledger, citizens' messages to the inbound replies (one parser,
+    one dedupe, one record, one event, whichever provider carried them)."""
 
     def __init__(self) -> None:
         self.sender: Sender | None = None
+        self.inbound: InboundReplies | None = None
 
-    async def smpp(self, receipt: Any) -> None:
+    async def smpp_receipt(self, receipt: Any) -> None:
         if self.sender is None:
             raise RuntimeError("receipt before the sender exists")
         for _ in range(40):
@@ -78,9 +81,23 @@ class ReceiptBridge:
             await asyncio.sleep(0.1)  # the receipt overtook our record of the send
         raise RuntimeError("delivery still being recorded")
 
+    async def smpp_message(self, message: Any) -> None:
+        """A citizen's SMS over SMPP; raising makes the adapter ask the SMSC to deliver it again."""
+        if self.inbound is None:
+            raise RuntimeError("message before the inbound path exists")
+        await self.inbound.receive(
+            InboundSms(
+                phone=message.sender,
+                content=message.text,
+                dest_code=message.destination,
+                sequence_id=None,  # SMPP gives none: deduplicated by fingerprint, see inbound.py
+                reference=message.reference,
+            )
+        )
+
 
 def build_providers(
-    settings: Settings, client: httpx.AsyncClient, receipts: ReceiptBridge | None = None
+    settings: Settings, client: httpx.AsyncClient, bridge: ProviderBridge | None = None
 ) -> list[SmsProvider]:
     """The providers of HUB_SMS_PROVIDERS, in failover order.
 
@@ -96,7 +113,7 @@ def build_providers(
                 )
             )
         elif name == "smpp":
-            smpp = _smpp_provider(settings, receipts or ReceiptBridge())
+            smpp = _smpp_provider(settings, bridge or ProviderBridge())
             if smpp is not None:
                 providers.append(smpp)
     if not providers:
@@ -106,7 +123,7 @@ def build_providers(
     return providers
 
 
-def _smpp_provider(settings: Settings, receipts: ReceiptBridge) -> SmsProvider | None:
+def _smpp_provider(settings: Settings, bridge: ProviderBridge) -> SmsProvider | None:
     try:
         module = importlib.import_module(SMPP_MODULE)
     except ImportError:
@@ -125,7 +142,8 @@ def _smpp_provider(settings: Settings, receipts: ReceiptBridge) -> SmsProvider |
         port=settings.smpp_port,
         system_id=settings.smpp_system_id,
         password=settings.smpp_password,
-        on_receipt=receipts.smpp,
+        on_receipt=bridge.smpp_receipt,
+        on_message=bridge.smpp_message,
     )
     return instance
 
@@ -170,8 +188,8 @@ def bootstrap(
 ) -> FastAPI:
     runtime = ServiceRuntime("notification", settings, metadata, kit)
     client = httpx.AsyncClient()
-    receipts = ReceiptBridge()
-    sms_providers = providers(settings, client) if providers else build_providers(settings, client, receipts)
+    bridge = ProviderBridge()
+    sms_providers = providers(settings, client) if providers else build_providers(settings, client, bridge)
     registry = contacts if contacts is not None else load_contacts()
     policy = policy or default_policy(settings)
     catalog = load_default_catalog()
@@ -192,7 +210,10 @@ def bootstrap(
         policy=policy,
         clock=clock,
     )
-    receipts.sender = sender
+    inbound = InboundReplies(
+        runtime, clock, redelivery_window=timedelta(seconds=settings.sms_inbound_redelivery_window_s)
+    )
+    bridge.sender, bridge.inbound = sender, inbound
     runtime.consume("notification.events", handlers.table())
     runtime.db.on_commit("deliveries", sender.wake)
     runtime.background("sms-sender", sender.run)
@@ -206,5 +227,5 @@ def bootstrap(
     )
     app.state.sender = sender
     app.state.handlers = handlers
-    app.state.inbound = InboundReplies(runtime, clock)
+    app.state.inbound = inbound
     return app

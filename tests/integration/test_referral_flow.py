@@ -77,15 +77,16 @@ def clock() -> ManualClock:
 
 
 async def start_hub(
-    backend: str, tmp_path: Path, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+    backend: str, tmp_path: Path, clock: ManualClock, monkeypatch: pytest.MonkeyPatch, **settings: Any
 ) -> AsyncIterator[InProcessHub]:
-    """The whole hub in-process, the referral service on `clock` (what `hub` gives, plus the clock)."""
+    """The whole hub in-process, the referral service on `clock` (what `hub` gives, plus the clock);
+    `settings` overrides the test settings (e.g. the SMS providers)."""
     import services.referral.main as referral_main
 
     monkeypatch.setattr(referral_main, "bootstrap", functools.partial(referral_main.bootstrap, clock=clock))
     async with (
         isolated_backends(backend) as (amqp_url, db_url),
-        running_hub(make_settings(tmp_path, amqp_url, db_url)) as running,
+        running_hub(make_settings(tmp_path, amqp_url, db_url, **settings)) as running,
     ):
         yield running
 

@@ -16,7 +16,13 @@ import pytest
 from services.notification.domain.segments import PART_LIMIT, split_segments
 from services.notification.domain.templates import format_deadline, load_default_catalog
 from services.notification.sms.port import SmsRejected, SmsRequest, SmsUnavailable
-from services.notification.sms.smpp import DeliveryReceipt, SmppBindError, SmppOutcomeUnknown, SmppSms
+from services.notification.sms.smpp import (
+    DeliveryReceipt,
+    MobileOriginated,
+    SmppBindError,
+    SmppOutcomeUnknown,
+    SmppSms,
+)
 from services.notification.sms.smpp_simulator import (
     ESME_RINVPASWD,
     ESME_ROK,
@@ -52,6 +58,20 @@ class Receipts:
                 if found:
                     return found[0]
                 await changed.wait()
+
+
+class Messages:
+    """The adapter's on_message callback: records what it is given, optionally failing first."""
+
+    def __init__(self, failures: int = 0) -> None:
+        self.items: list[MobileOriginated] = []
+        self.failures = failures
+
+    async def __call__(self, message: MobileOriginated) -> None:
+        self.items.append(message)
+        if self.failures > 0:
+            self.failures -= 1
+            raise RuntimeError(f"database down while recording {message.sender} {message.text}")
 
 
 def make_adapter(port: int, receipts: Receipts, **overrides: Any) -> SmppSms:
@@ -329,3 +349,80 @@ def test_library_log_lines_lose_the_destination_and_text(caplog: pytest.LogCaptu
     assert '"sequence_num": 7' in caplog.text
     assert "13800138000" not in caplog.text
     assert "王女士" not in caplog.text
+
+
+# --- citizens' messages (mobile originated deliver_sm) -----------------------------------------
+
+ESME_RX_T_APPN = 0x64
+REPLY = "不满意，楼道灯还是不亮"
+
+
+async def test_a_citizens_message_reaches_on_message_once_handled_and_is_acknowledged(
+    sim: SmppSimulator, receipts: Receipts, caplog: pytest.LogCaptureFixture
+) -> None:
+    messages = Messages()
+    caplog.set_level("DEBUG")
+    async with make_adapter(sim.port, receipts, on_message=messages):
+        await sim.wait_until(lambda: sim.bound_sessions == 1)
+        mo = await sim.deliver_mo(PHONE, REPLY, to="10690001", reference=7)
+        ascii_mo = await sim.deliver_mo("13800138000", "3")  # the default alphabet, no reference
+        await sim.wait_until(lambda: sim.mo_acknowledged == [mo, ascii_mo])
+
+    assert messages.items == [
+        MobileOriginated(sender=PHONE, destination="10690001", text=REPLY, reference="7"),
+        MobileOriginated(sender=PHONE, destination="10690001", text="3", reference=""),
+    ]
+    assert receipts.items == []  # a citizen's message is not a receipt
+    assert sim.mo_sent == [mo, ascii_mo] and sim.mo_refused == []
+    assert "13800138000" not in caplog.text and "楼道灯" not in caplog.text
+    assert "13800138000" not in repr(messages.items) and "楼道灯" not in repr(messages.items)
+
+
+async def test_a_receipt_is_still_a_receipt_beside_citizens_messages(
+    sim: SmppSimulator, receipts: Receipts
+) -> None:
+    messages = Messages()
+    async with make_adapter(sim.port, receipts, on_message=messages) as sms:
+        accepted = await sms.send(text_request(f"【{SIGN}】请回复1、2、3评价"))
+        mo = await sim.deliver_mo(PHONE, "1")
+        receipt = await receipts.wait_for(accepted.provider_ref)
+        await sim.wait_until(lambda: sim.mo_acknowledged == [mo])
+        await sim.wait_until(lambda: accepted.provider_ref in sim.receipts_acknowledged)
+
+    assert receipt.status == "delivered"
+    assert [r.provider_ref for r in receipts.items] == [accepted.provider_ref]
+    assert [m.text for m in messages.items] == ["1"]  # the receipt never reached on_message
+
+
+async def test_a_message_the_callback_cannot_take_is_refused_for_now_and_delivered_again(
+    sim: SmppSimulator, receipts: Receipts, caplog: pytest.LogCaptureFixture
+) -> None:
+    messages = Messages(failures=1)
+    async with make_adapter(sim.port, receipts, on_message=messages):
+        await sim.wait_until(lambda: sim.bound_sessions == 1)
+        mo = await sim.deliver_mo(PHONE, REPLY)
+        await sim.wait_until(lambda: sim.mo_acknowledged == [mo])
+
+    # Refused with a temporary error (the SMSC keeps it), then delivered again and taken.
+    assert sim.mo_refused == [(mo, ESME_RX_T_APPN)]
+    assert sim.mo_sent == [mo, mo]
+    assert len(messages.items) == 2 and messages.items[0] == messages.items[1]
+    assert sim.bind_results == [(SYSTEM_ID, ESME_ROK)]  # the session survived
+    assert "RuntimeError" in caplog.text
+    assert "13800138000" not in caplog.text and "楼道灯" not in caplog.text  # not even the error's text
+
+
+async def test_a_message_whose_answer_was_lost_comes_again_after_the_reconnect_unchanged(
+    sim: SmppSimulator, receipts: Receipts
+) -> None:
+    messages = Messages()
+    async with make_adapter(sim.port, receipts, on_message=messages):
+        await sim.wait_until(lambda: sim.bound_sessions == 1)
+        sim.lose_next_mo_ack()
+        mo = await sim.deliver_mo(PHONE, "3", reference=42)
+        await sim.wait_until(lambda: sim.mo_acknowledged == [mo])
+
+    assert sim.mo_sent == [mo, mo]  # written on the first link, then again after the rebind
+    assert [result for _, result in sim.bind_results] == [ESME_ROK, ESME_ROK]
+    # The redelivery is indistinguishable from the first delivery: what the inbound path dedupes on.
+    assert len(messages.items) == 2 and messages.items[0] == messages.items[1]

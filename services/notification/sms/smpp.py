@@ -9,6 +9,16 @@ aiosmpplib is queue-driven (a broker it drains, a hook it calls with every respo
 turns that into one awaitable ``send`` per message, with a bounded wait at every step, and keeps a
 single session up: bind once, enquire_link while idle, reconnect with backoff when the link drops.
 
+The SMSC also speaks first, with deliver_sm, whose esm_class message-type bits say what it is: a
+delivery receipt (type 1) goes to ``on_receipt``; a citizen's own SMS to our number (type 0, mobile
+originated, e.g. a 回访 answer "3") goes to ``on_message``; anything else (SME or user
+acknowledgements) is acknowledged and dropped. A citizen's message is acknowledged only once
+``on_message`` has returned; if it fails, the deliver_sm_resp says ESME_RX_T_APPN (temporary
+application error) and the SMSC delivers it again later. SMPP 3.4 gives a mobile-originated message
+no id of its own, so a redelivery (also one after a link drop that lost our deliver_sm_resp)
+arrives with the same sender, number, text and user_message_reference: ``on_message`` must be
+idempotent on those, which the notification service's inbound path is.
+
 Delivery guarantee: SMPP has no idempotency key. A submit_sm whose submit_sm_resp is lost (link
 drop, timeout, crash before the caller records the result) may still be delivered, so a retry can
 send it twice; that case raises ``SmppOutcomeUnknown`` (the port's ``SmsOutcomeUnknown``) so
@@ -43,6 +53,7 @@ from aiosmpplib import (
     AbstractRetryTimer,
     AbstractThrottleHandler,
     DeliverSm,
+    DeliverSmResp,
     GenericNack,
     PhoneNumber,
     SmppCommandStatus,
@@ -103,6 +114,11 @@ _UDHI = 0b0100_0000
 _MAX_PARTS = 255  # the 8-bit concatenation header counts parts in one octet
 # Receipts can come days after the submit; the library keeps its side that long too.
 _RECEIPT_TTL = 259_200.0
+# esm_class bits 2-5 of a deliver_sm (SMPP 3.4 section 5.2.12): what the SMSC is delivering.
+_MESSAGE_TYPE_BITS = 0b0011_1100
+_MOBILE_ORIGINATED = 0b0000_0000  # default message type: an SMS a handset sent to our number
+_DELIVERY_RECEIPT = 0b0000_0100
+_USER_MESSAGE_REFERENCE = 0x0204
 
 
 @dataclass(frozen=True)
@@ -113,6 +129,22 @@ class DeliveryReceipt:
 
 
 ReceiptCallback = Callable[[DeliveryReceipt], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class MobileOriginated:
+    """A citizen's SMS to our number (上行短信). Personal data: the sender and the text stay out of
+    repr, so a stray log line or traceback cannot show them."""
+
+    sender: str = field(repr=False)  # "+86…" when the SMSC says international, else as delivered
+    destination: str  # our number (the service code the citizen replied to)
+    text: str = field(repr=False)
+    # user_message_reference when the SMSC passes one: two identical texts from one phone with
+    # different references are two messages; "" when absent.
+    reference: str = ""
+
+
+MessageCallback = Callable[[MobileOriginated], Awaitable[None]]
 
 
 class SmppBindError(SmsUnavailable):
@@ -152,6 +184,7 @@ class SmppSms:
         system_id: str,
         password: str,
         on_receipt: ReceiptCallback,
+        on_message: MessageCallback | None = None,
         system_type: str = "",
         source_addr: str = "",
         catalog: TemplateCatalog | None = None,
@@ -160,6 +193,7 @@ class SmppSms:
         enquire_link_interval: float = 30.0,
         reconnect_delay: tuple[float, float] = (0.5, 30.0),
         receipt_callback_timeout: float = 5.0,
+        message_callback_timeout: float = 5.0,
         validity_period: timedelta | None = None,
         smsc_timezone: str = "Asia/Shanghai",
         library_log_level: int = logging.WARNING,
@@ -171,6 +205,7 @@ class SmppSms:
         self._system_type = system_type
         self._source = _source_address(source_addr)
         self._on_receipt = on_receipt
+        self._on_message = on_message
         self._catalog = catalog or load_default_catalog()
         self._template_ids = {t.provider_code: t.id for t in self._catalog}
         self._submit_timeout = submit_timeout
@@ -178,6 +213,7 @@ class SmppSms:
         self._enquire_link_interval = enquire_link_interval
         self._reconnect_delay = reconnect_delay
         self._receipt_callback_timeout = receipt_callback_timeout
+        self._message_callback_timeout = message_callback_timeout
         self._validity_period = validity_period
         # SMPP 3.4 receipt dates carry no zone: they are the SMSC's local time.
         self._smsc_zone = ZoneInfo(smsc_timezone)
@@ -193,6 +229,7 @@ class SmppSms:
         self._pending: dict[str, _Pending] = {}
         self._by_seq: dict[int, str] = {}
         self._refs: OrderedDict[str, tuple[float, str]] = OrderedDict()  # token -> (at, provider_ref)
+        self._refused: set[int] = set()  # sequence numbers of deliver_sm to answer "try again later"
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -384,6 +421,7 @@ class SmppSms:
             log.warning("smpp: session with %s:%d ended, reconnecting", self.host, self.port)
             self._last_error = self._last_error or ConnectionError("connection to the SMSC lost")
         self._bound.clear()
+        self._refused.clear()  # sequence numbers are per session
         # What was written is in doubt now: say so at once instead of at the timeout. What is
         # still queued goes out on the next session if its caller is still waiting.
         for pending in self._pending.values():
@@ -428,11 +466,13 @@ class SmppSms:
         if isinstance(message, SubmitSmResp | GenericNack):
             self._on_submit_answer(message)
         elif isinstance(message, DeliverSm):
-            if message.is_receipt():
+            kind = message.esm_class & _MESSAGE_TYPE_BITS
+            if kind == _DELIVERY_RECEIPT:
                 await self._on_receipt_pdu(message)
+            elif kind == _MOBILE_ORIGINATED:
+                await self._on_message_pdu(message)
             else:
-                # Citizens' SMS replies (回访 1/2/3) are not read over SMPP yet; say so, not what.
-                log.warning("smpp: mobile-originated message acknowledged but not handled")
+                log.info("smpp: deliver_sm of message type 0x%02X acknowledged and ignored", kind)
 
     def _on_submit_answer(self, answer: SubmitSmResp | GenericNack) -> None:
         token = answer.log_id or self._by_seq.get(answer.sequence_num, "")
@@ -497,6 +537,33 @@ class SmppSms:
                 provider_ref,
             )
 
+    async def _on_message_pdu(self, deliver: DeliverSm) -> None:
+        if self._on_message is None:
+            log.warning("smpp: a citizen's message arrived but this adapter has no on_message: dropped")
+            return
+        message = MobileOriginated(
+            sender=_sender(deliver.source),
+            destination=deliver.destination.number,
+            text=deliver.short_message or deliver.message_payload,
+            reference=_user_message_reference(deliver),
+        )
+        # Awaited before the library answers the deliver_sm: acknowledged only once handled.
+        try:
+            await asyncio.wait_for(self._on_message(message), self._message_callback_timeout)
+        except Exception as exc:
+            # The SMSC keeps it and delivers it again; only the error's type is logged, because a
+            # database error's text can quote the values (the number, the text) it was given.
+            self._refused.add(deliver.sequence_num)
+            log.error(
+                "smpp: citizen's message not recorded (%s); answered ESME_RX_T_APPN for a redelivery",
+                type(exc).__name__,
+            )
+
+    def _deliver_sm_status(self, answer: DeliverSmResp) -> None:
+        if answer.sequence_num in self._refused:
+            self._refused.discard(answer.sequence_num)
+            answer.command_status = SmppCommandStatus.ESME_RX_T_APPN
+
     def _receipt_time(self, done: object) -> datetime:
         if isinstance(done, datetime):
             local = done if done.tzinfo else done.replace(tzinfo=self._smsc_zone)
@@ -527,6 +594,13 @@ class _Esme(ESME):
                 self._owner._on_connect_failed(exc)
             raise
         self._owner._on_connected()
+
+    async def _send_data(self, smpp_message: SmppMessage) -> None:
+        # The library answers every deliver_sm with ESME_ROK; a message we could not record gets a
+        # temporary error instead, so the SMSC delivers it again.
+        if isinstance(smpp_message, DeliverSmResp):
+            self._owner._deliver_sm_status(smpp_message)
+        await super()._send_data(smpp_message)
 
 
 class _Hook(AbstractHook):
@@ -661,6 +735,19 @@ def _destination(phone: str) -> PhoneNumber:
     if international:
         return PhoneNumber(digits, TON.INTERNATIONAL, NPI.ISDN)
     return PhoneNumber(digits, TON.UNKNOWN, NPI.ISDN)
+
+
+def _sender(source: PhoneNumber) -> str:
+    if source.ton == TON.INTERNATIONAL and source.number and not source.number.startswith("+"):
+        return "+" + source.number
+    return source.number
+
+
+def _user_message_reference(deliver: DeliverSm) -> str:
+    for param in deliver.optional_params or []:
+        if param.tag == _USER_MESSAGE_REFERENCE:
+            return str(param.value)
+    return ""
 
 
 def _source_address(source_addr: str) -> PhoneNumber:

@@ -7,12 +7,19 @@ submit_sm in UCS2 or the default alphabet, at most 140 octets of short_message p
 characters, 67 per part after a concatenation header), joined by UDH or by SAR parameters; refuses
 destinations that are not mainland mobiles (ESME_RINVDSTADR); answers with a message_id per PDU
 and, shortly after, sends one delivery receipt per part ("id:… stat:DELIVRD …"), resending those
-not acknowledged when the same account binds again; answers enquire_link and unbind.
+not acknowledged when the same account binds again; answers enquire_link and unbind. It also
+delivers citizens' own SMS (mobile originated) as deliver_sm of the default message type, keeps each
+until the client answers ESME_ROK, delivers it again after a temporary error
+(`mo_retry_delay`) and again on the next bind when the link dropped before the answer, as an SMSC
+does: SMPP 3.4 gives such a message no id of its own, so a redelivery carries the same sender,
+text and user_message_reference, under a new sequence number.
 
     async with SmppSimulator(port=0, system_id="hub", password="secret") as sim:
         ...  # connect to 127.0.0.1:sim.port
         sim.fail_next(2, ESME_RTHROTTLED)  # or sim.stall_next(1): no answer at all
         await sim.wait_until(lambda: len(sim.received) == 1)
+        mo = await sim.deliver_mo("+8613800138000", "3")  # a citizen replies
+        sim.lose_next_mo_ack()  # the next answer to a citizen's message is lost with the link
 """
 
 from __future__ import annotations
@@ -61,6 +68,7 @@ ESME_RTHROTTLED = 0x00000058
 
 # Optional parameter tags (section 5.3.2).
 TAG_RECEIPTED_MESSAGE_ID = 0x001E
+TAG_USER_MESSAGE_REFERENCE = 0x0204
 TAG_SAR_MSG_REF_NUM = 0x020C
 TAG_SAR_TOTAL_SEGMENTS = 0x020E
 TAG_SAR_SEGMENT_SEQNUM = 0x020F
@@ -289,9 +297,12 @@ class _Assembly:
 
 
 @dataclass
-class _Receipt:
+class _Delivery:
+    """A deliver_sm the SMSC keeps until the account answers ESME_ROK."""
+
     system_id: str
     body: bytes
+    kind: Literal["receipt", "mo"]
 
 
 @dataclass(eq=False)  # identity: sessions live in a set
@@ -307,7 +318,9 @@ class SmppSimulator:
 
     Test-facing state: `received` (complete messages), `submits`, `enquire_links`,
     `bind_results`, `receipts_acknowledged`, `bound_sessions`; `receipt_status` sets the final
-    state of the next receipts.
+    state of the next receipts. Citizens' messages: `deliver_mo()` sends one, `mo_sent` lists the
+    id of every deliver_sm written for one (a redelivery repeats the id), `mo_acknowledged` and
+    `mo_refused` (id, command_status) the answers.
     """
 
     def __init__(
@@ -320,6 +333,7 @@ class SmppSimulator:
         receipt_delay: float = 0.05,
         receipt_status: ReceiptStat = "DELIVRD",
         timezone: str = "Asia/Shanghai",
+        mo_retry_delay: float = 0.2,
     ) -> None:
         self.host = host
         self.port = port
@@ -327,19 +341,24 @@ class SmppSimulator:
         self.password = password
         self.receipt_delay = receipt_delay
         self.receipt_status: ReceiptStat = receipt_status
+        self.mo_retry_delay = mo_retry_delay
         self.zone = ZoneInfo(timezone)
         self.received: list[ReceivedSms] = []
         self.submits = 0  # submit_sm PDUs seen, accepted or not
         self.enquire_links = 0
         self.bind_results: list[tuple[str, int]] = []  # (system_id, command_status)
         self.receipts_acknowledged: list[str] = []  # message ids
+        self.mo_sent: list[str] = []  # ids of citizens' messages, once per deliver_sm written
+        self.mo_acknowledged: list[str] = []
+        self.mo_refused: list[tuple[str, int]] = []  # (id, command_status of the answer)
+        self._lose_mo_acks = 0
         self._fail_count = 0
         self._fail_status = ESME_RSYSERR
         self._stall_count = 0
         self._server: asyncio.Server | None = None
         self._sessions: set[_Session] = set()
         self._assemblies: dict[tuple[str, str, str, int], _Assembly] = {}
-        self._unacked: dict[str, _Receipt] = {}  # message_id -> receipt not yet acknowledged
+        self._unacked: dict[str, _Delivery] = {}  # message or MO id -> deliver_sm not yet acknowledged
         self._in_flight: dict[tuple[int, int], str] = {}  # (session id, sequence) -> message_id
         self._timers: set[asyncio.TimerHandle] = set()
         self._sequence = itertools.count(1)
@@ -382,6 +401,47 @@ class SmppSimulator:
         """Swallow the next `count` submit_sm PDUs without any answer, like an overloaded SMSC."""
         self._stall_count = count
 
+    def lose_next_mo_ack(self, count: int = 1) -> None:
+        """The next `count` answers to a citizen's message are lost: the link drops as each arrives,
+        so the message stays unacknowledged and is delivered again when the account binds again."""
+        self._lose_mo_acks = count
+
+    async def deliver_mo(
+        self, phone: str, text: str, *, to: str = "10690001", reference: int | None = None
+    ) -> str:
+        """A citizen's SMS from `phone` to our number `to`, sent to the account as a deliver_sm
+        (now if it is bound, else when it binds); returns the simulator's id for it.
+
+        Text that is all ASCII goes in the default alphabet (data_coding 0), anything else in UCS2,
+        as a handset's SMSC would deliver it; `reference` becomes user_message_reference.
+        """
+        digits = phone.strip().lstrip("+")
+        if len(digits) == 11 and digits.startswith("1"):
+            digits = "86" + digits  # a mainland mobile, as SMSCs report senders: international
+        coding = 0 if text.isascii() else 8
+        payload = text.encode("ascii") if coding == 0 else text.encode("utf-16-be")
+        if len(payload) > _MAX_SHORT_MESSAGE[coding]:
+            raise ValueError("deliver_mo sends one SMS; the text does not fit in one")
+        tlvs = {} if reference is None else {TAG_USER_MESSAGE_REFERENCE: reference.to_bytes(2, "big")}
+        body = encode_short_message(
+            ShortMessage(
+                source=Address(1 if digits.startswith("86") else 0, 1, digits),
+                destination=Address(0, 1, to),
+                esm_class=0,  # default message type: mobile originated
+                registered_delivery=0,
+                data_coding=coding,
+                short_message=payload,
+                tlvs=tlvs,
+            )
+        )
+        mo_id = f"mo{uuid.uuid4().hex[:13]}"
+        delivery = _Delivery(self.system_id, body, "mo")
+        self._unacked[mo_id] = delivery
+        session = self._bound_session(self.system_id)
+        if session is not None:
+            await self._send_delivery(session, delivery)
+        return mo_id
+
     @property
     def bound_sessions(self) -> int:
         return sum(1 for s in self._sessions if s.bound)
@@ -418,6 +478,9 @@ class SmppSimulator:
             pass
         finally:
             self._sessions.discard(session)
+            # Unanswered deliveries of this link stay unacknowledged, for the next bind.
+            for flight in [f for f in self._in_flight if f[0] == id(session)]:
+                del self._in_flight[flight]
             with contextlib.suppress(Exception):
                 writer.close()
             self._notify()
@@ -437,12 +500,7 @@ class SmppSimulator:
             await self._write(session, encode_pdu(UNBIND | RESPONSE, ESME_ROK, sequence))
             return False
         if command_id == DELIVER_SM | RESPONSE:
-            message_id = self._in_flight.pop((id(session), sequence), None)
-            if message_id is not None and status == ESME_ROK and message_id in self._unacked:
-                del self._unacked[message_id]
-                self.receipts_acknowledged.append(message_id)
-                self._notify()
-            return True
+            return self._delivery_answered(session, sequence, status)
         if command_id & RESPONSE:
             return True  # a response we did not ask for (or a generic_nack): nothing to answer
         if command_id == SUBMIT_SM:
@@ -481,8 +539,8 @@ class SmppSimulator:
             return False
         session.system_id = bind.system_id
         session.bound = True
-        for receipt in [r for r in self._unacked.values() if r.system_id == bind.system_id]:
-            await self._send_receipt(session, receipt)
+        for delivery in [d for d in self._unacked.values() if d.system_id == bind.system_id]:
+            await self._send_delivery(session, delivery)
         return True
 
     async def _submit(self, session: _Session, sequence: int, body: bytes) -> None:
@@ -622,27 +680,60 @@ class SmppSimulator:
                 },
             )
         )
-        receipt = _Receipt(system_id, body)
+        receipt = _Delivery(system_id, body, "receipt")
         self._unacked[message_id] = receipt
+        self._send_later(receipt, self.receipt_delay)
 
+    # -- deliveries to the account (receipts and citizens' messages) -----------------------------
+
+    def _bound_session(self, system_id: str) -> _Session | None:
+        return next((s for s in self._sessions if s.bound and s.system_id == system_id), None)
+
+    def _send_later(self, delivery: _Delivery, delay: float) -> None:
         def due() -> None:
             self._timers.discard(timer)
-            session = next((s for s in self._sessions if s.bound and s.system_id == system_id), None)
+            session = self._bound_session(delivery.system_id)
             if session is not None:  # otherwise it goes out when the account binds again
-                task = asyncio.get_running_loop().create_task(self._send_receipt(session, receipt))
+                task = asyncio.get_running_loop().create_task(self._send_delivery(session, delivery))
                 task.add_done_callback(_log_failure)
 
-        timer = asyncio.get_running_loop().call_later(self.receipt_delay, due)
+        timer = asyncio.get_running_loop().call_later(delay, due)
         self._timers.add(timer)
 
-    async def _send_receipt(self, session: _Session, receipt: _Receipt) -> None:
-        message_id = next((mid for mid, r in self._unacked.items() if r is receipt), None)
-        if message_id is None:
+    async def _send_delivery(self, session: _Session, delivery: _Delivery) -> None:
+        key = next((k for k, d in self._unacked.items() if d is delivery), None)
+        if key is None:
             return
+        if any(sid == id(session) and k == key for (sid, _), k in self._in_flight.items()):
+            return  # already written on this session and not answered yet
         sequence = next(self._sequence)
-        self._in_flight[(id(session), sequence)] = message_id
+        self._in_flight[(id(session), sequence)] = key
+        if delivery.kind == "mo":
+            self.mo_sent.append(key)
         with contextlib.suppress(ConnectionError):
-            await self._write(session, encode_pdu(DELIVER_SM, ESME_ROK, sequence, receipt.body))
+            await self._write(session, encode_pdu(DELIVER_SM, ESME_ROK, sequence, delivery.body))
+        self._notify()
+
+    def _delivery_answered(self, session: _Session, sequence: int, status: int) -> bool:
+        """Handle a deliver_sm_resp; False drops the link (an answer lost on the way)."""
+        key = self._in_flight.pop((id(session), sequence), None)
+        delivery = self._unacked.get(key) if key is not None else None
+        if key is None or delivery is None:
+            return True
+        if delivery.kind == "mo" and self._lose_mo_acks > 0:
+            self._lose_mo_acks -= 1
+            log.info("smpp-sim: answer to citizen's message %s lost, dropping the link", key)
+            session.writer.transport.abort()
+            self._notify()
+            return False
+        if status == ESME_ROK:
+            del self._unacked[key]
+            (self.mo_acknowledged if delivery.kind == "mo" else self.receipts_acknowledged).append(key)
+        elif delivery.kind == "mo":
+            self.mo_refused.append((key, status))
+            self._send_later(delivery, self.mo_retry_delay)  # an SMSC retries a refused delivery
+        self._notify()
+        return True
 
     async def _write(self, session: _Session, pdu: bytes) -> None:
         async with session.lock:
