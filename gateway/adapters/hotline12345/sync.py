@@ -55,7 +55,7 @@ IN_FLIGHT = 3  # batches at intake at once: one written, one prepared (worker), 
 IMPORT_PATH = "/internal/v1/cases:import"
 IMPORTED_EVENT = "case.imported"
 FAILPOINT = "hotline12345.backfill.after_import_before_link"
-FINISHED = (3, 4)  # 已办结待回访, 已归档: the case is closed in the hub too
+FINISHED = (3, 4, 6)  # 已办结待回访, 已归档, 已回退: not open in the hub either
 # Their status → how far along it is (重办 is handling again).
 PROGRESS: dict[int, int] = {0: 0, 1: 1, 2: 2, 3: 3, 4: 4, 5: 2}
 
