@@ -68,7 +68,7 @@ cases = Table(
     Column("duplicate_of", String(32)),
     # Why a dispatcher corrected the category (category_source = "dispatcher").
     Column("category_reason", Text),
-    # registered (open) | merged | closed | withdrawn; after registration referral owns the life
+    # registered (open) | merged | closed | withdrawn | returned_to_channel; after registration referral owns the life
     # cycle and intake keeps only what it needs to refuse merges (projected from referral's events).
     Column("status", String(32), nullable=False),
     Column("merged_into", String(32)),
