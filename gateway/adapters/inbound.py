@@ -155,8 +155,17 @@ async def register_and_link(
 
 
 async def known_case(rt: ServiceRuntime, system: str, external_ref: str) -> str:
+    """The case that answers for the system's number now: a work order merged into another case is
+    handled there, so its urges, ratings and answers go to the surviving case."""
     async with rt.db.sessions() as session:
-        case_no = await case_for(session, system, external_ref)
+        row = (
+            await session.execute(
+                select(adapter_links.c.case_no, adapter_links.c.follows_case_no).where(
+                    adapter_links.c.system == system, adapter_links.c.external_ref == external_ref
+                )
+            )
+        ).first()
+    case_no = (row.follows_case_no or row.case_no) if row else None
     if case_no is None:
         raise Problem(
             404,

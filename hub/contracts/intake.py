@@ -73,6 +73,9 @@ class ChannelDuty(Contract):
     case_no: str
     channel: str
     source_ref: str | None = None
+    # The channel's limit on that case (12345's 办理时限): it binds the case that took the duty over.
+    due_by: datetime | None = None
+    due_by_source: str | None = None
 
 
 class CaseMergedV1(Contract):

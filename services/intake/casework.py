@@ -360,7 +360,13 @@ async def merge_case(rt: ServiceRuntime, case_no: str, *, into: str, reason: str
             )
         _require_open(target, "接收合并")
         moved = [
-            ChannelDuty(case_no=case_no, channel=row.channel, source_ref=row.source_ref),
+            ChannelDuty(
+                case_no=case_no,
+                channel=row.channel,
+                source_ref=row.source_ref,
+                due_by=row.due_by,
+                due_by_source=row.due_by_source,
+            ),
             *(ChannelDuty.model_validate(d) for d in row.duties or []),
         ]
         moved_json = [d.model_dump(mode="json") for d in moved]

@@ -71,7 +71,8 @@ def handlers(workflow: Workflow) -> dict[str, Handler]:
         if await store.lock_case(ctx.session, merged.case_no) is None:
             raise RetryLater("case not registered here yet")
         actor = Actor(merged.actor_role or "centre")
-        await workflow.merged(ctx.session, merged.case_no, merged.into, actor)
+        limits = [(d.due_by, d.due_by_source) for d in merged.duties if d.due_by and d.due_by_source]
+        await workflow.merged(ctx.session, merged.case_no, merged.into, actor, limits=limits)
 
     async def on_assessment_changed(ctx: HandlerContext) -> None:
         changed = CaseAssessmentChangedV1.model_validate(ctx.event.data)

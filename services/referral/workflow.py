@@ -1216,17 +1216,69 @@ class Workflow:
         )
         return row.due_at, fresh.due_at
 
-    async def merged(self, session: AsyncSession, case_no: str, into: str, actor: Actor) -> bool:
+    async def merged(
+        self,
+        session: AsyncSession,
+        case_no: str,
+        into: str,
+        actor: Actor,
+        *,
+        limits: Sequence[tuple[datetime, str]] = (),
+    ) -> bool:
+        """The case was merged into ``into``: its referrals end; the channel limits it carried (its own
+        12345 办理时限 and those it had taken over) bind ``into`` where they are earlier than its own."""
         case = await store.lock_case(session, case_no)
         if case is None:
             return False
         current = CaseState(case.status)
         if current is CaseState.merged or CASE_MACHINE.is_final(current):
             return False
-        await self._finish(
-            session, case, CaseAction.merge, self.clock(), actor, "case_merged", merged_into=into
-        )
+        now = self.clock()
+        await self._finish(session, case, CaseAction.merge, now, actor, "case_merged", merged_into=into)
+        if limits:
+            await self._take_over_limit(session, into, min(limits), case_no, actor, now)
         return True
+
+    async def _take_over_limit(
+        self,
+        session: AsyncSession,
+        into: str,
+        limit: tuple[datetime, str],
+        from_case: str,
+        actor: Actor,
+        now: datetime,
+    ) -> None:
+        target = await store.lock_case(session, into)
+        if target is None or CASE_MACHINE.is_final(target.status):
+            return
+        due_by, source = limit
+        if target.due_by is not None and target.due_by <= due_by:
+            return  # its own limit is already the earlier one
+        await session.execute(
+            update(cases)
+            .where(cases.c.case_no == into)
+            .values(due_by=due_by, due_by_source=source, updated_at=now)
+        )
+        moved = None
+        lead = next(
+            (r for r in await store.open_referrals(session, into, round_=target.round) if r.role == "lead"),
+            None,
+        )
+        if lead is not None and target.round == 1:
+            moved = await self._bind_external(session, target, lead, ExternalLimit(due_by, source), now)
+        await self.record(
+            session,
+            actor,
+            "case.due_by_taken_over",
+            into,
+            {
+                "from_case": from_case,
+                "source": source,
+                "due_by": due_by.isoformat(),
+                "previous_due_by": target.due_by.isoformat() if target.due_by else None,
+                "lead_due_at": moved[1].isoformat() if moved else None,
+            },
+        )
 
     async def refer_onward(self, session: AsyncSession, case_no: str, to: str, actor: Actor) -> bool:
         actor.require("centre")

@@ -208,9 +208,10 @@ async def _follows(ah: AdapterHub, case_no: str) -> str | None:
 async def test_a_merged_work_order_receives_the_closing_status_of_the_surviving_case_once(
     backend: str, tmp_path: Path
 ) -> None:
+    merged_limit, surviving_limit = working_days_from_now(2), working_days_from_now(3)
     async with adapter_hub(backend, tmp_path) as ah:
-        merged_order, merged_case = await push_order(ah)
-        surviving_order, surviving_case = await push_order(ah)
+        merged_order, merged_case = await push_order(ah, limitTime=local_time(merged_limit))
+        surviving_order, surviving_case = await push_order(ah, limitTime=local_time(surviving_limit))
         await ah.wait_received(SYSTEM, merged_order, 2)
         await ah.wait_received(SYSTEM, surviving_order, 2)
 
@@ -220,6 +221,19 @@ async def test_a_merged_work_order_receives_the_closing_status_of_the_surviving_
         await eventually(
             lambda: _follows(ah, merged_case), until=lambda f: f == surviving_case, what="merge seen"
         )
+
+        # The merged order's earlier 办理时限 came along with its duty: it binds the surviving lead now.
+        survivor = await eventually(
+            lambda: ah.case(surviving_case),
+            until=lambda c: at(c["due_by"]["at"]) == merged_limit,
+            what="the merged order's limit on the surviving case",
+        )
+        lead = next(r for r in survivor["referrals"] if r["role"] == "lead")
+        assert at(lead["due_at"]) == merged_limit and lead["due_source"] == LIMIT
+
+        # The citizen of the merged order urges it: the surviving case is the one urged.
+        urged = await ah.sim(SYSTEM, "POST", "/_sim/push/urge", params={"order_no": merged_order})
+        assert urged["status"] == 200 and urged["response"]["case_no"] == surviving_case, urged
 
         await ah.acknowledge_and_reply(surviving_case, outcome="resolved", summary="已清理楼道")
         closed = await ah.centre(surviving_case, "close")
