@@ -36,6 +36,9 @@ RANK: dict[str, int] = {
     "returned": 4,
 }
 UPDATES = tuple(RANK)
+# Updates that ask the system for something rather than tell it a state: never skipped as "behind"
+# (a state the system already passed), and not what the link remembers as the system's state.
+REQUESTS = frozenset({"extension_requested"})
 
 # The event that says each update (types only: we parse just the fields we need).
 EVENT_UPDATES: dict[str, str] = {

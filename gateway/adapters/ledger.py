@@ -11,7 +11,10 @@ a round) in the same transaction as its inbox record. A sender loop claims rows 
   system's request id, and each system (and its simulator) ignores a request id it has applied; a
   crash between their answer and our record re-sends the same id;
 - **never backwards**: an update ranked lower than the last one the system got (or than what it
-  showed when its history was imported) is `skipped`, not sent.
+  showed when its history was imported) is `skipped`, not sent. A request (12345's 延期申请) is not
+  a state: it is never skipped as behind, and the link keeps remembering the last state.
+- **merged cases**: the links of a case merged into another follow it (`follows_case_no`); the
+  surviving case's updates are written for them too, under their own case number.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.adapters.common import EVENT_UPDATES, RANK, SYSTEMS, Delivery, Outcome, SystemClient
+from gateway.adapters.common import EVENT_UPDATES, RANK, REQUESTS, SYSTEMS, Delivery, Outcome, SystemClient
 from gateway.adapters.inbound import upsert_link
 from gateway.adapters.security import purge_nonces
 from gateway.tables import adapter_cases, adapter_deliveries, adapter_links
@@ -351,7 +354,7 @@ class Sender:
                 row.delivered_round,
                 row.delivered_rank,
             )
-            if behind or already:
+            if (behind or already) and row.update_name not in REQUESTS:
                 await self._skip(row, f"{row.system} is already at {row.delivered_update} ({row.link_state})")
                 return
             if row.external_ref is None and row.update_name != "referred_to_court":
@@ -415,9 +418,10 @@ class Sender:
                 }
                 if outcome.external_ref and row.external_ref is None:
                     link_values["external_ref"] = outcome.external_ref
-                await session.execute(
-                    update(adapter_links).where(adapter_links.c.id == row.link_id).values(**link_values)
-                )
+                if row.update_name not in REQUESTS:
+                    await session.execute(
+                        update(adapter_links).where(adapter_links.c.id == row.link_id).values(**link_values)
+                    )
                 delivered = ExternalUpdateDeliveredV1(
                     case_no=row.case_no,
                     system=row.system,

@@ -549,7 +549,7 @@ async def centre_cases(
         condition = condition | cases.c.district_alerted_at.is_not(None)
     conditions: list[ColumnElement[bool]] = [condition]
     if open_only:
-        conditions.append(cases.c.status.notin_(["closed", "merged", "withdrawn"]))
+        conditions.append(cases.c.status.notin_(["closed", "merged", "withdrawn", "returned_to_channel"]))
     if colour:
         conditions.append(cases.c.colour == colour)
     where = and_(*conditions)

@@ -5,7 +5,7 @@ the surviving case's statuses."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,16 @@ pytestmark = pytest.mark.integration
 
 SYSTEM = "hotline12345"
 LIMIT = "hotline12345.limitTime"
+
+
+WINDOW_CASE = {
+    "channel": "window",
+    "request_type": "complaint",
+    "title": "楼道堆放杂物",
+    "description": "邻居长期在楼道堆放杂物，影响通行",
+    "reporter": {"name": "王女士", "phone": "13812341234"},
+    "location": {"address": "昆都仑区阿尔丁大街某小区3栋2单元", "street_code": "150203001000"},
+}
 
 
 def working_days_from_now(n: int) -> datetime:
@@ -74,6 +84,20 @@ async def test_limit_time_two_working_days_away_is_the_leads_handling_deadline(
         # Assisting departments keep our own deadlines (they answer to the lead).
         for other in (r for r in case["referrals"] if r["role"] == "assisting"):
             assert other["due_source"] == "procedure"
+
+        # A work order whose limit was over before it reached us: nobody can meet it, so the lead gets
+        # until its acknowledge deadline (not a deadline already missed), and the read says why.
+        past = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
+        _late_order, late_case = await push_order(ah, limitTime=local_time(past))
+        late = await ah.lead_referral(late_case)
+        late_deadline = handling(late)
+        assert at(late["due_at"]) == at(late["ack_due_at"]) > datetime.now(UTC)
+        assert (
+            late_deadline["floored"]
+            and late["due_source"] == LIMIT
+            and at(late_deadline["external_due_at"]) == past
+        )
+        assert "申请延期" in late["due_why"]
 
 
 async def test_an_extension_request_reaches_12345_once_and_its_answer_moves_the_deadline_or_not(
@@ -193,6 +217,17 @@ async def test_the_centres_return_reaches_12345_once_with_its_code(backend: str,
         # Nothing is done to a returned case any more.
         closed = await ah.centre(case_no, "close")
         assert closed.status_code == 409
+
+        # A case the centre registered itself has no channel to go back to: refused, nothing changes.
+        window = await ah.client.post(f"{ah.gateway}/api/v1/cases", json=WINDOW_CASE)
+        assert window.status_code == 201, window.text
+        own = window.json()["case_no"]
+        await eventually(
+            lambda: ah.case(own), until=lambda c: bool(c["referrals"]), what="window case dispatched"
+        )
+        refused = await ah.centre(own, "return-to-channel", body)
+        assert refused.status_code == 409 and refused.json()["type"].endswith("channel-not-returnable")
+        assert (await ah.case(own))["status"] != "returned_to_channel"
 
 
 async def _follows(ah: AdapterHub, case_no: str) -> str | None:
