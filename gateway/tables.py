@@ -85,9 +85,12 @@ adapter_links = Table(
     Column("external_state", String(32)),  # their state code after our last delivery (or history)
     Column("created_at", UtcDateTime(), nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
+    # The case this one was merged into: the link keeps hearing that case's updates (its own duty).
+    Column("follows_case_no", String(32)),
     UniqueConstraint("system", "external_ref", name="uq_adapter_links_ref"),
     UniqueConstraint("system", "case_no", name="uq_adapter_links_case"),
     Index("ix_adapter_links_case", "case_no"),
+    Index("ix_adapter_links_follows", "follows_case_no"),
 )
 
 # Every case the adapter sync has seen registered (and its round: a reopen starts a new one), so a

@@ -44,6 +44,18 @@ _DETAIL_KEYS = (
     "previous_due_at",
     "years",
     "year",
+    # the dual track: 回退 codes, extension requests and the channel's answers to them
+    "reason_code",
+    "amount",
+    "unit",
+    "approved",
+    "due_by",
+    "previous_due_by",
+    "source",
+    "external_due_at",
+    "requested_external_due_at",
+    "delay_id",
+    "limit_time",
 )
 _ACTOR_KEYS = ("actor_role", "actor_department")
 

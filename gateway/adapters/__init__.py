@@ -26,7 +26,11 @@ def install(runtime: ServiceRuntime, app: FastAPI) -> None:
     settings = runtime.settings
     specs = adapter_specs()
     enabled = {name: spec for name, spec in specs.items() if spec.base_url(settings)}
-    runtime.consume(QUEUE, Ledger({name: spec.outbound for name, spec in enabled.items()}).handlers())
+    ledger = Ledger(
+        {name: spec.outbound for name, spec in enabled.items()},
+        {name: spec.not_for_merged for name, spec in enabled.items()},
+    )
+    runtime.consume(QUEUE, ledger.handlers())
     policy = Policy(
         max_attempts=settings.adapter_max_attempts,
         base_s=settings.adapter_retry_base_s,

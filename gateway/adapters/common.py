@@ -30,8 +30,15 @@ RANK: dict[str, int] = {
     "replied": 3,
     "referred_to_court": 3,
     "closed": 4,
+    # Not steps of a case's progress, placed where they can happen: a 延期申请 while the lead works
+    # (beside acknowledged), a 回退 ends the case (beside closed).
+    "extension_requested": 2,
+    "returned": 4,
 }
 UPDATES = tuple(RANK)
+# Updates that ask the system for something rather than tell it a state: never skipped as "behind"
+# (a state the system already passed), and not what the link remembers as the system's state.
+REQUESTS = frozenset({"extension_requested"})
 
 # The event that says each update (types only: we parse just the fields we need).
 EVENT_UPDATES: dict[str, str] = {
@@ -42,6 +49,8 @@ EVENT_UPDATES: dict[str, str] = {
     "case.closed.v1": "closed",
     "case.reopened.v1": "reopened",
     "case.referred_to_court.v1": "referred_to_court",
+    "case.returned_to_channel.v1": "returned",
+    "referral.extension_requested.v1": "extension_requested",
 }
 
 CST = timezone(timedelta(hours=8), "Asia/Shanghai")

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.adapters.security import released_on_failure, verify_request
 from gateway.tables import adapter_inbound, adapter_links
 from gateway.upstream import Upstream
+from hub.contracts.base import Contract
 from hub.contracts.gateway import HotlineRatingReceivedV1, HotlineUrgeReceivedV1
 from hub.problems import Problem, validation_errors
 from hub.runtime import ServiceRuntime
@@ -154,8 +155,17 @@ async def register_and_link(
 
 
 async def known_case(rt: ServiceRuntime, system: str, external_ref: str) -> str:
+    """The case that answers for the system's number now: a work order merged into another case is
+    handled there, so its urges, ratings and answers go to the surviving case."""
     async with rt.db.sessions() as session:
-        case_no = await case_for(session, system, external_ref)
+        row = (
+            await session.execute(
+                select(adapter_links.c.case_no, adapter_links.c.follows_case_no).where(
+                    adapter_links.c.system == system, adapter_links.c.external_ref == external_ref
+                )
+            )
+        ).first()
+    case_no = (row.follows_case_no or row.case_no) if row else None
     if case_no is None:
         raise Problem(
             404,
@@ -202,6 +212,17 @@ async def record_urge(
         if not await _claim_inbound(session, system, "urge", urge_id, case_no):
             return False
         event = HotlineUrgeReceivedV1(case_no=case_no, work_order_no=work_order_no, urged_at=urged_at)
+        await rt.outbox.emit(session, event.TYPE, case_no, event.model_dump(mode="json"))
+    return True
+
+
+async def record_once(
+    rt: ServiceRuntime, system: str, kind: str, external_id: str, case_no: str, event: Contract
+) -> bool:
+    """Say ``event`` once per (system, kind, their id): False if that id was seen before."""
+    async with rt.db.transaction() as session:
+        if not await _claim_inbound(session, system, kind, external_id, case_no):
+            return False
         await rt.outbox.emit(session, event.TYPE, case_no, event.model_dump(mode="json"))
     return True
 

@@ -11,7 +11,10 @@ a round) in the same transaction as its inbox record. A sender loop claims rows 
   system's request id, and each system (and its simulator) ignores a request id it has applied; a
   crash between their answer and our record re-sends the same id;
 - **never backwards**: an update ranked lower than the last one the system got (or than what it
-  showed when its history was imported) is `skipped`, not sent.
+  showed when its history was imported) is `skipped`, not sent. A request (12345's 延期申请) is not
+  a state: it is never skipped as behind, and the link keeps remembering the last state.
+- **merged cases**: the links of a case merged into another follow it (`follows_case_no`); the
+  surviving case's updates are written for them too, under their own case number.
 """
 
 from __future__ import annotations
@@ -32,11 +35,12 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.adapters.common import EVENT_UPDATES, RANK, SYSTEMS, Delivery, Outcome, SystemClient
+from gateway.adapters.common import EVENT_UPDATES, RANK, REQUESTS, SYSTEMS, Delivery, Outcome, SystemClient
 from gateway.adapters.inbound import upsert_link
 from gateway.adapters.security import purge_nonces
 from gateway.tables import adapter_cases, adapter_deliveries, adapter_links
 from hub.contracts.gateway import ExternalDeliveryFailedV1, ExternalUpdateDeliveredV1
+from hub.contracts.intake import CaseMergedV1
 from hub.db import Database
 from hub.messaging.consumer import Handler, HandlerContext, RetryLater
 from hub.runtime import ServiceRuntime
@@ -77,6 +81,13 @@ class StatusEvent(BaseModel):
     to: str | None = None  # case.referred_to_court.v1: court | arbitration
     round: int | None = None  # referral's round of handling, where the event says it
     colour: str | None = None
+    reason_code: str | None = None  # case.returned_to_channel.v1
+    # referral.extension_requested.v1: which request, how much, and what it asks of the channel
+    extension_id: int | None = None
+    amount: int | None = None
+    unit: str | None = None
+    requested_external_due_at: str | None = None
+    external_due_at: str | None = None
 
 
 def _insert(session: AsyncSession) -> Any:
@@ -96,19 +107,49 @@ def _data(event: StatusEvent, at: datetime) -> dict[str, Any]:
         "category": event.category,
         "court": event.court,
         "colour": event.colour,
+        "reason_code": event.reason_code,
+        "amount": event.amount,
+        "unit": event.unit,
+        "requested_external_due_at": event.requested_external_due_at,
+        "external_due_at": event.external_due_at,
     }
     return {k: v for k, v in values.items() if v is not None}
+
+
+def _update_key(update_name: str, round_: int, event: StatusEvent, event_id: str) -> str:
+    """One row per update of a round; an extension request is one per request (there may be several)."""
+    if update_name == "extension_requested":
+        return f"{update_name}#{event.extension_id or event_id}@{round_}"
+    return f"{update_name}@{round_}"
 
 
 class Ledger:
     """Turns status events into ledger rows for the systems that know the case and take the update."""
 
-    def __init__(self, outbound: Mapping[str, frozenset[str]]) -> None:
+    def __init__(
+        self,
+        outbound: Mapping[str, frozenset[str]],
+        not_for_merged: Mapping[str, frozenset[str]] | None = None,
+    ) -> None:
         # system → the updates it takes; only systems with a configured URL are here.
         self.outbound = outbound
+        # system → updates a work order merged into another case does not take from it
+        self.not_for_merged = dict(not_for_merged or {})
 
     def handlers(self) -> dict[str, Handler]:
-        return dict.fromkeys(EVENT_UPDATES, self.on_event)
+        return {**dict.fromkeys(EVENT_UPDATES, self.on_event), CaseMergedV1.TYPE: self.on_merged}
+
+    async def on_merged(self, ctx: HandlerContext) -> None:
+        """A case merged into another: its links (and those of cases merged into it before) follow the
+        surviving case, so each merged work order keeps hearing every status of the case (RULES.md
+        "each channel's own reply and callback duties survive a merge")."""
+        merged = CaseMergedV1.model_validate(ctx.event.data)
+        numbers = {merged.case_no, *(d.case_no for d in merged.duties)}
+        await ctx.session.execute(
+            update(adapter_links)
+            .where(adapter_links.c.case_no.in_(numbers))
+            .values(follows_case_no=merged.into, updated_at=datetime.now(UTC))
+        )
 
     async def on_event(self, ctx: HandlerContext) -> None:
         update_name = EVENT_UPDATES[ctx.event.type]
@@ -116,6 +157,8 @@ class Ledger:
         session = ctx.session
         case_no = event.case_no
         now = datetime.now(UTC)
+        if update_name == "extension_requested" and event.role != "lead":
+            return  # the lead answers for the case; an assisting department's request stays inside
         if update_name == "registered":
             await session.execute(
                 _insert(session)(adapter_cases)
@@ -150,25 +193,35 @@ class Ledger:
             if event.to not in (None, "court"):
                 return  # arbitration has no adapter
             await upsert_link(session, system="court", external_ref=None, case_no=case_no, origin="referral")
+        # The case's own links, and those of work orders merged into it (delivered under their own
+        # case number: in order with what they were told before the merge, never twice).
         links = (
-            await session.execute(select(adapter_links.c.system).where(adapter_links.c.case_no == case_no))
+            await session.execute(
+                select(adapter_links.c.system, adapter_links.c.case_no).where(
+                    or_(adapter_links.c.case_no == case_no, adapter_links.c.follows_case_no == case_no)
+                )
+            )
         ).all()
         traceparent, _ = current_traceparent()
         created = False
+        data = _data(event, ctx.event.time)
         for link in links:
             if update_name not in self.outbound.get(link.system, frozenset()):
+                continue
+            follower = link.case_no != case_no
+            if follower and update_name in self.not_for_merged.get(link.system, frozenset()):
                 continue
             result = await session.execute(
                 _insert(session)(adapter_deliveries)
                 .values(
                     update_id=str(uuid.uuid4()),
-                    case_no=case_no,
+                    case_no=link.case_no,
                     system=link.system,
                     update_name=update_name,
-                    update_key=f"{update_name}@{round_}",
+                    update_key=_update_key(update_name, round_, event, ctx.event.id),
                     round=round_,
                     rank=RANK[update_name],
-                    data=_data(event, ctx.event.time),
+                    data={**data, "merged_into": case_no} if follower else data,
                     event_id=ctx.event.id,
                     status="pending",
                     attempts=0,
@@ -301,7 +354,7 @@ class Sender:
                 row.delivered_round,
                 row.delivered_rank,
             )
-            if behind or already:
+            if (behind or already) and row.update_name not in REQUESTS:
                 await self._skip(row, f"{row.system} is already at {row.delivered_update} ({row.link_state})")
                 return
             if row.external_ref is None and row.update_name != "referred_to_court":
@@ -365,9 +418,10 @@ class Sender:
                 }
                 if outcome.external_ref and row.external_ref is None:
                     link_values["external_ref"] = outcome.external_ref
-                await session.execute(
-                    update(adapter_links).where(adapter_links.c.id == row.link_id).values(**link_values)
-                )
+                if row.update_name not in REQUESTS:
+                    await session.execute(
+                        update(adapter_links).where(adapter_links.c.id == row.link_id).values(**link_values)
+                    )
                 delivered = ExternalUpdateDeliveredV1(
                     case_no=row.case_no,
                     system=row.system,

@@ -25,6 +25,7 @@ class AdapterSpec:
     make_client: ClientFactory
     simulator_module: str
     mapping: Any
+    not_for_merged: frozenset[str] = frozenset()  # updates a merged work order does not take
 
     def base_url(self, settings: Settings) -> str | None:
         url: str | None = getattr(settings, f"{self.system}_url")
@@ -53,6 +54,7 @@ def adapter_specs() -> dict[str, AdapterSpec]:
             make_client=_client_factory(system, client),
             simulator_module=f"{package}.simulator",
             mapping=mapping,
+            not_for_merged=frozenset(getattr(mapping, "NOT_FOR_MERGED", ())),
         )
     return specs
 

@@ -97,6 +97,8 @@ class SimState:
     received: list[dict[str, Any]] = field(default_factory=list)
     requests: dict[str, dict[str, Any]] = field(default_factory=dict)  # request id → first answer
     records: dict[str, dict[str, Any]] = field(default_factory=dict)  # their number → record
+    # Requests the system answers later, by its own number (12345's 延期申请 by delayId)
+    applications: dict[str, dict[str, Any]] = field(default_factory=dict)
     regressions: list[dict[str, Any]] = field(default_factory=list)
     duplicates: int = 0
     rejected: int = 0

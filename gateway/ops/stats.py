@@ -116,7 +116,8 @@ def summary(facts: Iterable[dict[str, Any]]) -> dict[str, Any]:
         "by_status": dict(sorted(by_status.items())),
         "by_colour": dict(sorted(by_colour.items())),
         "by_channel": dict(sorted(by_channel.items())),
-        "open": total.received - sum(by_status[s] for s in ("closed", "merged", "withdrawn")),
+        "open": total.received
+        - sum(by_status[s] for s in ("closed", "merged", "withdrawn", "returned_to_channel")),
         **total.as_dict(),
     }
 

@@ -1,6 +1,6 @@
 """Public case actions of the centre (API.md "Cases"), forwarded to the referral service.
 
-Dispatch / re-route, callback (回访), close (销号), withdraw, 信调裁诉 (refer onward to arbitration or
+Dispatch / re-route, callback (回访), close (销号), withdraw, 回退 (return to the channel), 信调裁诉 (refer onward to arbitration or
 court), joint consultation meetings (联席会商), and the dispatcher's queue. The caller's role travels
 as `X-Hub-Actor-Role` (default centre), checked by the referral service.
 """
@@ -36,6 +36,11 @@ class CloseIn(BaseModel):
 
 
 class WithdrawIn(BaseModel):
+    reason: Text
+
+
+class ReturnToChannelIn(BaseModel):
+    reason_code: Literal["not_our_duty", "wrong_area", "insufficient_info", "duplicate", "other"]
     reason: Text
 
 
@@ -124,6 +129,30 @@ async def refer_onward(
         request,
         case_no,
         "refer-onward",
+        x_hub_actor_role,
+        x_hub_actor_department,
+        body.model_dump(mode="json"),
+    )
+
+
+@router.post(
+    "/cases/{case_no}/return-to-channel",
+    summary="回退: give a case back to the channel it came from (12345), with a reason code",
+)
+async def return_to_channel(
+    case_no: str,
+    body: ReturnToChannelIn,
+    request: Request,
+    x_hub_actor_role: ActorRole = None,
+    x_hub_actor_department: ActorDepartment = None,
+) -> Response:
+    """The centre decides the case is not the hub's (until the lead has replied): the case ends as
+    `returned_to_channel`, its referrals are cancelled, and the channel hears it (12345: 回退,
+    feedbackType 7 with returnType)."""
+    return await _post(
+        request,
+        case_no,
+        "return-to-channel",
         x_hub_actor_role,
         x_hub_actor_department,
         body.model_dump(mode="json"),

@@ -104,6 +104,13 @@ async def get_case(case_no: str, request: Request) -> dict[str, Any]:
         for key in ("provisional", "centre_id", "centre_level", "resolved_level", "close_reason"):
             if key in state:
                 case.setdefault(key, state[key])
+        # The channel's limit in force (12345's 办理时限 moves when it approves an extension); intake
+        # keeps the one the case was registered with.
+        if state.get("due_by"):
+            case["due_by"] = state["due_by"]
+        for key in ("channel_return_code", "channel_return_reason"):
+            if state.get(key):
+                case[key] = state[key]
     else:
         case["referrals"] = []
     return case

@@ -30,6 +30,22 @@ class HotlineRatingReceivedV1(Contract):
     comment: str | None = None
 
 
+class HotlineExtensionAnsweredV1(Contract):
+    """12345 audited our extension request (延期申请审核): approved with a new limitTime, or denied.
+    Referral moves the case's `due_by` and the lead's handling deadline (or records the denial)."""
+
+    TYPE = "hotline.extension_answered.v1"
+
+    case_no: str
+    work_order_no: str | None = None
+    delay_id: str  # the platform's number for the application it answered
+    approved: bool
+    limit_time: datetime | None = None  # the new 办理时限 (UTC) when approved
+    source: str = "hotline12345.limitTime"
+    opinion: str | None = None
+    answered_at: datetime | None = None
+
+
 class ExternalDeliveryFailedV1(Contract):
     """An update could not be delivered to an external system after every attempt: ops must act
     (GET /api/v1/ops/adapter-deliveries?status=failed; later updates of the case wait behind it)."""
@@ -39,6 +55,7 @@ class ExternalDeliveryFailedV1(Contract):
     case_no: str
     system: str  # hotline12345 | police110 | court | procuratorate12309
     update: str  # registered | dispatched | acknowledged | replied | closed | reopened | referred_to_court
+    # | returned (回退) | extension_requested (延期申请)
     attempts: int = 0
     reason: str | None = None
 

@@ -38,6 +38,10 @@ class CaseRegisteredV1(Contract):
     registered_at: datetime
     trace_id: str | None = None
     reporter: ReporterContact
+    # An obligation the channel holds us to (12345's 办理时限) and whose it is: referral keeps the
+    # lead's handling deadline no later than it. None: our own procedure alone.
+    due_by: datetime | None = None
+    due_by_source: str | None = None
 
 
 class CaseAssessmentChangedV1(Contract):
@@ -69,6 +73,9 @@ class ChannelDuty(Contract):
     case_no: str
     channel: str
     source_ref: str | None = None
+    # The channel's limit on that case (12345's 办理时限): it binds the case that took the duty over.
+    due_by: datetime | None = None
+    due_by_source: str | None = None
 
 
 class CaseMergedV1(Contract):

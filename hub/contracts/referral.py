@@ -162,6 +162,16 @@ class ReferralExtensionRequestedV1(ActedBy):
     unit: str
     due_at: datetime  # the deadline the request is about
     requested_at: datetime
+    # Added for the dual track (defaults keep older consumers and events valid):
+    role: str | None = None  # lead | assisting
+    round: int | None = None
+    extension_id: int | None = None  # referral's own number for the request (one per request)
+    reason: str | None = None  # the department's reason (phone and ID numbers redacted)
+    # The lead's deadline is bound by a channel's limit (12345's limitTime): the limit now, and the
+    # limit the request asks that channel for (the same amount added to theirs).
+    external_source: str | None = None
+    external_due_at: datetime | None = None
+    requested_external_due_at: datetime | None = None
 
 
 class ReferralSuspendedV1(ActedBy):
@@ -210,7 +220,7 @@ class ReferralCancelledV1(ActedBy):
     referral_id: str
     case_no: str
     department: str
-    reason: Literal["case_closed", "case_merged", "case_withdrawn", "rerouted"]
+    reason: Literal["case_closed", "case_merged", "case_withdrawn", "case_returned", "rerouted"]
 
 
 class CaseReopenedV1(ActedBy):
@@ -241,6 +251,38 @@ class CaseWithdrawnV1(ActedBy):
 
     case_no: str
     withdrawn_at: datetime
+
+
+class CaseReturnedToChannelV1(ActedBy):
+    """回退: the centre decided the case is not the hub's to handle and gives it back to the channel it
+    came from (the 12345 work order goes back to the platform's dispatch), with a coded reason."""
+
+    TYPE = "case.returned_to_channel.v1"
+
+    case_no: str
+    channel: str
+    reason_code: ReturnReasonCode
+    reason: str  # the centre's words (phone and ID numbers redacted)
+    returned_at: datetime
+
+
+class CaseExternalExtensionAnsweredV1(ActedBy):
+    """The channel answered our extension request (12345 延期审核): approved moves the case's `due_by`
+    and the lead's handling deadline under it; denied leaves both and is recorded."""
+
+    TYPE = "case.external_extension_answered.v1"
+
+    case_no: str
+    source: str  # whose limit, e.g. hotline12345.limitTime
+    approved: bool
+    due_by: datetime | None  # the channel's limit in force after the answer
+    previous_due_by: datetime | None = None
+    referral_id: str | None = None  # the lead referral whose handling deadline it binds
+    department: str | None = None
+    due_at: datetime | None = None  # that referral's effective handling deadline after the answer
+    previous_due_at: datetime | None = None
+    external_id: str | None = None  # the channel's number for its answer (12345 delayId)
+    note: str | None = None  # the channel's opinion (审核意见), redacted
 
 
 class CaseMeetingHeldV1(ActedBy):

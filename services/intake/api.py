@@ -59,6 +59,7 @@ class CaseOut(RegisteredOut):
     amount_yuan: str | None
     flags: list[str]
     registered_at: datetime
+    due_by: dict[str, Any] | None = None  # {at, source}: the channel's limit as registered
 
 
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=500)]
@@ -284,6 +285,7 @@ def _case_out(row: Any) -> CaseOut:
         amount_yuan=str(row.amount_yuan) if row.amount_yuan is not None else None,
         flags=list(row.flags or []),
         registered_at=row.registered_at,
+        due_by={"at": row.due_by, "source": row.due_by_source} if row.due_by is not None else None,
     )
 
 

@@ -53,4 +53,6 @@ def case_columns(
         "amount_yuan": case_in.amount_yuan,
         "flags": [f.value for f in case_in.flags],
         "occurred_at": case_in.occurred_at,
+        "due_by": case_in.due_by.at if case_in.due_by else None,
+        "due_by_source": case_in.due_by.source if case_in.due_by else None,
     }

@@ -57,8 +57,15 @@ ALLOWED: dict[str, list[str]] = {
     "merged": ["personal-data"],
     "closed": ["unlink", "personal-data"],
     "withdrawn": ["unlink", "personal-data"],
+    "returned_to_channel": ["unlink", "personal-data"],
 }
-STATUS_ZH = {"registered": "在办", "merged": "已合并", "closed": "已办结", "withdrawn": "已撤回"}
+STATUS_ZH = {
+    "registered": "在办",
+    "merged": "已合并",
+    "closed": "已办结",
+    "withdrawn": "已撤回",
+    "returned_to_channel": "已回退来源渠道",
+}
 
 
 async def record(
@@ -353,7 +360,13 @@ async def merge_case(rt: ServiceRuntime, case_no: str, *, into: str, reason: str
             )
         _require_open(target, "接收合并")
         moved = [
-            ChannelDuty(case_no=case_no, channel=row.channel, source_ref=row.source_ref),
+            ChannelDuty(
+                case_no=case_no,
+                channel=row.channel,
+                source_ref=row.source_ref,
+                due_by=row.due_by,
+                due_by_source=row.due_by_source,
+            ),
             *(ChannelDuty.model_validate(d) for d in row.duties or []),
         ]
         moved_json = [d.model_dump(mode="json") for d in moved]
@@ -491,11 +504,17 @@ async def read_personal_data(rt: ServiceRuntime, case_no: str, *, actor: Actor) 
 # --- status projected from referral's events -----------------------------------------------------
 
 SYSTEM_REFERRAL = Actor(role="system", id="referral")
-_PROJECTED = {"case.closed.v1": "closed", "case.withdrawn.v1": "withdrawn", "case.reopened.v1": OPEN}
+_PROJECTED = {
+    "case.closed.v1": "closed",
+    "case.withdrawn.v1": "withdrawn",
+    "case.reopened.v1": OPEN,
+    "case.returned_to_channel.v1": "returned_to_channel",  # 回退: given back to 12345
+}
 
 
 async def project_case_status(ctx: HandlerContext, rt: ServiceRuntime) -> None:
-    """Referral owns the life cycle after registration; intake keeps open / closed / withdrawn to refuse merges."""
+    """Referral owns the life cycle after registration; intake keeps open / closed / withdrawn /
+    returned_to_channel to refuse merges."""
     event = ctx.event
     status = _PROJECTED[event.type]
     case_no = event.subject or str(event.data.get("case_no") or "")

@@ -15,7 +15,7 @@ from services.intake.rulebook import RulesInvalid, load_assessor
 from services.intake.tables import kit, metadata
 
 # Referral owns the case life cycle after registration; intake follows closure to refuse merges.
-STATUS_EVENTS = ("case.closed.v1", "case.withdrawn.v1", "case.reopened.v1")
+STATUS_EVENTS = ("case.closed.v1", "case.withdrawn.v1", "case.reopened.v1", "case.returned_to_channel.v1")
 
 
 def bootstrap(settings: Settings) -> FastAPI:

@@ -172,6 +172,8 @@ async def _register(
                 phone_hash=phone_hash,
                 sms_capable=values["sms_capable"],
             ),
+            due_by=values["due_by"],
+            due_by_source=values["due_by_source"],
         )
         await rt.outbox.emit(session, event.TYPE, case_no, event.model_dump(mode="json"))
         await record(

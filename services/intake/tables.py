@@ -68,7 +68,7 @@ cases = Table(
     Column("duplicate_of", String(32)),
     # Why a dispatcher corrected the category (category_source = "dispatcher").
     Column("category_reason", Text),
-    # registered (open) | merged | closed | withdrawn; after registration referral owns the life
+    # registered (open) | merged | closed | withdrawn | returned_to_channel; after registration referral owns the life
     # cycle and intake keeps only what it needs to refuse merges (projected from referral's events).
     Column("status", String(32), nullable=False),
     Column("merged_into", String(32)),
@@ -76,6 +76,10 @@ cases = Table(
     # Reply/callback duties of channels whose cases were merged into this one:
     # [{case_no, channel, source_ref}] (None = none yet). The case's own channel is on the row.
     Column("duties", JSON),
+    # The channel's own limit on the case (12345's 办理时限) as registered, and whose it is
+    # ("hotline12345.limitTime"); referral holds the one in force (it moves on an approved 延期).
+    Column("due_by", UtcDateTime()),
+    Column("due_by_source", String(64)),
     Column("trace_id", String(32)),
     Column("registered_at", UtcDateTime(), nullable=False),
     UniqueConstraint("channel", "source_ref", name="uq_cases_channel_source_ref"),

@@ -56,6 +56,11 @@ class WithdrawIn(BaseModel):
     reason: Text
 
 
+class ReturnToChannelIn(BaseModel):
+    reason_code: Literal["not_our_duty", "wrong_area", "insufficient_info", "duplicate", "other"]
+    reason: Text
+
+
 class ReferOnwardIn(BaseModel):
     to: Literal["arbitration", "court"]
 
@@ -187,6 +192,19 @@ async def close_case(
 @router.post("/cases/{case_no}/withdraw", response_model=CaseActionOut, summary="The citizen withdraws")
 async def withdraw_case(case_no: str, body: WithdrawIn, request: Request, actor: ActorDep) -> CaseActionOut:
     return await _case_action(request, case_no, "withdraw", body.reason, actor=actor)
+
+
+@router.post(
+    "/cases/{case_no}/return-to-channel",
+    response_model=CaseActionOut,
+    summary="回退: give a 12345 case back to the channel (centre), with a reason code",
+)
+async def return_to_channel(
+    case_no: str, body: ReturnToChannelIn, request: Request, actor: ActorDep
+) -> CaseActionOut:
+    return await _case_action(
+        request, case_no, "return_to_channel", body.reason_code, body.reason, actor=actor
+    )
 
 
 @router.post(

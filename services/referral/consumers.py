@@ -1,5 +1,5 @@
 """Events referral listens to: registrations (dispatch), re-gradings, merges, ratings (回访: SMS replies, 12345's own),
-12345 urges (催办).
+12345 urges (催办) and its answers to our extension requests (延期审核).
 
 Each handler runs in the consumer's transaction with its inbox row, so a redelivered event changes
 nothing. A stale external update (a rating for a case already closed or already in its next round) is
@@ -12,7 +12,7 @@ import logging
 
 from sqlalchemy import select
 
-from hub.contracts.gateway import HotlineRatingReceivedV1, HotlineUrgeReceivedV1
+from hub.contracts.gateway import HotlineExtensionAnsweredV1, HotlineRatingReceivedV1, HotlineUrgeReceivedV1
 from hub.contracts.intake import CaseAssessmentChangedV1, CaseMergedV1, CaseRegisteredV1
 from hub.contracts.notification import SmsReplyReceivedV1
 from hub.messaging.consumer import Handler, HandlerContext, Reject, RetryLater
@@ -57,6 +57,8 @@ def handlers(workflow: Workflow) -> dict[str, Handler]:
                 traceparent=ctx.event.traceparent,
                 registered_at=case.registered_at,
                 updated_at=now,
+                due_by=case.due_by,
+                due_by_source=case.due_by_source if case.due_by else None,
             )
         )
         row = await store.lock_case(session, case.case_no)
@@ -69,7 +71,8 @@ def handlers(workflow: Workflow) -> dict[str, Handler]:
         if await store.lock_case(ctx.session, merged.case_no) is None:
             raise RetryLater("case not registered here yet")
         actor = Actor(merged.actor_role or "centre")
-        await workflow.merged(ctx.session, merged.case_no, merged.into, actor)
+        limits = [(d.due_by, d.due_by_source) for d in merged.duties if d.due_by and d.due_by_source]
+        await workflow.merged(ctx.session, merged.case_no, merged.into, actor, limits=limits)
 
     async def on_assessment_changed(ctx: HandlerContext) -> None:
         changed = CaseAssessmentChangedV1.model_validate(ctx.event.data)
@@ -110,8 +113,27 @@ def handlers(workflow: Workflow) -> dict[str, Handler]:
         if await workflow.urge(ctx.session, urge.case_no, Actor("adapter")) < 0:
             raise RetryLater("case not registered here yet")
 
+    async def on_extension_answered(ctx: HandlerContext) -> None:
+        """12345 approved (new limitTime) or denied our extension request on its limit."""
+        answer = HotlineExtensionAnsweredV1.model_validate(ctx.event.data)
+        if answer.approved and answer.limit_time is None:
+            raise Reject("an approved extension without its new limit")
+        done = await workflow.external_extension_answered(
+            ctx.session,
+            answer.case_no,
+            source=answer.source,
+            approved=answer.approved,
+            limit=answer.limit_time,
+            external_id=answer.delay_id,
+            note=answer.opinion,
+            actor=Actor("adapter"),
+        )
+        if done is None:
+            raise RetryLater("case not registered here yet")
+
     return {
         CaseRegisteredV1.TYPE: on_case_registered,
+        HotlineExtensionAnsweredV1.TYPE: on_extension_answered,
         CaseMergedV1.TYPE: on_case_merged,
         CaseAssessmentChangedV1.TYPE: on_assessment_changed,
         SmsReplyReceivedV1.TYPE: on_sms_reply,

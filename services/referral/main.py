@@ -46,6 +46,7 @@ def bootstrap(
         runtime.outbox,
         audit_key=settings.hash_key,
         metrics=ReferralMetrics(runtime.metrics.registry),
+        channel_returns=options.channel_returns,
     )
     runtime.consume("referral.case-events", consumers.handlers(workflow))
     watchdog = Watchdog(

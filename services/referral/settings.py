@@ -24,3 +24,8 @@ class ReferralSettings(BaseSettings):
     watchdog_enabled: bool = Field(default=True, description="Run the deadline watchdog in this process")
     watchdog_interval_s: float = Field(default=1.0, gt=0, description="Watchdog poll interval")
     watchdog_batch: int = Field(default=500, ge=1, description="Deadlines claimed per watchdog round")
+    channel_returns: tuple[str, ...] = Field(
+        default=("hotline12345",),
+        description="Channels a case can be given back to by the centre (回退, POST …/return-to-channel); "
+        "the gateway tells the channel (12345: feedbackType 7)",
+    )

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.referral.config import ReferralConfig
 from services.referral.domain.calendar import ClockKind, Pause
-from services.referral.domain.deadlines import Deadline, DeadlineKind, ProcedureRef, TimeLimit
+from services.referral.domain.deadlines import Deadline, DeadlineKind, ExternalLimit, ProcedureRef, TimeLimit
 from services.referral.domain.lifecycle import ReferralState, ReferralStatus
 from services.referral.domain.supervision import Level, due_level, next_step_at
 from services.referral.tables import cases, deadlines, referrals, suspensions
@@ -98,10 +98,27 @@ def deadline_values(
         "follow_up_seq": 0,
         "next_check_at": next_check_at,
         "updated_at": now,
+        **external_values(deadline),
+    }
+
+
+def external_values(deadline: Deadline) -> dict[str, Any]:
+    """The columns that explain a deadline under an external limit (all NULL without one)."""
+    external = deadline.external
+    return {
+        "own_due_at": deadline.own_due_at if external is not None else None,
+        "external_due_at": external.due_at if external is not None else None,
+        "external_source": external.source if external is not None else None,
+        "floor_at": deadline.floor if external is not None else None,
     }
 
 
 def to_domain(row: Row[Any], pauses: Sequence[Pause] = ()) -> Deadline:
+    external = (
+        ExternalLimit(row.external_due_at, row.external_source)
+        if row.external_due_at is not None and row.external_source
+        else None
+    )
     return Deadline(
         kind=DeadlineKind(row.kind),
         procedure=ProcedureRef(row.procedure_id, row.procedure_version),
@@ -112,6 +129,9 @@ def to_domain(row: Row[Any], pauses: Sequence[Pause] = ()) -> Deadline:
         provisional_years=frozenset(row.provisional_years or ()),
         extension=row.extension,
         pauses=tuple(pauses),
+        external=external,
+        floor=row.floor_at,
+        own_due_at=row.own_due_at,
     )
 
 

@@ -68,6 +68,14 @@ cases = Table(
     Column("resolved_centre_id", String(12)),
     Column("resolved_level", String(16)),  # community | street | district
     Column("district_alerted_at", UtcDateTime()),
+    # An obligation the channel holds us to (12345's 办理时限 limitTime) and whose it is
+    # ("hotline12345.limitTime"): the lead's handling deadline is never later. Moves when the channel
+    # approves an extension (延期申请).
+    Column("due_by", UtcDateTime()),
+    Column("due_by_source", String(64)),
+    # 回退: the centre gave the case back to the channel it came from (not ours), with a reason code.
+    Column("channel_return_code", String(32)),
+    Column("channel_return_reason", Text),
     Index("ix_cases_centre", "centre_id"),
     Index("ix_cases_registered_at", "registered_at"),  # statistics by period
 )
@@ -138,6 +146,13 @@ deadlines = Table(
     Column("claimed_until", UtcDateTime()),
     Column("claim_token", String(36)),
     Column("updated_at", UtcDateTime(), nullable=False),
+    # A lead's handling deadline under an external limit: due_at = the earlier of ours (own_due_at)
+    # and theirs (external_due_at, from external_source), never before floor_at (the acknowledge
+    # deadline). NULL external: ours alone.
+    Column("own_due_at", UtcDateTime()),
+    Column("external_due_at", UtcDateTime()),
+    Column("external_source", String(64)),
+    Column("floor_at", UtcDateTime()),
     Index("ix_deadlines_referral", "referral_id"),
     Index("ix_deadlines_case", "case_no"),
     # The watchdog's one index: only rows it must look at again are in it.

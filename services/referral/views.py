@@ -14,7 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub.problems import Problem
 from services.referral import store
 from services.referral.actors import Actor
+from services.referral.domain.calendar import business_tz
 from services.referral.domain.centres import CentreLevel, CentreTree
+from services.referral.domain.deadlines import PROCEDURE_SOURCE
 from services.referral.domain.lifecycle import CASE_MACHINE, referral_allowed_actions
 from services.referral.domain.routing import area_level
 from services.referral.domain.supervision import Level, higher
@@ -27,6 +29,9 @@ from services.referral.tables import (
     meetings,
     referrals,
 )
+
+# How the console names an external limit's source.
+EXTERNAL_NAMES_ZH = {"hotline12345.limitTime": "12345 办理时限"}
 
 
 class DeadlineOut(BaseModel):
@@ -45,6 +50,20 @@ class DeadlineOut(BaseModel):
     met_at: datetime | None
     next_check_at: datetime | None
     overdue: bool
+    # Whose limit `due_at` is: "procedure" (ours) or an external one ("hotline12345.limitTime": the
+    # earlier of ours and theirs applies); `why` says so in words for the console.
+    source: str = PROCEDURE_SOURCE
+    own_due_at: datetime | None = None  # ours, when an external limit is recorded
+    external_due_at: datetime | None = None  # theirs
+    floored: bool = False  # theirs was already past / before the acknowledge deadline
+    why: str | None = None
+
+
+class DueByOut(BaseModel):
+    """An obligation the channel holds the case to (12345's 办理时限), and whose it is."""
+
+    at: datetime
+    source: str
 
 
 class ExtensionOut(BaseModel):
@@ -93,6 +112,8 @@ class ReferralOut(BaseModel):
     allowed_actions: list[str]
     deadlines: list[DeadlineOut]
     extensions: list[ExtensionOut]
+    due_source: str = PROCEDURE_SOURCE  # whose limit `due_at` (handling) is, see DeadlineOut.source
+    due_why: str | None = None
 
 
 class QueueEntryOut(BaseModel):
@@ -153,6 +174,9 @@ class CaseStateOut(BaseModel):
     resolved_level: str | None = None
     district_alerted_at: datetime | None = None
     centre_moves: list[CentreMoveOut] = []
+    due_by: DueByOut | None = None  # the channel's limit in force (moves when it approves 延期)
+    channel_return_code: str | None = None  # 回退 to the channel: the reason code
+    channel_return_reason: str | None = None
 
 
 class ReferralActionOut(BaseModel):
@@ -176,8 +200,41 @@ class QueuePage(BaseModel):
     items: list[CaseStateOut]
 
 
+def _local(moment: datetime) -> str:
+    return moment.astimezone(business_tz()).strftime("%Y-%m-%d %H:%M")
+
+
+def _why(row: Row[Any]) -> str | None:
+    """The deadline's source in words (Chinese, for the console)."""
+    if row.external_due_at is None:
+        return None
+    theirs, ours = _local(row.external_due_at), _local(row.own_due_at or row.due_at)
+    name = EXTERNAL_NAMES_ZH.get(row.external_source, row.external_source)
+    if row.due_at > row.external_due_at and row.external_due_at < (row.own_due_at or row.due_at):
+        return (
+            f"{name} {theirs} 早于报到时限，办理时限按报到时限 {_local(row.due_at)} 计；"
+            "已无法在平台时限内办结，请申请延期"
+        )
+    if row.external_due_at < (row.own_due_at or row.due_at):
+        return f"{name} {theirs} 早于本平台办理时限 {ours}，以较早者为准"
+    return f"本平台办理时限 {ours} 早于{name} {theirs}，以较早者为准"
+
+
+def _source(row: Row[Any]) -> str:
+    own = row.own_due_at or row.due_at
+    if row.external_due_at is not None and row.external_source and row.external_due_at < own:
+        return str(row.external_source)
+    return PROCEDURE_SOURCE
+
+
 def _deadline_out(row: Row[Any], now: datetime) -> DeadlineOut:
+    source = _source(row)
     return DeadlineOut(
+        source=source,
+        own_due_at=row.own_due_at,
+        external_due_at=row.external_due_at,
+        floored=source != PROCEDURE_SOURCE and row.due_at > row.external_due_at,
+        why=_why(row),
         id=row.id,
         kind=row.kind,
         status=row.status,
@@ -214,10 +271,22 @@ async def referrals_out(session: AsyncSession, rows: Sequence[Row[Any]], now: da
     out = []
     for r in rows:
         found = by_referral[r.id]
+        handling = next((d for d in found if d.kind == "handling" and d.status == "open"), None) or next(
+            (d for d in reversed(found) if d.kind == "handling"), None
+        )
         values = {
             k: getattr(r, k)
             for k in ReferralOut.model_fields
-            if k not in ("allowed_actions", "deadlines", "extensions", "overdue", "provisional")
+            if k
+            not in (
+                "allowed_actions",
+                "deadlines",
+                "extensions",
+                "overdue",
+                "provisional",
+                "due_source",
+                "due_why",
+            )
         }
         out.append(
             ReferralOut(
@@ -227,6 +296,8 @@ async def referrals_out(session: AsyncSession, rows: Sequence[Row[Any]], now: da
                 allowed_actions=referral_allowed_actions(store.status_of(r)),
                 deadlines=found,
                 extensions=extensions[r.id],
+                due_source=handling.source if handling else PROCEDURE_SOURCE,
+                due_why=handling.why if handling else None,
             )
         )
     return out
@@ -308,6 +379,9 @@ async def case_view(session: AsyncSession, case_no: str, now: datetime) -> CaseS
         dispatch_queue=[QueueEntryOut.model_validate(q, from_attributes=True) for q in queue],
         meetings=[MeetingOut.model_validate(m, from_attributes=True) for m in held],
         follow_ups=[_deadline_out(f, now) for f in follow_ups],
+        due_by=DueByOut(at=case.due_by, source=case.due_by_source or "") if case.due_by is not None else None,
+        channel_return_code=case.channel_return_code,
+        channel_return_reason=case.channel_return_reason,
     )
 
 
@@ -475,7 +549,7 @@ async def centre_cases(
         condition = condition | cases.c.district_alerted_at.is_not(None)
     conditions: list[ColumnElement[bool]] = [condition]
     if open_only:
-        conditions.append(cases.c.status.notin_(["closed", "merged", "withdrawn"]))
+        conditions.append(cases.c.status.notin_(["closed", "merged", "withdrawn", "returned_to_channel"]))
     if colour:
         conditions.append(cases.c.colour == colour)
     where = and_(*conditions)

@@ -30,11 +30,13 @@ from hub.contracts.referral import (
     CaseClosedV1,
     CaseDispatchedV1,
     CaseDistrictAlertedV1,
+    CaseExternalExtensionAnsweredV1,
     CaseMeetingHeldV1,
     CaseQueuedForDispatcherV1,
     CaseReferredToCourtV1,
     CaseReopenedV1,
     CaseRepliedV1,
+    CaseReturnedToChannelV1,
     CaseWithdrawnV1,
     DeadlinesProvisionalV1,
     DeadlinesRecomputedV1,
@@ -66,6 +68,7 @@ from services.referral.domain.deadlines import (
     Deadline,
     DeadlineKind,
     ExtensionRefused,
+    ExternalLimit,
     Procedure,
     acceptance_deadline,
     acknowledge_deadline,
@@ -143,8 +146,10 @@ class Workflow:
         *,
         audit_key: str = "",
         metrics: ReferralMetrics | None = None,
+        channel_returns: Sequence[str] = ("hotline12345",),
     ) -> None:
         self.config = config
+        self.channel_returns = frozenset(channel_returns)  # channels a case can be given back to (回退)
         self.clock = clock
         self.outbox = outbox
         self.audit_key = audit_key
@@ -357,6 +362,9 @@ class Workflow:
         await session.execute(
             update(referrals).where(referrals.c.id == referral.id).values(role=role, updated_at=now)
         )
+        await self._bind_external(
+            session, case, referral, external_limit_of(case) if role == "lead" else None, now
+        )
         lead_only = [DeadlineKind.meeting.value, DeadlineKind.acceptance.value]
         if role != "lead":
             await store.close_deadlines(session, referral.id, now, kinds=lead_only)
@@ -404,7 +412,8 @@ class Workflow:
     ) -> datetime:
         cal = self.config.calendar
         ack = acknowledge_deadline(procedure, Colour(case.colour), now, cal)
-        handling = handling_deadline(procedure, level, now, cal)
+        external = external_limit_of(case) if role == "lead" else None
+        handling = handling_deadline(procedure, level, now, cal, external=external, floor=ack.due_at)
         window = return_window(procedure, now, cal)
         ladder = [ack, handling]
         if role == "lead":
@@ -738,6 +747,20 @@ class Workflow:
                 due_at_before=row.due_at,
             )
         )
+        extension_id = (
+            await session.execute(
+                select(func.max(extension_requests.c.id)).where(
+                    extension_requests.c.referral_id == referral.id
+                )
+            )
+        ).scalar_one()
+        external = deadline.external
+        asked = None
+        if external is not None:
+            # The channel's limit binds the lead: the same amount is asked of it, on its limit.
+            asked = self.config.calendar.add(
+                external.due_at, amount * deadline.limit.unit.length, deadline.limit.clock
+            ).due
         event = ReferralExtensionRequestedV1(
             referral_id=referral.id,
             case_no=referral.case_no,
@@ -746,8 +769,15 @@ class Workflow:
             unit=deadline.limit.unit.value,
             due_at=row.due_at,
             requested_at=now,
+            role=referral.role,
+            round=referral.round,
+            extension_id=extension_id,
+            reason=redact_reason(reason),
+            external_source=external.source if external else None,
+            external_due_at=external.due_at if external else None,
+            requested_external_due_at=asked,
         )
-        await self.emit(session, event, actor)
+        await self.emit(session, event, actor, department_name=referral.department_name)
         return True
 
     async def decide_extension(
@@ -1047,17 +1077,208 @@ class Workflow:
             await self._alert_district_if_red(session, case_no, colour, holding, now)
         return True
 
-    async def merged(self, session: AsyncSession, case_no: str, into: str, actor: Actor) -> bool:
+    async def return_to_channel(
+        self, session: AsyncSession, case_no: str, reason_code: str, reason: str, actor: Actor
+    ) -> bool:
+        """回退: the centre decides a case from a channel that takes returns (12345) is not the hub's;
+        it goes back to that channel with a coded reason (the gateway tells 12345), its open referrals
+        are cancelled. Allowed until the lead has replied."""
+        actor.require("centre")
+        case = await self.case_or_404(session, case_no)
+        if case.status == CaseState.returned_to_channel.value:
+            return False
+        if case.channel not in self.channel_returns:
+            raise Problem(
+                409,
+                "该来源渠道不支持回退",
+                f"事项 {case_no} 来自 {case.channel}，只有来自 {'、'.join(sorted(self.channel_returns)) or '无'} "
+                "的事项可以回退；本平台受理的事项请撤回（withdraw）或由部门退回（return）",
+                type_="channel-not-returnable",
+                channel=case.channel,
+                returnable_channels=sorted(self.channel_returns),
+            )
+        CASE_MACHINE.apply(case.status, CaseAction.return_to_channel)  # 409 after a reply
+        now = self.clock()
+        text = redact_reason(reason.strip())
+        await self._finish(
+            session,
+            case,
+            CaseAction.return_to_channel,
+            now,
+            actor,
+            "case_returned",
+            channel_return_code=reason_code,
+            channel_return_reason=text,
+        )
+        event = CaseReturnedToChannelV1(
+            case_no=case_no,
+            channel=case.channel,
+            reason_code=reason_code,  # type: ignore[arg-type]
+            reason=text,
+            returned_at=now,
+        )
+        await self.emit(session, event, actor)
+        await self.record(
+            session,
+            actor,
+            "case.returned_to_channel",
+            case_no,
+            {"channel": case.channel, "reason_code": reason_code, "from_status": case.status},
+        )
+        return True
+
+    async def external_extension_answered(
+        self,
+        session: AsyncSession,
+        case_no: str,
+        *,
+        source: str,
+        approved: bool,
+        limit: datetime | None,
+        external_id: str | None,
+        note: str | None,
+        actor: Actor,
+    ) -> bool | None:
+        """The channel answered an extension request on its limit (12345 延期审核). Approved: the case's
+        `due_by` becomes the new limit and the lead's handling deadline is recomputed under it (the
+        earlier of ours and theirs again; the supervision ladder follows). Denied: recorded, nothing
+        moves. None: the case has not reached referral yet."""
+        case = await store.lock_case(session, case_no)
+        if case is None:
+            return None
+        now = self.clock()
+        note = redact_reason(note) if note else None
+        lead = next(
+            (r for r in await store.open_referrals(session, case_no, round_=case.round) if r.role == "lead"),
+            None,
+        )
+        moved: tuple[datetime, datetime] | None = None
+        if approved and limit is not None:
+            await session.execute(
+                update(cases)
+                .where(cases.c.case_no == case_no)
+                .values(due_by=limit, due_by_source=source, updated_at=now)
+            )
+            if lead is not None and case.round == 1:
+                moved = await self._bind_external(session, case, lead, ExternalLimit(limit, source), now)
+        due_by = limit if approved and limit is not None else case.due_by
+        event = CaseExternalExtensionAnsweredV1(
+            case_no=case_no,
+            source=source,
+            approved=approved,
+            due_by=due_by,
+            previous_due_by=case.due_by,
+            referral_id=lead.id if lead is not None else None,
+            department=lead.department if lead is not None else None,
+            due_at=moved[1] if moved else (lead.due_at if lead is not None else None),
+            previous_due_at=moved[0] if moved else None,
+            external_id=external_id,
+            note=note,
+        )
+        await self.emit(session, event, actor)
+        await self.record(
+            session,
+            actor,
+            "case.due_by_extended" if approved else "case.due_by_extension_denied",
+            case_no,
+            {
+                "source": source,
+                "external_id": external_id,
+                "due_by": due_by.isoformat() if due_by else None,
+                "previous_due_by": case.due_by.isoformat() if case.due_by else None,
+                "lead_due_at": event.due_at.isoformat() if event.due_at else None,
+            },
+        )
+        return True
+
+    async def _bind_external(
+        self,
+        session: AsyncSession,
+        case: Row[Any],
+        referral: Row[Any],
+        external: ExternalLimit | None,
+        now: datetime,
+    ) -> tuple[datetime, datetime] | None:
+        """Put the referral's open handling deadline under ``external`` (None: ours alone) and recompute
+        it; (before, after) when it changed."""
+        rows = await store.referral_deadlines(session, referral.id, kinds=[DeadlineKind.handling.value])
+        if not rows:
+            return None
+        row = rows[0]
+        deadline = store.to_domain(row, await store.pauses_of(session, referral.id))
+        if deadline.external == external:
+            return None
+        floor = deadline.floor or referral.ack_due_at
+        fresh = recompute(replace(deadline, external=external, floor=floor), self.config.calendar)
+        await self._update_handling(session, referral, row, fresh, now, paused=bool(referral.suspended))
+        await session.execute(
+            update(referrals).where(referrals.c.id == referral.id).values(due_at=fresh.due_at, updated_at=now)
+        )
+        return row.due_at, fresh.due_at
+
+    async def merged(
+        self,
+        session: AsyncSession,
+        case_no: str,
+        into: str,
+        actor: Actor,
+        *,
+        limits: Sequence[tuple[datetime, str]] = (),
+    ) -> bool:
+        """The case was merged into ``into``: its referrals end; the channel limits it carried (its own
+        12345 办理时限 and those it had taken over) bind ``into`` where they are earlier than its own."""
         case = await store.lock_case(session, case_no)
         if case is None:
             return False
         current = CaseState(case.status)
         if current is CaseState.merged or CASE_MACHINE.is_final(current):
             return False
-        await self._finish(
-            session, case, CaseAction.merge, self.clock(), actor, "case_merged", merged_into=into
-        )
+        now = self.clock()
+        await self._finish(session, case, CaseAction.merge, now, actor, "case_merged", merged_into=into)
+        if limits:
+            await self._take_over_limit(session, into, min(limits), case_no, actor, now)
         return True
+
+    async def _take_over_limit(
+        self,
+        session: AsyncSession,
+        into: str,
+        limit: tuple[datetime, str],
+        from_case: str,
+        actor: Actor,
+        now: datetime,
+    ) -> None:
+        target = await store.lock_case(session, into)
+        if target is None or CASE_MACHINE.is_final(target.status):
+            return
+        due_by, source = limit
+        if target.due_by is not None and target.due_by <= due_by:
+            return  # its own limit is already the earlier one
+        await session.execute(
+            update(cases)
+            .where(cases.c.case_no == into)
+            .values(due_by=due_by, due_by_source=source, updated_at=now)
+        )
+        moved = None
+        lead = next(
+            (r for r in await store.open_referrals(session, into, round_=target.round) if r.role == "lead"),
+            None,
+        )
+        if lead is not None and target.round == 1:
+            moved = await self._bind_external(session, target, lead, ExternalLimit(due_by, source), now)
+        await self.record(
+            session,
+            actor,
+            "case.due_by_taken_over",
+            into,
+            {
+                "from_case": from_case,
+                "source": source,
+                "due_by": due_by.isoformat(),
+                "previous_due_by": target.due_by.isoformat() if target.due_by else None,
+                "lead_due_at": moved[1].isoformat() if moved else None,
+            },
+        )
 
     async def refer_onward(self, session: AsyncSession, case_no: str, to: str, actor: Actor) -> bool:
         actor.require("centre")
@@ -1596,6 +1817,7 @@ class Workflow:
                     if ladder
                     else row.next_check_at,
                     updated_at=now,
+                    **store.external_values(fresh),
                 )
             )
             if referral is not None:
@@ -1761,6 +1983,7 @@ class Workflow:
                 provisional_years=sorted(deadline.provisional_years),
                 next_check_at=nxt,
                 updated_at=now,
+                **store.external_values(deadline),
             )
         )
         if deadline.provisional and not referral.deadline_provisional:
@@ -1774,6 +1997,14 @@ class Workflow:
             .where(suspensions.c.referral_id == referral_id, suspensions.c.ended_at.is_(None))
             .values(ended_at=now)
         )
+
+
+def external_limit_of(case: Row[Any]) -> ExternalLimit | None:
+    """The channel's limit on the case (12345's 办理时限), binding the first round of handling: a
+    reopened case (不满意, 重办) is a new round the channel gives its own new limit, if any."""
+    if case.due_by is None or not case.due_by_source or case.round != 1:
+        return None
+    return ExternalLimit(case.due_by, case.due_by_source)
 
 
 def _holds(outer: str, inner: str) -> bool:

@@ -129,6 +129,41 @@ async def test_failures_are_classified_as_the_docs_say(system: str) -> None:
         assert sim.received == []  # none of these was applied
 
 
+async def test_12345_takes_a_return_and_an_extension_request_in_its_own_fields() -> None:
+    ref, record, _ = RECORDS["hotline12345"]
+    async with simulator("hotline12345", Settings()) as (running, http):
+        client = _client("hotline12345", http, Settings(hotline12345_url=running.url))
+        sim = running.app.state.sim
+        sim.records[ref] = dict(record)
+        asked = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
+        extension = _delivery(
+            "hotline12345",
+            "extension_requested",
+            ref,
+            amount=3,
+            reason="需现场勘验",
+            requested_external_due_at=asked.isoformat(),
+        )
+        outcome = await client.deliver(extension)
+        assert outcome.ok and outcome.external_state == "2"
+        applied = sim.received[-1]
+        assert (applied["action"], applied["delayDays"], applied["applyReason"]) == (
+            "延期申请",
+            3,
+            "需现场勘验",
+        )
+        assert applied["applyLimitTime"] == "2026-11-27 18:00:00" and applied["delayId"]  # Beijing time
+        returned = await client.deliver(
+            _delivery("hotline12345", "returned", ref, reason_code="wrong_area", reason="事发地属邻区")
+        )
+        assert returned.ok and returned.external_state == "6"
+        assert (sim.received[-1]["returnType"], sim.received[-1]["returnReason"]) == (2, "事发地属邻区")
+
+        # Their required fields: a 延期申请 without days is refused as a parameter error, never retried.
+        bad = await client.deliver(_delivery("hotline12345", "extension_requested", ref, reason="x"))
+        assert not bad.ok and not bad.retryable and "40003" in bad.detail
+
+
 async def test_a_case_referred_to_court_is_filed_and_gets_the_courts_new_number() -> None:
     async with simulator("court", Settings()) as (running, http):
         client = _client("court", http, Settings(court_url=running.url))
@@ -182,6 +217,8 @@ def test_code_tables_are_the_documented_tables() -> None:
                 *((f"`{k}`", v[1], f"`{v[0]}`") for k, v in m.SATISFACTION.items()),
                 *((f"`{k}`", v, f"`{m.STATUS_RANK[k]}`") for k, v in m.STATUS.items()),
                 *((f"`{k}`", f"`{v[0]}`", v[1]) for k, v in m.HANDLE_RESULT.items()),
+                *((f"`{k}`", f"`{v[0]}`", v[1]) for k, v in m.RETURN_TYPES.items()),
+                *((f"`{k}`", v[1]) for k, v in m.AUDIT_RESULTS.items()),
             ],
             "police110": lambda m: [
                 *((f"`{k}`", v[1], f"`{v[0]}`" if v[0] else "none") for k, v in m.INCIDENT_CLASSES.items()),

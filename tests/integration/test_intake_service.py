@@ -326,7 +326,8 @@ async def test_category_correction_keeps_a_supervisors_override(hub: InProcessHu
 
 async def test_merge_moves_the_channel_duty_and_unlink_clears_a_link(hub: InProcessHub) -> None:
     original = (await register(hub))["case_no"]
-    again = await register(hub, hotline_order("GD2026112200777"))
+    limit = {"at": "2026-11-24T10:00:00+00:00", "source": "hotline12345.limitTime"}  # its 办理时限
+    again = await register(hub, hotline_order("GD2026112200777", due_by=limit))
     assert again["duplicate_of"] == original  # same reporter, same category, similar text, same week
     duplicate = again["case_no"]
 
@@ -340,8 +341,15 @@ async def test_merge_moves_the_channel_duty_and_unlink_clears_a_link(hub: InProc
     assert merged.status_code == 200, merged.text
     assert (merged.json()["status"], merged.json()["merged_into"]) == ("merged", original)
     survivor = await intake_case(hub, original)
+    # The 12345 duty moves with its limit: referral holds the survivor's lead to it.
     assert survivor["duties"] == [
-        {"case_no": duplicate, "channel": "hotline12345", "source_ref": "GD2026112200777"}
+        {
+            "case_no": duplicate,
+            "channel": "hotline12345",
+            "source_ref": "GD2026112200777",
+            "due_by": "2026-11-24T10:00:00Z",
+            "due_by_source": "hotline12345.limitTime",
+        }
     ]
     await wait_for_event(hub, duplicate, CaseMergedV1.TYPE)
     assert [e.action for e in await audit_entries(hub, duplicate)][-1] == "case.merged"

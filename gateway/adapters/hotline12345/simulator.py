@@ -4,7 +4,8 @@
 It checks appKey, the HMAC-SHA256 `sign` over the sorted parameters and the millisecond timestamp
 (5 minutes), answers `{success, code, message, data}` with the platform's codes, applies each
 `requestId` once, keeps its work orders and their states (GET list API), and pushes work orders,
-urges and ratings to the hub's webhooks, signed. Test controls: gateway/adapters/simkit.py.
+urges, ratings and its audit of our extension requests (延期申请审核) to the hub's webhooks, signed.
+Test controls: gateway/adapters/simkit.py.
 """
 
 from __future__ import annotations
@@ -24,11 +25,43 @@ from hub.config import Settings
 SYSTEM = "hotline12345"
 
 # The platform's own code table (its documentation, not our mapping).
-STATUS_NAMES = {0: "待签收", 1: "已签收", 2: "办理中", 3: "已办结待回访", 4: "已归档", 5: "重办"}
-FEEDBACK_TYPES = {1: "签收", 2: "交办", 3: "部门签收", 4: "办结反馈", 5: "归档", 6: "重办"}
-FEEDBACK_STATUS = {1: 1, 2: 2, 3: 2, 4: 3, 5: 4, 6: 5}
-# How far along each state is; 重办 starts a new round of handling.
-PROGRESS = {0: 0, 1: 1, 2: 2, 3: 3, 4: 4, 5: 2}
+STATUS_NAMES = {0: "待签收", 1: "已签收", 2: "办理中", 3: "已办结待回访", 4: "已归档", 5: "重办", 6: "已回退"}
+FEEDBACK_TYPES = {
+    1: "签收",
+    2: "交办",
+    3: "部门签收",
+    4: "办结反馈",
+    5: "归档",
+    6: "重办",
+    7: "回退",
+    8: "延期申请",
+}
+FEEDBACK_STATUS = {1: 1, 2: 2, 3: 2, 4: 3, 5: 4, 6: 5, 7: 6, 8: 2}
+# How far along each state is; 重办 starts a new round of handling; 已回退 ends ours.
+PROGRESS = {0: 0, 1: 1, 2: 2, 3: 3, 4: 4, 5: 2, 6: 4}
+RETURN_TYPES = {1: "非本单位职责", 2: "不属本辖区", 3: "诉求信息不全", 4: "重复工单", 9: "其他"}
+AUDIT_RESULTS = {1: "同意延期", 2: "不同意延期"}
+
+
+def _refusal(feedback_type: int, biz: dict[str, Any]) -> str | None:
+    """What the platform refuses in a 回退 or 延期申请 (their own required fields)."""
+    if feedback_type == 7:
+        if biz.get("returnType") not in RETURN_TYPES:
+            return "returnType不正确"
+        if not str(biz.get("returnReason") or "").strip():
+            return "缺少returnReason"
+    if feedback_type == 8:
+        days = biz.get("delayDays")
+        if not isinstance(days, int) or isinstance(days, bool) or days < 1:
+            return "delayDays须为正整数"
+        if not str(biz.get("applyReason") or "").strip():
+            return "缺少applyReason"
+        if biz.get("applyLimitTime") is not None:
+            try:
+                datetime.strptime(str(biz["applyLimitTime"]), LOCAL)
+            except ValueError:
+                return "applyLimitTime格式不正确"
+    return None
 
 
 def envelope(code: int, message: str, data: Any = None) -> JSONResponse:
@@ -126,6 +159,9 @@ def create_app(
             return envelope(40003, "bizContent参数错误")
         if feedback_type not in FEEDBACK_TYPES or biz.get("status") != FEEDBACK_STATUS[feedback_type]:
             return envelope(40003, "feedbackType或status不正确")
+        refusal = _refusal(feedback_type, biz)
+        if refusal is not None:
+            return envelope(40003, refusal)
         record = state.records.get(order_no)
         if record is None:
             return envelope(40004, "工单不存在")
@@ -140,7 +176,24 @@ def create_app(
             "hubCaseNo": biz.get("hubCaseNo"),
             "handleResult": biz.get("handleResult"),
             "handleUnit": biz.get("handleUnit"),
+            "handleOpinion": biz.get("handleOpinion"),
         }
+        if feedback_type == 7:
+            entry.update(returnType=biz["returnType"], returnReason=biz["returnReason"])
+        if feedback_type == 8:
+            delay_id = f"YQ{order_no[2:]}{len(state.applications) + 1:03d}"
+            state.applications[delay_id] = {
+                "orderNo": order_no,
+                "delayDays": biz["delayDays"],
+                "applyLimitTime": biz.get("applyLimitTime"),
+                "answered": False,
+            }
+            entry.update(
+                delayId=delay_id,
+                delayDays=biz["delayDays"],
+                applyLimitTime=biz.get("applyLimitTime"),
+                applyReason=biz.get("applyReason"),
+            )
         state.advance(order_no, (round_, PROGRESS[status]), entry)
         record.update(
             status=status,
@@ -151,6 +204,8 @@ def create_app(
         )
         state.record_received(entry)
         answer = {"orderNo": order_no, "status": status, "requestId": request_id}
+        if "delayId" in entry:
+            answer["delayId"] = entry["delayId"]
         state.requests[request_id] = answer
         return envelope(200, "操作成功", answer)
 
@@ -229,6 +284,40 @@ def create_app(
         }
         status, answer = await state.push(f"/adapters/{SYSTEM}/urges", urge)
         return {"urgeId": urge["urgeId"], "status": status, "response": answer}
+
+    @app.post("/_sim/answer/extension", tags=["simulator"])
+    async def answer_extension(
+        order_no: str, approve: bool = True, limit_time: str | None = None, opinion: str | None = None
+    ) -> dict[str, Any]:
+        """The platform audits the latest unanswered 延期申请 of a work order and pushes its answer
+        (approved: the new limitTime is `limit_time`, else the one applied for, else limitTime +
+        delayDays days)."""
+        pending = [k for k, v in state.applications.items() if v["orderNo"] == order_no and not v["answered"]]
+        if not pending:
+            return {"error": f"no unanswered 延期申请 for {order_no}"}
+        delay_id = pending[-1]
+        delay = state.applications[delay_id]
+        record = state.records.get(order_no, {})
+        new_limit = None
+        if approve:
+            new_limit = limit_time or delay.get("applyLimitTime")
+            if not new_limit:
+                base = datetime.strptime(str(record.get("limitTime")), LOCAL).replace(tzinfo=CST)
+                new_limit = local_time(base + timedelta(days=int(delay["delayDays"])))
+        result = {
+            "orderNo": order_no,
+            "delayId": delay_id,
+            "auditResult": 1 if approve else 2,
+            "newLimitTime": new_limit,
+            "auditOpinion": opinion or ("同意延期" if approve else "不同意延期，请按期办结"),
+            "auditTime": local_time(),
+        }
+        status, answer = await state.push(f"/adapters/{SYSTEM}/extension-results", result)
+        if status == 200:
+            delay["answered"] = True
+            if new_limit:
+                record["limitTime"] = new_limit
+        return {"delayId": delay_id, "newLimitTime": new_limit, "status": status, "response": answer}
 
     @app.post("/_sim/push/rating", tags=["simulator"])
     async def push_rating(order_no: str, satisfaction: int = 1) -> dict[str, Any]:

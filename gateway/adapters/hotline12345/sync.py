@@ -55,9 +55,11 @@ IN_FLIGHT = 3  # batches at intake at once: one written, one prepared (worker), 
 IMPORT_PATH = "/internal/v1/cases:import"
 IMPORTED_EVENT = "case.imported"
 FAILPOINT = "hotline12345.backfill.after_import_before_link"
-FINISHED = (3, 4)  # 已办结待回访, 已归档: the case is closed in the hub too
+FINISHED = (3, 4, 6)  # 已办结待回访, 已归档, 已回退: not open in the hub either
 # Their status → how far along it is (重办 is handling again).
-PROGRESS: dict[int, int] = {0: 0, 1: 1, 2: 2, 3: 3, 4: 4, 5: 2}
+PROGRESS: dict[int, int] = {0: 0, 1: 1, 2: 2, 3: 3, 4: 4, 5: 2, 6: 4}
+# Our updates that are requests rather than states: never the state to compare or to send again.
+NOT_A_STATE = ("extension_requested",)
 
 
 @dataclass
@@ -585,7 +587,11 @@ async def _reconcile_one(
     if not case_rows:
         report.in_sync += 1
         return
-    latest = max(case_rows, key=lambda r: (r.round, r.rank, r.id))
+    states = [r for r in case_rows if r.update_name not in NOT_A_STATE]
+    if not states:
+        report.in_sync += 1
+        return
+    latest = max(states, key=lambda r: (r.round, r.rank, r.id))
     expected = int(mapping.OUTBOUND[latest.update_name].state)
     status = int(record.get("status", 0))
     if status == expected:

@@ -1,4 +1,5 @@
-"""What the 12345 platform pushes to the hub: work orders, urges (催办) and callback results (回访).
+"""What the 12345 platform pushes to the hub: work orders, urges (催办), callback results (回访) and
+its answers to our extension requests (延期申请审核).
 
 Each push is signed (X-Hub-Timestamp, X-Hub-Signature) and checked before anything else; the body
 is in the platform's own style (mapping.py) and the answer is in ours (problem details on refusal).
@@ -11,9 +12,11 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from gateway.adapters import inbound
+from gateway.adapters.common import parse_local_time
 from gateway.adapters.hotline12345 import mapping
 from gateway.adapters.security import released_on_failure, verify_request
 from gateway.upstream import Upstream
+from hub.contracts.gateway import HotlineExtensionAnsweredV1
 from hub.runtime import ServiceRuntime
 
 router = APIRouter(prefix=f"/adapters/{mapping.SYSTEM}", tags=["adapters"])
@@ -87,4 +90,38 @@ async def post_rating(request: Request) -> dict[str, Any]:
         "accepted": True,
         "duplicate": how == "duplicate",
         "delivered_as": how,
+    }
+
+
+@router.post(
+    "/extension-results",
+    summary="12345's answer to our extension request (延期申请审核): approved with a new limitTime, or denied",
+    openapi_extra=SIGNED,
+)
+async def post_extension_result(request: Request) -> dict[str, Any]:
+    """Once per `delayId` (their number for the application): approved moves the case's `due_by` and
+    the lead's handling deadline (referral), denied is recorded; both are on the case timeline."""
+    signed = await verify_request(request, mapping.SYSTEM)
+    rt = _rt(request)
+    async with released_on_failure(rt.db, signed):
+        result = inbound.parse_payload(mapping.ExtensionResult, signed.body)
+        case_no = await inbound.known_case(rt, mapping.SYSTEM, result.orderNo)
+        approved, limit = mapping.extension_answer(result)
+        event = HotlineExtensionAnsweredV1(
+            case_no=case_no,
+            work_order_no=result.orderNo,
+            delay_id=result.delayId,
+            approved=approved,
+            limit_time=limit,
+            source=mapping.LIMIT_SOURCE,
+            opinion=result.auditOpinion,
+            answered_at=parse_local_time(result.auditTime),
+        )
+        new = await inbound.record_once(rt, mapping.SYSTEM, "delay_audit", result.delayId, case_no, event)
+    return {
+        "case_no": case_no,
+        "approved": approved,
+        "limit_time": limit,
+        "accepted": True,
+        "duplicate": not new,
     }

@@ -12,6 +12,7 @@ const TABLES = {
     merged: "已合并",
     withdrawn: "已撤回",
     reopened: "重新办理",
+    returned_to_channel: "已回退来源渠道",
   },
   referralStatus: {
     created: "待派发",

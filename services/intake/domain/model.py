@@ -141,6 +141,15 @@ class Location(_Input):
     grid_code: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-.]+$")
 
 
+class DueBy(_Input):
+    """An obligation the channel holds the case to (12345's 办理时限 ``limitTime``) and whose it is.
+
+    Referral keeps the lead department's handling deadline no later than ``at``."""
+
+    at: AwareDatetime
+    source: str = Field(min_length=3, max_length=64, pattern=r"^[a-z0-9_]+\.[A-Za-z0-9_]+$")
+
+
 class CaseIn(_Input):
     channel: Channel
     source_ref: SourceRef | None = None
@@ -154,6 +163,7 @@ class CaseIn(_Input):
     amount_yuan: Decimal | None = Field(default=None, ge=0, le=MAX_AMOUNT_YUAN, decimal_places=2)
     flags: list[RiskFlag] = Field(default_factory=list)
     occurred_at: AwareDatetime | None = None
+    due_by: DueBy | None = None
 
     @field_validator("people_involved", mode="before")
     @classmethod

@@ -152,9 +152,26 @@ class ProcedureBook:
         raise KeyError(f"no procedure {procedure_id!r}")
 
 
+PROCEDURE_SOURCE = "procedure"
+
+
+@dataclass(frozen=True)
+class ExternalLimit:
+    """A time limit another system holds us to (12345's 办理时限 ``limitTime``): a deadline computed
+    under it is never later than ``due_at``. ``source`` says whose, e.g. ``hotline12345.limitTime``."""
+
+    due_at: datetime
+    source: str
+
+
 @dataclass(frozen=True)
 class Deadline:
-    """A due time and everything needed to explain or recompute it."""
+    """A due time and everything needed to explain or recompute it.
+
+    ``due_at`` is the effective deadline: our own (``own_due_at``, from the procedure) unless an
+    ``external`` limit is earlier, and never earlier than ``floor`` (a handling deadline cannot fall
+    before the acknowledge deadline: the department must be able to sign for the work first).
+    """
 
     kind: DeadlineKind
     procedure: ProcedureRef
@@ -165,10 +182,30 @@ class Deadline:
     provisional_years: frozenset[int] = field(default_factory=frozenset)
     extension: int = 0  # approved extension, in the limit's unit
     pauses: tuple[Pause, ...] = ()
+    external: ExternalLimit | None = None
+    floor: datetime | None = None
+    own_due_at: datetime | None = None  # ours, before the external limit (None: same as due_at)
 
     @property
     def clock(self) -> ClockKind:
         return self.limit.clock
+
+    @property
+    def source(self) -> str:
+        """Whose limit the deadline is: ``procedure`` (ours) or the external limit's source."""
+        own = self.own_due_at or self.due_at
+        if self.external is not None and self.external.due_at < own:
+            return self.external.source
+        return PROCEDURE_SOURCE
+
+    @property
+    def floored(self) -> bool:
+        """The external limit was earlier than the floor: the deadline is the floor, past their limit."""
+        return (
+            self.external is not None
+            and self.source != PROCEDURE_SOURCE
+            and self.due_at > self.external.due_at
+        )
 
     def is_missed(self, now: datetime) -> bool:
         """A deadline is missed from its due instant on (the same instant ordinary supervision starts)."""
@@ -194,6 +231,8 @@ def compute_deadline(
     *,
     extension: int = 0,
     pauses: Sequence[Pause] = (),
+    external: ExternalLimit | None = None,
+    floor: datetime | None = None,
 ) -> Deadline:
     amount = (limit.amount + extension) * limit.unit.length
     result = calendar.add(started_at, amount, limit.clock, pauses=pauses)
@@ -202,12 +241,27 @@ def compute_deadline(
         procedure=procedure,
         limit=limit,
         started_at=started_at,
-        due_at=result.due,
+        due_at=effective_due(result.due, external, floor),
         provisional=result.provisional,
         provisional_years=result.provisional_years,
         extension=extension,
         pauses=tuple(pauses),
+        external=external,
+        floor=floor,
+        own_due_at=result.due,
     )
+
+
+def effective_due(own: datetime, external: ExternalLimit | None, floor: datetime | None) -> datetime:
+    """The earlier of ours and theirs, but never before ``floor``.
+
+    An external limit that is already past (or earlier than the acknowledge deadline) cannot be met
+    by anyone: the deadline is then the floor, and the read says so (``Deadline.floored``) so the
+    centre asks the other system for more time (延期申请) rather than the watchdog carding a
+    department for a limit it never had.
+    """
+    due = own if external is None else min(own, external.due_at)
+    return due if floor is None else max(due, min(floor, own))
 
 
 def recompute(
@@ -216,8 +270,10 @@ def recompute(
     *,
     extension: int | None = None,
     pauses: Sequence[Pause] | None = None,
+    external: ExternalLimit | None = None,
 ) -> Deadline:
-    """The same deadline under ``calendar`` (e.g. once a year's schedule is loaded), same procedure."""
+    """The same deadline under ``calendar`` (e.g. once a year's schedule is loaded), same procedure;
+    ``external`` replaces the external limit (the other system moved it), else it is kept."""
     return compute_deadline(
         deadline.kind,
         deadline.procedure,
@@ -226,6 +282,8 @@ def recompute(
         calendar,
         extension=deadline.extension if extension is None else extension,
         pauses=deadline.pauses if pauses is None else pauses,
+        external=deadline.external if external is None else external,
+        floor=deadline.floor,
     )
 
 
@@ -244,8 +302,11 @@ def handling_deadline(
     *,
     extension: int = 0,
     pauses: Sequence[Pause] = (),
+    external: ExternalLimit | None = None,
+    floor: datetime | None = None,
 ) -> Deadline:
-    """The handling deadline counts from dispatch; approved extensions and suspensions push it out."""
+    """The handling deadline counts from dispatch; approved extensions and suspensions push it out.
+    An external limit (12345's 办理时限) caps it, never below ``floor`` (the acknowledge deadline)."""
     limit = procedure.handling[ResponseLevel(level)]
     return compute_deadline(
         DeadlineKind.handling,
@@ -255,6 +316,8 @@ def handling_deadline(
         calendar,
         extension=extension,
         pauses=pauses,
+        external=external,
+        floor=floor,
     )
 
 

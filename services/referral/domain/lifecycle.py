@@ -14,6 +14,8 @@ Interpretations of the RULES.md graphs:
   reply that cannot be called back (anonymous reporter) or a callback that gets no answer; a
   dissatisfied rating, or a centre ``reopen`` (e.g. 12345 reports dissatisfaction), reopens it;
 - merge and withdraw are possible from every open case state; closed, merged and withdrawn are final;
+- return to the channel (回退: the centre decides a case from 12345 is not the hub's) is possible until
+  the lead has replied (registered, dispatched, in progress); returned_to_channel is final;
 - a referral may be returned after acknowledging too (the 2-working-day window, enforced by
   ``deadlines.can_return``, outlasts a red case's 30-minute acknowledgement); returned, replied and
   cancelled are final (the centre re-routes with a new referral);
@@ -41,6 +43,7 @@ class CaseState(StrEnum):
     merged = "merged"
     withdrawn = "withdrawn"
     reopened = "reopened"
+    returned_to_channel = "returned_to_channel"  # 回退: given back to the channel it came from
 
 
 class CaseAction(StrEnum):
@@ -56,6 +59,7 @@ class CaseAction(StrEnum):
     reopen = "reopen"
     merge = "merge"
     withdraw = "withdraw"
+    return_to_channel = "return_to_channel"  # 回退 (the centre: not ours; 12345 re-assigns it)
 
 
 class ReferralState(StrEnum):
@@ -147,15 +151,16 @@ class StateMachine(Generic[S, A]):
 
 _C, _CA = CaseState, CaseAction
 _OPEN_CASE_EXITS = {_CA.merge: _C.merged, _CA.withdraw: _C.withdrawn}
+_UNANSWERED_EXITS = {**_OPEN_CASE_EXITS, _CA.return_to_channel: _C.returned_to_channel}
 
 CASE_MACHINE: StateMachine[CaseState, CaseAction] = StateMachine(
     name="case",
     states=CaseState,
     actions=CaseAction,
     transitions={
-        _C.registered: {_CA.dispatch: _C.dispatched, _CA.resolve_at_window: _C.closed, **_OPEN_CASE_EXITS},
-        _C.dispatched: {_CA.start: _C.in_progress, _CA.dispatch: _C.dispatched, **_OPEN_CASE_EXITS},
-        _C.in_progress: {_CA.reply_received: _C.replied, _CA.dispatch: _C.dispatched, **_OPEN_CASE_EXITS},
+        _C.registered: {_CA.dispatch: _C.dispatched, _CA.resolve_at_window: _C.closed, **_UNANSWERED_EXITS},
+        _C.dispatched: {_CA.start: _C.in_progress, _CA.dispatch: _C.dispatched, **_UNANSWERED_EXITS},
+        _C.in_progress: {_CA.reply_received: _C.replied, _CA.dispatch: _C.dispatched, **_UNANSWERED_EXITS},
         _C.replied: {
             _CA.callback_requested: _C.callback,
             _CA.close: _C.closed,
@@ -174,6 +179,7 @@ CASE_MACHINE: StateMachine[CaseState, CaseAction] = StateMachine(
         _C.closed: {},
         _C.merged: {},
         _C.withdrawn: {},
+        _C.returned_to_channel: {},
     },
     # reopened ranks above callback: a rating or reply from the previous round arriving after a
     # reopen is stale. Final states share the top rank.
@@ -187,6 +193,7 @@ CASE_MACHINE: StateMachine[CaseState, CaseAction] = StateMachine(
         _C.closed: 6,
         _C.merged: 6,
         _C.withdrawn: 6,
+        _C.returned_to_channel: 6,
     },
 )
 

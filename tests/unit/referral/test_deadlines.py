@@ -11,8 +11,10 @@ from services.referral.domain.calendar import ClockKind, Pause, WorkingCalendar
 from services.referral.domain.codes import Colour, ResponseLevel
 from services.referral.domain.datafile import DataFileError
 from services.referral.domain.deadlines import (
+    PROCEDURE_SOURCE,
     DeadlineKind,
     ExtensionRefused,
+    ExternalLimit,
     LimitUnit,
     ProcedureBook,
     ProcedureRef,
@@ -178,6 +180,48 @@ def test_provisional_deadline_is_recomputed_under_the_same_procedure(
     assert not known.provisional
     assert known.due_at == sh(2027, 1, 7, 11, 0)  # New Year's Day is a holiday after all
     assert (known.procedure, known.limit, known.pauses) == (guessed.procedure, guessed.limit, guessed.pauses)
+
+
+LIMIT_TIME = "hotline12345.limitTime"
+
+
+def test_an_external_limit_earlier_than_ours_is_the_deadline(
+    book: ProcedureBook, calendar: WorkingCalendar
+) -> None:
+    procedure = book.for_category("noise")
+    theirs = ExternalLimit(sh(2026, 3, 4, 10, 0), LIMIT_TIME)  # two working days after dispatch
+    deadline = handling_deadline(procedure, ResponseLevel.time_limited, DISPATCHED, calendar, external=theirs)
+    assert deadline.due_at == theirs.due_at and deadline.source == LIMIT_TIME
+    assert deadline.own_due_at == sh(2026, 3, 11, 10, 0) and not deadline.floored
+
+    later = ExternalLimit(sh(2026, 3, 20, 10, 0), LIMIT_TIME)
+    ours = handling_deadline(procedure, ResponseLevel.time_limited, DISPATCHED, calendar, external=later)
+    assert ours.due_at == sh(2026, 3, 11, 10, 0) and ours.source == PROCEDURE_SOURCE
+
+
+def test_an_external_limit_before_the_acknowledge_deadline_is_floored_there(
+    book: ProcedureBook, calendar: WorkingCalendar
+) -> None:
+    procedure = book.for_category("noise")
+    ack = acknowledge_deadline(procedure, Colour.yellow, DISPATCHED, calendar)
+    past = ExternalLimit(sh(2026, 3, 1, 18, 0), LIMIT_TIME)  # already over when it reached us
+    deadline = handling_deadline(
+        procedure, ResponseLevel.immediate, DISPATCHED, calendar, external=past, floor=ack.due_at
+    )
+    assert deadline.due_at == ack.due_at == sh(2026, 3, 3, 10, 0)
+    assert deadline.source == LIMIT_TIME and deadline.floored
+
+
+def test_recomputing_keeps_the_external_limit_unless_it_moved(
+    book: ProcedureBook, calendar: WorkingCalendar
+) -> None:
+    procedure = book.for_category("noise")
+    theirs = ExternalLimit(sh(2026, 3, 4, 10, 0), LIMIT_TIME)
+    first = handling_deadline(procedure, ResponseLevel.time_limited, DISPATCHED, calendar, external=theirs)
+    extended = grant_extension(procedure, first, 3, calendar)  # ours moves out; theirs still binds
+    assert extended.due_at == theirs.due_at and extended.own_due_at == sh(2026, 3, 16, 10, 0)
+    moved = recompute(extended, calendar, external=ExternalLimit(sh(2026, 3, 9, 10, 0), LIMIT_TIME))
+    assert moved.due_at == sh(2026, 3, 9, 10, 0) and moved.extension == 3
 
 
 def test_default_response_level() -> None:

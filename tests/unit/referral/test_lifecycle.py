@@ -25,10 +25,11 @@ from services.referral.domain.lifecycle import (
 
 # The graphs of RULES.md, written out independently of the module's tables (double entry).
 _OPEN_EXITS = {"merge": "merged", "withdraw": "withdrawn"}
+_UNANSWERED = {**_OPEN_EXITS, "return_to_channel": "returned_to_channel"}  # 回退 until the lead replied
 CASE_GRAPH: dict[str, dict[str, str]] = {
-    "registered": {"dispatch": "dispatched", "resolve_at_window": "closed", **_OPEN_EXITS},
-    "dispatched": {"start": "in_progress", "dispatch": "dispatched", **_OPEN_EXITS},
-    "in_progress": {"reply_received": "replied", "dispatch": "dispatched", **_OPEN_EXITS},
+    "registered": {"dispatch": "dispatched", "resolve_at_window": "closed", **_UNANSWERED},
+    "dispatched": {"start": "in_progress", "dispatch": "dispatched", **_UNANSWERED},
+    "in_progress": {"reply_received": "replied", "dispatch": "dispatched", **_UNANSWERED},
     "replied": {"callback_requested": "callback", "close": "closed", "reopen": "reopened", **_OPEN_EXITS},
     "callback": {
         "rate_satisfied": "closed",
@@ -42,6 +43,7 @@ CASE_GRAPH: dict[str, dict[str, str]] = {
     "closed": {},
     "merged": {},
     "withdrawn": {},
+    "returned_to_channel": {},
 }
 REFERRAL_GRAPH: dict[str, dict[str, str]] = {
     "created": {"dispatch": "dispatched", "cancel": "cancelled"},
@@ -125,7 +127,7 @@ def test_refusal_message_names_the_state_and_the_allowed_actions() -> None:
     with pytest.raises(TransitionRefused) as caught:
         lifecycle.apply(CaseState.dispatched, "close")
     assert str(caught.value) == (
-        "case in state 'dispatched' cannot 'close'; allowed actions: start, dispatch, merge, withdraw"
+        "case in state 'dispatched' cannot 'close'; allowed actions: start, dispatch, merge, withdraw, return_to_channel"
     )
     with pytest.raises(TransitionRefused, match=r"allowed actions: none \(final state\)"):
         lifecycle.apply(ReferralState.replied, "reply")
