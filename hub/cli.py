@@ -22,7 +22,12 @@ app.add_typer(importlib.import_module("hub.cli_audit").app)  # `hub audit verify
 app.add_typer(importlib.import_module("hub.cli_clients").app, name="clients")  # `hub clients create`
 app.add_typer(importlib.import_module("hub.cli_sync").app, name="sync")  # `hub sync reconcile|backfill`
 app.add_typer(importlib.import_module("hub.cli_calendar").app, name="calendar")  # `hub calendar load FILE`
-console = Console(highlight=False)
+
+
+def console() -> Console:
+    """Made when a command runs, so the terminal's width (COLUMNS) is the one it runs in."""
+    return Console(highlight=False)
+
 
 _BOOTSTRAPS = {
     "gateway": "gateway.main",
@@ -36,7 +41,7 @@ def _settings(**overrides: object) -> Settings:
     try:
         return Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
     except Exception as exc:
-        console.print(f"[bold red]配置错误 (settings):[/bold red] {exc}")
+        console().print(f"[bold red]配置错误 (settings):[/bold red] {exc}")
         raise typer.Exit(2) from None
 
 
@@ -57,7 +62,7 @@ def migrate() -> None:
     settings = _settings()
     for service in SERVICES:
         upgrade(service, settings)
-        console.print(f"migrated [bold]{service}[/bold]")
+        console().print(f"migrated [bold]{service}[/bold]")
 
 
 @app.command()
@@ -69,7 +74,7 @@ def serve(
     import uvicorn
 
     if service not in _BOOTSTRAPS:
-        console.print(f"[red]unknown service {service!r}; choose one of {', '.join(SERVICES)}[/red]")
+        console().print(f"[red]unknown service {service!r}; choose one of {', '.join(SERVICES)}[/red]")
         raise typer.Exit(2)
     settings = _settings()
     _configure_logging(settings.log_level)
@@ -96,7 +101,7 @@ def sim_sms(port: Annotated[int | None, typer.Option(help="Default HUB_SIM_SMS_P
 
     settings = _settings()
     port = port or settings.sim_sms_port
-    console.print(f"SMS simulator (Aliyun Dysms) on http://127.0.0.1:{port}  — received: /_sim/received")
+    console().print(f"SMS simulator (Aliyun Dysms) on http://127.0.0.1:{port}  — received: /_sim/received")
     uvicorn.run(
         create_app(settings.sms_access_key_secret, {settings.sms_sign_name}),
         host="127.0.0.1",
@@ -121,7 +126,7 @@ def up(
     settings = _settings(data_dir=data_dir, gateway_port=port)
     problem = ensure_broker(settings.amqp_url)
     if problem:
-        console.print(f"[bold red]RabbitMQ:[/bold red] {problem}")
+        console().print(f"[bold red]RabbitMQ:[/bold red] {problem}")
         raise typer.Exit(1)
     for service in SERVICES:
         upgrade(service, settings)
@@ -146,16 +151,16 @@ def up(
             argv = python_argv("serve", service, "--port", str(port_of[service]))
             urls = {f"HUB_{s.upper()}_URL": f"http://{settings.host}:{port_of[s]}" for s in SERVICES}
             specs.append(ProcessSpec(name, argv, env={**env, **urls}))
-    console.print(
+    console().print(
         f"[bold]综治中心事项流转平台[/bold] gateway http://{settings.host}:{settings.gateway_port}  "
         f"data {settings.data_dir.resolve()}  database {'PostgreSQL' if settings.database_url else 'SQLite'}"
     )
     if simulators:
-        console.print(f"SMS simulator http://127.0.0.1:{sim_sms}/_sim/received")
+        console().print(f"SMS simulator http://127.0.0.1:{sim_sms}/_sim/received")
         for name, _module, port_setting in adapter_sims:
             sim_at = f"http://127.0.0.1:{getattr(settings, port_setting)}"
-            console.print(f"{name} simulator {sim_at}/_sim/received")
-    asyncio.run(Supervisor(specs, console).run())
+            console().print(f"{name} simulator {sim_at}/_sim/received")
+    asyncio.run(Supervisor(specs, console()).run())
 
 
 @app.command()
@@ -163,7 +168,7 @@ def demo() -> None:
     """Feed the ten worked cases of the seed reports through the hub and show what happened."""
     from hub.demo import run_demo
 
-    raise typer.Exit(run_demo(_settings(), console))
+    raise typer.Exit(run_demo(_settings(), console()))
 
 
 @app.command()
@@ -214,7 +219,7 @@ def bench(
 
     root = Path(__file__).resolve().parents[1]
     if not (root / "benchmarks" / "e2e.py").exists():
-        console.print("[red]hub bench runs from a source checkout (benchmarks/ is not installed)[/red]")
+        console().print("[red]hub bench runs from a source checkout (benchmarks/ is not installed)[/red]")
         raise typer.Exit(2)
     argv = [sys.executable, "-m", "benchmarks.e2e", "--cases", str(cases), "--runs", str(runs)]
     raise typer.Exit(subprocess.call([*argv, *([] if record else ["--no-record"])], cwd=root))

@@ -29,7 +29,12 @@ audit_app = typer.Typer(help="The hash-chained audit log of every service.", no_
 pii_app = typer.Typer(help="Personal data at rest (encrypted fields).", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 app.add_typer(pii_app, name="pii")
-console = Console(highlight=False)
+
+
+def console() -> Console:
+    """Made when a command runs, so the terminal's width (COLUMNS) is the one it runs in."""
+    return Console(highlight=False)
+
 
 ROTATION_ACTOR = ("system", "hub pii rotate")
 
@@ -38,7 +43,7 @@ def _settings() -> Settings:
     try:
         return Settings()
     except Exception as exc:
-        console.print(f"[bold red]配置错误 (settings):[/bold red] {exc}")
+        console().print(f"[bold red]配置错误 (settings):[/bold red] {exc}")
         raise typer.Exit(2) from None
 
 
@@ -118,12 +123,12 @@ def audit_verify() -> None:
                 "",
                 f"{r.first_bad_seq}: {r.reason}",
             )
-    console.print(table)
+    console().print(table)
     failed = [r.service for r in reports if not r.ok]
     if failed:
-        console.print(f"[bold red]audit chain broken in: {', '.join(failed)}[/bold red]")
+        console().print(f"[bold red]audit chain broken in: {', '.join(failed)}[/bold red]")
         raise typer.Exit(1)
-    console.print(
+    console().print(
         "Record the head hashes elsewhere: a chain cannot show that its newest entries were cut off."
     )
 
@@ -259,11 +264,13 @@ def pii_rotate(
                 str(t.values),
                 str(t.undecryptable),
             )
-    console.print(table)
+    console().print(table)
     bad = sum(r.undecryptable for r in reports)
     if bad:
-        console.print(
+        console().print(
             f"[bold red]{bad} value(s) open with no configured key: keep their key in HUB_PII_OLD_KEYS[/bold red]"
         )
         raise typer.Exit(1)
-    console.print("Values re-encrypted; old keys not needed by these tables any more." if not dry_run else "")
+    console().print(
+        "Values re-encrypted; old keys not needed by these tables any more." if not dry_run else ""
+    )

@@ -19,7 +19,13 @@ from rich.console import Console
 from hub.config import Settings
 
 app = typer.Typer(help="Working-day calendar: official holiday schedules.", no_args_is_help=True)
-console = Console(highlight=False)
+
+
+def console() -> Console:
+    """Made when a command runs, so the terminal's width (COLUMNS) is the one it runs in."""
+    return Console(highlight=False)
+
+
 _HEADERS = {"X-Hub-Actor-Role": "centre"}
 
 
@@ -27,7 +33,7 @@ def _settings() -> Settings:
     try:
         return Settings()
     except Exception as exc:
-        console.print(f"[bold red]配置错误 (settings):[/bold red] {exc}")
+        console().print(f"[bold red]配置错误 (settings):[/bold red] {exc}")
         raise typer.Exit(2) from None
 
 
@@ -37,7 +43,7 @@ def _call(method: str, path: str, **kwargs: Any) -> httpx.Response:
         with httpx.Client(base_url=base, timeout=60) as client:
             return client.request(method, path, headers=_HEADERS, **kwargs)
     except httpx.HTTPError as exc:
-        console.print(
+        console().print(
             f"[red]the referral service at {base} is not reachable ({type(exc).__name__}); start it "
             "(`hub up`) or set HUB_REFERRAL_URL[/red]"
         )
@@ -56,14 +62,14 @@ def load(
     try:
         schedule = parse_year_schedule(text, source=file.name)
     except DataFileError as exc:
-        console.print(f"[red]{file}: {exc}[/red]")
+        console().print(f"[red]{file}: {exc}[/red]")
         raise typer.Exit(2) from None
     response = _call("POST", "/internal/v1/calendar/schedules", json={"text": text, "source": file.name})
     if response.status_code != 200:
-        console.print(f"[red]refused ({response.status_code}): {response.text}[/red]")
+        console().print(f"[red]refused ({response.status_code}): {response.text}[/red]")
         raise typer.Exit(1)
     body = response.json()
-    console.print(
+    console().print(
         f"loaded {schedule.year} ({body['source']}): {body['holidays']} holiday(s), "
         f"{body['workdays']} make-up working day(s); {body['recomputed']} provisional deadline(s) recomputed"
     )
@@ -74,10 +80,10 @@ def status() -> None:
     """Which years the calendar covers (schedule, package, or weekends only) and provisional deadlines."""
     response = _call("GET", "/internal/v1/calendar")
     if response.status_code != 200:
-        console.print(f"[red]{response.status_code}: {response.text}[/red]")
+        console().print(f"[red]{response.status_code}: {response.text}[/red]")
         raise typer.Exit(1)
     body = response.json()
     for year in body["years"]:
         mark = "" if year["covered"] else "  [bold yellow]PROVISIONAL: weekends only[/bold yellow]"
-        console.print(f"{year['year']}: {year['source']}{mark}")
-    console.print(f"open provisional deadlines: {body['provisional_open_deadlines']}")
+        console().print(f"{year['year']}: {year['source']}{mark}")
+    console().print(f"open provisional deadlines: {body['provisional_open_deadlines']}")

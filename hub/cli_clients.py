@@ -20,7 +20,13 @@ from hub.config import Settings
 from hub.db import Database, create_engine_for
 
 app = typer.Typer(help="API clients of the gateway (OAuth2 client credentials).", no_args_is_help=True)
-console = Console(highlight=False)
+
+
+def console() -> Console:
+    """Made when a command runs, so the terminal's width (COLUMNS) is the one it runs in."""
+    return Console(highlight=False)
+
+
 T = TypeVar("T")
 
 
@@ -28,7 +34,7 @@ def _settings() -> Settings:
     try:
         return Settings()
     except Exception as exc:
-        console.print(f"[bold red]配置错误 (settings):[/bold red] {exc}")
+        console().print(f"[bold red]配置错误 (settings):[/bold red] {exc}")
         raise typer.Exit(2) from None
 
 
@@ -64,7 +70,7 @@ def create(
     try:
         validate_client_fields(role, department, system)
     except ValueError as exc:
-        console.print(f"[red]{exc}[/red]")
+        console().print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
     settings = _settings()
     new = asyncio.run(
@@ -112,9 +118,9 @@ def _set_disabled(client_id: str, disabled: bool) -> None:
 
     found = asyncio.run(_with_gateway_db(_settings(), lambda db: set_disabled(db, client_id, disabled)))
     if not found:
-        console.print(f"[red]no client {client_id}[/red]")
+        console().print(f"[red]no client {client_id}[/red]")
         raise typer.Exit(1)
-    console.print(f"{client_id} {'disabled' if disabled else 'enabled'}")
+    console().print(f"{client_id} {'disabled' if disabled else 'enabled'}")
 
 
 @app.command()

@@ -26,7 +26,12 @@ from hub.config import Settings
 app = typer.Typer(
     help="Sync with external systems: reconcile, back-fill, retry failed updates.", no_args_is_help=True
 )
-console = Console(highlight=False)
+
+
+def console() -> Console:
+    """Made when a command runs, so the terminal's width (COLUMNS) is the one it runs in."""
+    return Console(highlight=False)
+
 
 SYNCABLE = ("hotline12345",)  # systems with a list API to compare with and import from
 SYSTEMS = ("hotline12345", "police110", "court", "procuratorate12309")
@@ -36,13 +41,13 @@ def _settings() -> Settings:
     try:
         return Settings()
     except Exception as exc:
-        console.print(f"[bold red]配置错误 (settings):[/bold red] {exc}")
+        console().print(f"[bold red]配置错误 (settings):[/bold red] {exc}")
         raise typer.Exit(2) from None
 
 
 def _only_syncable(system: str) -> None:
     if system not in SYNCABLE:
-        console.print(f"[red]{system!r}: only {', '.join(SYNCABLE)} offers a list API to sync with[/red]")
+        console().print(f"[red]{system!r}: only {', '.join(SYNCABLE)} offers a list API to sync with[/red]")
         raise typer.Exit(2)
 
 
@@ -79,15 +84,15 @@ def reconcile(
     try:
         report = asyncio.run(run(settings, repair=not dry_run))
     except ValueError as exc:
-        console.print(f"[red]{exc}[/red]")
+        console().print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
     table = Table(title=f"{system} reconciliation{' (dry run)' if dry_run else ''}")
     for column in ("work order", "case", "action", "detail"):
         table.add_column(column)
     for change in report.changes:
         table.add_row(change.ref, change.case_no or "", change.action, change.detail)
-    console.print(table)
-    console.print(
+    console().print(table)
+    console().print(
         f"platform {report.theirs} · hub {report.ours} · in sync {report.in_sync} · in flight {report.in_flight} · "
         f"imported {report.count('imported')} · retried {report.count('retried')} · "
         f"re-sent {report.count('resent')} · reported only {report.count('reported')}"
@@ -116,13 +121,13 @@ def backfill(
 
     _only_syncable(system)
     if (file is None) == (not from_simulator):
-        console.print("[red]give a FILE or --from-simulator (one of them)[/red]")
+        console().print("[red]give a FILE or --from-simulator (one of them)[/red]")
         raise typer.Exit(2)
     if file is not None and not file.is_file():
-        console.print(f"[red]no such file: {file}[/red]")
+        console().print(f"[red]no such file: {file}[/red]")
         raise typer.Exit(2)
     settings = _settings()
-    with Progress(*progress_columns(), console=console) as bar:
+    with Progress(*progress_columns(), console=console()) as bar:
         task = bar.add_task("back-fill", total=None)
 
         def advance(position: int, total: int | None) -> None:
@@ -141,14 +146,14 @@ def backfill(
                 )
             )
         except ValueError as exc:
-            console.print(f"[red]{exc}[/red]")
+            console().print(f"[red]{exc}[/red]")
             raise typer.Exit(2) from None
-    console.print(
+    console().print(
         f"resumed at {report.resumed_from} · now at {report.position}/{report.total} · imported {report.imported} · "
         f"already there {report.existing} · invalid {report.invalid} · {report.rate:.0f}/s"
     )
     for example in report.invalid_examples:
-        console.print(f"  [yellow]{example}[/yellow]")
+        console().print(f"  [yellow]{example}[/yellow]")
 
 
 @app.command("retry-failed")
@@ -161,7 +166,7 @@ def retry_failed(
     from hub.db import Database, create_engine_for
 
     if system not in SYSTEMS:
-        console.print(f"[red]unknown system {system!r}; choose one of {', '.join(SYSTEMS)}[/red]")
+        console().print(f"[red]unknown system {system!r}; choose one of {', '.join(SYSTEMS)}[/red]")
         raise typer.Exit(2)
     settings = _settings()
 
@@ -172,4 +177,4 @@ def retry_failed(
         finally:
             await db.dispose()
 
-    console.print(f"{asyncio.run(go())} failed update(s) of {system} back in line")
+    console().print(f"{asyncio.run(go())} failed update(s) of {system} back in line")

@@ -17,6 +17,13 @@ from tests.kit.infra import isolated_backends
 from tests.kit.inprocess import InProcessHub, make_settings, running_hub
 
 ARTIFACTS = Path(os.environ.get("HUB_TEST_ARTIFACTS", "test-artifacts"))
+# Under pytest-xdist each worker is its own process: it writes its own log and span files, and only
+# the controller clears the artifacts before the run and scans them after every worker has finished.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+def _is_xdist_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
 
 
 @pytest.fixture(scope="session")
@@ -27,7 +34,9 @@ def spans() -> Iterator[InMemorySpanExporter]:
     exporter = InMemorySpanExporter()
     provider = TracerProvider(resource=Resource.create({"service.name": "hub-tests"}))
     provider.add_span_processor(SimpleSpanProcessor(exporter))
-    provider.add_span_processor(SimpleSpanProcessor(JsonLinesSpanExporter(ARTIFACTS / "spans.jsonl")))
+    provider.add_span_processor(
+        SimpleSpanProcessor(JsonLinesSpanExporter(ARTIFACTS / f"spans-{WORKER}.jsonl"))
+    )
     trace.set_tracer_provider(provider)
     yield exporter
 
@@ -51,7 +60,7 @@ def log_file() -> Iterator[Path]:
     """Every log record of the test process goes to a file the personal-data scan reads."""
     import logging
 
-    path = ARTIFACTS / "logs" / "pytest-process.log"
+    path = ARTIFACTS / "logs" / f"pytest-process-{WORKER}.log"
     path.parent.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(path, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
@@ -66,14 +75,19 @@ def log_file() -> Iterator[Path]:
 def pytest_sessionstart(session: pytest.Session) -> None:
     import shutil
 
+    if _is_xdist_worker(session.config):
+        return
     shutil.rmtree(ARTIFACTS / "logs", ignore_errors=True)
-    (ARTIFACTS / "spans.jsonl").unlink(missing_ok=True)
+    for spans_file in ARTIFACTS.glob("spans*.jsonl"):
+        spans_file.unlink()
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Reliability target 6: no phone, ID number or reporter name in any log or exported span."""
     from tests.kit.pii_scan import scan_artifacts
 
+    if _is_xdist_worker(session.config):
+        return
     findings = scan_artifacts(ARTIFACTS)
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:

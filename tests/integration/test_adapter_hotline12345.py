@@ -132,11 +132,18 @@ async def test_platform_down_then_back_every_update_delivered_in_order_once(
     backend: str, tmp_path: Path
 ) -> None:
     async with adapter_hub(backend, tmp_path) as ah:
-        await ah.sim(SYSTEM, "POST", "/_sim/down", params={"seconds": 4})
+        # Down until the test brings it back (not for a fixed time: a slow machine must not race it).
+        await ah.sim(SYSTEM, "POST", "/_sim/down", params={"seconds": 3600})
         pushed = await ah.sim(SYSTEM, "POST", "/_sim/push/work-order")  # pushes still reach the hub
         order_no, case_no = pushed["orderNo"], pushed["response"]["case_no"]
         await ah.acknowledge_and_reply(case_no)  # all while the platform's API answers 503
+        await eventually(
+            lambda: ah.deliveries(case_no=case_no),
+            until=lambda rows: any(r["attempts"] >= 1 for r in rows),
+            what="a delivery tried while the platform is down",
+        )
         assert await ah.received(SYSTEM, order_no) == []
+        await ah.sim(SYSTEM, "POST", "/_sim/down", params={"seconds": 0})
 
         items = await ah.wait_received(SYSTEM, order_no, 4, timeout=40)
         assert [i["action"] for i in items] == ["签收", "交办", "部门签收", "办结反馈"]
