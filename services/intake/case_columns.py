@@ -53,4 +53,5 @@ def case_columns(
         "amount_yuan": case_in.amount_yuan,
         "flags": [f.value for f in case_in.flags],
         "occurred_at": case_in.occurred_at,
+        "urgent": case_in.urgent,
     }
