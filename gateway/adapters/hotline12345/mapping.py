@@ -79,6 +79,7 @@ REVERSE_FIELDS: dict[str, str] = {
     "location.address": "address",
     "location.street_code": "areaCode",
     "occurred_at": "createTime",
+    "urgent": "urgency",
 }
 
 NO_ADDRESS = "（工单未提供地址）"
@@ -175,6 +176,7 @@ def to_case(order: WorkOrder) -> dict[str, Any]:
         "reporter": reporter,
         "location": {"address": order.address or NO_ADDRESS, "street_code": street},
         "occurred_at": parse_local_time(order.createTime).isoformat(),
+        "urgent": bool(order.urgency),  # 紧急程度 1: grading raises the colour a step
     }
 
 
