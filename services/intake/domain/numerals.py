@@ -28,14 +28,15 @@ def _cn2an() -> Any:
 
 
 @lru_cache(maxsize=4096)  # reports repeat their numerals ("一名", "两户"); cn2an costs ~20 µs a call
-def chinese_value(numeral: str, vague_digit: int = 2) -> Decimal | None:
-    """A Chinese numeral's lower bound: "二三十" → 20, "十几" → 11, "几百" → 200, "百" → 100."""
+def chinese_value(numeral: str, vague_digit: int = 2, vague_count: int = 3) -> Decimal | None:
+    """A Chinese numeral's lower bound: "二三十" → 20, "十几" → 11, "几百" → 200 (几 leading a unit is
+    `vague_digit`), "几" → 3 (alone it is `vague_count`), "百" → 100."""
     if not numeral or any(ch not in CN_NUMERAL_CHARS for ch in numeral):
         return None
     text = _RANGE_PAIR.sub(r"\1", numeral)
     # 几 leading a unit ("几十", "几百") is at least `vague_digit`; after one ("十几", "二十几") at least 1.
     text = re.sub(f"几(?=[{CN_UNITS}])", _digit(vague_digit), text)
-    text = _digit(vague_digit) if text == "几" else text.replace("几", "一")
+    text = _digit(vague_count) if text == "几" else text.replace("几", "一")
     if text[0] in CN_UNITS and text[0] not in "十拾":
         text = "一" + text  # "百余名", "万人": one hundred, ten thousand
     try:
@@ -54,13 +55,13 @@ def magnitude(units: str) -> Decimal | None:
     return chinese_value("一" + units)
 
 
-def number_value(body: str, vague_digit: int = 2) -> Decimal | None:
+def number_value(body: str, vague_digit: int = 2, vague_count: int = 3) -> Decimal | None:
     """An Arabic or Chinese number, possibly Arabic with Chinese units ("1.5亿", "3万"), or a range
     ("20-30", "二三十") at its lower bound."""
     body = body.replace(",", "").replace(" ", "")
     arabic = _ARABIC.match(body)
     if arabic is None:
-        return chinese_value(body, vague_digit)
+        return chinese_value(body, vague_digit, vague_count)
     rest = body[arabic.end() :]
     range_tail = re.match(r"[-~～—–至到]\d+(?:\.\d+)?", rest)
     if range_tail:

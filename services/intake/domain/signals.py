@@ -115,6 +115,7 @@ class Pair:
     within: int
     scope: str
     any_order: bool
+    also: tuple[str, ...] = ()  # one of these must be in the same sentence too
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,12 +126,14 @@ class SignalRule:
     terms: tuple[str, ...]
     pairs: tuple[Pair, ...]
     excepted: tuple[str, ...]
+    unless: tuple[str, ...]  # words that, in the same sentence, cancel the signal
     hearsay: str
 
 
 @dataclass(frozen=True, slots=True)
 class NumberWords:
     vague_digit: int
+    vague_count: int
     near_prefixes: tuple[str, ...]
     near_factor: Decimal
     prefixes: tuple[str, ...]
@@ -142,30 +145,40 @@ class PeopleWords:
     reason_zh: str
     measures: tuple[str, ...]
     counters: tuple[str, ...]
+    noun_endings: str
     nouns: tuple[str, ...]
     not_after: tuple[str, ...]
     not_before: tuple[str, ...]
+    others: tuple[str, ...]
+    together: tuple[str, ...]
+    subjects: tuple[str, ...]
+    background: tuple[str, ...]
+    involved: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
 class AmountWords:
     reason_zh: str
     currency: tuple[str, ...]
-    money_words: tuple[str, ...]
-    context_window: int
     not_followed_by: tuple[str, ...]
+    per_person: tuple[str, ...]
+    per_person_within: int
 
 
 @dataclass(frozen=True, slots=True)
 class RepeatWords:
     reason_zh: str
     verbs: tuple[str, ...]
+    units: tuple[str, ...]
     again: tuple[str, ...]
+    again_phrases: tuple[str, ...]
+    past: tuple[str, ...]
     several: tuple[str, ...]
     several_times: int
     within: int
     lead_ins: tuple[str, ...]
     fillers: tuple[str, ...]
+    other_party: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,7 +260,7 @@ def _signal(raw: object, where: str) -> SignalRule:
         raw,
         where,
         required={"id", "flag", "reason_zh"},
-        optional={"terms", "pairs", "except", "hearsay"},
+        optional={"terms", "pairs", "except", "unless", "hearsay"},
     )
     flag = node["flag"]
     if flag not in RiskFlag.__members__:
@@ -272,12 +285,15 @@ def _signal(raw: object, where: str) -> SignalRule:
         terms=terms,
         pairs=pairs,
         excepted=_words(node.get("except") or [], f"{where}.except", empty_ok=True),
+        unless=_words(node.get("unless") or [], f"{where}.unless", empty_ok=True),
         hearsay=hearsay,
     )
 
 
 def _pair(raw: object, where: str) -> Pair:
-    node = expect_keys(raw, where, required={"first", "then", "within", "scope"}, optional={"any_order"})
+    node = expect_keys(
+        raw, where, required={"first", "then", "within", "scope"}, optional={"any_order", "also"}
+    )
     scope = node["scope"]
     if scope not in SCOPES:
         raise RuleFileError(f"{where}.scope", f"expected one of {', '.join(SCOPES)}, got {scope!r}")
@@ -290,18 +306,22 @@ def _pair(raw: object, where: str) -> Pair:
         within=_int(node["within"], f"{where}.within", low=0),
         scope=scope,
         any_order=any_order,
+        also=_words(node.get("also") or [], f"{where}.also", empty_ok=True),
     )
 
 
 def _numbers(raw: object) -> NumberWords:
     node = expect_keys(
-        raw, "numbers", required={"vague_digit", "near_prefixes", "near_factor", "prefixes", "suffixes"}
+        raw,
+        "numbers",
+        required={"vague_digit", "vague_count", "near_prefixes", "near_factor", "prefixes", "suffixes"},
     )
     factor = node["near_factor"]
     if isinstance(factor, bool) or not isinstance(factor, int | float) or not 0 < factor <= 1:
         raise RuleFileError("numbers.near_factor", f"expected a number above 0 and at most 1, got {factor!r}")
     return NumberWords(
         vague_digit=_int(node["vague_digit"], "numbers.vague_digit", low=1, high=9),
+        vague_count=_int(node["vague_count"], "numbers.vague_count", low=1, high=9),
         near_prefixes=_words(node["near_prefixes"], "numbers.near_prefixes", empty_ok=True),
         near_factor=Decimal(str(factor)),
         prefixes=_words(node["prefixes"], "numbers.prefixes", empty_ok=True),
@@ -311,15 +331,36 @@ def _numbers(raw: object) -> NumberWords:
 
 def _people(raw: object) -> PeopleWords:
     node = expect_keys(
-        raw, "people", required={"reason_zh", "measures", "counters", "nouns", "not_after", "not_before"}
+        raw,
+        "people",
+        required={
+            "reason_zh",
+            "measures",
+            "counters",
+            "noun_endings",
+            "nouns",
+            "not_after",
+            "not_before",
+            "others",
+            "together",
+            "subjects",
+            "background",
+            "involved",
+        },
     )
     return PeopleWords(
         reason_zh=expect_str(node["reason_zh"], "people.reason_zh"),
         measures=_words(node["measures"], "people.measures"),
         counters=_words(node["counters"], "people.counters", empty_ok=True),
+        noun_endings=_marks(node["noun_endings"], "people.noun_endings"),
         nouns=_words(node["nouns"], "people.nouns", empty_ok=True),
         not_after=_words(node["not_after"], "people.not_after", empty_ok=True),
         not_before=_words(node["not_before"], "people.not_before", empty_ok=True),
+        others=_words(node["others"], "people.others", empty_ok=True),
+        together=_words(node["together"], "people.together", empty_ok=True),
+        subjects=_words(node["subjects"], "people.subjects", empty_ok=True),
+        background=_words(node["background"], "people.background", empty_ok=True),
+        involved=_words(node["involved"], "people.involved", empty_ok=True),
     )
 
 
@@ -327,14 +368,14 @@ def _amounts(raw: object) -> AmountWords:
     node = expect_keys(
         raw,
         "amounts",
-        required={"reason_zh", "currency", "money_words", "context_window", "not_followed_by"},
+        required={"reason_zh", "currency", "not_followed_by", "per_person", "per_person_within"},
     )
     return AmountWords(
         reason_zh=expect_str(node["reason_zh"], "amounts.reason_zh"),
         currency=_words(node["currency"], "amounts.currency"),
-        money_words=_words(node["money_words"], "amounts.money_words", empty_ok=True),
-        context_window=_int(node["context_window"], "amounts.context_window", low=0),
         not_followed_by=_words(node["not_followed_by"], "amounts.not_followed_by", empty_ok=True),
+        per_person=_words(node["per_person"], "amounts.per_person", empty_ok=True),
+        per_person_within=_int(node["per_person_within"], "amounts.per_person_within", low=0),
     )
 
 
@@ -342,17 +383,34 @@ def _repeats(raw: object) -> RepeatWords:
     node = expect_keys(
         raw,
         "repeats",
-        required={"reason_zh", "verbs", "again", "several", "several_times", "within", "lead_ins", "fillers"},
+        required={
+            "reason_zh",
+            "verbs",
+            "units",
+            "again",
+            "again_phrases",
+            "past",
+            "several",
+            "several_times",
+            "within",
+            "lead_ins",
+            "fillers",
+            "other_party",
+        },
     )
     return RepeatWords(
         reason_zh=expect_str(node["reason_zh"], "repeats.reason_zh"),
         verbs=_words(node["verbs"], "repeats.verbs"),
+        units=_words(node["units"], "repeats.units"),
         again=_words(node["again"], "repeats.again", empty_ok=True),
+        again_phrases=_words(node["again_phrases"], "repeats.again_phrases", empty_ok=True),
+        past=_words(node["past"], "repeats.past", empty_ok=True),
         several=_words(node["several"], "repeats.several", empty_ok=True),
         several_times=_int(node["several_times"], "repeats.several_times", low=2),
         within=_int(node["within"], "repeats.within", low=0),
         lead_ins=_words(node["lead_ins"], "repeats.lead_ins", empty_ok=True),
         fillers=_words(node["fillers"], "repeats.fillers", empty_ok=True),
+        other_party=_words(node["other_party"], "repeats.other_party", empty_ok=True),
     )
 
 
@@ -429,6 +487,11 @@ class _Text:
         index = bisect.bisect_right(marks, pos) - 1
         return marks[index] + 1 if index >= 0 else 0
 
+    def end_of(self, pos: int, scope: str) -> int:
+        marks = self.clauses if scope == "clause" else self.sentences
+        index = bisect.bisect_right(marks, pos)
+        return marks[index] if index < len(marks) else len(self.text)
+
     def span(self, span: Span) -> EvidenceSpan:
         start, end = span
         return EvidenceSpan(
@@ -452,7 +515,10 @@ class _CompiledSignal:
         self.key = flag_key(rule.flag.value)
         self.terms = _finder(rule.terms)
         self.excepted = _finder(rule.excepted)
-        self.pairs = [(pair, _finder(pair.first), _finder(pair.then)) for pair in rule.pairs]
+        self.unless = _finder(rule.unless)
+        self.pairs = [
+            (pair, _finder(pair.first), _finder(pair.then), _finder(pair.also)) for pair in rule.pairs
+        ]
 
 
 class SignalReader:
@@ -476,10 +542,15 @@ class SignalReader:
         self._prefix_lengths = sorted({len(p) for p in self._prefix_set}, reverse=True)
         people = rules.people
         nouns = f"(?:{_alternation(people.nouns)})" if people.nouns else "(?!)"
-        counted = f"|(?:{_alternation(people.counters)}){nouns}" if people.counters else ""
+        # A noun for people after a counting word: listed, or up to three characters ending in a
+        # character of `noun_endings` ("十几个商贩").
+        endings = f"[\\u4e00-\\u9fff]{{0,2}}?[{re.escape(people.noun_endings)}]"
+        counted = f"|(?:{_alternation(people.counters)})(?:{nouns}|{endings})" if people.counters else ""
         self._people = re.compile(
             f"{number}(?P<unit>(?:{_alternation(people.measures)})(?:{nouns})?{counted})"
         )
+        self._background = re.compile(_alternation(people.background)) if people.background else None
+        self._involved = _finder(people.involved)
         self._not_after = _finder(people.not_after)
         self._not_before = (
             re.compile(f"(?:{_alternation(people.not_before)})$") if people.not_before else None
@@ -488,8 +559,8 @@ class SignalReader:
         self._decades = re.compile("([一二三四五六七八九])旬")  # "七旬老人": in their seventies
         amounts = rules.amounts
         self._amount = re.compile(f"{number}(?P<cur>{_alternation(amounts.currency)})?")
-        self._money = _finder(amounts.money_words)
         self._not_money = _finder(amounts.not_followed_by)
+        self._per_person = _finder(amounts.per_person)
         rep = rules.repeats
         boundary = re.escape(rules.clause_marks)
         gap = (
@@ -499,34 +570,57 @@ class SignalReader:
         )
         count = f"(?P<n>\\d+|[{CN_NUMERAL_CHARS}]+)"
         verbs = f"(?:{_alternation(rep.verbs)})"
-        forms = [
-            f"第{count}次{gap}{verbs}",
-            f"{count}次{gap}{verbs}",
-            f"{verbs}(?:了|过)?{count}(?:多|余)?次",
+        units = f"(?:{_alternation(rep.units)})"
+        # (pattern, how many earlier reports it says: "ordinal" N-1, "after" N, "again" 1, "several")
+        forms: list[tuple[str, str]] = [
+            (f"第{count}{units}{gap}{verbs}", "ordinal"),  # 第三次反映: the third
+            (f"{count}{units}{gap}{verbs}", "ordinal"),  # 三次来电: three, this one included
+            (f"{verbs}(?:了|过)?{count}(?:多|余)?{units}", "after"),  # 已反映过两次: two before this
         ]
         if rep.again:
-            forms.append(f"(?P<again>{_alternation(rep.again)}){gap}{verbs}")
+            forms.append((f"(?:{_alternation(rep.again)}){gap}{verbs}", "again"))
+        if rep.again_phrases:
+            forms.append((_alternation(rep.again_phrases), "again"))
+        if rep.past:  # "之前打过12345反映过", "上个星期反映过": one report before this one
+            forms.append((f"(?:{_alternation(rep.past)})[^{boundary}]{{0,{rep.within}}}?{verbs}过", "again"))
         if rep.several:
             several = _alternation(rep.several)
-            forms += [f"(?P<several>{several}){gap}{verbs}", f"{verbs}(?:了|过)?(?P<several2>{several})"]
-        self._repeats = [re.compile(form) for form in forms]
+            forms += [
+                (f"(?:{several}){gap}{verbs}", "several"),
+                (f"{verbs}(?:了|过)?(?:{several})", "several"),
+            ]
+        self._repeats = [(re.compile(form), kind) for form, kind in forms]
+        self._other_party = _finder(rep.other_party)
+        self._addressed = (
+            re.compile(f"(?:给|向|找)(?:{_alternation(rep.other_party)})") if rep.other_party else None
+        )
 
     # -- the whole case ---------------------------------------------------------------------------
 
     def read(self, parts: Sequence[TextPart]) -> TextFacts:
         texts = [_Text(part, self._clause_marks, self._sentence_marks) for part in parts if part.text]
+        # A title restates its description (12345's is often the description's first words): words
+        # of the title that the description also has are read there, negation and context included.
+        description = next((t.text for t in texts if t.part.source == "description"), "")
         evidence: dict[str, list[Evidence]] = {}
         flags: set[RiskFlag] = set()
         for signal in self._signals:
             key = signal.key
             for text in texts:
                 for found in self._signal_in(signal, text):
+                    if text.part.source == "title" and all(
+                        text.text[a:b] in description for a, b in found.spans
+                    ):
+                        continue
                     flags.add(signal.rule.flag)
                     found_list = evidence.setdefault(key, [])
                     if len(found_list) < self.rules.max_quotes:
                         found_list.append(self._flag_evidence(signal.rule, text, found))
         people = self._best([e for text in texts for e in self._people_in(text)], evidence, "people_involved")
-        amount = self._best([e for text in texts for e in self._amounts_in(text)], evidence, "amount_yuan")
+        count = int(people) if people is not None else None
+        amount = self._best(
+            [e for text in texts for e in self._amounts_in(text, count)], evidence, "amount_yuan"
+        )
         repeats = self._best(
             [e for text in texts for e in self._repeats_in(text)], evidence, "repeat_count_30d"
         )
@@ -545,23 +639,32 @@ class SignalReader:
         if not found:
             return None
         top = max(value for value, _ in found)
-        evidence[key] = [e for value, e in found if value == top][: self.rules.max_quotes]
+        quotes: dict[str, Evidence] = {}
+        for value, found_evidence in found:
+            if value == top:
+                quotes.setdefault(found_evidence.quote, found_evidence)  # one per quote (title and text)
+        evidence[key] = list(quotes.values())[: self.rules.max_quotes]
         return top
 
     # -- risk flags -------------------------------------------------------------------------------
 
     def _signal_in(self, signal: _CompiledSignal, text: _Text) -> Iterator[_Found]:
         excepted = [m.span() for m in signal.excepted.finditer(text.text)] if signal.excepted else []
+        unless = [m.start() for m in signal.unless.finditer(text.text)] if signal.unless else []
         # Terms first (they are specific), then pairs; words already quoted are not quoted twice.
         candidates: list[tuple[Span, ...]] = (
             [(m.span(),) for m in signal.terms.finditer(text.text)] if signal.terms else []
         )
         taken: set[Span] = set()
-        for pair, first, then in signal.pairs:
+        for pair, first, then, also in signal.pairs:
             firsts = self._occurrences(first, pair.first, text)
-            thens = self._occurrences(then, pair.then, text)
+            thens = self._occurrences(then, pair.then, text) if firsts else []
             for a in firsts:
                 b = self._partner(a, thens, pair, text)
+                if b is not None and also is not None:
+                    start, end = text.start_of(a[0], "sentence"), text.end_of(a[0], "sentence")
+                    if also.search(text.text, start, end) is None:
+                        continue
                 if b is not None and b not in taken:
                     taken.add(b)
                     candidates.append(tuple(sorted((a, b))))
@@ -572,6 +675,8 @@ class SignalReader:
             if any(s <= start and end <= e for start, end in spans for s, e in excepted):
                 continue
             if any(self._negated(text, span) for span in spans):
+                continue
+            if unless and self._cancelled(text, spans[0], unless):
                 continue
             hearsay = self._is_hearsay(text, spans[0])
             if hearsay and signal.rule.hearsay == "ignore":
@@ -613,6 +718,12 @@ class SignalReader:
         start = max(text.start_of(span[0], "clause"), span[0] - self._negation_reach)
         found = self._negation.search(text.text, start, span[0])
         return found is not None and len(found.group("gap") or "") <= self.rules.negation_max_gap
+
+    def _cancelled(self, text: _Text, span: Span, unless: list[int]) -> bool:
+        """A word of the signal's `unless` list in the same sentence ("拉横幅" … "开业宣传")."""
+        start, end = text.start_of(span[0], "sentence"), text.end_of(span[0], "sentence")
+        index = bisect.bisect_left(unless, start)
+        return index < len(unless) and unless[index] < end
 
     def _is_hearsay(self, text: _Text, span: Span) -> bool:
         if self._hearsay is None:
@@ -663,9 +774,9 @@ class SignalReader:
         words = self.rules.numbers
         body = "几" + match.group("body") if pre == "数" else match.group("body")
         near = pre in words.near_prefixes and not _inside_word(text.text, at - len(pre))
-        if len(body) == 1 and body in "百千万亿" and not (pre or match.group("suf") or match.group("suf2")):
-            return None  # "千家万户": an idiom, not a count
-        value = number_value(body, words.vague_digit)
+        if body[0] in "百千万亿" and not (pre or match.group("suf") or match.group("suf2")):
+            return None  # "千家万户", "千万不要", "万一": words, not numbers
+        value = number_value(body, words.vague_digit, words.vague_count)
         scale = magnitude(match.group("mag") or "")
         if value is None or scale is None:
             return None
@@ -685,7 +796,17 @@ class SignalReader:
             value, start = read
             if self._not_before and self._not_before.search(text.text, max(0, start - 4), start):
                 continue
-            count = min(int(value), MAX_PEOPLE)
+            if (
+                self._background
+                and self._background.search(text.text, max(0, start - 5), start)
+                and not (
+                    self._involved
+                    and self._involved.search(text.text, match.end(), text.end_of(match.end() - 1, "clause"))
+                )
+            ):
+                continue  # "单位有300多名员工，只有他一个人…": the setting, not the people involved
+            start, extra = self._one_more(text, start)
+            count = min(int(value) + extra, MAX_PEOPLE)
             span = (start, match.end())
             quote = text.part.text[start : match.end()]
             yield (
@@ -700,6 +821,21 @@ class SignalReader:
                 ),
             )
 
+    def _one_more(self, text: _Text, start: int) -> tuple[int, int]:
+        """ "另外9名工友", "我和两个老乡": the people counted are besides someone, who is involved too.
+        Returns where the quote starts and the one more (0 or 1)."""
+        people = self.rules.people
+        for word in people.others:
+            if text.text.endswith(word, 0, start):
+                return start - len(word), 1
+        for word in people.together:
+            at = start - len(word)
+            if text.text.endswith(word, 0, start) and any(
+                subject in text.text[max(0, at - 4) : at] for subject in people.subjects
+            ):
+                return at, 1
+        return start, 0
+
     def _ages_in(self, text: _Text) -> Iterator[tuple[Span, int]]:
         for match, pre, at in self._numbers(text, self._ages):
             read = self._value(text, match, pre, at)
@@ -708,25 +844,38 @@ class SignalReader:
         for match in self._decades.finditer(text.text):
             yield match.span(), ("一二三四五六七八九".index(match.group(1)) + 1) * 10
 
-    def _amounts_in(self, text: _Text) -> Iterator[tuple[Decimal, Evidence]]:
+    def _amounts_in(self, text: _Text, people: int | None) -> Iterator[tuple[Decimal, Evidence]]:
         amounts = self.rules.amounts
         for match, pre, at in self._numbers(text, self._amount):
             end = match.end()
-            if not match.group("cur"):
-                big = any(ch in "万亿" for ch in match.group("body") + (match.group("mag") or ""))
-                if not big or self._money is None:
-                    continue
-                if self._money.search(text.text, max(0, at - len(pre) - amounts.context_window), at) is None:
-                    continue
+            if not match.group("cur") and not any(
+                ch in "万亿" for ch in match.group("body") + (match.group("mag") or "")
+            ):
+                continue  # a bare number is money only with a currency word
             if self._not_money and self._not_money.match(text.text, end):
                 continue
             read = self._value(text, match, pre, at)
             if read is None or read[0] <= 0:
                 continue
             value, start = read
+            spans: list[Span] = [(start, end)]
+            each = ""
+            per = (
+                self._per_person.search(text.text, max(0, start - amounts.per_person_within), start)
+                if (self._per_person and people and people > 1)
+                else None
+            )
+            if (
+                per is not None
+                and people
+                and text.scope_id(per.start(), "clause") == text.scope_id(start, "clause")
+            ):
+                each = f"每人{_shown(value)}元×{people}人="
+                value *= people
+                spans.insert(0, per.span())
             value = min(value, MAX_AMOUNT).quantize(Decimal("0.01")).normalize()
-            shown = f"{value:f}"
-            quote = text.part.text[start:end]
+            shown = _shown(value)
+            quote = text.quote(spans)
             yield (
                 value,
                 Evidence(
@@ -734,28 +883,42 @@ class SignalReader:
                     value=shown,
                     signal="amount",
                     quote=quote,
-                    spans=[text.span((start, end))],
-                    reason_zh=f"文本含“{quote}”：{amounts.reason_zh}按{shown}元计",
+                    spans=[text.span(span) for span in spans],
+                    reason_zh=f"文本含“{quote}”：{amounts.reason_zh}按{each}{shown}元计",
                 ),
             )
+
+    def _to_other_party(self, text: _Text, match: re.Match[str]) -> bool:
+        """The reports were made to the other party: named in or just before the words, or addressed
+        just after them ("多次打电话给物业"; not "反映邻居在楼道堆物", where the neighbour is the matter)."""
+        if self._other_party is None:
+            return False
+        start, end = text.start_of(match.start(), "clause"), text.end_of(match.start(), "clause")
+        if self._other_party.search(text.text, max(start, match.start() - 6), match.end()):
+            return True
+        return self._addressed is not None and bool(
+            self._addressed.match(text.text, match.end(), min(end, match.end() + 6))
+        )
 
     def _repeats_in(self, text: _Text) -> Iterator[tuple[Decimal, Evidence]]:
         rep = self.rules.repeats
         found: list[tuple[Span, int]] = []
-        for pattern in self._repeats:
+        for pattern, kind in self._repeats:
             for match in pattern.finditer(text.text):
-                groups = match.groupdict()
-                if groups.get("again"):
-                    times = 2
-                elif groups.get("several") or groups.get("several2"):
-                    times = rep.several_times
+                if kind == "again":
+                    earlier = 1
+                elif kind == "several":
+                    earlier = rep.several_times - 1
                 else:
-                    value = number_value(groups["n"], self.rules.numbers.vague_digit)
+                    value = number_value(match.group("n"), self.rules.numbers.vague_digit)
                     if value is None:
                         continue
-                    times = int(value)
-                if times > 1 and not self._negated(text, match.span()):
-                    found.append((match.span(), times - 1))
+                    earlier = int(value) - (1 if kind == "ordinal" else 0)
+                if earlier < 1 or self._negated(text, match.span()):
+                    continue
+                if self._to_other_party(text, match):
+                    continue  # "多次向物业反映", "给物业打了十几次电话": not reports to the hub
+                found.append((match.span(), earlier))
         found.sort(key=lambda item: (item[0][0], -item[0][1]))
         last_end = 0
         for span, earlier in found:
@@ -784,6 +947,10 @@ def _number_pattern(words: NumberWords) -> str:
         f"(?P<body>{arabic}|[{CN_NUMERAL_CHARS}]+)"
         f"(?P<suf>{suffix})?(?P<mag>[万亿]+|[百千]万)?(?P<suf2>{suffix})?"
     )
+
+
+def _shown(value: Decimal) -> str:
+    return f"{value.normalize():f}"
 
 
 def _inside_word(text: str, at: int) -> bool:

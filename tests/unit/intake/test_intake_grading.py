@@ -384,7 +384,7 @@ def assess_text(case: CaseIn) -> Any:
         ("农民工讨薪", "45名农民工扬言明天集体堵路讨薪", RiskColour.red, "red.people_ge_30", "45名农民工"),
         ("邻里纠纷", "对方扬言要拿刀砍人", RiskColour.red, "red.violence_threat", "砍人"),
         ("老人无人照看", "八十多岁独居老人，子女在外地，家中无人照看", RiskColour.orange,
-         "orange.vulnerable_person", "八十多岁…无人照看"),
+         "orange.vulnerable_person", "独居老人…无人照看"),
         ("拖欠工程款", "拖欠工程款八十万，多次催要无果", RiskColour.yellow, "yellow.amount_ge_100k", "八十万"),
         ("噪音扰民", "这是第三次反映楼上噪音问题", RiskColour.orange, "orange.repeat_ge_3_in_30d", "第三次反映"),
     ],

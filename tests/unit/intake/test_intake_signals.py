@@ -61,6 +61,10 @@ def read(description: str, title: str = "") -> TextFacts:
         ("七旬老人独居，冬季停暖后屋内受冻", {P}),
         ("一名7岁的孩子被困在电梯里", {P}),
         ("残疾人家属反映，出入坡道被占用存在安全隐患", {P}),
+        ("他喝了农药，被家人送医", {S}),
+        ("包工头带着几十个工人去项目部讨说法", {M}),
+        ("摊主抄起一把菜刀冲了出来", {C}),
+        ("双方因占道发生争执，一人被打得流血", {C}),
     ],
 )
 def test_risk_phrases_set_their_flags(text: str, flags: set[RiskFlag]) -> None:
@@ -86,6 +90,12 @@ def test_risk_phrases_set_their_flags(text: str, flags: set[RiskFlag]) -> None:
         ("全家五口人", 5),
         ("１２名工人", 12),  # full-width digits
         ("十二户业主因物业服务不到位拒交物业费", 12),
+        ("同楼道的几户人家", 3),  # 几 alone: at least three
+        ("某幼儿园周边商户有十四五家占道经营", 14),
+        ("其与另外9名工友在工地干活", 10),  # the nine besides the caller
+        ("来电人称和两个老乡在餐馆打工", 3),
+        ("小区有六七户对物业有意见", 6),  # the setting says they are involved
+        ("十几个商贩占道经营", 11),  # a word for people not in the list, by its ending
     ],
 )
 def test_people_involved_lower_bound(text: str, people: int) -> None:
@@ -103,6 +113,8 @@ def test_people_involved_lower_bound(text: str, people: int) -> None:
         ("借款3万余元", "30000"),
         ("押金15,000元", "15000"),
         ("赔偿款一万五千元", "15000"),
+        ("充值累计十万零五千", "105000"),
+        ("12名工人，每人被拖欠工资约9万元", "1080000"),  # per person, times the people read
     ],
 )
 def test_amounts(text: str, amount: str) -> None:
@@ -115,8 +127,9 @@ def test_amounts(text: str, amount: str) -> None:
         ("这是第三次反映此事", 2),
         ("已是第3次来电", 2),
         ("市民再次来电反映", 1),
-        ("此前多次向社区反映", 1),
-        ("已经投诉了三次", 2),
+        ("此前多次向社区反映", 2),  # 多次: at least three in all
+        ("已经投诉了三次", 3),  # three before this one
+        ("上个星期反映过门禁坏了，今天又来说一下", 1),
         ("第二次拨打12345", 1),
     ],
 )
@@ -174,12 +187,34 @@ def test_what_only_looks_negated_still_fires(text: str, flags: set[RiskFlag]) ->
         "千家万户都受影响",
         "多次沟通无果",
         "收到5000人民币的罚单",
+        "多次向物业反映，物业不理",  # reports to the other party are not reports to the hub
+        "他给物业打了十几次电话报修",
+        "经常被物业打电话催缴",
+        "小区门口有人打横幅，经核实是商家开业宣传",
+        "有人在门口聚集，民警到场发现是业主排队领取月饼，无异常",
+        "摊主拿刀切西瓜卖",
+        "万一出事谁负责，千万不要拖",
+        "八十多岁的老人和儿子一起住，最近在家摔倒了",  # elderly, but not living alone (RULES.md)
+        "三个月没发工资，等了十几个小时没人管",
+        "物业在群里说要干掉违章停车",
     ],
 )
 def test_near_misses_fire_nothing(text: str) -> None:
     facts = read(text)
     assert facts.flags == frozenset()
     assert facts.people_involved is None and facts.amount_yuan is None and facts.repeat_count is None
+
+
+def test_background_numbers_are_not_head_counts() -> None:
+    # The size of the employer, not the people involved: only the one person is.
+    assert read("单位有300多名员工，只有他一个人被拖欠工资").people_involved == 1
+
+
+def test_a_title_restating_the_description_is_read_there() -> None:
+    facts = read("110转警情：小区门口有人打横幅，经民警核实是商家开业宣传。", title="小区门口有人打横幅")
+    assert facts.flags == frozenset()
+    facts = read("工人扬言要从楼顶跳下去", title="工人扬言要从楼顶跳下去")
+    assert [e.spans[0].source for e in facts.evidence["flags.self_harm_threat"]] == ["description"]
 
 
 def test_hearsay_fires_and_says_so() -> None:
@@ -244,8 +279,8 @@ def test_quotes_per_fact_are_capped() -> None:
 def test_chinese_and_arabic_numerals_round_trip(n: int, unit: str) -> None:
     import cn2an
 
-    assert read(f"共有{cn2an.an2cn(n)}{unit}到场").people_involved == n
-    assert read(f"共有{n}{unit}到场").people_involved == n
+    assert read(f"现场{cn2an.an2cn(n)}{unit}讨要欠款").people_involved == n
+    assert read(f"现场{n}{unit}讨要欠款").people_involved == n
 
 
 @settings(max_examples=100, deadline=None)
@@ -292,7 +327,7 @@ def test_a_centre_extends_the_lexicon_without_code() -> None:
         (("flag: self_harm_threat", "flag: self_harm"), "signals[0].flag", "unknown flag 'self_harm'"),
         (("scope: sentence", "scope: paragraph"), ".scope", "expected one of clause, sentence, text"),
         (("within: 15", "within: -1"), ".within", "expected a whole number 0 or more"),
-        (('"@elderly"', '"@aged"'), ".first[", "unknown placeholder '@aged'"),
+        (('"@minor"', '"@aged"'), ".first[", "unknown placeholder '@aged'"),
         (("near_factor: 0.9", "near_factor: 1.5"), "numbers.near_factor", "at most 1"),
         (("max_quotes: 3", "max_quotes: 0"), "max_quotes", "1 or more"),
         (("  - id: violence", "  - id: self_harm"), "signals[1].id", "duplicate signal id"),
@@ -320,9 +355,9 @@ def test_a_wrong_signals_file_is_refused_with_its_line(tmp_path: Path) -> None:
 
 
 def test_a_signals_file_in_the_rules_directory_replaces_the_packaged_one(tmp_path: Path) -> None:
-    (tmp_path / SIGNALS).write_text(SIGNALS_TEXT.replace("elderly_from: 70", "elderly_from: 90"), "utf-8")
+    (tmp_path / SIGNALS).write_text(SIGNALS_TEXT.replace("minor_below: 18", "minor_below: 6"), "utf-8")
     assessor, sources = load_assessor(tmp_path)
     assert {s.name: s.origin for s in sources}[SIGNALS] == str(tmp_path / SIGNALS)
-    text = "八十多岁老人，家中无人照看"
+    text = "来电人称其侄子今年7岁，昨天被困在电梯里"
     assert assessor.read_text("", text).flags == frozenset()
     assert load_assessor(None)[0].read_text("", text).flags == {P}
