@@ -96,7 +96,9 @@ class Measure:
         ]
         lines.append("  confusion (rows: label, columns: graded)")
         lines.append("  " + " " * 8 + "".join(f"{c:>8}" for c in COLOURS))
-        lines += ["  " + f"{c:<8}" + "".join(f"{self.confusion[(c, g)]:>8}" for g in COLOURS) for c in COLOURS]
+        lines += [
+            "  " + f"{c:<8}" + "".join(f"{self.confusion[(c, g)]:>8}" for g in COLOURS) for c in COLOURS
+        ]
         if show_wrong:
             lines.append(f"  misclassified ({len(self.wrong)}):")
             lines += [
