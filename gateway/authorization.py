@@ -55,6 +55,7 @@ RULES: tuple[Rule, ...] = (
     # Cases (centre staff; adapters register and pass callbacks of their own system; ops reads masked).
     _rule(("POST",), "/api/v1/cases", "centre", "adapter", own="adapter_channel"),
     _rule(("POST",), "/api/v1/cases/*/callback", "centre", "adapter", own="adapter_case"),
+    _rule(("POST",), "/api/v1/cases/*/notes", "centre", "adapter", own="adapter_case"),
     _rule(READ, "/api/v1/cases/*/personal-data", "centre", note="personal data: never ops"),
     _rule(READ, "/api/v1/cases", "centre", "ops"),
     _rule(READ, "/api/v1/cases/**", "centre", "ops"),

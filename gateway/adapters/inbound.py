@@ -227,6 +227,43 @@ async def record_once(
     return True
 
 
+async def add_note(
+    upstream: Upstream, system: str, case_no: str, text: str, *, key: str, their_field: str
+) -> dict[str, Any]:
+    """Text the system adds to a known case (a 12345 urge's content): intake keeps it and grades the
+    case again with it read. Idempotent on `key`, so a push retried after a crash adds it once."""
+    response = await upstream.request(
+        "intake",
+        "POST",
+        f"/internal/v1/cases/{case_no}/notes",
+        json={"text": text},
+        headers={**actor_headers(system), "Idempotency-Key": key},
+    )
+    if response.status_code in (200, 201):
+        body: dict[str, Any] = response.json()
+        return body
+    try:
+        problem = response.json()
+    except ValueError:
+        problem = {}
+    if response.status_code == 422:
+        raise Problem(
+            422,
+            "推送内容有误",
+            f"以下字段不正确: {their_field}",
+            type_="validation-error",
+            errors=_their_errors(problem, {"text": their_field}),
+        )
+    if response.status_code >= 500:
+        raise Problem(503, "服务暂不可用", "受理服务暂时无法处理，请稍后重试", type_="service-unavailable")
+    raise Problem(
+        response.status_code,
+        str(problem.get("title") or "补充内容未被接受"),
+        str(problem.get("detail") or ""),
+        type_=str(problem.get("type") or "about:blank"),
+    )
+
+
 async def record_rating(
     rt: ServiceRuntime,
     upstream: Upstream,

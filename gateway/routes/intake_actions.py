@@ -26,7 +26,10 @@ async def _forward(
     request: Request, method: str, path: str, body: Any = None, *, no_store: bool = False
 ) -> Response:
     upstream: Upstream = request.app.state.upstream
-    answer = await upstream.request("intake", method, path, json=body, headers=_actor_headers(request))
+    headers = _actor_headers(request)
+    if "idempotency-key" in request.headers:
+        headers["Idempotency-Key"] = request.headers["idempotency-key"]
+    answer = await upstream.request("intake", method, path, json=body, headers=headers)
     response = Response(
         answer.content, status_code=answer.status_code, media_type=answer.headers.get("content-type")
     )
@@ -69,6 +72,18 @@ async def post_unlink(
     body: Annotated[dict[str, Any] | None, Body(description="{reason?}")] = None,
 ) -> Response:
     return await _forward(request, "POST", f"/internal/v1/cases/{case_no}/unlink", body)
+
+
+@router.post(
+    "/cases/{case_no}/notes",
+    summary="Add text to a case (a staff note): graded again with it read; may raise the colour (audited)",
+)
+async def post_note(
+    case_no: str,
+    request: Request,
+    body: Annotated[dict[str, Any], Body(description="{text}; Idempotency-Key header honoured")],
+) -> Response:
+    return await _forward(request, "POST", f"/internal/v1/cases/{case_no}/notes", body)
 
 
 @router.get(

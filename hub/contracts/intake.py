@@ -45,7 +45,8 @@ class CaseRegisteredV1(Contract):
 
 
 class CaseAssessmentChangedV1(Contract):
-    """A supervisor overrode the colour, or a dispatcher corrected the category (and grading followed).
+    """A supervisor overrode the colour, a dispatcher corrected the category (and grading followed), or
+    text added to the case (a note, a 12345 urge) raised the colour.
 
     Fields after `colour_reasons` were added later with defaults, so v1 consumers keep working.
     """
@@ -57,7 +58,7 @@ class CaseAssessmentChangedV1(Contract):
     response_level: str
     reason: str  # the staff member's reason (phone and ID numbers redacted)
     colour_reasons: list[dict[str, Any]] = Field(default_factory=list)
-    change: str = "override"  # override | category_correction
+    change: str = "override"  # override | category_correction | note
     category: str | None = None  # the case's category after the change
     previous_category: str | None = None
     previous_colour: str | None = None

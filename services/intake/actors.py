@@ -27,6 +27,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "category.correct": frozenset({"centre"}),
     "case.merge": frozenset({"centre"}),
     "case.unlink": frozenset({"centre"}),
+    "case.note": frozenset({"centre", "adapter"}),
     "personal_data.read": frozenset({"centre"}),
     "rules.reload": frozenset({"centre"}),
 }
@@ -37,6 +38,7 @@ _WHAT = {
     "category.correct": "更正事项类别",
     "case.merge": "合并事项",
     "case.unlink": "解除疑似重复关联",
+    "case.note": "补充事项内容",
     "personal_data.read": "查看个人信息",
     "rules.reload": "重新加载研判规则",
 }

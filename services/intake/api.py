@@ -16,10 +16,10 @@ from services.intake.actors import CurrentActor, require
 from services.intake.assessment import Assessor
 from services.intake.domain.categories import Category
 from services.intake.domain.enums import ResponseLevel, RiskColour
-from services.intake.domain.model import CaseIn
+from services.intake.domain.model import CaseIn, NoteText
 from services.intake.registration import register_case
 from services.intake.rulebook import RulesInvalid, load_assessor
-from services.intake.tables import cases
+from services.intake.tables import case_notes, cases
 
 router = APIRouter(prefix="/internal/v1", tags=["intake"])
 
@@ -42,6 +42,14 @@ class OverrideOut(BaseModel):
     at: datetime | None
 
 
+class NoteOut(BaseModel):
+    note_no: int
+    text: str
+    actor_role: str
+    actor_id: str | None
+    at: datetime
+
+
 class CaseOut(RegisteredOut):
     colour_overridden: bool
     override: OverrideOut | None
@@ -58,8 +66,23 @@ class CaseOut(RegisteredOut):
     people_involved: int
     amount_yuan: str | None
     flags: list[str]
+    urgent: bool
     registered_at: datetime
     due_by: dict[str, Any] | None = None  # {at, source}: the channel's limit as registered
+    # Text added since registration (staff notes, 12345 urges), oldest first; only on GET.
+    notes: list[NoteOut] | None = None
+
+
+class NoteAddedOut(BaseModel):
+    case_no: str
+    note_no: int
+    created: bool  # false: the same Idempotency-Key again (nothing added)
+    colour: str
+    previous_colour: str
+    colour_raised: bool
+    colour_overridden: bool
+    colour_reasons: list[dict[str, Any]]
+    response_level: str
 
 
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=500)]
@@ -88,6 +111,10 @@ class MergeIn(_Body):
 
 class UnlinkIn(_Body):
     reason: Reason | None = None
+
+
+class NoteIn(_Body):
+    text: NoteText
 
 
 class PersonalDataOut(BaseModel):
@@ -141,9 +168,58 @@ async def get_case(case_no: str, request: Request) -> CaseOut:
     rt = _runtime(request)
     async with rt.db.sessions() as session:
         row = (await session.execute(cases.select().where(cases.c.case_no == case_no))).first()
-    if row is None:
-        raise casework.not_found(case_no)
-    return _case_out(row)
+        if row is None:
+            raise casework.not_found(case_no)
+        notes = (
+            await session.execute(
+                case_notes.select().where(case_notes.c.case_no == case_no).order_by(case_notes.c.note_no)
+            )
+        ).all()
+    out = _case_out(row)
+    out.notes = [
+        NoteOut(note_no=n.note_no, text=n.text, actor_role=n.actor_role, actor_id=n.actor_id, at=n.created_at)
+        for n in notes
+    ]
+    return out
+
+
+@router.post(
+    "/cases/{case_no}/notes",
+    status_code=201,
+    response_model=NoteAddedOut,
+    summary="Add text to a case (staff note, 12345 urge); the case is graded again with it read",
+)
+async def post_note(
+    case_no: str,
+    body: NoteIn,
+    request: Request,
+    response: Response,
+    actor: CurrentActor,
+    idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
+) -> NoteAddedOut:
+    require(actor, "case.note")
+    added = await casework.add_note(
+        _runtime(request),
+        _assessor(request),
+        case_no,
+        text=body.text,
+        actor=actor,
+        idempotency_key=idempotency_key,
+    )
+    if not added.created:
+        response.status_code = 200
+    row = added.row
+    return NoteAddedOut(
+        case_no=row.case_no,
+        note_no=added.note_no,
+        created=added.created,
+        colour=row.colour,
+        previous_colour=added.previous_colour,
+        colour_raised=added.raised,
+        colour_overridden=bool(row.colour_overridden),
+        colour_reasons=list(row.colour_reasons or []),
+        response_level=row.response_level,
+    )
 
 
 @router.post(
@@ -284,6 +360,7 @@ def _case_out(row: Any) -> CaseOut:
         people_involved=row.people_involved,
         amount_yuan=str(row.amount_yuan) if row.amount_yuan is not None else None,
         flags=list(row.flags or []),
+        urgent=bool(row.urgent),
         registered_at=row.registered_at,
         due_by={"at": row.due_by, "source": row.due_by_source} if row.due_by is not None else None,
     )

@@ -7,7 +7,7 @@ rule set from start to end; a bad file is refused and the old rules stay.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -31,6 +31,7 @@ from services.intake.domain.grading import (
     grade,
 )
 from services.intake.domain.model import CaseIn
+from services.intake.domain.signals import SignalReader, TextFacts, case_texts, default_signal_reader
 
 
 @dataclass(frozen=True)
@@ -61,13 +62,20 @@ class AssessmentOut:
 
 
 class Assessor:
-    def __init__(self, grading: GradingRules, classifier: KeywordClassifier) -> None:
+    def __init__(
+        self, grading: GradingRules, classifier: KeywordClassifier, signals: SignalReader | None = None
+    ) -> None:
         self.grading = grading
         self.classifier = classifier
+        self.signals = signals or default_signal_reader()
 
     @classmethod
     def from_packaged_rules(cls) -> Assessor:
-        return cls(default_grading_rules(), default_classifier())
+        return cls(default_grading_rules(), default_classifier(), default_signal_reader())
+
+    def read_text(self, title: str, description: str, notes: Sequence[tuple[int, str]] = ()) -> TextFacts:
+        """What the report's words say (title, description and notes), with the quoted evidence."""
+        return self.signals.read(case_texts(title, description, notes))
 
     def address_key(self, address: str) -> str:
         return normalise_address(address)
@@ -80,9 +88,14 @@ class Assessor:
         return count_repeats(new.summary(), [c.summary() for c in earlier])
 
     def grade(self, case_in: CaseIn, category: str, repeat_count: int) -> AssessmentOut:
+        """Grade a case being registered: its structured fields and what its title and description say."""
         return _out(
             assess_case(
-                case_in, repeat_count_30d=repeat_count, category=Category(category), rules=self.grading
+                case_in,
+                repeat_count_30d=repeat_count,
+                category=Category(category),
+                rules=self.grading,
+                text=self.read_text(case_in.title, case_in.description),
             )
         )
 
@@ -100,25 +113,41 @@ class Assessor:
         repeat_count: int,
         request_type: str,
         channel: str,
+        urgent: bool = False,
+        title: str = "",
+        description: str = "",
+        notes: Sequence[tuple[int, str]] = (),
     ) -> AssessmentOut:
-        """Grade a registered case again from what is stored (e.g. after a category correction)."""
-        facts = GradingFacts(
+        """Grade a registered case again from what is stored (after a category correction, a note),
+        its text read again with the notes added since."""
+        facts = GradingFacts.combine(
             people_involved=people_involved,
             amount_yuan=amount_yuan,
-            flags=frozenset(RiskFlag(f) for f in flags),
+            flags=(RiskFlag(f) for f in flags),
             repeat_count_30d=repeat_count,
             category=Category(category),
             request_type=RequestType(request_type),
             channel=Channel(channel),
+            urgent=urgent,
+            text=self.read_text(title, description, notes),
         )
         return _out(grade(facts, self.grading))
+
+    def severity(self, colour: str) -> int:
+        return RiskColour(colour).severity
 
     def response_level_for(self, colour: str) -> str:
         return self.grading.response_level_for(RiskColour(colour)).value
 
     def warm(self) -> None:
-        """Load the classifier's tokenizer now (about a second) rather than in the next registration."""
+        """Load the classifier's tokenizer (about a second) and the numeral converter now rather than
+        in the next registration."""
         self.classifier.segment("预热")
+        self.warm_signals()
+
+    def warm_signals(self) -> None:
+        """Import the numeral converter (cn2an, ~0.1 s once per process) before the first report."""
+        self.read_text("预热", "约三十多人，二十万元")
 
 
 def _out(assessment: Assessment) -> AssessmentOut:

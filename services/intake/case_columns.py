@@ -55,4 +55,5 @@ def case_columns(
         "occurred_at": case_in.occurred_at,
         "due_by": case_in.due_by.at if case_in.due_by else None,
         "due_by_source": case_in.due_by.source if case_in.due_by else None,
+        "urgent": case_in.urgent,
     }

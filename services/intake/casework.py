@@ -17,6 +17,10 @@ Decisions (docs: services/intake/README.md):
   is a different matter).
 - Merge: `case_no` becomes `merged`, `merged_into` is set, and the surviving case takes over the
   reply/callback duty of the merged case's channel plus any duties it had taken over (`duties`).
+- Note: text added later (a staff note, a 12345 urge's content) is kept and the open case graded
+  again with it read (a note on a merged case goes to the case it was merged into). New words may raise the colour (case.assessment_changed.v1, change `note`),
+  never lower it; with a supervisor's override the colour stands and only the rule reasons behind it
+  are updated (the audit entry records the rules' colour).
 - Only open cases (status `registered`; referral owns the life cycle, intake projects `closed` and
   `withdrawn`) are changed; anything else is refused with 409 naming the state and what is allowed.
 """
@@ -27,7 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub import audit
@@ -45,7 +49,7 @@ from services.intake.actors import Actor, forbidden
 from services.intake.assessment import Assessor, Candidate
 from services.intake.domain.pii import redact_free_text
 from services.intake.matching import same_source
-from services.intake.tables import audit_log, cases
+from services.intake.tables import audit_log, case_notes, cases
 
 OPEN = "registered"
 OVERRIDE_RULE = "override.supervisor"
@@ -53,11 +57,11 @@ REPEAT_WINDOW = timedelta(days=30)
 
 # What intake still allows on a case in each state (named in 409 answers).
 ALLOWED: dict[str, list[str]] = {
-    "registered": ["assessment", "category", "merge", "unlink", "personal-data"],
-    "merged": ["personal-data"],
-    "closed": ["unlink", "personal-data"],
-    "withdrawn": ["unlink", "personal-data"],
-    "returned_to_channel": ["unlink", "personal-data"],
+    "registered": ["assessment", "category", "merge", "unlink", "notes", "personal-data"],
+    "merged": ["personal-data"],  # a note on it goes to the case it was merged into
+    "closed": ["unlink", "notes", "personal-data"],
+    "withdrawn": ["unlink", "notes", "personal-data"],
+    "returned_to_channel": ["unlink", "notes", "personal-data"],
 }
 STATUS_ZH = {
     "registered": "在办",
@@ -223,15 +227,7 @@ async def correct_category(
         if row.category == category:
             return Changed(False, row)  # a repeated request: nothing to change, nothing to say
         repeat_count = await _repeat_count(session, assessor, row, category)
-        graded = assessor.grade_stored(
-            category=category,
-            people_involved=row.people_involved,
-            amount_yuan=row.amount_yuan,
-            flags=row.flags or [],
-            repeat_count=repeat_count,
-            request_type=row.request_type,
-            channel=row.channel,
-        )
+        graded = await _grade_again(session, assessor, row, category=category, repeat_count=repeat_count)
         if row.colour_overridden:
             colour, level = row.colour, row.response_level
             reasons = [*_override_reasons(row.colour_reasons), *graded.reasons]
@@ -288,6 +284,35 @@ async def correct_category(
         return Changed(True, await _reload(session, case_no))
 
 
+async def _grade_again(
+    session: AsyncSession, assessor: Assessor, row: Any, *, category: str, repeat_count: int
+) -> Any:
+    """The rules' assessment of a stored case: its structured facts, and its title, description and
+    notes read again."""
+    return assessor.grade_stored(
+        category=category,
+        people_involved=row.people_involved,
+        amount_yuan=row.amount_yuan,
+        flags=row.flags or [],
+        repeat_count=repeat_count,
+        request_type=row.request_type,
+        channel=row.channel,
+        urgent=bool(row.urgent),
+        title=row.title,
+        description=row.description,
+        notes=await notes_of(session, row.case_no),
+    )
+
+
+async def notes_of(session: AsyncSession, case_no: str) -> list[tuple[int, str]]:
+    rows = await session.execute(
+        select(case_notes.c.note_no, case_notes.c.text)
+        .where(case_notes.c.case_no == case_no)
+        .order_by(case_notes.c.note_no)
+    )
+    return [(r.note_no, r.text) for r in rows]
+
+
 async def _repeat_count(session: AsyncSession, assessor: Assessor, row: Any, category: str) -> int:
     """Earlier reports of the same matter (now: this category) in the 30 days before this case."""
     registered_at = _aware(row.registered_at)
@@ -318,6 +343,135 @@ async def _repeat_count(session: AsyncSession, assessor: Assessor, row: Any, cat
             for r in earlier
         ],
     )
+
+
+# --- notes: text after registration (staff, 12345 urges) ----------------------------------------
+
+
+@dataclass(frozen=True)
+class NoteAdded:
+    created: bool  # False: the same Idempotency-Key again, nothing added
+    note_no: int
+    previous_colour: str
+    row: Any
+
+    @property
+    def raised(self) -> bool:
+        return self.created and self.row.colour != self.previous_colour
+
+
+async def add_note(
+    rt: ServiceRuntime,
+    assessor: Assessor,
+    case_no: str,
+    *,
+    text: str,
+    actor: Actor,
+    idempotency_key: str | None = None,
+) -> NoteAdded:
+    """Keep the note and grade the open case again with it read (raise only; an override stands)."""
+    now = datetime.now(UTC)
+    text = redact_free_text(text)
+    async with rt.db.transaction() as session:
+        row = await _lock(session, case_no)
+        for _hop in range(10):  # a merged case's matter lives on in the case it was merged into
+            if row.status != "merged" or not row.merged_into:
+                break
+            row = await _lock(session, row.merged_into)
+        case_no = row.case_no
+        if idempotency_key:
+            earlier = (
+                await session.execute(
+                    select(case_notes.c.case_no, case_notes.c.note_no).where(
+                        case_notes.c.idempotency_key == idempotency_key
+                    )
+                )
+            ).first()
+            if earlier is not None:
+                if earlier.case_no != case_no:
+                    raise Problem(
+                        422,
+                        "幂等键已用于其他事项",
+                        f"Idempotency-Key 已用于事项 {earlier.case_no} 的备注",
+                        type_="idempotency-key-reused",
+                        errors=[{"field": "Idempotency-Key", "message": "used for another case's note"}],
+                    )
+                return NoteAdded(False, earlier.note_no, row.colour, row)
+        last = (
+            await session.execute(
+                select(func.max(case_notes.c.note_no)).where(case_notes.c.case_no == case_no)
+            )
+        ).scalar_one()
+        note_no = (last or 0) + 1
+        await session.execute(
+            case_notes.insert().values(
+                case_no=case_no,
+                note_no=note_no,
+                text=text,
+                actor_role=actor.role,
+                actor_id=actor.id,
+                idempotency_key=idempotency_key,
+                created_at=now,
+            )
+        )
+        detail: dict[str, Any] = {
+            "note_no": note_no,
+            "text": text,
+            "idempotency_key_given": idempotency_key is not None,
+            "from_colour": row.colour,
+        }
+        if row.status != OPEN:
+            # Kept for the record; grading is for open cases (referral owns what follows a closing).
+            await record(rt, session, actor, "case.note_added", case_no, {**detail, "to_colour": row.colour})
+            return NoteAdded(True, note_no, row.colour, await _reload(session, case_no))
+        graded = await _grade_again(
+            session, assessor, row, category=row.category, repeat_count=row.repeat_count_30d
+        )
+        colour, level, reasons = row.colour, row.response_level, row.colour_reasons
+        if row.colour_overridden:
+            reasons = [*_override_reasons(row.colour_reasons), *graded.reasons]
+        elif assessor.severity(graded.colour) >= assessor.severity(row.colour):
+            colour, level, reasons = graded.colour, graded.response_level, graded.reasons
+        # else: the rules now say less (rules reloaded since): a note never lowers a colour.
+        if reasons != row.colour_reasons:
+            await session.execute(
+                update(cases)
+                .where(cases.c.case_no == case_no)
+                .values(colour=colour, response_level=level, colour_reasons=reasons)
+            )
+        if colour != row.colour:
+            event = CaseAssessmentChangedV1(
+                case_no=case_no,
+                colour=colour,
+                response_level=level,
+                reason=f"第{note_no}条补充内容显示风险升高：{reasons[0]['description_zh']}",
+                colour_reasons=reasons,
+                change="note",
+                category=row.category,
+                previous_category=row.category,
+                previous_colour=row.colour,
+                colour_overridden=False,
+                actor_role=actor.role,
+                actor_id=actor.id,
+                changed_at=now,
+            )
+            await rt.outbox.emit(session, event.TYPE, case_no, event.model_dump(mode="json"))
+        await record(
+            rt,
+            session,
+            actor,
+            "case.note_added",
+            case_no,
+            {
+                **detail,
+                "to_colour": colour,
+                "rules_colour": graded.colour,
+                "from_response_level": row.response_level,
+                "to_response_level": level,
+                "reasons_updated": reasons != row.colour_reasons,
+            },
+        )
+        return NoteAdded(True, note_no, row.colour, await _reload(session, case_no))
 
 
 # --- merge and unlink (dispatcher) ---------------------------------------------------------------

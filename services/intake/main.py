@@ -23,6 +23,8 @@ def bootstrap(settings: Settings) -> FastAPI:
         assessor, sources = load_assessor(settings.intake_rules_dir)
     except RulesInvalid as exc:  # fail fast: never start on rules nobody can read
         raise SystemExit(f"intake rules: {exc.describe()}") from None
+    # cn2an builds its tables on import: once per process here, not in the first registration.
+    assessor.warm_signals()
     runtime = ServiceRuntime("intake", settings, metadata, kit)
     handler = functools.partial(project_case_status, rt=runtime)
     runtime.consume("intake.case-status", dict.fromkeys(STATUS_EVENTS, handler))

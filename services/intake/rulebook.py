@@ -21,10 +21,12 @@ from services.intake.domain.classifier import KeywordClassifier, load_classifier
 from services.intake.domain.grading import load_grading_rules
 from services.intake.domain.resources import read_rule_text
 from services.intake.domain.rulefile import RuleFileError
+from services.intake.domain.signals import SignalReader, load_signal_rules
 
 GRADING = "grading.yaml"
 CLASSIFIER = "classifier.yaml"
-RULE_FILES = (GRADING, CLASSIFIER)
+SIGNALS = "signals.yaml"
+RULE_FILES = (GRADING, CLASSIFIER, SIGNALS)
 
 
 @dataclass(frozen=True)
@@ -72,11 +74,13 @@ def load_assessor(rules_dir: Path | None) -> tuple[Assessor, list[RuleSource]]:
     classifier = KeywordClassifier(
         _parse(CLASSIFIER, classifier_origin, classifier_text, load_classifier_rules)
     )
+    signals_text, signals_origin = texts[SIGNALS]
+    signals = SignalReader(_parse(SIGNALS, signals_origin, signals_text, load_signal_rules))
     sources = [
         RuleSource(name, origin, hashlib.sha256(text.encode("utf-8")).hexdigest())
         for name, (text, origin) in texts.items()
     ]
-    return Assessor(grading, classifier), sources
+    return Assessor(grading, classifier, signals), sources
 
 
 def _parse(name: str, origin: str, text: str, loader: Any) -> Any:

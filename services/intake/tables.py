@@ -15,6 +15,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 from hub.audit import define_audit_table
@@ -53,8 +54,10 @@ cases = Table(
     Column("grid_code", String(64)),
     Column("people_involved", Integer, nullable=False),
     Column("amount_yuan", Numeric(16, 2)),
-    Column("flags", JSON, nullable=False, default=list),
+    Column("flags", JSON, nullable=False, default=list),  # given by the caller; text flags are re-read
     Column("occurred_at", UtcDateTime()),
+    # The reporting system marked it urgent (12345 `urgency`): grading raises the colour a step.
+    Column("urgent", Boolean, nullable=False, default=False, server_default=false()),
     Column("colour", String(16), nullable=False),
     Column("colour_reasons", JSON, nullable=False, default=list),
     Column("colour_overridden", Boolean, nullable=False, default=False),
@@ -87,6 +90,21 @@ cases = Table(
     Index("ix_cases_phone_hash_registered", "reporter_phone_hash", "registered_at"),
     Index("ix_cases_address_registered", "address_key", "registered_at"),
     Index("ix_cases_registered_at", "registered_at"),
+)
+
+# Text added to a case after registration: a staff note, a 12345 urge's content. Read with the title and
+# description when the case is graded again (redacted of phone and ID numbers, never edited).
+case_notes = Table(
+    "case_notes",
+    metadata,
+    Column("case_no", String(32), primary_key=True),
+    Column("note_no", Integer, primary_key=True),  # 1, 2, … per case
+    Column("text", Text, nullable=False),
+    Column("actor_role", String(16), nullable=False),
+    Column("actor_id", String(64)),
+    Column("idempotency_key", String(128)),
+    Column("created_at", UtcDateTime(), nullable=False),
+    UniqueConstraint("idempotency_key", name="uq_case_notes_idempotency_key"),
 )
 
 case_counters = Table(

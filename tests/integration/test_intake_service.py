@@ -276,8 +276,8 @@ async def test_category_correction_regrades_under_the_new_category(hub: InProces
             "channel": "hotline12345",
             "source_ref": "GD2026112299001",
             "category": "noise",
-            "title": "第三次反映欠薪",
-            "description": "市民来电第三次反映物流公司欠薪",
+            "title": "反映欠薪",
+            "description": "市民来电反映物流公司欠薪",
         },
     )
     assert (noise["colour"], noise["category"]) == ("blue", "noise")

@@ -104,6 +104,7 @@ REVERSE_FIELDS: dict[str, str] = {
     "occurred_at": "createTime",
     "due_by": "limitTime",
     "due_by.at": "limitTime",
+    "urgent": "urgency",
 }
 
 NO_ADDRESS = "（工单未提供地址）"
@@ -224,6 +225,7 @@ def to_case(order: WorkOrder) -> dict[str, Any]:
         "reporter": reporter,
         "location": {"address": order.address or NO_ADDRESS, "street_code": street},
         "occurred_at": parse_local_time(order.createTime).isoformat(),
+        "urgent": bool(order.urgency),  # 紧急程度 1: grading raises the colour a step
     }
     if order.limitTime:
         case["due_by"] = {"at": parse_local_time(order.limitTime).isoformat(), "source": LIMIT_SOURCE}

@@ -62,6 +62,18 @@ async def post_urge(request: Request) -> dict[str, Any]:
     async with released_on_failure(rt.db, signed):
         urge = inbound.parse_payload(mapping.Urge, signed.body)
         case_no = await inbound.known_case(rt, mapping.SYSTEM, urge.orderNo)
+        # The urge's words are read like the work order's (a new threat raises the colour). The note
+        # goes first and is idempotent on the urge id: a push retried after a crash between the two
+        # adds it once, and an urge already recorded is not read again.
+        if urge.urgeContent and not await inbound.seen_inbound(rt, mapping.SYSTEM, "urge", urge.urgeId):
+            await inbound.add_note(
+                _upstream(request),
+                mapping.SYSTEM,
+                case_no,
+                urge.urgeContent,
+                key=f"{mapping.SYSTEM}:urge:{urge.urgeId}",
+                their_field="urgeContent",
+            )
         new = await inbound.record_urge(
             rt, mapping.SYSTEM, case_no, urge.urgeId, urge.orderNo, mapping.urged_at(urge)
         )

@@ -4,6 +4,7 @@ Forms (YAML mappings):
   {field: people_involved, op: ">=", value: 30}       ops: >= > <= < == != between in
   {field: people_involved, op: between, value: [10, 29]}   (inclusive)
   {field: category, op: in, value: [labour, construction_payment]}
+  {field: urgent, op: "==", value: true}               ops for a yes/no field: == !=
   {flag: violence_threat}                              true if the flag is set
   {all: [cond, ...]}  {any: [cond, ...]}  {not: cond}
 A missing value (e.g. no amount given) satisfies no comparison.
@@ -24,6 +25,7 @@ from .rulefile import RuleFileError, expect_keys
 class FieldKind(Enum):
     number = "number"
     code = "code"  # an enum code name, compared as text
+    boolean = "boolean"  # yes/no, compared with true or false
 
 
 FLAGS_FIELD = "flags"
@@ -52,12 +54,14 @@ class Condition(Protocol):
 class FieldCondition:
     field: str
     op: str
-    value: Decimal | str | tuple[Decimal, Decimal] | frozenset[str]
+    value: Decimal | str | tuple[Decimal, Decimal] | frozenset[str] | bool
 
     def evaluate(self, facts: Facts) -> bool:
         actual = facts.get(self.field)
         if actual is None:
             return False
+        if isinstance(self.value, bool):
+            return (bool(actual) == self.value) == (self.op == "==")
         if isinstance(self.value, Decimal):
             return _NUMBER_OPS[self.op](Decimal(actual), self.value)
         if isinstance(self.value, tuple):
@@ -169,6 +173,12 @@ def _parse_field_condition(node: Mapping[str, Any], where: str, vocab: Vocabular
             allowed = ", ".join([*_NUMBER_OPS, "between"])
             raise RuleFileError(f"{where}.op", f"unknown op {op!r} for a number; allowed: {allowed}")
         return FieldCondition(field, op, _number(raw, f"{where}.value"))
+    if kind is FieldKind.boolean:
+        if op not in ("==", "!="):
+            raise RuleFileError(f"{where}.op", f"unknown op {op!r} for a yes/no field; allowed: ==, !=")
+        if not isinstance(raw, bool):
+            raise RuleFileError(f"{where}.value", f"expected true or false, got {raw!r}")
+        return FieldCondition(field, op, raw)
     if op not in _CODE_OPS:
         allowed = ", ".join(sorted(_CODE_OPS))
         raise RuleFileError(f"{where}.op", f"unknown op {op!r} for a code; allowed: {allowed}")

@@ -35,6 +35,7 @@ class IdType(StrEnum):
 
 class RiskFlag(StrEnum):
     violence_threat = "violence_threat"
+    self_harm_threat = "self_harm_threat"
     mass_gathering_risk = "mass_gathering_risk"
     vulnerable_person = "vulnerable_person"
     criminal_risk = "criminal_risk"

@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cache
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from .categories import Category
-from .conditions import FLAGS_FIELD, Condition, FieldKind, Vocabulary, parse_condition
+from .conditions import (
+    FLAGS_FIELD,
+    AllOf,
+    AnyOf,
+    Condition,
+    FieldKind,
+    FlagCondition,
+    Vocabulary,
+    parse_condition,
+)
 from .enums import Channel, RequestType, ResponseLevel, RiskColour, RiskFlag
 from .model import CaseIn
 from .resources import read_rule_text
 from .rulefile import RuleFileError, expect_keys, expect_str, expect_version, parse_yaml_mapping
+from .signals import Evidence, TextFacts, flag_key
 
 _GRADING_VOCAB = Vocabulary(
     fields={
@@ -25,6 +35,7 @@ _GRADING_VOCAB = Vocabulary(
         "category": FieldKind.code,
         "request_type": FieldKind.code,
         "channel": FieldKind.code,
+        "urgent": FieldKind.boolean,
     },
     codes={
         "category": frozenset(Category),
@@ -46,9 +57,10 @@ _LEVEL_VOCAB = Vocabulary(
 @dataclass(frozen=True, slots=True)
 class GradingRule:
     id: str
-    colour: RiskColour
+    colour: RiskColour | None  # the colour the rule gives; None for a rule that raises
     description_zh: str
     when: Condition
+    raise_steps: int = 0  # `raise: n`: the colour the other rules give, n steps up (red at most)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +102,8 @@ class FiredRule(BaseModel):
     colour: RiskColour
     description_zh: str
     inputs: dict[str, Any]  # the facts the rule read, JSON-ready (amounts as decimal strings)
+    # Where a fact the rule read came from the report's text: the quoted words and why.
+    evidence: list[Evidence] = Field(default_factory=list)
 
 
 class Assessment(BaseModel):
@@ -111,6 +125,9 @@ class GradingFacts:
     category: Category | None = None
     request_type: RequestType | None = None
     channel: Channel | None = None
+    urgent: bool = False  # the reporting system marked it urgent (12345 `urgency`)
+    # Text evidence behind facts read from the report (signals.TextFacts.evidence keys).
+    evidence: Mapping[str, tuple[Evidence, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.people_involved < 1 or self.repeat_count_30d < 0:
@@ -120,17 +137,64 @@ class GradingFacts:
 
     @classmethod
     def from_case(
-        cls, case: CaseIn, *, repeat_count_30d: int = 0, category: Category | None = None
+        cls,
+        case: CaseIn,
+        *,
+        repeat_count_30d: int = 0,
+        category: Category | None = None,
+        text: TextFacts | None = None,
     ) -> GradingFacts:
         """Facts of a validated case; ``category`` overrides the case's (e.g. the classifier's)."""
-        return cls(
+        return cls.combine(
             people_involved=case.people_involved,
             amount_yuan=case.amount_yuan,
-            flags=frozenset(case.flags),
+            flags=case.flags,
             repeat_count_30d=repeat_count_30d,
             category=category or case.category,
             request_type=case.request_type,
             channel=case.channel,
+            urgent=case.urgent,
+            text=text,
+        )
+
+    @classmethod
+    def combine(
+        cls,
+        *,
+        people_involved: int,
+        amount_yuan: Decimal | None,
+        flags: Iterable[RiskFlag],
+        repeat_count_30d: int,
+        category: Category | None,
+        request_type: RequestType | None,
+        channel: Channel | None,
+        urgent: bool,
+        text: TextFacts | None,
+    ) -> GradingFacts:
+        """Structured facts and what the text says: the larger number wins, flags add up, and a fact
+        the text gives (or confirms) keeps the text's evidence."""
+        text = text or TextFacts()
+        evidence: dict[str, tuple[Evidence, ...]] = {}
+
+        def larger(key: str, given: Decimal | int | None, read: Decimal | int | None, floor: int) -> Any:
+            if read is None or read <= floor or (given is not None and read < given):
+                return given
+            evidence[key] = text.evidence.get(key, ())
+            return read
+
+        all_flags = frozenset(flags) | text.flags
+        for flag in text.flags:
+            evidence[flag_key(flag)] = text.evidence.get(flag_key(flag), ())
+        return cls(
+            people_involved=larger("people_involved", people_involved, text.people_involved, 1),
+            amount_yuan=larger("amount_yuan", amount_yuan, text.amount_yuan, 0),
+            flags=all_flags,
+            repeat_count_30d=larger("repeat_count_30d", repeat_count_30d, text.repeat_count, 0),
+            category=category,
+            request_type=request_type,
+            channel=channel,
+            urgent=urgent,
+            evidence=evidence,
         )
 
     def as_facts(self) -> dict[str, Any]:
@@ -141,6 +205,7 @@ class GradingFacts:
             "category": self.category,
             "request_type": self.request_type,
             "channel": self.channel,
+            "urgent": self.urgent,
             FLAGS_FIELD: frozenset(flag.value for flag in self.flags),
         }
 
@@ -151,19 +216,27 @@ class GradingFacts:
 def grade(
     facts: GradingFacts, rules: GradingRules | None = None, *, departments_count: int = 1
 ) -> Assessment:
-    """Fire every rule, keep the most severe colour, and explain it with the fired rules."""
+    """Fire every rule, keep the most severe colour, raise it by any raising rule that fires, and
+    explain it with the fired rules (and the words of the report behind them)."""
     rules = rules or default_grading_rules()
     values = facts.as_facts()
-    fired = [
-        FiredRule(
-            rule_id=rule.id,
-            colour=rule.colour,
-            description_zh=rule.description_zh,
-            inputs=_explain(rule.when, values),
+    fired: list[FiredRule] = []
+    raising: list[GradingRule] = []
+    for rule in rules.rules:
+        if not rule.when.evaluate(values):
+            continue
+        if rule.colour is None:
+            raising.append(rule)
+            continue
+        fired.append(
+            FiredRule(
+                rule_id=rule.id,
+                colour=rule.colour,
+                description_zh=rule.description_zh,
+                inputs=_explain(rule.when, values),
+                evidence=_evidence(rule.when, facts.evidence),
+            )
         )
-        for rule in rules.rules
-        if rule.when.evaluate(values)
-    ]
     # sorted() is stable, so rules of one colour keep their file order.
     fired.sort(key=lambda reason: -reason.colour.severity)
     if fired:
@@ -174,11 +247,33 @@ def grade(
         fired = [
             FiredRule(rule_id=default.id, colour=colour, description_zh=default.description_zh, inputs={})
         ]
+    for rule in raising:
+        raised = _raised(colour, rule.raise_steps)
+        fired.append(
+            FiredRule(
+                rule_id=rule.id,
+                colour=raised,
+                description_zh=rule.description_zh,
+                inputs={**_explain(rule.when, values), "from_colour": colour.value},
+                evidence=_evidence(rule.when, facts.evidence),
+            )
+        )
+        colour = raised
+    # A raise that decided the colour comes first; one that changed nothing (already red) follows
+    # the rules that made the colour.
+    fired.sort(key=lambda reason: -reason.colour.severity)
     return Assessment(
         colour=colour,
         reasons=fired,
         response_level=rules.response_level_for(colour, departments_count),
     )
+
+
+_BY_SEVERITY = sorted(RiskColour, key=lambda colour: colour.severity)
+
+
+def _raised(colour: RiskColour, steps: int) -> RiskColour:
+    return _BY_SEVERITY[min(colour.severity + steps, len(_BY_SEVERITY) - 1)]
 
 
 def assess_case(
@@ -187,15 +282,35 @@ def assess_case(
     repeat_count_30d: int = 0,
     category: Category | None = None,
     rules: GradingRules | None = None,
+    text: TextFacts | None = None,
 ) -> Assessment:
     """Grade a validated case at intake (one department assumed until referral routes it)."""
-    return grade(GradingFacts.from_case(case, repeat_count_30d=repeat_count_30d, category=category), rules)
+    facts = GradingFacts.from_case(case, repeat_count_30d=repeat_count_30d, category=category, text=text)
+    return grade(facts, rules)
 
 
 def response_level_for(
     colour: RiskColour, departments_count: int = 1, rules: GradingRules | None = None
 ) -> ResponseLevel:
     return (rules or default_grading_rules()).response_level_for(colour, departments_count)
+
+
+def _evidence(condition: Condition, evidence: Mapping[str, tuple[Evidence, ...]]) -> list[Evidence]:
+    """The text evidence of the facts a rule reads (a flag's only where the rule asks for it)."""
+    if not evidence:
+        return []
+    keys = [name for name in sorted(condition.referenced()) if name != FLAGS_FIELD]
+    keys += [flag_key(flag) for flag in _flags_asked(condition)]
+    return [found for key in keys for found in evidence.get(key, ())]
+
+
+def _flags_asked(condition: Condition) -> list[str]:
+    """Flags a condition asks to be set (not those under `not`: their absence is no evidence)."""
+    if isinstance(condition, FlagCondition):
+        return [condition.flag]
+    if isinstance(condition, AllOf | AnyOf):
+        return [flag for item in condition.items for flag in _flags_asked(item)]
+    return []
 
 
 def _explain(condition: Condition, values: Mapping[str, Any]) -> dict[str, Any]:
@@ -228,17 +343,24 @@ def load_grading_rules(text: str) -> GradingRules:
     seen: set[str] = set()
     for i, raw in enumerate(raw_rules):
         where = f"rules[{i}]"
-        node = expect_keys(raw, where, required={"id", "colour", "description_zh", "when"})
+        node = expect_keys(
+            raw, where, required={"id", "description_zh", "when"}, optional={"colour", "raise"}
+        )
         rule_id = expect_str(node["id"], f"{where}.id")
         if rule_id in seen:
             raise RuleFileError(f"{where}.id", f"duplicate rule id {rule_id!r}")
         seen.add(rule_id)
+        if ("colour" in node) == ("raise" in node):
+            raise RuleFileError(
+                where, "a rule gives either a colour or a raise (steps up), not both or neither"
+            )
         rules.append(
             GradingRule(
                 id=rule_id,
-                colour=_colour(node["colour"], f"{where}.colour"),
+                colour=_colour(node["colour"], f"{where}.colour") if "colour" in node else None,
                 description_zh=expect_str(node["description_zh"], f"{where}.description_zh"),
                 when=parse_condition(node["when"], f"{where}.when", _GRADING_VOCAB),
+                raise_steps=_steps(node["raise"], f"{where}.raise") if "raise" in node else 0,
             )
         )
     default_node = expect_keys(data["default"], "default", required={"id", "colour", "description_zh"})
@@ -276,6 +398,12 @@ def _load_levels(node: object) -> tuple[dict[RiskColour, ResponseLevel], tuple[L
             )
         )
     return by_colour, tuple(floors)
+
+
+def _steps(raw: object, where: str) -> int:
+    if isinstance(raw, bool) or not isinstance(raw, int) or not 1 <= raw <= 3:
+        raise RuleFileError(where, f"expected a number of colour steps from 1 to 3, got {raw!r}")
+    return raw
 
 
 def _colour(raw: object, where: str) -> RiskColour:

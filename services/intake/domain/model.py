@@ -57,6 +57,10 @@ SourceRef = Annotated[str, StringConstraints(min_length=1, max_length=64), After
 Title = Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(_single_line)]
 Address = Annotated[str, StringConstraints(min_length=1, max_length=300), AfterValidator(_single_line)]
 Description = Annotated[str, StringConstraints(min_length=1, max_length=5000), AfterValidator(_multi_line)]
+# Text added to a case later (a staff note, a 12345 urge's content): graded with the description.
+NoteText = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000), AfterValidator(_multi_line)
+]
 
 
 def _phone(value: str) -> str:
@@ -164,6 +168,8 @@ class CaseIn(_Input):
     flags: list[RiskFlag] = Field(default_factory=list)
     occurred_at: AwareDatetime | None = None
     due_by: DueBy | None = None
+    # The reporting system marked the case urgent (12345 `urgency = 1`): grading raises the colour.
+    urgent: bool = False
 
     @field_validator("people_involved", mode="before")
     @classmethod

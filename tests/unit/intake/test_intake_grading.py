@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -18,6 +19,7 @@ from services.intake.domain.grading import (
 from services.intake.domain.model import CaseIn
 from services.intake.domain.resources import read_rule_text
 from services.intake.domain.rulefile import RuleFileError
+from services.intake.domain.signals import case_texts, read_text_facts
 
 
 def fired(facts: GradingFacts) -> list[str]:
@@ -74,6 +76,7 @@ def test_missing_amount_fires_no_amount_rule() -> None:
     ("flag", "colour", "rule"),
     [
         (RiskFlag.violence_threat, RiskColour.red, "red.violence_threat"),
+        (RiskFlag.self_harm_threat, RiskColour.red, "red.self_harm_threat"),
         (RiskFlag.mass_gathering_risk, RiskColour.red, "red.mass_gathering_risk"),
         (RiskFlag.criminal_risk, RiskColour.red, "red.criminal_risk"),
         (RiskFlag.vulnerable_person, RiskColour.orange, "orange.vulnerable_person"),
@@ -244,7 +247,7 @@ def test_custom_rule_file_changes_behaviour_without_code() -> None:
 def test_packaged_rules_are_the_default() -> None:
     assert default_grading_rules() == load_grading_rules(read_rule_text("grading.yaml"))
     ids = [rule.id for rule in default_grading_rules().rules]
-    assert len(ids) == 11 and len(set(ids)) == 11
+    assert len(ids) == 13 and len(set(ids)) == 13
 
 
 GOOD_RULE = "  - {id: r1, colour: red, description_zh: 测试, when: {flag: violence_threat}}\n"
@@ -331,6 +334,25 @@ def one_rule(when: str, colour: str = "red") -> str:
             "response_levels.by_colour.red",
             "unknown response level 'meeting'",
         ),
+        (
+            rule_file(
+                "  - {id: r1, colour: red, raise: 1, description_zh: x, when: {flag: violence_threat}}\n"
+            ),
+            "rules[0]",
+            "either a colour or a raise",
+        ),
+        (
+            rule_file("  - {id: r1, description_zh: x, when: {flag: violence_threat}}\n"),
+            "rules[0]",
+            "either a colour or a raise",
+        ),
+        (
+            rule_file("  - {id: r1, raise: 4, description_zh: x, when: {flag: violence_threat}}\n"),
+            "rules[0].raise",
+            "from 1 to 3",
+        ),
+        (one_rule("{field: urgent, op: '>=', value: true}"), "rules[0].when.op", "for a yes/no field"),
+        (one_rule("{field: urgent, op: ==, value: 1}"), "rules[0].when.value", "expected true or false"),
     ],
 )
 def test_bad_rule_files_are_refused_with_a_located_message(text: str, where: str, problem: str) -> None:
@@ -338,3 +360,104 @@ def test_bad_rule_files_are_refused_with_a_located_message(text: str, where: str
         load_grading_rules(text)
     assert info.value.where == where
     assert problem in str(info.value)
+
+
+# --- the report's own words and the reporting system's urgency ----------------------------------
+
+
+def text_only(make_payload, ctx, title: str, description: str, **fields: object) -> CaseIn:
+    """A report as 12345 sends it: words, no head count, amount or flags."""
+    payload = make_payload(channel="hotline12345", title=title, description=description, **fields)
+    if "people_involved" not in fields:
+        del payload["people_involved"]
+    return CaseIn.model_validate(payload, context=ctx)
+
+
+def assess_text(case: CaseIn) -> Any:
+    return assess_case(case, text=read_text_facts(case_texts(case.title, case.description)))
+
+
+@pytest.mark.parametrize(
+    ("title", "description", "colour", "rule_id", "quote"),
+    [
+        ("讨要欠薪", "工人讨薪未果，扬言要从楼顶跳下去", RiskColour.red, "red.self_harm_threat", "扬言…跳下去"),
+        ("农民工讨薪", "45名农民工扬言明天集体堵路讨薪", RiskColour.red, "red.people_ge_30", "45名农民工"),
+        ("邻里纠纷", "对方扬言要拿刀砍人", RiskColour.red, "red.violence_threat", "砍人"),
+        ("老人无人照看", "八十多岁独居老人，子女在外地，家中无人照看", RiskColour.orange,
+         "orange.vulnerable_person", "独居老人…无人照看"),
+        ("拖欠工程款", "拖欠工程款八十万，多次催要无果", RiskColour.yellow, "yellow.amount_ge_100k", "八十万"),
+        ("噪音扰民", "这是第三次反映楼上噪音问题", RiskColour.orange, "orange.repeat_ge_3_in_30d", "第三次反映"),
+    ],
+)  # fmt: skip
+def test_text_only_reports_are_graded_by_their_words(
+    make_payload, ctx, title: str, description: str, colour: RiskColour, rule_id: str, quote: str
+) -> None:
+    assessment = assess_text(text_only(make_payload, ctx, title, description))
+    assert assessment.colour is colour
+    top = assessment.reasons[0]
+    assert top.rule_id == rule_id
+    assert quote in [e.quote for e in top.evidence]
+    assert all(e.reason_zh.startswith(f"文本含“{e.quote}”") for e in top.evidence)
+
+
+def test_without_the_words_the_same_report_is_blue(make_payload, ctx) -> None:
+    case = text_only(make_payload, ctx, "讨要欠薪", "没有人扬言要从楼顶跳下去，工人在等待协调")
+    assessment = assess_text(case)
+    assert assessment.colour is RiskColour.blue
+    assert [r.rule_id for r in assessment.reasons] == ["blue.default"]
+
+
+def test_structured_fields_win_where_larger_and_explicit_flags_stay(make_payload, ctx) -> None:
+    larger = text_only(make_payload, ctx, "讨薪", "45名农民工讨薪", people_involved=50)
+    reason = assess_text(larger).reasons[0]
+    assert reason.inputs == {"people_involved": 50} and reason.evidence == []
+    smaller = text_only(make_payload, ctx, "讨薪", "45名农民工讨薪", people_involved=12)
+    reason = assess_text(smaller).reasons[0]
+    assert reason.inputs == {"people_involved": 45} and [e.quote for e in reason.evidence] == ["45名农民工"]
+    flagged = text_only(make_payload, ctx, "邻里纠纷", "双方并未动手", flags=["criminal_risk"])
+    reason = assess_text(flagged).reasons[0]
+    assert reason.rule_id == "red.criminal_risk" and reason.evidence == []
+
+
+def test_the_evidence_is_in_the_json_the_api_and_events_carry(make_payload, ctx) -> None:
+    case = text_only(make_payload, ctx, "讨薪", "工人扬言要从楼顶跳下去")
+    dumped = assess_text(case).model_dump(mode="json")["reasons"][0]
+    assert set(dumped) == {"rule_id", "colour", "description_zh", "inputs", "evidence"}
+    [evidence] = dumped["evidence"]
+    assert evidence["quote"] == "扬言…跳下去" and evidence["reason_zh"] == "文本含“扬言…跳下去”：自伤风险"
+    assert evidence["spans"][0] == {
+        "source": "description",
+        "note_no": None,
+        "start": 2,
+        "end": 4,
+        "text": "扬言",
+    }
+
+
+@pytest.mark.parametrize(
+    ("facts", "colour", "rules"),
+    [
+        (GradingFacts(urgent=True), RiskColour.yellow, ["raise.urgent", "blue.default"]),
+        (GradingFacts(urgent=True, people_involved=3), RiskColour.orange, ["raise.urgent", "yellow.people_3_9"]),
+        (GradingFacts(urgent=True, people_involved=12), RiskColour.red, ["raise.urgent", "orange.people_10_29"]),
+        # Already red: the raise changes nothing and follows the rule that made the colour.
+        (GradingFacts(urgent=True, people_involved=30), RiskColour.red, ["red.people_ge_30", "raise.urgent"]),
+        (GradingFacts(urgent=False, people_involved=3), RiskColour.yellow, ["yellow.people_3_9"]),
+    ],
+)  # fmt: skip
+def test_urgency_raises_the_colour_one_step(
+    facts: GradingFacts, colour: RiskColour, rules: list[str]
+) -> None:
+    assessment = grade(facts)
+    assert assessment.colour is colour
+    assert [r.rule_id for r in assessment.reasons] == rules
+    for raised in (r for r in assessment.reasons if r.rule_id == "raise.urgent"):
+        assert raised.colour is colour and raised.inputs["urgent"] is True
+    assert assessment.response_level is response_level_for(colour)
+
+
+def test_how_far_a_raise_goes_is_configuration() -> None:
+    rules = load_grading_rules(read_rule_text("grading.yaml").replace("    raise: 1\n", "    raise: 2\n"))
+    assessment = grade(GradingFacts(urgent=True), rules)
+    assert assessment.colour is RiskColour.orange
+    assert assessment.reasons[0].inputs == {"urgent": True, "from_colour": "blue"}

@@ -1,4 +1,4 @@
-"""The domain core is pure: no I/O libraries, and importing it does no work (no jieba, no YAML)."""
+"""The domain core is pure: no I/O libraries, and importing it does no work (no jieba, no cn2an, no YAML)."""
 
 from __future__ import annotations
 
@@ -45,7 +45,8 @@ opened = []
 sys.addaudithook(lambda event, args: opened.append(str(args[0])) if event == "open" else None)
 import services.intake.domain.model, services.intake.domain.grading, services.intake.domain.classifier
 import services.intake.domain.duplicates, services.intake.domain.pii, services.intake.domain.categories
-heavy = sorted(m for m in ("jieba", "sqlalchemy", "httpx", "aio_pika", "fastapi") if m in sys.modules)
+import services.intake.domain.signals, services.intake.domain.numerals
+heavy = sorted(m for m in ("jieba", "cn2an", "sqlalchemy", "httpx", "aio_pika", "fastapi") if m in sys.modules)
 data_files = [p for p in opened if p.endswith(".yaml") or "/jieba/" in p]
 print(heavy, data_files)
 """

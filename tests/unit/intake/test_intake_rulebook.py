@@ -7,14 +7,18 @@ from pathlib import Path
 import pytest
 
 from services.intake.domain.resources import read_rule_text
-from services.intake.rulebook import CLASSIFIER, GRADING, RulesInvalid, load_assessor, locate
+from services.intake.rulebook import CLASSIFIER, GRADING, SIGNALS, RulesInvalid, load_assessor, locate
 
 GRADING_TEXT = read_rule_text(GRADING)
 
 
 def test_packaged_rules_load() -> None:
     assessor, sources = load_assessor(None)
-    assert {s.name: s.origin for s in sources} == {GRADING: "packaged", CLASSIFIER: "packaged"}
+    assert {s.name: s.origin for s in sources} == {
+        GRADING: "packaged",
+        CLASSIFIER: "packaged",
+        SIGNALS: "packaged",
+    }
     assert assessor.response_level_for("red") == "joint_consultation"
 
 
@@ -23,7 +27,11 @@ def test_a_file_in_the_rules_directory_replaces_the_packaged_one(tmp_path: Path)
         GRADING_TEXT.replace("red: joint_consultation", "red: time_limited"), "utf-8"
     )
     assessor, sources = load_assessor(tmp_path)
-    assert {s.name: s.origin for s in sources} == {GRADING: str(tmp_path / GRADING), CLASSIFIER: "packaged"}
+    assert {s.name: s.origin for s in sources} == {
+        GRADING: str(tmp_path / GRADING),
+        CLASSIFIER: "packaged",
+        SIGNALS: "packaged",
+    }
     assert assessor.response_level_for("red") == "time_limited"
 
 

@@ -1,7 +1,7 @@
 """12345 dual track (issue 12): the channel's limit on a case (办理时限) and whose it is
 
 Revision ID: intake_0004
-Revises: intake_0002
+Revises: intake_0003
 Create Date: 2026-12-01 10:00:00
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "intake_0004"
-down_revision = "intake_0002"
+down_revision = "intake_0003"
 branch_labels = None
 depends_on = None
 
