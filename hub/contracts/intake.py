@@ -38,6 +38,9 @@ class CaseRegisteredV1(Contract):
     registered_at: datetime
     trace_id: str | None = None
     reporter: ReporterContact
+    # A pseudonym of the reporter for early warning (repeat reporters): hub.crypto.reporter_key, a
+    # keyed hash, never a phone. None for an anonymous report (and from producers before this field).
+    reporter_key: str | None = None
 
 
 class CaseAssessmentChangedV1(Contract):

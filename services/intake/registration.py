@@ -10,6 +10,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from hub.contracts.intake import CaseRegisteredV1, ReporterContact
+from hub.crypto import reporter_key
 from hub.runtime import ServiceRuntime
 from hub.tracing import current_ids
 from services.intake.actors import DEFAULT_ROLE, Actor
@@ -172,6 +173,7 @@ async def _register(
                 phone_hash=phone_hash,
                 sms_capable=values["sms_capable"],
             ),
+            reporter_key=reporter_key(settings.hash_key, phone_hash),
         )
         await rt.outbox.emit(session, event.TYPE, case_no, event.model_dump(mode="json"))
         await record(
