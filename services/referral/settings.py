@@ -24,3 +24,10 @@ class ReferralSettings(BaseSettings):
     watchdog_enabled: bool = Field(default=True, description="Run the deadline watchdog in this process")
     watchdog_interval_s: float = Field(default=1.0, gt=0, description="Watchdog poll interval")
     watchdog_batch: int = Field(default=500, ge=1, description="Deadlines claimed per watchdog round")
+    task_snooze_max_days: int = Field(
+        default=90, ge=1, description="Longest a worklist task may be snoozed (put off), in days"
+    )
+    weak_signal_tasks: bool = Field(
+        default=True,
+        description="Turn early-warning signals (bursts, repeat reporters) into worklist tasks as cases arrive",
+    )
