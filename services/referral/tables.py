@@ -250,9 +250,10 @@ holiday_schedules = Table(
 # --- the worklist (issue 12): tasks for a centre, and what early warning has seen --------------------
 
 # One row per task: a follow-up that fell due, or a weak signal. `dedup_key` makes each one once
-# (follow_up:<case>:<n>, or <signal key>@<window start>); a weak signal's later cases grow `case_nos`
-# and `case_count`. `due_at` is when it fell due; a snooze sets `snoozed_until` and the worklist
-# orders by coalesce(snoozed_until, due_at). No personal data: codes, case numbers, a keyed hash.
+# (follow_up:<case>:<n>, or <signal key>@<window start>); a weak signal's cases are the sightings that
+# point at it, and each later one adds 1 to `case_count`. `due_at` is when it fell due; a snooze sets
+# `snoozed_until` and the worklist orders by coalesce(snoozed_until, due_at). No personal data:
+# codes, case numbers, a keyed hash.
 tasks = Table(
     "tasks",
     metadata,
@@ -262,7 +263,6 @@ tasks = Table(
     Column("centre_id", String(12), nullable=False),  # the centre responsible for it
     Column("status", String(16), nullable=False),  # open | snoozed | done
     Column("case_no", String(32), nullable=False),  # the follow-up's case, or the latest case of a signal
-    Column("case_nos", JSON, nullable=False),
     Column("case_count", Integer, nullable=False, default=1),
     Column("category", String(64)),
     Column("colour", String(16)),  # follow_up
@@ -302,7 +302,8 @@ task_actions = Table(
 
 # Every live registration as early warning sees it (no personal data: the reporter is a keyed hash),
 # read through indexes bounded by time, so detection costs the same however much history there is.
-# `grid_task_id`: the grid burst holding the case, which then does not count towards a street burst.
+# `*_task_id`: the task holding the case for its grid, street and reporter (a task's case list); a case
+# a grid burst holds does not count towards a street burst.
 signal_sightings = Table(
     "signal_sightings",
     metadata,
@@ -313,7 +314,12 @@ signal_sightings = Table(
     Column("grid_code", String(64)),
     Column("reporter_key", String(64)),
     Column("grid_task_id", String(36)),
+    Column("street_task_id", String(36)),
+    Column("reporter_task_id", String(36)),
     Index("ix_signal_sightings_grid", "grid_code", "category", "registered_at"),
     Index("ix_signal_sightings_street", "street_code", "category", "registered_at"),
     Index("ix_signal_sightings_reporter", "reporter_key", "registered_at"),
+    Index("ix_signal_sightings_grid_task", "grid_task_id"),
+    Index("ix_signal_sightings_street_task", "street_task_id"),
+    Index("ix_signal_sightings_reporter_task", "reporter_task_id"),
 )

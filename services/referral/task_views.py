@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.referral.domain.centres import CentreTree
 from services.referral.domain.tasks import TASK_MACHINE, TaskKind, TaskState, effective_status
-from services.referral.tables import task_actions, tasks
+from services.referral.tables import signal_sightings, task_actions, tasks
 
 
 class TaskActionOut(BaseModel):
@@ -37,7 +37,7 @@ class TaskOut(BaseModel):
     centre_id: str
     centre_name: str | None
     case_no: str  # the follow-up's case, or the latest case of a signal
-    case_nos: list[str]
+    case_nos: list[str]  # a signal's cases, oldest first (a follow-up: its case)
     case_count: int
     category: str | None
     colour: str | None
@@ -107,13 +107,15 @@ async def list_tasks(
             .limit(page_size)
         )
     )
-    history = await _history(session, [r.id for r in rows], with_notes)
+    ids = [r.id for r in rows]
+    history = await _history(session, ids, with_notes)
+    held = await _held_cases(session, ids)
     return TaskPage(
         now=now,
         total=total,
         page=page,
         page_size=page_size,
-        items=[task_out(r, tree, now, history.get(r.id, [])) for r in rows],
+        items=[task_out(r, tree, now, history.get(r.id, []), held.get(r.id, [])) for r in rows],
     )
 
 
@@ -121,7 +123,8 @@ async def task_view(
     session: AsyncSession, row: Row[Any], tree: CentreTree, now: datetime, *, with_notes: bool
 ) -> TaskOut:
     history = await _history(session, [row.id], with_notes)
-    return task_out(row, tree, now, history.get(row.id, []))
+    held = await _held_cases(session, [row.id])
+    return task_out(row, tree, now, history.get(row.id, []), held.get(row.id, []))
 
 
 async def _history(
@@ -149,7 +152,28 @@ async def _history(
     return found
 
 
-def task_out(row: Row[Any], tree: CentreTree, now: datetime, history: list[TaskActionOut]) -> TaskOut:
+async def _held_cases(session: AsyncSession, task_ids: list[str]) -> dict[str, list[str]]:
+    """A weak signal's cases, oldest first: the sightings that name the task (grid, street or reporter)."""
+    found: dict[str, list[str]] = defaultdict(list)
+    if not task_ids:
+        return found
+    s = signal_sightings
+    holders = (s.c.grid_task_id, s.c.street_task_id, s.c.reporter_task_id)
+    rows = await session.execute(
+        select(s.c.case_no, *holders)
+        .where(or_(*(h.in_(task_ids) for h in holders)))
+        .order_by(s.c.registered_at, s.c.case_no)
+    )
+    wanted = set(task_ids)
+    for r in rows:
+        for task_id in {r.grid_task_id, r.street_task_id, r.reporter_task_id} & wanted:
+            found[task_id].append(r.case_no)
+    return found
+
+
+def task_out(
+    row: Row[Any], tree: CentreTree, now: datetime, history: list[TaskActionOut], held: list[str]
+) -> TaskOut:
     status = effective_status(row.status, row.snoozed_until, now)
     centre = tree.centres.get(row.centre_id)
     return TaskOut(
@@ -160,7 +184,7 @@ def task_out(row: Row[Any], tree: CentreTree, now: datetime, history: list[TaskA
         centre_id=row.centre_id,
         centre_name=centre.name_zh if centre else None,
         case_no=row.case_no,
-        case_nos=list(row.case_nos),
+        case_nos=held or [row.case_no],
         case_count=row.case_count,
         category=row.category,
         colour=row.colour,

@@ -5,7 +5,8 @@
 - Each live registration is seen by early warning in the transaction that handles its
   ``case.registered.v1`` (with its inbox row): the case is written to ``signal_sightings`` and placed
   (:func:`services.referral.domain.signals.place`) for its grid, its street and its reporter; a
-  signal becomes ONE task per key and window, and later cases in the window only grow it.
+  signal becomes ONE task per key and window, and later cases in the window only grow it (the
+  sighting names the task holding it, and the task's count goes up by one: no list is rewritten).
 - Staff mark a task done or snooze it (audited: who, when, the note with phone and ID numbers
   masked); a snoozed task is open again once its ``until`` has passed.
 
@@ -70,6 +71,7 @@ class _Key:
     kind: TaskKind
     window: timedelta
     threshold: int
+    holder: str  # the signal_sightings column naming the task that holds a case for this key
     scope: Scope | None = None
     area: str | None = None
     category: str | None = None
@@ -104,7 +106,7 @@ class Worklist:
             dedup_key=f"follow_up:{case.case_no}:{due.sequence}",
             centre=centre,
             case_no=case.case_no,
-            case_nos=[case.case_no],
+            case_count=1,
             due_at=due.scheduled_at,
             category=case.category,
             colour=due.colour,
@@ -160,6 +162,7 @@ class Worklist:
                 TaskKind.weak_signal_burst,
                 p.burst_window,
                 p.burst_threshold,
+                f"{scope.value}_task_id",
                 scope=scope,
                 area=area,
                 category=category,
@@ -173,6 +176,7 @@ class Worklist:
                     TaskKind.repeat_reporter,
                     p.repeat_window,
                     p.repeat_threshold,
+                    "reporter_task_id",
                     reporter_key=case.reporter_key,
                 )
             )
@@ -193,27 +197,35 @@ class Worklist:
                 )
             )
         ]
-        recent = [
-            Seen(r.case_no, r.registered_at) for r in await session.execute(self._recent(key, near_from, new))
+        free = [
+            Seen(r.case_no, r.registered_at)
+            for r in await session.execute(self._free(key, near_from, near_to, new))
         ]
-        placed = place(new, recent, windows, window=key.window, threshold=key.threshold)
+        placed = place(new, free, windows, window=key.window, threshold=key.threshold)
         if isinstance(placed, Join):
-            await self._join(session, placed.task_id, new.case_no)
-            if key.scope is Scope.grid:
-                await self._hold_in_grid(session, placed.task_id, [new.case_no])
+            await session.execute(
+                update(tasks)
+                .where(tasks.c.id == placed.task_id)
+                .values(case_count=tasks.c.case_count + 1, case_no=new.case_no, updated_at=self.clock())
+            )
+            await _hold(session, key, placed.task_id, [new.case_no])
             return placed.task_id, False
         if isinstance(placed, Raise):
             task_id = await self._raise(session, key, placed, case, centre)
-            if task_id is not None and key.scope is Scope.grid:
-                await self._hold_in_grid(session, task_id, [s.case_no for s in placed.cases])
+            if task_id is not None:
+                await _hold(session, key, task_id, [s.case_no for s in placed.cases])
             return task_id, task_id is not None
         return None, False
 
     @staticmethod
-    def _recent(key: _Key, since: datetime, new: Seen) -> Any:
+    def _free(key: _Key, since: datetime, until: datetime, new: Seen) -> Any:
+        """The key's cases near the new one that no task holds for it yet."""
         s = signal_sightings
         query = select(s.c.case_no, s.c.registered_at).where(
-            s.c.registered_at >= since, s.c.registered_at <= new.at, s.c.case_no != new.case_no
+            s.c.registered_at >= since,
+            s.c.registered_at <= until,
+            s.c.case_no != new.case_no,
+            s.c[key.holder].is_(None),
         )
         if key.scope is Scope.grid:
             return query.where(s.c.grid_code == key.area, s.c.category == key.category)
@@ -235,7 +247,7 @@ class Worklist:
             dedup_key=f"{key.signal_key}@{placed.start.isoformat()}",
             centre=centre,
             case_no=case.case_no,
-            case_nos=[s.case_no for s in placed.cases],
+            case_count=len(placed.cases),
             due_at=self.clock(),
             category=key.category,
             signal_key=key.signal_key,
@@ -245,27 +257,6 @@ class Worklist:
             reporter_key=key.reporter_key,
             window_start=placed.start,
             window_end=placed.end,
-        )
-
-    async def _join(self, session: AsyncSession, task_id: str, case_no: str) -> None:
-        row = (
-            await session.execute(select(tasks.c.case_nos).where(tasks.c.id == task_id).with_for_update())
-        ).first()
-        if row is None or case_no in row.case_nos:
-            return
-        case_nos = [*row.case_nos, case_no]
-        await session.execute(
-            update(tasks)
-            .where(tasks.c.id == task_id)
-            .values(case_nos=case_nos, case_count=len(case_nos), case_no=case_no, updated_at=self.clock())
-        )
-
-    @staticmethod
-    async def _hold_in_grid(session: AsyncSession, task_id: str, case_nos: Sequence[str]) -> None:
-        await session.execute(
-            update(signal_sightings)
-            .where(signal_sightings.c.case_no.in_(list(case_nos)), signal_sightings.c.grid_task_id.is_(None))
-            .values(grid_task_id=task_id)
         )
 
     # --- creating -----------------------------------------------------------------------------------
@@ -281,7 +272,7 @@ class Worklist:
         dedup_key: str,
         centre: Centre,
         case_no: str,
-        case_nos: list[str],
+        case_count: int,
         due_at: datetime,
         area_name: str | None = None,
         **columns: Any,
@@ -298,8 +289,7 @@ class Worklist:
                 centre_id=centre.id,
                 status=TaskState.open.value,
                 case_no=case_no,
-                case_nos=case_nos,
-                case_count=len(case_nos),
+                case_count=case_count,
                 due_at=due_at,
                 created_at=now,
                 updated_at=now,
@@ -321,7 +311,7 @@ class Worklist:
             centre_path=[centre.id, *(c.id for c in tree.ancestors(centre))],
             case_no=case_no,
             due_at=due_at,
-            case_count=len(case_nos),
+            case_count=case_count,
             category=columns.get("category"),
             colour=columns.get("colour"),
             cadence=columns.get("cadence"),
@@ -425,6 +415,16 @@ class Worklist:
             },
             at=now,
         )
+
+
+async def _hold(session: AsyncSession, key: _Key, task_id: str, case_nos: Sequence[str]) -> None:
+    """The task holds these cases for the key (its case list; for a grid: not counted for the street)."""
+    column = signal_sightings.c[key.holder]
+    await session.execute(
+        update(signal_sightings)
+        .where(signal_sightings.c.case_no.in_(list(case_nos)), column.is_(None))
+        .values({key.holder: task_id})
+    )
 
 
 def _insert(session: AsyncSession) -> Any:

@@ -8,12 +8,15 @@ Two kinds of signal, each counted per *key*:
 
 A signal becomes ONE task per key and window, however many further cases join it. A task's window
 starts at the earliest case of the run that raised it and lasts the configured window; windows of
-one key never overlap. :func:`place` decides, for a new case and one key, from the key's recent
-cases and the windows its tasks already hold:
+one key never overlap. :func:`place` decides, for a new case and one key, from the key's *free*
+cases near it (those no task holds yet) and the windows its tasks already hold:
 
 1. its time falls in a task's window → it joins that task (the count grows, nothing is raised again);
-2. else, with it, ``threshold`` cases no task holds fall within ``window`` before it → a new task
-   over them;
+   so does a case that reaches us late (cases are handled concurrently, so not in registration
+   order) but was registered less than a window before a task's first case;
+2. else, the largest run of free cases that includes it and fits in one window — looking both
+   before and after it, since later cases may have been handled first — raises a new task when it
+   has ``threshold`` cases; the run is every free case of that window;
 3. else nothing yet.
 
 Cases already held by a grid burst are not counted again towards a street burst of the same
@@ -30,8 +33,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-
-_TICK = timedelta(microseconds=1)
 
 
 class Scope(StrEnum):
@@ -100,28 +101,34 @@ def burst_keys(category: str, street_code: str | None, grid_code: str | None) ->
 
 def place(
     new: Seen,
-    recent: Sequence[Seen],
+    free: Sequence[Seen],
     windows: Sequence[Window],
     *,
     window: timedelta,
     threshold: int,
 ) -> Placement:
-    """Where `new` goes for one key. `recent`: the key's other cases near it (at least those within
-    `window` before it); `windows`: the windows the key's tasks hold near it."""
-    for held in sorted(windows, key=lambda w: w.start):
+    """Where `new` goes for one key. `free`: the key's other cases no task holds, at least those within
+    `window` of it (before and after); `windows`: the windows the key's tasks hold near it."""
+    ordered = sorted(windows, key=lambda w: w.start)
+    for held in ordered:
         if held.holds(new.at):
             return Join(held.task_id)
-    free = {
-        s
-        for s in (*recent, new)
-        if new.at - window <= s.at <= new.at and not any(w.holds(s.at) for w in windows)
-    }
-    if len(free) < threshold:
+    for held in ordered:
+        if held.start - window <= new.at < held.start:
+            return Join(held.task_id)  # registered before the task's first case, reached us after it
+    near = sorted(
+        {s for s in (*free, new) if abs(s.at - new.at) <= window and not any(w.holds(s.at) for w in windows)},
+        key=lambda s: (s.at, s.case_no),
+    )
+    at = near.index(new)
+    best: tuple[int, int] | None = None  # [first, last] of the largest run holding `new`, earliest first
+    for first in range(at + 1):
+        last = max(i for i in range(len(near)) if near[i].at - near[first].at <= window)
+        if last >= at and (best is None or last - first > best[1] - best[0]):
+            best = (first, last)
+    if best is None or best[1] - best[0] + 1 < threshold:
         return None
-    run = tuple(sorted(free, key=lambda s: (s.at, s.case_no)))
-    start = run[0].at
-    end = start + window
-    later = [w.start for w in windows if start < w.start <= end]
-    if later:  # a case that arrived late, before a window already raised: keep windows apart
-        end = min(later) - _TICK
-    return Raise(start, end, run)
+    # No overlap with a window raised already: a case less than a window before one joins it (above),
+    # so this run ends before any later window starts, and free cases lie outside every window.
+    start = near[best[0]].at
+    return Raise(start, start + window, tuple(near[best[0] : best[1] + 1]))

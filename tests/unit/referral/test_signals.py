@@ -43,28 +43,47 @@ def test_cases_spread_wider_than_the_window_do_not_count_together() -> None:
 
 def test_a_case_inside_a_raised_window_joins_its_task_however_many_come() -> None:
     held = [Window("task-1", T0, T0 + DAY)]
-    recent = [seen(i, i) for i in range(1, 10)]
-    assert place(seen(10, 600), recent, held, window=DAY, threshold=3) == Join("task-1")
+    assert place(seen(10, 600), [], held, window=DAY, threshold=3) == Join("task-1")
+    assert place(seen(11, 24 * 60), [], held, window=DAY, threshold=3) == Join("task-1")  # the window's end
 
 
-def test_after_the_window_only_cases_no_task_holds_count_towards_a_new_one() -> None:
+def test_a_case_registered_before_a_tasks_first_case_but_handled_after_it_joins_it() -> None:
+    """Registrations are handled concurrently: one registered earlier may be placed later."""
+    held = [Window("task-1", T0 + timedelta(hours=2), T0 + timedelta(hours=26))]
+    assert place(seen(1, 0), [], held, window=DAY, threshold=3) == Join("task-1")
+    too_early = Seen("C0", T0 + timedelta(hours=2) - DAY - timedelta(minutes=1))
+    assert place(too_early, [], held, window=DAY, threshold=3) is None
+
+
+def test_a_late_case_completes_a_run_of_cases_handled_before_it() -> None:
+    placed = place(seen(1, 0), [seen(2, 60), seen(3, 120)], [], window=DAY, threshold=3)
+    assert isinstance(placed, Raise)
+    assert [s.case_no for s in placed.cases] == ["C1", "C2", "C3"] and placed.start == T0
+
+
+def test_the_largest_run_holding_the_case_wins() -> None:
+    hours = {1: 0, 3: 30, 4: 35}
+    free = [seen(i, h * 60) for i, h in hours.items()]
+    placed = place(seen(2, 20 * 60), free, [], window=DAY, threshold=3)
+    assert isinstance(placed, Raise)
+    assert [s.case_no for s in placed.cases] == ["C2", "C3", "C4"]  # 20h–44h; 0h–24h has two only
+    assert placed.start == T0 + timedelta(hours=20)
+
+
+def test_after_a_window_only_free_cases_count_towards_a_new_one() -> None:
     held = [Window("task-1", T0, T0 + DAY)]
-    old = [seen(1, 0), seen(2, 60), seen(3, 120)]  # the first task's cases
     first_after = seen(4, 24 * 60 + 10)
-    assert place(first_after, old, held, window=DAY, threshold=3) is None
-    again = place(
-        seen(6, 24 * 60 + 30), [*old, first_after, seen(5, 24 * 60 + 20)], held, window=DAY, threshold=3
-    )
+    assert place(first_after, [], held, window=DAY, threshold=3) is None
+    again = place(seen(6, 24 * 60 + 30), [first_after, seen(5, 24 * 60 + 20)], held, window=DAY, threshold=3)
     assert isinstance(again, Raise)
     assert [s.case_no for s in again.cases] == ["C4", "C5", "C6"]
-    assert again.start == first_after.at  # a new window, not overlapping the first
+    assert again.start == first_after.at and again.start > held[0].end  # windows never overlap
 
 
-def test_a_late_case_before_a_raised_window_gets_a_window_that_stops_short_of_it() -> None:
-    later = Window("task-2", T0 + timedelta(hours=10), T0 + timedelta(hours=34))
+def test_a_new_window_ends_before_a_later_one_starts() -> None:
+    later = Window("task-2", T0 + timedelta(hours=25, minutes=1), T0 + timedelta(hours=49, minutes=1))
     placed = place(seen(3, 60), [seen(1, 0), seen(2, 30)], [later], window=DAY, threshold=3)
-    assert isinstance(placed, Raise)
-    assert placed.start == T0 and placed.end < later.start
+    assert isinstance(placed, Raise) and placed.end == T0 + DAY < later.start
 
 
 def test_burst_keys_grid_before_street_and_none_without_a_location() -> None:

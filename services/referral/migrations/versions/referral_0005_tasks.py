@@ -4,7 +4,8 @@
   repeat reporter), for the responsible centre; `dedup_key` makes each one once;
 - task_actions: created, snoozed, done, with who and the (masked) note;
 - signal_sightings: each live registration's category, street and grid codes and reporter key (a
-  keyed hash), indexed by time so detection does not grow with history.
+  keyed hash), indexed by time so detection does not grow with history, and the tasks holding it
+  (a weak signal's case list).
 
 Revision ID: referral_0005
 Revises: referral_0003 (another branch adds referral_0004; re-chain at merge)
@@ -29,7 +30,6 @@ def upgrade() -> None:
         sa.Column("centre_id", sa.String(length=12), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("case_no", sa.String(length=32), nullable=False),
-        sa.Column("case_nos", sa.JSON(), nullable=False),
         sa.Column("case_count", sa.Integer(), nullable=False),
         sa.Column("category", sa.String(length=64), nullable=True),
         sa.Column("colour", sa.String(length=16), nullable=True),
@@ -81,6 +81,8 @@ def upgrade() -> None:
         sa.Column("grid_code", sa.String(length=64), nullable=True),
         sa.Column("reporter_key", sa.String(length=64), nullable=True),
         sa.Column("grid_task_id", sa.String(length=36), nullable=True),
+        sa.Column("street_task_id", sa.String(length=36), nullable=True),
+        sa.Column("reporter_task_id", sa.String(length=36), nullable=True),
         sa.PrimaryKeyConstraint("case_no"),
     )
     with op.batch_alter_table("signal_sightings", schema=None) as batch_op:
@@ -91,6 +93,9 @@ def upgrade() -> None:
             "ix_signal_sightings_street", ["street_code", "category", "registered_at"], unique=False
         )
         batch_op.create_index("ix_signal_sightings_reporter", ["reporter_key", "registered_at"], unique=False)
+        batch_op.create_index("ix_signal_sightings_grid_task", ["grid_task_id"], unique=False)
+        batch_op.create_index("ix_signal_sightings_street_task", ["street_task_id"], unique=False)
+        batch_op.create_index("ix_signal_sightings_reporter_task", ["reporter_task_id"], unique=False)
 
 
 def downgrade() -> None:
