@@ -74,6 +74,11 @@ RULES: tuple[Rule, ...] = (
         ("POST",), "/api/v1/calendar/schedules", "centre", note="audited; recomputes provisional deadlines"
     ),
     _rule(READ, "/api/v1/calendar", "centre", "ops"),
+    # The worklist (待办): centre staff act on tasks; ops read them (no staff notes, no personal data).
+    _rule(READ, "/api/v1/tasks", "centre", "ops"),
+    _rule(READ, "/api/v1/tasks/*", "centre", "ops"),
+    _rule(("POST",), "/api/v1/tasks/*/done", "centre", note="audited"),
+    _rule(("POST",), "/api/v1/tasks/*/snooze", "centre", note="audited"),
     # Ops: read-only views with no personal data (centre supervisors watch them too).
     _rule(READ, "/api/v1/ops", "ops", "centre"),
     _rule(READ, "/api/v1/ops/**", "ops", "centre"),

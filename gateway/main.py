@@ -29,6 +29,7 @@ def bootstrap(settings: Settings) -> FastAPI:
     app.include_router(__import__("gateway.routes.referrals", fromlist=["router"]).router)
     app.include_router(__import__("gateway.routes.case_actions", fromlist=["router"]).router)
     app.include_router(__import__("gateway.routes.tiers", fromlist=["router"]).router)  # centres, calendar
+    app.include_router(__import__("gateway.routes.tasks", fromlist=["router"]).router)  # the worklist (待办)
     app.include_router(__import__("gateway.routes.auth", fromlist=["router"]).router)  # /api/v1/auth/token
     app.include_router(__import__("gateway.open311.routes", fromlist=["router"]).router)  # /open311/v2
     app.include_router(__import__("gateway.routes.ops", fromlist=["router"]).router)  # /api/v1/ops (issue 7)

@@ -60,3 +60,12 @@ class FieldCipher:
 def keyed_hash(key: str, value: str) -> str:
     """Searchable, non-reversible stand-in for a phone or ID number (HMAC-SHA256)."""
     return hmac.new(key.encode("utf-8"), value.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def reporter_key(key: str, phone_hash: str | None) -> str | None:
+    """A reporter's pseudonym for early warning (repeat reporters): a keyed hash of the phone's keyed
+    hash, domain-separated, so it cannot be matched against stored phone hashes nor reversed without
+    the key. None for an anonymous report."""
+    if not phone_hash:
+        return None
+    return keyed_hash(key, f"reporter-key:{phone_hash}")[:16]

@@ -46,11 +46,14 @@ class SuspendIn(BaseModel):
     reason: Text
 
 
-def actor_headers(role: str | None, department: str | None) -> dict[str, str]:
-    """The headers that tell the referral service who acts (role defaults to centre)."""
+def actor_headers(role: str | None, department: str | None, actor_id: str | None = None) -> dict[str, str]:
+    """The headers that tell the referral service who acts (role defaults to centre) and, where it is
+    audited by client, which API client."""
     headers = {"X-Hub-Actor-Role": role or "centre"}
     if department:
         headers["X-Hub-Actor-Department"] = department
+    if actor_id:
+        headers["X-Hub-Actor-Id"] = actor_id
     return headers
 
 
@@ -71,10 +74,11 @@ async def forward(
     *,
     json: Any = None,
     params: dict[str, Any] | None = None,
+    actor_id: str | None = None,
 ) -> Response:
     upstream: Upstream = request.app.state.upstream
     answer = await upstream.request(
-        "referral", method, path, json=json, params=params, headers=actor_headers(role, department)
+        "referral", method, path, json=json, params=params, headers=actor_headers(role, department, actor_id)
     )
     return Response(
         answer.content, status_code=answer.status_code, media_type=answer.headers.get("content-type")

@@ -42,6 +42,9 @@ class CaseRegisteredV1(Contract):
     # lead's handling deadline no later than it. None: our own procedure alone.
     due_by: datetime | None = None
     due_by_source: str | None = None
+    # A pseudonym of the reporter for early warning (repeat reporters): hub.crypto.reporter_key, a
+    # keyed hash, never a phone. None for an anonymous report (and from producers before this field).
+    reporter_key: str | None = None
 
 
 class CaseAssessmentChangedV1(Contract):

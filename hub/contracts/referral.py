@@ -396,3 +396,64 @@ class DeadlinesRecomputedV1(ActedBy):
     due_at: datetime
     previous_due_at: datetime
     year: int
+
+
+# --- the worklist (issue 12): follow-ups and weak signals become tasks for a centre -----------------
+
+TaskKind = Literal["follow_up", "weak_signal_burst", "repeat_reporter"]
+
+
+class TaskCreatedV1(ActedBy):
+    """A task for a centre's worklist: a follow-up fell due (三色管理), or a weak signal was seen
+    (弱信号: a burst of one category in one grid or street, a repeat reporter). Said once per task;
+    notification tells the person configured for the centre and kind.
+
+    case_no: the follow-up's case, or the case whose registration raised the signal. centre_path: the
+    centre and its ancestors up to the district (whom to tell when the centre itself has no contact).
+    Codes, counts and case numbers only: never a name or a phone; the reporter is not in it.
+    """
+
+    TYPE = "referral.task_created.v1"
+
+    task_id: str
+    kind: TaskKind
+    centre_id: str
+    centre_path: list[str] = Field(default_factory=list)
+    case_no: str
+    due_at: datetime
+    case_count: int = 1
+    category: str | None = None
+    # follow_up
+    colour: str | None = None
+    cadence: str | None = None  # daily | weekly | monthly
+    sequence: int | None = None
+    # weak signals: the window the cases fall in; for a burst, where (scope grid | street, its code)
+    window_start: datetime | None = None
+    window_end: datetime | None = None
+    scope: Literal["grid", "street"] | None = None
+    area: str | None = None
+    area_name: str | None = None  # the centre's name when the area is a centre's (a street, a community)
+
+
+class TaskDoneV1(ActedBy):
+    """Centre staff marked a task done (the follow-up visit made, the signal looked into)."""
+
+    TYPE = "referral.task_done.v1"
+
+    task_id: str
+    kind: TaskKind
+    centre_id: str
+    case_no: str
+    done_at: datetime
+
+
+class TaskSnoozedV1(ActedBy):
+    """Centre staff put a task off until `until`; it is back in the open worklist from then."""
+
+    TYPE = "referral.task_snoozed.v1"
+
+    task_id: str
+    kind: TaskKind
+    centre_id: str
+    case_no: str
+    until: datetime

@@ -1,14 +1,14 @@
 """Intake's read-only signal feed for weak-signal early warning (弱信号, issue 7).
 
 `GET /internal/v1/ops/signals?since=` — one row per case registered since then: category, street and
-grid codes, and a reporter key derived from the keyed phone hash (never the phone, name or ID number;
-the key is re-hashed so it cannot be matched against the stored hash). The gateway detects bursts and
-repeat reporters from it (gateway/ops/signals.py).
+grid codes, and the reporter key (hub.crypto.reporter_key: a keyed hash of the keyed phone hash, never
+the phone, name or ID number, and not matchable against the stored hash) that `case.registered.v1`
+carries too. The gateway detects bursts and repeat reporters from it (gateway/ops/signals.py); the
+referral service turns them into tasks as cases arrive.
 """
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime
 from typing import Annotated
 
@@ -16,6 +16,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import AwareDatetime, BaseModel
 from sqlalchemy import select
 
+from hub.crypto import reporter_key
 from hub.runtime import ServiceRuntime
 from services.intake.tables import cases
 
@@ -33,12 +34,6 @@ class SignalOut(BaseModel):
 
 class SignalsOut(BaseModel):
     items: list[SignalOut]
-
-
-def reporter_key(phone_hash: str | None) -> str | None:
-    if not phone_hash:
-        return None
-    return hashlib.sha256(f"ops-reporter:{phone_hash}".encode()).hexdigest()[:16]
 
 
 @router.get("/signals", response_model=SignalsOut, summary="Cases since a time, for early warning")
@@ -65,7 +60,7 @@ async def get_signals(
                 category=r.category,
                 street_code=r.street_code,
                 grid_code=r.grid_code,
-                reporter_key=reporter_key(r.reporter_phone_hash),
+                reporter_key=reporter_key(rt.settings.hash_key, r.reporter_phone_hash),
             )
             for r in rows
         ]

@@ -10,6 +10,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from hub.contracts.intake import CaseRegisteredV1, ReporterContact
+from hub.crypto import reporter_key
 from hub.runtime import ServiceRuntime
 from hub.tracing import current_ids
 from services.intake.actors import DEFAULT_ROLE, Actor
@@ -174,6 +175,7 @@ async def _register(
             ),
             due_by=values["due_by"],
             due_by_source=values["due_by_source"],
+            reporter_key=reporter_key(settings.hash_key, phone_hash),
         )
         await rt.outbox.emit(session, event.TYPE, case_no, event.model_dump(mode="json"))
         await record(

@@ -6,6 +6,13 @@ signed per request). The centre's escalation contacts (centre leaders, the polit
 are listed once. Mobiles are normalised to E.164 when loaded; a malformed file stops the service
 at start with a message naming the entry (never the number).
 
+Worklist tasks (待办: a follow-up due, a weak signal) go to people of a *centre*, not a unit: under
+``centres`` each centre (its area code, as in referral's centres.yaml) lists, per task kind
+(``follow_up``, ``weak_signal_burst``, ``repeat_reporter``, or ``default`` for any kind), the mobiles
+to text and/or ``webhook: true`` for the centre's own system (its ``webhook``, e.g. the grid team's
+work-group robot). A task goes to the first centre on its path (the centre, then the ones above it)
+that has someone for its kind. Such messages are addressed as the unit ``centre@<area code>``.
+
 Secrets: ``secret`` in the file is for development; a deployment gives ``secret_env`` (the name of an
 environment variable holding it) so the file can be kept in configuration management.
 """
@@ -27,6 +34,8 @@ from services.notification.domain.phones import NotAMobile, normalise_mobile
 
 WebhookStyle = Literal["hub", "dingtalk"]
 ESCALATION_AUDIENCES = ("centre_leader", "political_legal_committee")
+TASK_KINDS = ("follow_up", "weak_signal_burst", "repeat_reporter")
+CENTRE_UNIT = "centre"  # centre@<area code>: the unit code of a centre's own recipients
 
 
 class ContactsError(ValueError):
@@ -53,12 +62,53 @@ class UnitContacts:
 
 
 @dataclass(frozen=True)
+class TaskContact:
+    """Who hears of one kind of task at one centre."""
+
+    mobiles: tuple[str, ...] = ()
+    webhook: bool = False  # the centre's own system (CentreContacts.webhook)
+
+
+@dataclass(frozen=True)
+class CentreContacts:
+    centre_id: str
+    name_zh: str
+    tasks: Mapping[str, TaskContact] = field(default_factory=dict)  # task kind or "default"
+    webhook: Webhook | None = None
+
+    @property
+    def unit_code(self) -> str:
+        return f"{CENTRE_UNIT}@{self.centre_id}"
+
+
+@dataclass(frozen=True)
+class TaskTarget:
+    """The recipients of a new task: the centre that has someone for it, and who."""
+
+    centre: CentreContacts
+    contact: TaskContact
+
+
+@dataclass(frozen=True)
 class ContactRegistry:
     units: Mapping[str, UnitContacts] = field(default_factory=dict)
     escalation: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    centres: Mapping[str, CentreContacts] = field(default_factory=dict)
 
     def unit(self, department: str) -> UnitContacts | None:
         return self.units.get(department)
+
+    def task_target(self, centre_path: list[str], kind: str) -> TaskTarget | None:
+        """The first centre on the path (the task's centre, then those above it) with a contact for
+        this kind of task, or for any kind (``default``)."""
+        for centre_id in centre_path:
+            centre = self.centres.get(centre_id)
+            if centre is None:
+                continue
+            contact = centre.tasks.get(kind) or centre.tasks.get("default")
+            if contact is not None and (contact.mobiles or (contact.webhook and centre.webhook)):
+                return TaskTarget(centre, contact)
+        return None
 
     def mobiles(self, department: str, audience: DepartmentAudience) -> tuple[str, ...]:
         """E.164 mobiles of `audience` for a message about `department` (empty when none registered)."""
@@ -70,6 +120,9 @@ class ContactRegistry:
         return unit.contact if audience == "contact" else unit.head if audience == "head" else ()
 
     def webhook(self, department: str) -> Webhook | None:
+        kind, _, area = department.partition("@")
+        if kind == CENTRE_UNIT and area in self.centres:
+            return self.centres[area].webhook
         unit = self.units.get(department)
         return unit.webhook if unit else None
 
@@ -98,7 +151,33 @@ def parse_contacts(text: str, environ: Mapping[str, str] | None = None) -> Conta
         if audience not in ESCALATION_AUDIENCES:
             raise ContactsError(f"escalation {audience!r}: must be one of {ESCALATION_AUDIENCES}")
         escalation[audience] = _mobiles(entry, f"escalation.{audience}")
-    return ContactRegistry(units, escalation)
+    centres: dict[str, CentreContacts] = {}
+    for centre_id, entry in (doc.get("centres") or {}).items():
+        centre_id = str(centre_id)
+        if not centre_id.isdigit() or len(centre_id) not in (6, 12) or not isinstance(entry, dict):
+            raise ContactsError(
+                f"centre {centre_id!r}: key must be a centre's area code (6 or 12 digits) with a mapping"
+            )
+        unit_code = f"{CENTRE_UNIT}@{centre_id}"
+        webhook = _webhook(entry.get("webhook"), unit_code, environ)
+        tasks: dict[str, TaskContact] = {}
+        for kind, node in (entry.get("tasks") or {}).items():
+            where = f"centres.{centre_id}.tasks.{kind}"
+            if kind not in (*TASK_KINDS, "default"):
+                raise ContactsError(f"{where}: task kind must be one of {(*TASK_KINDS, 'default')}")
+            if not isinstance(node, dict):
+                raise ContactsError(f"{where}: expected a mapping with 'mobiles' and/or 'webhook: true'")
+            wants_hook = node.get("webhook", False)
+            if not isinstance(wants_hook, bool):
+                raise ContactsError(f"{where}.webhook: true or false (the centre's webhook is set once)")
+            if wants_hook and webhook is None:
+                raise ContactsError(f"{where}.webhook: the centre has no webhook")
+            mobiles = _mobiles(node, where) if "mobiles" in node else ()
+            if not mobiles and not wants_hook:
+                raise ContactsError(f"{where}: name at least one mobile or webhook: true")
+            tasks[kind] = TaskContact(mobiles, wants_hook)
+        centres[centre_id] = CentreContacts(centre_id, str(entry.get("name_zh") or centre_id), tasks, webhook)
+    return ContactRegistry(units, escalation, centres)
 
 
 def _mobiles(entry: Any, where: str) -> tuple[str, ...]:

@@ -21,6 +21,7 @@ from hub.contracts.referral import (
     ReferralDispatchedV1,
     ReferralExtensionDecidedV1,
     ReferralSupervisionRaisedV1,
+    TaskCreatedV1,
 )
 from hub.crypto import FieldCipher, keyed_hash
 from hub.db import Database
@@ -71,6 +72,7 @@ class NotificationHandlers:
             ReferralSupervisionRaisedV1.TYPE: self.on_supervision_raised,
             ReferralExtensionDecidedV1.TYPE: self.on_extension_decided,
             CaseRepliedV1.TYPE: self.on_case_replied,
+            TaskCreatedV1.TYPE: self.on_task_created,
         }
 
     # --- citizen contact projection -------------------------------------------------------------
@@ -144,6 +146,61 @@ class NotificationHandlers:
             return  # anonymous: the case closes on the reply, no SMS and no callback
         for plan in messages.replied(reply.case_no, reply.lead_department_name):
             await self._to_citizen(ctx, plan, reply.case_no, contact)
+
+    async def on_task_created(self, ctx: HandlerContext) -> None:
+        """A new worklist task: one message to each person configured for the centre and kind (the first
+        centre up the tree that has someone), and/or the centre's own system. Staff are on duty like
+        departments: quiet hours are for citizens (RULES.md "Notifications")."""
+        new = TaskCreatedV1.model_validate(ctx.event.data)
+        target = self.contacts.task_target(new.centre_path or [new.centre_id], new.kind)
+        if target is None:
+            log.info(
+                "task %s (%s, centre %s): nobody configured; worklist only",
+                new.task_id,
+                new.kind,
+                new.centre_id,
+            )
+            return
+        plan = messages.task(
+            new.kind,
+            case_no=new.case_no,
+            due_at=new.due_at,
+            case_count=new.case_count,
+            category=new.category,
+            colour=new.colour,
+            sequence=new.sequence,
+            window_start=new.window_start,
+            window_end=new.window_end,
+            scope=new.scope,
+            area=new.area,
+            area_name=new.area_name,
+        )
+        unit = target.centre.unit_code
+        for phone in target.contact.mobiles:
+            await self.enqueue(
+                ctx,
+                template=plan.template,
+                case_no=new.case_no,
+                params=plan.params,
+                recipient_kind="department",
+                recipient_enc=self.cipher.encrypt(phone) or "",
+                recipient_hash=keyed_hash(self.hash_key, phone),
+                colour=None,
+                department=unit,
+            )
+        hook = self.contacts.webhook(unit) if target.contact.webhook else None
+        if hook is not None:
+            await self.enqueue(
+                ctx,
+                template=plan.template,
+                case_no=new.case_no,
+                params=plan.params,
+                recipient_kind="department_webhook",
+                recipient_enc=self.cipher.encrypt(hook.url) or "",
+                recipient_hash=keyed_hash(self.hash_key, f"webhook:{unit}"),
+                colour=None,
+                department=unit,
+            )
 
     # --- rows -------------------------------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""Who is acting: a role and, for a department, its unit code. Never a person's name."""
+"""Who is acting: a role, for a department its unit code, and the API client's id when the gateway
+knows it (audit: who did it). Never a person's name."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ ROLES = ("centre", "department", "adapter", "ops", "system")
 class Actor:
     role: str
     department: str | None = None
+    id: str | None = None  # the authenticated API client (gateway: X-Hub-Actor-Id), not a person
 
     @property
     def is_department(self) -> bool:
@@ -40,6 +42,7 @@ SYSTEM = Actor("system")
 def actor_from_headers(
     x_hub_actor_role: Annotated[str | None, Header(max_length=32)] = None,
     x_hub_actor_department: Annotated[str | None, Header(max_length=100)] = None,
+    x_hub_actor_id: Annotated[str | None, Header(max_length=64, pattern=r"^[\w.@:\-]+$")] = None,
 ) -> Actor:
     """The gateway passes the caller's role and department (authentication is the gateway's job)."""
     role = (x_hub_actor_role or "centre").strip().lower()
@@ -55,4 +58,4 @@ def actor_from_headers(
         raise Problem(
             403, "缺少部门", "部门角色必须带 X-Hub-Actor-Department（单位编码）", type_="forbidden-role"
         )
-    return Actor(role, department if role == "department" else None)
+    return Actor(role, department if role == "department" else None, x_hub_actor_id or None)

@@ -1,5 +1,6 @@
-"""Events referral listens to: registrations (dispatch), re-gradings, merges, ratings (回访: SMS replies, 12345's own),
-12345 urges (催办) and its answers to our extension requests (延期审核).
+"""Events referral listens to: registrations (dispatch, and early warning: services/referral/tasks.py),
+re-gradings, merges, ratings (回访: SMS replies, 12345's own), 12345 urges (催办) and its answers to our
+extension requests (延期审核).
 
 Each handler runs in the consumer's transaction with its inbox row, so a redelivered event changes
 nothing. A stale external update (a rating for a case already closed or already in its next round) is
@@ -22,12 +23,13 @@ from services.referral.actors import SYSTEM, Actor
 from services.referral.domain.codes import Colour
 from services.referral.domain.lifecycle import TransitionRefused
 from services.referral.tables import cases
+from services.referral.tasks import Worklist
 from services.referral.workflow import Workflow
 
 log = logging.getLogger("hub.referral.consumers")
 
 
-def handlers(workflow: Workflow) -> dict[str, Handler]:
+def handlers(workflow: Workflow, worklist: Worklist | None = None) -> dict[str, Handler]:
     async def on_case_registered(ctx: HandlerContext) -> None:
         case = CaseRegisteredV1.model_validate(ctx.event.data)
         try:
@@ -65,6 +67,8 @@ def handlers(workflow: Workflow) -> dict[str, Handler]:
         assert row is not None
         row = await workflow.assign_home_centre(session, row, now)
         await workflow.route_and_dispatch(session, row, SYSTEM, now)
+        if worklist is not None:  # early warning (弱信号): in the same transaction as the inbox row
+            await worklist.case_registered(session, case)
 
     async def on_case_merged(ctx: HandlerContext) -> None:
         merged = CaseMergedV1.model_validate(ctx.event.data)

@@ -7,6 +7,7 @@ inject a :class:`services.referral.clock.ManualClock` to move business time with
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -15,18 +16,30 @@ from hub.app import create_service_app
 from hub.config import Settings
 from hub.problems import Problem, problem_response
 from hub.runtime import ServiceRuntime
-from services.referral import api, consumers, ops
+from services.referral import api, consumers, ops, tasks_api
 from services.referral.clock import Clock, system_clock
 from services.referral.config import ReferralConfig
 from services.referral.domain.lifecycle import TransitionRefused
+from services.referral.domain.signals import SignalPolicy
 from services.referral.metrics import ReferralMetrics
 from services.referral.settings import ReferralSettings
 from services.referral.tables import kit, metadata
+from services.referral.tasks import Worklist
 from services.referral.watchdog import Watchdog
 from services.referral.workflow import Workflow
 
 log = logging.getLogger("hub.referral")
 _STATE_ZH = "当前状态不允许该操作"
+
+
+def signal_policy(settings: Settings) -> SignalPolicy:
+    """Early warning's thresholds and windows: the ops settings `GET /api/v1/ops/alerts` uses too."""
+    return SignalPolicy(
+        burst_window=timedelta(minutes=settings.ops_burst_window_minutes),
+        burst_threshold=settings.ops_burst_threshold,
+        repeat_window=timedelta(days=settings.ops_repeat_reporter_days),
+        repeat_threshold=settings.ops_repeat_reporter_threshold,
+    )
 
 
 def bootstrap(
@@ -48,10 +61,16 @@ def bootstrap(
         metrics=ReferralMetrics(runtime.metrics.registry),
         channel_returns=options.channel_returns,
     )
-    runtime.consume("referral.case-events", consumers.handlers(workflow))
+    worklist = Worklist(
+        workflow,
+        policy=signal_policy(settings) if options.weak_signal_tasks else None,
+        max_snooze=timedelta(days=options.task_snooze_max_days),
+    )
+    runtime.consume("referral.case-events", consumers.handlers(workflow, worklist))
     watchdog = Watchdog(
         runtime.db,
         workflow,
+        tasks=worklist,
         batch=options.watchdog_batch,
         lease_s=settings.lease_s,
         interval_s=options.watchdog_interval_s,
@@ -74,8 +93,11 @@ def bootstrap(
         except Exception as exc:  # never keep the service from starting; the next start tries again
             log.error("recomputing provisional deadlines failed: %s", type(exc).__name__)
 
-    app = create_service_app(runtime, [api.router], title="Hub referral", on_start=[calendar_at_start])
+    app = create_service_app(
+        runtime, [api.router, tasks_api.router], title="Hub referral", on_start=[calendar_at_start]
+    )
     app.state.workflow = workflow
+    app.state.worklist = worklist
     app.state.watchdog = watchdog
     ops.install(app, runtime, clock)  # /internal/v1/ops (stalled, facts) and referral's own metrics
 

@@ -29,3 +29,10 @@ class ReferralSettings(BaseSettings):
         description="Channels a case can be given back to by the centre (回退, POST …/return-to-channel); "
         "the gateway tells the channel (12345: feedbackType 7)",
     )
+    task_snooze_max_days: int = Field(
+        default=90, ge=1, description="Longest a worklist task may be snoozed (put off), in days"
+    )
+    weak_signal_tasks: bool = Field(
+        default=True,
+        description="Turn early-warning signals (bursts, repeat reporters) into worklist tasks as cases arrive",
+    )

@@ -261,3 +261,80 @@ holiday_schedules = Table(
     Column("loaded_at", UtcDateTime(), nullable=False),
     Column("actor_role", String(16), nullable=False),
 )
+
+# --- the worklist (issue 12): tasks for a centre, and what early warning has seen --------------------
+
+# One row per task: a follow-up that fell due, or a weak signal. `dedup_key` makes each one once
+# (follow_up:<case>:<n>, or <signal key>@<window start>); a weak signal's cases are the sightings that
+# point at it, and each later one adds 1 to `case_count`. `due_at` is when it fell due; a snooze sets
+# `snoozed_until` and the worklist orders by coalesce(snoozed_until, due_at). No personal data:
+# codes, case numbers, a keyed hash.
+tasks = Table(
+    "tasks",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("kind", String(24), nullable=False),  # follow_up | weak_signal_burst | repeat_reporter
+    Column("dedup_key", String(200), nullable=False, unique=True),
+    Column("centre_id", String(12), nullable=False),  # the centre responsible for it
+    Column("status", String(16), nullable=False),  # open | snoozed | done
+    Column("case_no", String(32), nullable=False),  # the follow-up's case, or the latest case of a signal
+    Column("case_count", Integer, nullable=False, default=1),
+    Column("category", String(64)),
+    Column("colour", String(16)),  # follow_up
+    Column("cadence", String(16)),  # follow_up: daily | weekly | monthly
+    Column("sequence", Integer),  # follow_up: the n-th visit
+    Column("signal_key", String(160)),  # weak signals: grid:<code>:<category> | street:… | reporter:<key>
+    Column("scope", String(8)),  # burst: grid | street
+    Column("area", String(64)),  # burst: the grid or street code
+    Column("reporter_key", String(64)),  # repeat_reporter: hub.crypto.reporter_key, never a phone
+    Column("window_start", UtcDateTime()),
+    Column("window_end", UtcDateTime()),
+    Column("due_at", UtcDateTime(), nullable=False),
+    Column("snoozed_until", UtcDateTime()),
+    Column("done_at", UtcDateTime()),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    Index("ix_tasks_centre_status", "centre_id", "status"),
+    Index("ix_tasks_status_due", "status", "due_at"),
+    Index("ix_tasks_signal_window", "signal_key", "window_start"),
+)
+
+# What happened to a task, oldest first: created, snoozed (until, note), done (note). Notes are
+# staff's free text with phone and ID numbers masked; ops never sees them.
+task_actions = Table(
+    "task_actions",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("task_id", String(36), ForeignKey("tasks.id"), nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
+    Column("actor_role", String(16), nullable=False),
+    Column("actor_id", String(64)),
+    Column("note", Text),
+    Column("until", UtcDateTime()),
+    Index("ix_task_actions_task", "task_id"),
+)
+
+# Every live registration as early warning sees it (no personal data: the reporter is a keyed hash),
+# read through indexes bounded by time, so detection costs the same however much history there is.
+# `*_task_id`: the task holding the case for its grid, street and reporter (a task's case list); a case
+# a grid burst holds does not count towards a street burst.
+signal_sightings = Table(
+    "signal_sightings",
+    metadata,
+    Column("case_no", String(32), primary_key=True),
+    Column("registered_at", UtcDateTime(), nullable=False),
+    Column("category", String(64), nullable=False),
+    Column("street_code", String(12)),
+    Column("grid_code", String(64)),
+    Column("reporter_key", String(64)),
+    Column("grid_task_id", String(36)),
+    Column("street_task_id", String(36)),
+    Column("reporter_task_id", String(36)),
+    Index("ix_signal_sightings_grid", "grid_code", "category", "registered_at"),
+    Index("ix_signal_sightings_street", "street_code", "category", "registered_at"),
+    Index("ix_signal_sightings_reporter", "reporter_key", "registered_at"),
+    Index("ix_signal_sightings_grid_task", "grid_task_id"),
+    Index("ix_signal_sightings_street_task", "street_task_id"),
+    Index("ix_signal_sightings_reporter_task", "reporter_task_id"),
+)

@@ -11,7 +11,8 @@ A background loop of the referral service (``runtime.background``), safe with an
    every writer uses), re-checking that the claim is still ours and the row still due, then emitting
    one ``referral.supervision_raised.v1`` per ladder step reached (reminder at 80% → ordinary at the
    deadline → yellow card 1 working day past → red card 3 working days past) or one
-   ``case.follow_up_due.v1``, storing the level and the next check time, and releasing the claim.
+   ``case.follow_up_due.v1`` (and the follow-up's task on the centre's worklist, services/referral/
+   tasks.py), storing the level and the next check time, and releasing the claim.
 
 A firing starts a new trace (days may have passed since dispatch) with a span link to the case's trace.
 Business time comes from the injected clock; leases use the real clock (they are about processes).
@@ -40,6 +41,7 @@ from services.referral.clock import Clock, system_clock
 from services.referral.config import Cadence, FollowUpRule
 from services.referral.domain.supervision import Level, due_level
 from services.referral.tables import deadlines
+from services.referral.tasks import Worklist
 from services.referral.workflow import Workflow
 
 log = logging.getLogger("hub.referral.watchdog")
@@ -57,9 +59,11 @@ class Watchdog:
         lease_s: float = 30.0,
         interval_s: float = 1.0,
         lease_clock: Clock = system_clock,
+        tasks: Worklist | None = None,
     ) -> None:
         self.db = db
         self.workflow = workflow
+        self.tasks = tasks or Worklist(workflow)
         self.batch = batch
         self.lease = timedelta(seconds=lease_s)
         self.interval_s = interval_s
@@ -232,6 +236,7 @@ class Watchdog:
             last=last,
         )
         await self.workflow.emit(session, event, SYSTEM)
+        await self.tasks.follow_up_due(session, case, event)  # on the centre's worklist, once
         await session.execute(
             update(deadlines)
             .where(deadlines.c.id == row.id)

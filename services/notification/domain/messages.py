@@ -143,3 +143,76 @@ def replied(case_no: str, lead_department_name: str) -> tuple[Planned, Planned]:
         Planned("case_replied", {"case_no": case_no, "department": lead_department_name}),
         Planned("callback_invitation", {"case_no": case_no}),
     )
+
+
+# --- worklist tasks (待办) to centre staff ------------------------------------------------------------
+
+TASK_TEMPLATES = {
+    "follow_up": "task_follow_up",
+    "weak_signal_burst": "task_weak_signal_burst",
+    "repeat_reporter": "task_repeat_reporter",
+}
+COLOUR_ZH = {"red": "红色", "orange": "橙色", "yellow": "黄色", "blue": "蓝色"}
+
+
+def window_label(start: datetime | None, end: datetime | None) -> str:
+    """A window's length as people say it: 30天, 24小时, 90分钟."""
+    if start is None or end is None:
+        return ""
+    minutes = max(round((end - start).total_seconds() / 60), 1)
+    if minutes % (24 * 60) == 0 and minutes >= 48 * 60:
+        return f"{minutes // (24 * 60)}天"
+    if minutes % 60 == 0:
+        return f"{minutes // 60}小时"
+    return f"{minutes}分钟"
+
+
+def area_label(scope: str | None, area: str | None, area_name: str | None) -> str:
+    if scope == "grid":
+        return f"网格{area}"
+    if area_name:
+        return f"{area_name}辖区"
+    return f"街道{area}" if area else ""
+
+
+def task(
+    kind: str,
+    *,
+    case_no: str,
+    due_at: datetime,
+    case_count: int,
+    category: str | None = None,
+    colour: str | None = None,
+    sequence: int | None = None,
+    window_start: datetime | None = None,
+    window_end: datetime | None = None,
+    scope: str | None = None,
+    area: str | None = None,
+    area_name: str | None = None,
+) -> Planned:
+    """A new worklist task, to the centre's contact for its kind (and the centre's system): the case
+    number and what to do, nothing about the citizen."""
+    template = TASK_TEMPLATES[kind]
+    audiences: tuple[DepartmentAudience, ...] = ("contact", "webhook")
+    if kind == "follow_up":
+        params = {
+            "case_no": case_no,
+            "colour": COLOUR_ZH.get(colour or "", colour or ""),
+            "sequence": str(sequence or 1),
+            "due": format_deadline(due_at),
+        }
+    elif kind == "weak_signal_burst":
+        params = {
+            "area": area_label(scope, area, area_name),
+            "window": window_label(window_start, window_end),
+            "category": category_label(category or "other"),
+            "count": str(case_count),
+            "case_no": case_no,
+        }
+    else:
+        params = {
+            "window": window_label(window_start, window_end),
+            "count": str(case_count),
+            "case_no": case_no,
+        }
+    return Planned(template, params, audiences)

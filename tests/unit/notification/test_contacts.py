@@ -66,3 +66,57 @@ def test_mobile_numbers_in_every_common_spelling() -> None:
     for bad in ("010-12345678", "12345", "+1 650 253 0000"):
         with pytest.raises(NotAMobile):
             normalise_mobile(bad)
+
+
+CENTRES = Path(__file__).resolve().parents[3] / "services" / "referral" / "data" / "centres.yaml"
+
+
+def test_a_task_goes_to_its_centres_contact_for_the_kind_else_up_the_tree() -> None:
+    registry = load_contacts()
+    community = ["150203001001", "150203001000", "150203"]
+    follow_up = registry.task_target(community, "follow_up")
+    assert follow_up is not None and follow_up.centre.centre_id == "150203001001"
+    assert follow_up.contact.mobiles == ("+8613904719121",)
+    burst = registry.task_target(community, "weak_signal_burst")  # the community has nobody for it
+    assert burst is not None and burst.centre.unit_code == "centre@150203001000"
+    other_street = registry.task_target(["150203002000", "150203"], "repeat_reporter")
+    assert other_street is not None and other_street.centre.centre_id == "150203"  # its default
+    assert registry.task_target(["999999"], "follow_up") is None
+
+
+@pytest.mark.skipif(not CENTRES.exists(), reason="referral's centre tree not present")
+def test_every_centre_with_task_contacts_is_a_centre_of_the_tree() -> None:
+    doc = yaml.safe_load(CENTRES.read_text(encoding="utf-8"))
+    assert set(load_contacts().centres) <= {c["area"] for c in doc["centres"]}
+
+
+def test_a_centre_system_takes_task_messages_when_asked_to() -> None:
+    text = """
+version: 1
+centres:
+  "150203001001":
+    webhook: {url: "https://robot.example.cn/send", secret: s, style: dingtalk}
+    tasks:
+      default: {webhook: true}
+"""
+    registry = parse_contacts(text)
+    target = registry.task_target(["150203001001"], "repeat_reporter")
+    assert target is not None and target.contact.webhook and target.contact.mobiles == ()
+    hook = registry.webhook("centre@150203001001")
+    assert hook is not None and hook.style == "dingtalk"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('centres: {"15020": {tasks: {}}}', "area code"),
+        ('centres: {"150203": {tasks: {visits: {mobiles: ["13904719101"]}}}}', "task kind"),
+        ('centres: {"150203": {tasks: {follow_up: {webhook: true}}}}', "has no webhook"),
+        ('centres: {"150203": {tasks: {follow_up: {}}}}', "at least one mobile"),
+        ('centres: {"150203": {tasks: {follow_up: {mobiles: ["8888"]}}}}', "follow_up.mobiles[0]"),
+    ],
+)
+def test_malformed_centre_task_contacts_name_the_entry(text: str, message: str) -> None:
+    with pytest.raises(ContactsError, match=message.replace("[", r"\[").replace("]", r"\]")) as err:
+        parse_contacts("version: 1\n" + text)
+    assert "8888" not in str(err.value)  # the entry is named, never the number

@@ -1,6 +1,6 @@
 """Which messages each event causes (pure): templates, parameters that fit, audiences per ladder step."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -85,3 +85,67 @@ def test_values_over_the_providers_limit_are_shortened_with_an_ellipsis() -> Non
     fitted = messages.fit_params(catalog, "case_replied", {"case_no": "ZZ-1", "department": long_name})
     assert len(fitted["department"]) == 35 and fitted["department"].endswith("…")
     assert fitted["case_no"] == "ZZ-1"
+
+
+def test_a_follow_up_task_says_which_case_which_visit_and_since_when() -> None:
+    plan = messages.task(
+        "follow_up", case_no="ZZ-20261122-000001", due_at=DUE, case_count=1, colour="red", sequence=3
+    )
+    assert plan.template == "task_follow_up" and plan.audiences == ("contact", "webhook")
+    assert _renders(plan) == (
+        "【昆都仑区综治中心】回访提醒：已办结红色事项（编号ZZ-20261122-000001）第3次回访于"
+        "2026年12月1日17:30到期，请回访后在平台标记完成。"
+    )
+
+
+def test_a_burst_task_says_where_how_many_and_within_what_window() -> None:
+    start = datetime(2026, 12, 1, 1, 0, tzinfo=UTC)
+    grid = messages.task(
+        "weak_signal_burst",
+        case_no="ZZ-20261201-000009",
+        due_at=DUE,
+        case_count=5,
+        category="noise",
+        window_start=start,
+        window_end=start + timedelta(minutes=1440),
+        scope="grid",
+        area="G-0101",
+    )
+    assert "网格G-0101，24小时内噪声扰民事项已达5件（最新编号ZZ-20261201-000009）" in _renders(grid)
+    street = messages.task(
+        "weak_signal_burst",
+        case_no="ZZ-20261201-000009",
+        due_at=DUE,
+        case_count=6,
+        category="noise",
+        window_start=start,
+        window_end=start + timedelta(days=3),
+        scope="street",
+        area="150203001000",
+        area_name="白云路街道综治中心",
+    )
+    assert "白云路街道综治中心辖区，3天内噪声扰民事项已达6件" in _renders(street)
+
+
+def test_a_repeat_reporter_task_names_no_one() -> None:
+    start = datetime(2026, 11, 1, 1, 0, tzinfo=UTC)
+    plan = messages.task(
+        "repeat_reporter",
+        case_no="ZZ-20261201-000009",
+        due_at=DUE,
+        case_count=3,
+        window_start=start,
+        window_end=start + timedelta(days=30),
+    )
+    assert _renders(plan) == (
+        "【昆都仑区综治中心】弱信号预警：同一反映人30天内已反映3件事项（最新编号ZZ-20261201-000009），"
+        "请登录平台关注研判。"
+    )
+
+
+@pytest.mark.parametrize(
+    ("minutes", "label"), [(30 * 24 * 60, "30天"), (1440, "24小时"), (120, "2小时"), (90, "90分钟")]
+)
+def test_windows_are_said_the_way_people_say_them(minutes: int, label: str) -> None:
+    start = datetime(2026, 12, 1, tzinfo=UTC)
+    assert messages.window_label(start, start + timedelta(minutes=minutes)) == label

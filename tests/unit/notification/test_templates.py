@@ -40,6 +40,15 @@ REALISTIC = {
     "supervision_red": {"case_no": CASE_NO, "stage": "报到签收", "overdue": "3个工作日"},
     "extension_approved": {"case_no": CASE_NO, "new_deadline": "2026年12月8日17:30"},
     "extension_denied": {"case_no": CASE_NO, "deadline": "2026年12月1日17:30"},
+    "task_follow_up": {"case_no": CASE_NO, "colour": "红色", "sequence": "3", "due": "2026年12月4日09:00"},
+    "task_weak_signal_burst": {
+        "area": "白云路街道综治中心辖区",
+        "window": "24小时",
+        "category": "噪声扰民",
+        "count": "5",
+        "case_no": CASE_NO,
+    },
+    "task_repeat_reporter": {"window": "30天", "count": "3", "case_no": CASE_NO},
 }
 
 
