@@ -679,8 +679,12 @@ class SignalReader:
             forms.append((f"(?:{_alternation(rep.again)}){gap}{verbs}", "again"))
         if rep.again_phrases:
             forms.append((_alternation(rep.again_phrases), "again"))
-        if rep.past:  # "之前打过12345反映过", "上个星期反映过": one report before this one
-            forms.append((f"(?:{_alternation(rep.past)})[^{boundary}]{{0,{rep.within}}}?{verbs}过", "again"))
+        if rep.past:  # "之前打过12345反映过", "上个星期反映过", "之前也打过电话": one report before this one
+            done = [verb for verb in rep.verbs if "过" in verb]  # verbs that already say it is past
+            past_verb = f"{verbs}过" + (f"|{_alternation(done)}" if done else "")
+            forms.append(
+                (f"(?:{_alternation(rep.past)})[^{boundary}]{{0,{rep.within}}}?(?:{past_verb})", "again")
+            )
         if rep.several:
             several = _alternation(rep.several)
             forms += [

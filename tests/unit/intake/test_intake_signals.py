@@ -260,6 +260,7 @@ def test_near_prefix_inside_a_word_is_not_nearly() -> None:
         # self-harm in other words
         ("男子说这条命不要了也要讨个公道", {S}),
         ("她说活不下去了，想一了百了", {S}),
+        ("房贷还不上，银行要起诉，真不知道该怎么活下去", {S}),
         ("小伙子坐在桥的栏杆上，说女朋友跟人跑了不想活", {S}),
         ("当事人爬到了小区水塔上面，不肯下来", {S}),
         ("来电人称和对象分手后对方天天发信息说要死给她看", {S}),
@@ -299,6 +300,8 @@ def test_threats_in_other_words(text: str, flags: set[RiskFlag]) -> None:
         ("来电人称邻居家的狗把她八岁的女儿腿咬破了", {P}),
         ("八十岁的孤寡老人屋顶塌了一角，晚上睡觉漏风", {P}),
         ("楼上住着一位坐轮椅的老人，电梯坏了已经半个月没下过楼", {P}),
+        ("母亲八十多岁一个人住，家里的暖气一直不热，老人冻得睡不着", {P}),
+        ("物业把他家的水停了，家里有一个刚满月的婴儿，没水没法洗奶瓶", {P}),
     ],
 )
 def test_gatherings_fights_and_endangered_people_in_other_words(text: str, flags: set[RiskFlag]) -> None:
@@ -430,6 +433,7 @@ def test_amounts_in_other_notations(text: str, amount: str) -> None:
         ("来过中心好几次", 2),
         ("三番五次打热线", 2),
         ("上个月也反映过这个事", 1),
+        ("小区东门的路灯坏了两个月了，之前也打过电话", 1),
     ],
 )
 def test_repeats_in_other_words(text: str, earlier: int) -> None:
