@@ -259,8 +259,7 @@ def test_near_prefix_inside_a_word_is_not_nearly() -> None:
         ("汽油都准备好了，就等着去找他们", {V}),
         # self-harm in other words
         ("男子说这条命不要了也要讨个公道", {S}),
-        ("她说活不下去了，想一了百了", {S}),
-        ("房贷还不上，银行要起诉，真不知道该怎么活下去", {S}),
+        ("她说活着没意思，想一了百了", {S}),
         ("小伙子坐在桥的栏杆上，说女朋友跟人跑了不想活", {S}),
         ("当事人爬到了小区水塔上面，不肯下来", {S}),
         ("来电人称和对象分手后对方天天发信息说要死给她看", {S}),
@@ -283,6 +282,8 @@ def test_threats_in_other_words(text: str, flags: set[RiskFlag]) -> None:
         ("家长们在校门口聚集，要求学校给个说法", {M}),
         ("维权群里正在统计明天去市里的人数，已经有人报名", {M}),
         ("十几名业主在售楼处静坐", {M}),
+        ("大家商量着下周一起去住建局门口坐着，直到给钱为止", {M}),
+        ("听说明天全村的人要去镇上讨说法", {M}),
         ("两人在楼道里扭打在一起，一方鼻子见血", {C}),
         ("对方拎着木棍冲进店里", {C}),
         ("双方推搡中老人摔倒在地", {C}),
@@ -299,6 +300,7 @@ def test_threats_in_other_words(text: str, flags: set[RiskFlag]) -> None:
         ("瘫痪在床的老人，保姆走了没人喂饭", {P}),
         ("来电人称邻居家的狗把她八岁的女儿腿咬破了", {P}),
         ("八十岁的孤寡老人屋顶塌了一角，晚上睡觉漏风", {P}),
+        ("双目失明的张大爷在楼道里摔断了腿", {P}),
         ("楼上住着一位坐轮椅的老人，电梯坏了已经半个月没下过楼", {P}),
         ("母亲八十多岁一个人住，家里的暖气一直不热，老人冻得睡不着", {P}),
         ("物业把他家的水停了，家里有一个刚满月的婴儿，没水没法洗奶瓶", {P}),
@@ -323,6 +325,18 @@ def test_gatherings_fights_and_endangered_people_in_other_words(text: str, flags
         "他扬言要跳槽到对面公司",
         "不开空调就热死了",
         "不舒服就吃药",
+        "她说要打扮得好看一点",
+        "店家声称要打折促销",
+        "他说要把门口的落叶烧了",
+        "司机说要先卸货再走",
+        "工资再不发，我们一家都活不下去了",
+        "楼上吵得我们没法活了",
+        "约了朋友一起去吃饭，路上堵车",
+        "大家可以通过信访渠道反映",
+        "物业组织保洁人员在大门口清理垃圾",
+        "工人扛着钢管进了工地",
+        "装修师傅用锤子砸墙",
+        "鱼刺卡在喉咙里",
         "孩子说再不给买手机就不理我了",
         "我们约了明天一起去吃饭",
         # crowds, banners and tools that are not gatherings or fights
@@ -388,7 +402,6 @@ def test_a_supposition_cancels_events_but_not_threats() -> None:
         ("一二十个工人", 10),
         ("原告吴某诉被告张某、李某、赵某借款纠纷", 3),  # parties named one by one
         ("整栋楼的住户都停水了", 10),  # a whole building involved
-        ("整个小区都停电了", 30),
         ("全村的人都签了名", 30),
     ],
 )
@@ -398,7 +411,7 @@ def test_people_in_other_notations(text: str, people: int) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["全村都通了自来水，感谢政府", "整栋楼外墙刚刷过", "被告王某与原告李某"],
+    ["全村都通了自来水，感谢政府", "整栋楼外墙刚刷过", "被告王某与原告李某", "整个小区都停电了"],
 )
 def test_a_whole_building_or_two_names_are_no_head_count(text: str) -> None:
     people = read(text).people_involved
@@ -540,7 +553,7 @@ def test_a_centre_extends_the_lexicon_without_code() -> None:
 def test_a_centre_extends_what_a_threat_may_say_without_code() -> None:
     text = "对方说不给钱就去他家门口泼油漆"
     assert read(text).flags == frozenset()
-    extended = SIGNALS_TEXT.replace("    threatened: [好看,", "    threatened: [泼油漆, 好看,")
+    extended = SIGNALS_TEXT.replace("    threatened: [你好看,", "    threatened: [泼油漆, 你好看,")
     reader = SignalReader(load_signal_rules(extended))
     assert reader.read(case_texts("", text)).flags == {V}
 
