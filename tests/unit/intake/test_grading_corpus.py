@@ -113,7 +113,14 @@ class Measure:
 def measure(assessor: Assessor, reports: list[dict[str, Any]], *, keep_wrong: bool) -> Measure:
     result = Measure(keep_wrong=keep_wrong)
     for report in reports:
-        result.add(report, graded_colour(assessor, report))
+        try:
+            graded = graded_colour(assessor, report)
+        except Exception as exc:
+            if keep_wrong:
+                raise
+            # A validation error would quote the report; say only what kind of error it was.
+            raise AssertionError(f"a held-out report could not be graded ({type(exc).__name__})") from None
+        result.add(report, graded)
     return result
 
 
