@@ -239,8 +239,6 @@ def load_signal_rules(text: str) -> SignalRules:
             "boundaries",
             "negation",
             "hearsay",
-            "hypothetical",
-            "threats",
             "signals",
             "ages",
             "numbers",
@@ -249,12 +247,16 @@ def load_signal_rules(text: str) -> SignalRules:
             "repeats",
             "max_quotes",
         },
+        # Added after the first release: a centre's own file written before them still loads.
+        optional={"hypothetical", "threats"},
     )
     expect_version(data, "signals")
     bounds = expect_keys(data["boundaries"], "boundaries", required={"clause", "sentence"})
     negation = expect_keys(data["negation"], "negation", required={"cues", "fillers", "max_gap"})
-    hearsay = expect_keys(data["hearsay"], "hearsay", required={"cues", "label_zh", "refuted"})
-    hypothetical = expect_keys(data["hypothetical"], "hypothetical", required={"cues"})
+    hearsay = expect_keys(data["hearsay"], "hearsay", required={"cues", "label_zh"}, optional={"refuted"})
+    hypothetical = expect_keys(
+        data.get("hypothetical", {}), "hypothetical", required=set(), optional={"cues"}
+    )
     ages = expect_keys(data["ages"], "ages", required={"elderly_from", "minor_below"})
     raw_signals = data["signals"]
     if not isinstance(raw_signals, list) or not raw_signals:
@@ -275,9 +277,9 @@ def load_signal_rules(text: str) -> SignalRules:
         negation_max_gap=_int(negation["max_gap"], "negation.max_gap", low=0),
         hearsay_cues=_words(hearsay["cues"], "hearsay.cues", empty_ok=True),
         hearsay_label_zh=expect_str(hearsay["label_zh"], "hearsay.label_zh"),
-        hearsay_refuted=_words(hearsay["refuted"], "hearsay.refuted", empty_ok=True),
-        hypothetical_cues=_words(hypothetical["cues"], "hypothetical.cues", empty_ok=True),
-        threats=_threats(data["threats"]),
+        hearsay_refuted=_words(hearsay.get("refuted", []), "hearsay.refuted", empty_ok=True),
+        hypothetical_cues=_words(hypothetical.get("cues", []), "hypothetical.cues", empty_ok=True),
+        threats=_threats(data.get("threats", NO_THREAT_FRAMES)),
         signals=tuple(signals),
         elderly_from=_int(ages["elderly_from"], "ages.elderly_from", low=1),
         minor_below=_int(ages["minor_below"], "ages.minor_below", low=1),
@@ -331,6 +333,16 @@ def _signal(raw: object, where: str) -> SignalRule:
         threatened=threatened,
         hypothetical=hypothetical,
     )
+
+
+NO_THREAT_FRAMES = {
+    "cues": [],
+    "conditions": [],
+    "consequences": [],
+    "condition_within": 0,
+    "resigned": [],
+    "within": 0,
+}
 
 
 def _threats(raw: object) -> ThreatFrames:
@@ -405,12 +417,17 @@ def _people(raw: object) -> PeopleWords:
             "subjects",
             "background",
             "involved",
-            "named",
-            "collectives",
         },
+        optional={"named", "collectives"},
     )
-    named = expect_keys(node["named"], "people.named", required={"marks", "joiners"})
-    collectives = expect_keys(node["collectives"], "people.collectives", required={"words", "involved"})
+    named = expect_keys(
+        node.get("named", {"marks": [], "joiners": "、"}), "people.named", required={"marks", "joiners"}
+    )
+    collectives = expect_keys(
+        node.get("collectives", {"words": {}, "involved": []}),
+        "people.collectives",
+        required={"words", "involved"},
+    )
     words = collectives["words"]
     if not isinstance(words, dict):
         raise RuleFileError("people.collectives.words", "expected a mapping of each word to its least number")
@@ -467,11 +484,11 @@ def _repeats(raw: object) -> RepeatWords:
             "several",
             "several_times",
             "within",
-            "object_within",
             "lead_ins",
             "fillers",
             "other_party",
         },
+        optional={"object_within"},
     )
     return RepeatWords(
         reason_zh=expect_str(node["reason_zh"], "repeats.reason_zh"),
@@ -483,7 +500,7 @@ def _repeats(raw: object) -> RepeatWords:
         several=_words(node["several"], "repeats.several", empty_ok=True),
         several_times=_int(node["several_times"], "repeats.several_times", low=2),
         within=_int(node["within"], "repeats.within", low=0),
-        object_within=_int(node["object_within"], "repeats.object_within", low=0),
+        object_within=_int(node.get("object_within", 0), "repeats.object_within", low=0),
         lead_ins=_words(node["lead_ins"], "repeats.lead_ins", empty_ok=True),
         fillers=_words(node["fillers"], "repeats.fillers", empty_ok=True),
         other_party=_words(node["other_party"], "repeats.other_party", empty_ok=True),

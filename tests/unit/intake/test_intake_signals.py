@@ -7,6 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -556,6 +557,20 @@ def test_a_centre_extends_what_a_threat_may_say_without_code() -> None:
     extended = SIGNALS_TEXT.replace("    threatened: [你好看,", "    threatened: [泼油漆, 你好看,")
     reader = SignalReader(load_signal_rules(extended))
     assert reader.read(case_texts("", text)).flags == {V}
+
+
+def test_a_signals_file_written_before_threat_frames_still_loads() -> None:
+    # A centre's own signals.yaml from the first release has none of the later sections.
+    data = yaml.safe_load(SIGNALS_TEXT)
+    del data["hypothetical"], data["threats"], data["hearsay"]["refuted"]
+    del data["people"]["named"], data["people"]["collectives"], data["repeats"]["object_within"]
+    for signal in data["signals"]:
+        signal.pop("threatened", None)
+        signal.pop("hypothetical", None)
+    reader = SignalReader(load_signal_rules(yaml.safe_dump(data, allow_unicode=True)))
+    assert reader.rules.threats.cues == () and reader.rules.people.collectives == ()
+    assert reader.read(case_texts("", "对方扬言要拿刀砍人")).flags == {V, C}
+    assert reader.read(case_texts("", "说不交就把他家砸了")).flags == frozenset()
 
 
 @pytest.mark.parametrize(
