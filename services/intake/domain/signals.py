@@ -7,9 +7,13 @@ with `Evidence`: the quoted words, where they are (source and character offsets)
 dispatcher reads ("文本含“扬言…跳下去”：自伤风险").
 
 Matching is on characters rather than jieba tokens: offsets stay exact, a centre's new phrase needs
-no dictionary entry, and a 2,000-character report is read in about a millisecond. Near misses are
-data too: a signal's `except` phrases ("跳楼价"), negation cues with the filler words allowed
-between cue and signal ("没有人扬言…", "并未动手"), hearsay cues that mark a signal as second-hand.
+no dictionary entry, and a 2,000-character report is read in about two milliseconds (jieba alone
+takes some twenty times that to segment it). Robustness comes from bounds rather than fixed strings:
+two words within a clause or a sentence (`pairs`), a threat's everyday consequence words only inside
+a threat frame (a cue, "不…就…", "大不了…": `threats`), numbers at their lower bound in every
+notation. Near misses are data too: a signal's `except` phrases ("跳楼价"), negation cues with the
+filler words allowed between cue and signal ("没有人扬言…", "并未动手"), hearsay cues that mark a
+signal as second-hand (and a rumour the text then refutes), suppositions ("万一…") for events.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from .rulefile import RuleFileError, expect_keys, expect_str, expect_version, pa
 SCOPES = ("clause", "sentence", "text")
 PLACEHOLDERS = ("@elderly", "@minor")  # stand for ages read from the text ("八十多岁", "7岁")
 HEARSAY_EFFECTS = ("mark", "ignore")
+HYPOTHETICAL_EFFECTS = ("keep", "ignore")
 MAX_PEOPLE = 100_000  # as the case body allows (domain/model.py)
 MAX_AMOUNT = Decimal("1000000000000")
 
@@ -128,6 +133,21 @@ class SignalRule:
     excepted: tuple[str, ...]
     unless: tuple[str, ...]  # words that, in the same sentence, cancel the signal
     hearsay: str
+    threatened: tuple[str, ...] = ()  # words that are the signal only as what a threat says will happen
+    hypothetical: str = "keep"  # "ignore": a supposition ("万一孩子摔伤了") is not the event
+
+
+@dataclass(frozen=True, slots=True)
+class ThreatFrames:
+    """Where a threat's consequence is said: after a cue ("扬言", "放话"), after a condition's
+    consequence marker ("不给钱就…", "再敢报警就…"), or after resignation ("大不了…", "否则…")."""
+
+    cues: tuple[str, ...]
+    conditions: tuple[str, ...]
+    consequences: tuple[str, ...]
+    condition_within: int
+    resigned: tuple[str, ...]
+    within: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +174,10 @@ class PeopleWords:
     subjects: tuple[str, ...]
     background: tuple[str, ...]
     involved: tuple[str, ...]
+    named_marks: tuple[str, ...]
+    named_joiners: str
+    collectives: tuple[tuple[str, int], ...]
+    collective_involved: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +200,7 @@ class RepeatWords:
     several: tuple[str, ...]
     several_times: int
     within: int
+    object_within: int
     lead_ins: tuple[str, ...]
     fillers: tuple[str, ...]
     other_party: tuple[str, ...]
@@ -190,6 +215,9 @@ class SignalRules:
     negation_max_gap: int
     hearsay_cues: tuple[str, ...]
     hearsay_label_zh: str
+    hearsay_refuted: tuple[str, ...]
+    hypothetical_cues: tuple[str, ...]
+    threats: ThreatFrames
     signals: tuple[SignalRule, ...]
     elderly_from: int
     minor_below: int
@@ -219,11 +247,16 @@ def load_signal_rules(text: str) -> SignalRules:
             "repeats",
             "max_quotes",
         },
+        # Added after the first release: a centre's own file written before them still loads.
+        optional={"hypothetical", "threats"},
     )
     expect_version(data, "signals")
     bounds = expect_keys(data["boundaries"], "boundaries", required={"clause", "sentence"})
     negation = expect_keys(data["negation"], "negation", required={"cues", "fillers", "max_gap"})
-    hearsay = expect_keys(data["hearsay"], "hearsay", required={"cues", "label_zh"})
+    hearsay = expect_keys(data["hearsay"], "hearsay", required={"cues", "label_zh"}, optional={"refuted"})
+    hypothetical = expect_keys(
+        data.get("hypothetical", {}), "hypothetical", required=set(), optional={"cues"}
+    )
     ages = expect_keys(data["ages"], "ages", required={"elderly_from", "minor_below"})
     raw_signals = data["signals"]
     if not isinstance(raw_signals, list) or not raw_signals:
@@ -244,6 +277,9 @@ def load_signal_rules(text: str) -> SignalRules:
         negation_max_gap=_int(negation["max_gap"], "negation.max_gap", low=0),
         hearsay_cues=_words(hearsay["cues"], "hearsay.cues", empty_ok=True),
         hearsay_label_zh=expect_str(hearsay["label_zh"], "hearsay.label_zh"),
+        hearsay_refuted=_words(hearsay.get("refuted", []), "hearsay.refuted", empty_ok=True),
+        hypothetical_cues=_words(hypothetical.get("cues", []), "hypothetical.cues", empty_ok=True),
+        threats=_threats(data.get("threats", NO_THREAT_FRAMES)),
         signals=tuple(signals),
         elderly_from=_int(ages["elderly_from"], "ages.elderly_from", low=1),
         minor_below=_int(ages["minor_below"], "ages.minor_below", low=1),
@@ -260,7 +296,7 @@ def _signal(raw: object, where: str) -> SignalRule:
         raw,
         where,
         required={"id", "flag", "reason_zh"},
-        optional={"terms", "pairs", "except", "unless", "hearsay"},
+        optional={"terms", "pairs", "threatened", "except", "unless", "hearsay", "hypothetical"},
     )
     flag = node["flag"]
     if flag not in RiskFlag.__members__:
@@ -271,12 +307,19 @@ def _signal(raw: object, where: str) -> SignalRule:
         raise RuleFileError(f"{where}.pairs", "expected a list of pairs")
     pairs = tuple(_pair(p, f"{where}.pairs[{j}]") for j, p in enumerate(raw_pairs))
     terms = _words(node.get("terms") or [], f"{where}.terms", empty_ok=True)
-    if not terms and not pairs:
-        raise RuleFileError(where, "a signal needs terms or pairs")
+    threatened = _words(node.get("threatened") or [], f"{where}.threatened", empty_ok=True)
+    if not terms and not pairs and not threatened:
+        raise RuleFileError(where, "a signal needs terms, pairs or threatened words")
     hearsay = node.get("hearsay", "mark")
     if hearsay not in HEARSAY_EFFECTS:
         raise RuleFileError(
             f"{where}.hearsay", f"expected one of {', '.join(HEARSAY_EFFECTS)}, got {hearsay!r}"
+        )
+    hypothetical = node.get("hypothetical", "keep")
+    if hypothetical not in HYPOTHETICAL_EFFECTS:
+        raise RuleFileError(
+            f"{where}.hypothetical",
+            f"expected one of {', '.join(HYPOTHETICAL_EFFECTS)}, got {hypothetical!r}",
         )
     return SignalRule(
         id=expect_str(node["id"], f"{where}.id"),
@@ -287,6 +330,34 @@ def _signal(raw: object, where: str) -> SignalRule:
         excepted=_words(node.get("except") or [], f"{where}.except", empty_ok=True),
         unless=_words(node.get("unless") or [], f"{where}.unless", empty_ok=True),
         hearsay=hearsay,
+        threatened=threatened,
+        hypothetical=hypothetical,
+    )
+
+
+NO_THREAT_FRAMES = {
+    "cues": [],
+    "conditions": [],
+    "consequences": [],
+    "condition_within": 0,
+    "resigned": [],
+    "within": 0,
+}
+
+
+def _threats(raw: object) -> ThreatFrames:
+    node = expect_keys(
+        raw,
+        "threats",
+        required={"cues", "conditions", "consequences", "condition_within", "resigned", "within"},
+    )
+    return ThreatFrames(
+        cues=_words(node["cues"], "threats.cues", empty_ok=True),
+        conditions=_words(node["conditions"], "threats.conditions", empty_ok=True),
+        consequences=_words(node["consequences"], "threats.consequences", empty_ok=True),
+        condition_within=_int(node["condition_within"], "threats.condition_within", low=0),
+        resigned=_words(node["resigned"], "threats.resigned", empty_ok=True),
+        within=_int(node["within"], "threats.within", low=0),
     )
 
 
@@ -347,6 +418,22 @@ def _people(raw: object) -> PeopleWords:
             "background",
             "involved",
         },
+        optional={"named", "collectives"},
+    )
+    named = expect_keys(
+        node.get("named", {"marks": [], "joiners": "、"}), "people.named", required={"marks", "joiners"}
+    )
+    collectives = expect_keys(
+        node.get("collectives", {"words": {}, "involved": []}),
+        "people.collectives",
+        required={"words", "involved"},
+    )
+    words = collectives["words"]
+    if not isinstance(words, dict):
+        raise RuleFileError("people.collectives.words", "expected a mapping of each word to its least number")
+    counted = tuple(
+        (_words([word], "people.collectives.words")[0], _int(n, f"people.collectives.words.{word}", low=1))
+        for word, n in words.items()
     )
     return PeopleWords(
         reason_zh=expect_str(node["reason_zh"], "people.reason_zh"),
@@ -361,6 +448,10 @@ def _people(raw: object) -> PeopleWords:
         subjects=_words(node["subjects"], "people.subjects", empty_ok=True),
         background=_words(node["background"], "people.background", empty_ok=True),
         involved=_words(node["involved"], "people.involved", empty_ok=True),
+        named_marks=_words(named["marks"], "people.named.marks", empty_ok=True),
+        named_joiners=_marks(named["joiners"], "people.named.joiners"),
+        collectives=counted,
+        collective_involved=_words(collectives["involved"], "people.collectives.involved", empty_ok=True),
     )
 
 
@@ -397,6 +488,7 @@ def _repeats(raw: object) -> RepeatWords:
             "fillers",
             "other_party",
         },
+        optional={"object_within"},
     )
     return RepeatWords(
         reason_zh=expect_str(node["reason_zh"], "repeats.reason_zh"),
@@ -408,6 +500,7 @@ def _repeats(raw: object) -> RepeatWords:
         several=_words(node["several"], "repeats.several", empty_ok=True),
         several_times=_int(node["several_times"], "repeats.several_times", low=2),
         within=_int(node["within"], "repeats.within", low=0),
+        object_within=_int(node.get("object_within", 0), "repeats.object_within", low=0),
         lead_ins=_words(node["lead_ins"], "repeats.lead_ins", empty_ok=True),
         fillers=_words(node["fillers"], "repeats.fillers", empty_ok=True),
         other_party=_words(node["other_party"], "repeats.other_party", empty_ok=True),
@@ -476,6 +569,7 @@ class _Text:
         self.text = half_width(part.text)
         self.clauses = [m.start() for m in clause_marks.finditer(self.text)]
         self.sentences = [m.start() for m in sentence_marks.finditer(self.text)]
+        self.threat_zones: list[tuple[int, tuple[Span, ...]]] | None = None  # read when first needed
 
     def scope_id(self, pos: int, scope: str) -> int:
         if scope == "text":
@@ -516,6 +610,7 @@ class _CompiledSignal:
         self.terms = _finder(rule.terms)
         self.excepted = _finder(rule.excepted)
         self.unless = _finder(rule.unless)
+        self.threatened = _finder(rule.threatened)
         self.pairs = [
             (pair, _finder(pair.first), _finder(pair.then), _finder(pair.also)) for pair in rule.pairs
         ]
@@ -532,6 +627,19 @@ class SignalReader:
         self._negation = re.compile(f"(?:{cues})(?P<gap>(?:{fillers})*)$" if fillers else f"(?:{cues})()$")
         self._negation_reach = rules.negation_max_gap + max(len(c) for c in rules.negation_cues)
         self._hearsay = _finder(rules.hearsay_cues)
+        self._refuted = _finder(rules.hearsay_refuted)
+        self._hypothetical = _finder(rules.hypothetical_cues)
+        threats = rules.threats
+        self._threat_cue = _finder(threats.cues)
+        self._resigned = _finder(threats.resigned)
+        self._conditional = None
+        if threats.conditions and threats.consequences:
+            # The nearest condition before its consequence marker: "再不还钱就", "敢报警就".
+            condition = _alternation(threats.conditions)
+            self._conditional = re.compile(
+                f"(?P<if>{condition})(?:(?!{condition})[^{re.escape(rules.sentence_marks)}])"
+                f"{{0,{threats.condition_within}}}?(?P<then>{_alternation(threats.consequences)})"
+            )
         self._clause_marks = re.compile(f"[{re.escape(rules.clause_marks)}]")
         self._sentence_marks = re.compile(f"[{re.escape(rules.sentence_marks)}]")
         # Numbers are looked for only where a numeral starts (a pattern opening with optional
@@ -550,6 +658,13 @@ class SignalReader:
             f"{number}(?P<unit>(?:{_alternation(people.measures)})(?:{nouns})?{counted})"
         )
         self._background = re.compile(_alternation(people.background)) if people.background else None
+        # "张某、李某、赵某": parties named one by one (a surname and a mark), joined into a list.
+        name = f"[\\u4e00-\\u9fff](?:{_alternation(people.named_marks)})" if people.named_marks else "(?!)"
+        self._name = re.compile(name)
+        self._named = re.compile(f"{name}(?:[{re.escape(people.named_joiners)}]{name})+")
+        self._collective = _finder(word for word, _ in people.collectives)
+        self._collective_value = dict(people.collectives)
+        self._collective_involved = _finder(people.collective_involved)
         self._involved = _finder(people.involved)
         self._not_after = _finder(people.not_after)
         self._not_before = (
@@ -581,13 +696,18 @@ class SignalReader:
             forms.append((f"(?:{_alternation(rep.again)}){gap}{verbs}", "again"))
         if rep.again_phrases:
             forms.append((_alternation(rep.again_phrases), "again"))
-        if rep.past:  # "之前打过12345反映过", "上个星期反映过": one report before this one
-            forms.append((f"(?:{_alternation(rep.past)})[^{boundary}]{{0,{rep.within}}}?{verbs}过", "again"))
+        if rep.past:  # "之前打过12345反映过", "上个星期反映过", "之前也打过电话": one report before this one
+            done = [verb for verb in rep.verbs if "过" in verb]  # verbs that already say it is past
+            past_verb = f"{verbs}过" + (f"|{_alternation(done)}" if done else "")
+            forms.append(
+                (f"(?:{_alternation(rep.past)})[^{boundary}]{{0,{rep.within}}}?(?:{past_verb})", "again")
+            )
         if rep.several:
             several = _alternation(rep.several)
             forms += [
                 (f"(?:{several}){gap}{verbs}", "several"),
-                (f"{verbs}(?:了|过)?(?:{several})", "several"),
+                # "反映过好几次", "来过中心好几次": the place may stand between
+                (f"{verbs}(?:了|过)?[^{boundary}]{{0,{rep.object_within}}}?(?:{several})", "several"),
             ]
         self._repeats = [(re.compile(form), kind) for form, kind in forms]
         self._other_party = _finder(rep.other_party)
@@ -649,8 +769,6 @@ class SignalReader:
     # -- risk flags -------------------------------------------------------------------------------
 
     def _signal_in(self, signal: _CompiledSignal, text: _Text) -> Iterator[_Found]:
-        excepted = [m.span() for m in signal.excepted.finditer(text.text)] if signal.excepted else []
-        unless = [m.start() for m in signal.unless.finditer(text.text)] if signal.unless else []
         # Terms first (they are specific), then pairs; words already quoted are not quoted twice.
         candidates: list[tuple[Span, ...]] = (
             [(m.span(),) for m in signal.terms.finditer(text.text)] if signal.terms else []
@@ -658,7 +776,7 @@ class SignalReader:
         taken: set[Span] = set()
         for pair, first, then, also in signal.pairs:
             firsts = self._occurrences(first, pair.first, text)
-            thens = self._occurrences(then, pair.then, text) if firsts else []
+            thens = self._near(then, pair, firsts, text) if firsts else []
             for a in firsts:
                 b = self._partner(a, thens, pair, text)
                 if b is not None and also is not None:
@@ -668,6 +786,15 @@ class SignalReader:
                 if b is not None and b not in taken:
                     taken.add(b)
                     candidates.append(tuple(sorted((a, b))))
+        if signal.threatened:
+            for match in signal.threatened.finditer(text.text):
+                markers = self._threat_frame(text, match.start())
+                if markers is not None:
+                    candidates.append((*markers, match.span()))
+        if not candidates:
+            return
+        excepted = [m.span() for m in signal.excepted.finditer(text.text)] if signal.excepted else []
+        unless = [m.start() for m in signal.unless.finditer(text.text)] if signal.unless else []
         covered: set[int] = set()  # characters of words already quoted
         for spans in candidates:
             if any(i in covered for start, end in spans for i in range(start, end)):
@@ -678,11 +805,56 @@ class SignalReader:
                 continue
             if unless and self._cancelled(text, spans[0], unless):
                 continue
+            if signal.rule.hypothetical == "ignore" and any(self._supposed(text, span) for span in spans):
+                continue
             hearsay = self._is_hearsay(text, spans[0])
-            if hearsay and signal.rule.hearsay == "ignore":
+            if hearsay and (signal.rule.hearsay == "ignore" or self._refuted_after(text, spans[-1])):
                 continue
             covered.update(i for start, end in spans for i in range(start, end))
             yield _Found(spans, hearsay)
+
+    def _threat_frame(self, text: _Text, at: int) -> tuple[Span, ...] | None:
+        """The words that make what is said at `at` a threat: a cue ("扬言"), a condition and its
+        consequence marker ("不…就"), or resignation ("大不了") at most `within` characters before it,
+        in its sentence. None when nothing does."""
+        zones = text.threat_zones
+        if zones is None:
+            zones = text.threat_zones = self._threat_zones(text)
+        if not zones:
+            return None
+        sentence = text.scope_id(at, "sentence")
+        index = bisect.bisect_right(zones, (at, ((at + 1, at + 1),))) - 1
+        while index >= 0:
+            start, markers = zones[index]
+            if at - start > self.rules.threats.within:
+                return None
+            if text.scope_id(start - 1, "sentence") == sentence:
+                return markers
+            index -= 1
+        return None
+
+    def _threat_zones(self, text: _Text) -> list[tuple[int, tuple[Span, ...]]]:
+        """Where threatened words may follow: (where the zone starts, the words that open it)."""
+        zones: list[tuple[int, tuple[Span, ...]]] = []
+        for finder in (self._threat_cue, self._resigned):
+            if finder is not None:
+                zones += [(m.end(), (m.span(),)) for m in finder.finditer(text.text)]
+        if self._conditional is not None:
+            zones += [
+                (m.end(), (m.span("if"), m.span("then"))) for m in self._conditional.finditer(text.text)
+            ]
+        zones.sort()
+        return zones
+
+    def _supposed(self, text: _Text, span: Span) -> bool:
+        """A supposition cue ("万一", "假如") earlier in the clause: "万一孩子摔伤了，谁负责"."""
+        if self._hypothetical is None:
+            return False
+        return self._hypothetical.search(text.text, text.start_of(span[0], "clause"), span[0]) is not None
+
+    def _refuted_after(self, text: _Text, span: Span) -> bool:
+        """A rumour the text then says was checked and found untrue ("…经核实没有这回事")."""
+        return self._refuted is not None and self._refuted.search(text.text, span[1]) is not None
 
     def _occurrences(self, finder: re.Pattern[str] | None, words: Sequence[str], text: _Text) -> list[Span]:
         found = [m.span() for m in finder.finditer(text.text)] if finder else []
@@ -694,6 +866,23 @@ class SignalReader:
                     found.append(span)
             found.sort()
         return found
+
+    def _near(
+        self, finder: re.Pattern[str] | None, pair: Pair, firsts: list[Span], text: _Text
+    ) -> list[Span]:
+        """A pair's second words, looked for only where they could pair with a first one (most of a
+        long report is far from any first word; scanning it all for a long word list is the cost)."""
+        if finder is None or "@elderly" in pair.then or "@minor" in pair.then:
+            return self._occurrences(finder, pair.then, text)
+        reach = pair.within + max(len(word) for word in pair.then)
+        windows: list[list[int]] = []
+        for start, end in firsts:
+            low = max(0, start - reach) if pair.any_order else end
+            if windows and low <= windows[-1][1]:
+                windows[-1][1] = max(windows[-1][1], end + reach)
+            else:
+                windows.append([low, end + reach])
+        return [m.span() for low, high in windows for m in finder.finditer(text.text, low, high)]
 
     def _partner(self, a: Span, thens: list[Span], pair: Pair, text: _Text) -> Span | None:
         scope = text.scope_id(a[0], pair.scope)
@@ -786,7 +975,6 @@ class SignalReader:
         return value, at - len(pre) if near or pre in ("数", "上") else at
 
     def _people_in(self, text: _Text) -> Iterator[tuple[Decimal, Evidence]]:
-        people = self.rules.people
         for match, pre, at in self._numbers(text, self._people):
             if self._not_after and self._not_after.match(text.text, match.start("unit")):
                 continue
@@ -806,20 +994,31 @@ class SignalReader:
             ):
                 continue  # "单位有300多名员工，只有他一个人…": the setting, not the people involved
             start, extra = self._one_more(text, start)
-            count = min(int(value) + extra, MAX_PEOPLE)
-            span = (start, match.end())
-            quote = text.part.text[start : match.end()]
-            yield (
-                Decimal(count),
-                Evidence(
-                    fact="people_involved",
-                    value=count,
-                    signal="people",
-                    quote=quote,
-                    spans=[text.span(span)],
-                    reason_zh=f"文本含“{quote}”：{people.reason_zh}按{count}人计",
-                ),
-            )
+            yield self._head_count(text, (start, match.end()), min(int(value) + extra, MAX_PEOPLE))
+        for match in self._named.finditer(text.text):
+            yield self._head_count(text, match.span(), len(set(self._name.findall(match.group()))))
+        if self._collective is not None:
+            for match in self._collective.finditer(text.text):
+                # "整栋楼都停水了": the whole building is involved; "全村都通了自来水" says no trouble.
+                end = text.end_of(match.start(), "clause")
+                if self._collective_involved and self._collective_involved.search(
+                    text.text, match.end(), end
+                ):
+                    yield self._head_count(text, match.span(), self._collective_value[match.group()])
+
+    def _head_count(self, text: _Text, span: Span, count: int) -> tuple[Decimal, Evidence]:
+        quote = text.part.text[span[0] : span[1]]
+        return (
+            Decimal(count),
+            Evidence(
+                fact="people_involved",
+                value=count,
+                signal="people",
+                quote=quote,
+                spans=[text.span(span)],
+                reason_zh=f"文本含“{quote}”：{self.rules.people.reason_zh}按{count}人计",
+            ),
+        )
 
     def _one_more(self, text: _Text, start: int) -> tuple[int, int]:
         """ "另外9名工友", "我和两个老乡": the people counted are besides someone, who is involved too.

@@ -5,11 +5,13 @@ description (a 12345 work order without a title gets the first 30 characters of 
 adapter's mapping gives it), its channel and request type, nothing structured, no earlier reports;
 the category from the classifier; through `Assessor.grade` with the packaged rules.
 
-`dev.yaml` is the split the rules were tuned on; `heldout.yaml` was never read while tuning, and
-only its figures are shown (no ids, no texts: looking at them would spend it). Figures are printed
-(pytest -s) and written to test-artifacts/grading-accuracy.txt. The test fails when red recall is
-below 0.95 or accuracy below 0.85 on dev or on the whole corpus; the held-out figures are reported
-as they are.
+Development is `dev.yaml` and `heldout.yaml` (the first held-out split, retired once it had been
+measured several times): the rules are tuned on them and their misclassified reports are listed.
+The held-out split is `heldout2.yaml`, written by someone who never read the rules, when it is
+present: only its figures are shown (no ids, no texts, no report in an assertion message: reading
+them would spend it). Figures are printed (pytest -s) and written to
+test-artifacts/grading-accuracy.txt. The test fails when red recall is below 0.95 or accuracy below
+0.85 on development; the held-out figures are reported as they are.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from services.intake.domain.model import CaseIn
 
 ARTIFACTS = Path(os.environ.get("HUB_TEST_ARTIFACTS", "test-artifacts"))
 CORPUS = Path(__file__).resolve().parents[2] / "data" / "grading_corpus"
+DEVELOPMENT = ("dev.yaml", "heldout.yaml")  # heldout.yaml was retired into development
+HELD_OUT = "heldout2.yaml"  # measured only; absent until its author delivers it
 COLOURS = ("red", "orange", "yellow", "blue")
 MIN_RED_RECALL = 0.95
 MIN_ACCURACY = 0.85
@@ -59,7 +63,8 @@ def graded_colour(assessor: Assessor, report: dict[str, Any]) -> str:
 @dataclass
 class Measure:
     confusion: Counter[tuple[str, str]] = field(default_factory=Counter)  # (label, graded) -> reports
-    # Misclassified reports, kept for dev only; never shown in a repr (a failed assertion prints one).
+    # Misclassified reports, kept for development only; never shown in a repr (a failed assertion
+    # prints one).
     wrong: list[tuple[dict[str, Any], str]] = field(default_factory=list, repr=False)
     keep_wrong: bool = True
 
@@ -83,9 +88,6 @@ class Measure:
     def recall(self, colour: str) -> float:
         labelled = sum(self.confusion[(colour, graded)] for graded in COLOURS)
         return self.confusion[(colour, colour)] / labelled if labelled else 0.0
-
-    def merged(self, other: Measure) -> Measure:
-        return Measure(self.confusion + other.confusion, keep_wrong=False)
 
     def render(self, name: str, *, show_wrong: bool) -> list[str]:
         lines = [f"{name}: {self.total} reports, accuracy {self.accuracy:.3f}"]
@@ -111,29 +113,35 @@ class Measure:
 def measure(assessor: Assessor, reports: list[dict[str, Any]], *, keep_wrong: bool) -> Measure:
     result = Measure(keep_wrong=keep_wrong)
     for report in reports:
-        result.add(report, graded_colour(assessor, report))
+        try:
+            graded = graded_colour(assessor, report)
+        except Exception as exc:
+            if keep_wrong:
+                raise
+            # A validation error would quote the report; say only what kind of error it was.
+            raise AssertionError(f"a held-out report could not be graded ({type(exc).__name__})") from None
+        result.add(report, graded)
     return result
 
 
 def test_grading_accuracy_on_the_labelled_corpus() -> None:
     assessor = Assessor.from_packaged_rules()
-    dev = measure(assessor, load("dev.yaml"), keep_wrong=True)
-    heldout = measure(assessor, load("heldout.yaml"), keep_wrong=False)
-    whole = dev.merged(heldout)
-    report = "\n".join(
-        [
-            "four-colour grading of text-only reports (title + description, nothing structured)",
-            *dev.render("dev (rules tuned on it)", show_wrong=True),
-            *heldout.render("held-out (never read; figures only)", show_wrong=False),
-            *whole.render("whole corpus", show_wrong=False),
-        ]
-    )
+    development = measure(assessor, [r for name in DEVELOPMENT for r in load(name)], keep_wrong=True)
+    lines = [
+        "four-colour grading of text-only reports (title + description, nothing structured)",
+        *development.render(f"development ({' + '.join(DEVELOPMENT)}; rules tuned on it)", show_wrong=True),
+    ]
+    if (CORPUS / HELD_OUT).exists():
+        heldout = measure(assessor, load(HELD_OUT), keep_wrong=False)
+        lines += heldout.render(f"held-out ({HELD_OUT}; never read; figures only)", show_wrong=False)
+    else:
+        lines.append(f"held-out: {HELD_OUT} not present, not measured")
+    report = "\n".join(lines)
     print("\n" + report)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     (ARTIFACTS / "grading-accuracy.txt").write_text(report + "\n", encoding="utf-8")
 
-    # Plain numbers in the assertions: pytest shows their operands, and nothing of held-out's texts.
-    dev_red, dev_accuracy = dev.recall("red"), dev.accuracy
-    whole_red, whole_accuracy = whole.recall("red"), whole.accuracy
-    assert dev_red >= MIN_RED_RECALL and dev_accuracy >= MIN_ACCURACY, report
-    assert whole_red >= MIN_RED_RECALL and whole_accuracy >= MIN_ACCURACY, report
+    # Plain numbers in the assertion: pytest shows their operands, and the message is development's
+    # figures and misclassified reports (no held-out report is ever kept).
+    red_recall, accuracy = development.recall("red"), development.accuracy
+    assert red_recall >= MIN_RED_RECALL and accuracy >= MIN_ACCURACY, report

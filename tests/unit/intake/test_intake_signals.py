@@ -7,6 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -229,6 +230,235 @@ def test_near_prefix_inside_a_word_is_not_nearly() -> None:
     assert read("最近3人受伤").people_involved == 3
 
 
+# --- generalisation: the same facts in other words (phrases written for these tests, not the corpus) ---
+
+
+@pytest.mark.parametrize(
+    ("text", "flags"),
+    [
+        # a threat cue, then harm in everyday words
+        ("对方放话说要找人卸了他的胳膊", {V}),
+        ("对方声称要叫一帮兄弟过来收拾我们", {V}),
+        ("邻居扬言要把我家的车砸了", {V}),
+        ("那人临走时放下一句话：你给我等着，迟早收拾你", {V}),
+        ("保安队长恐吓业主，说晚上出门小心点", {V}),
+        # a condition and its consequence: 不/再/敢/如果 … 就 …
+        ("他说不给钱就让他们好看", {V}),
+        ("债主说三天内不还钱就把他家房子点了", {V}),
+        ("包工头威胁说谁再来要钱就打断谁的腿", {V}),
+        ("前夫发短信说再敢报警就让她见血", {V}),
+        ("对方在微信上说，敢去派出所报案就弄残他", {V}),
+        ("业主说物业再不退钱，他就带人把物业办公室砸了", {V}),
+        ("工人们扬言不发工资就去堵高速", {M}),
+        ("老板要是不给钱，我就从这楼上跳下去", {S}),
+        ("老人称子女不给赡养费，再这样下去他只能去死", {S}),
+        # resignation
+        ("来电人称大不了一起死", {V}),
+        ("欠款人说要钱没有，要命一条，逼急了就跟你拼", {V}),
+        # extreme means readied, in either order
+        ("他已经买好汽油，说要去开发商那里", {V}),
+        ("汽油都准备好了，就等着去找他们", {V}),
+        # self-harm in other words
+        ("男子说这条命不要了也要讨个公道", {S}),
+        ("她说活着没意思，想一了百了", {S}),
+        ("小伙子坐在桥的栏杆上，说女朋友跟人跑了不想活", {S}),
+        ("当事人爬到了小区水塔上面，不肯下来", {S}),
+        ("来电人称和对象分手后对方天天发信息说要死给她看", {S}),
+    ],
+)
+def test_threats_in_other_words(text: str, flags: set[RiskFlag]) -> None:
+    assert read(text).flags == frozenset(flags)
+
+
+@pytest.mark.parametrize(
+    ("text", "flags"),
+    [
+        ("有人在业主群里召集大家周六到街道办门口讨说法", {M}),
+        ("村民们约了明天一起去镇政府", {M}),
+        ("业主们自发组织起来，准备周末去区政府反映问题", {M}),
+        ("他号召全村的人去把路堵上", {M}),
+        ("几十个工人把开发商的大门堵住了", {M}),
+        ("三十多名家长堵在教育局门口", {M}),
+        ("一伙人拉着“还我血汗钱”的牌子在售楼处门前", {M}),
+        ("家长们在校门口聚集，要求学校给个说法", {M}),
+        ("维权群里正在统计明天去市里的人数，已经有人报名", {M}),
+        ("十几名业主在售楼处静坐", {M}),
+        ("大家商量着下周一起去住建局门口坐着，直到给钱为止", {M}),
+        ("听说明天全村的人要去镇上讨说法", {M}),
+        ("两人在楼道里扭打在一起，一方鼻子见血", {C}),
+        ("对方拎着木棍冲进店里", {C}),
+        ("双方推搡中老人摔倒在地", {C}),
+        ("他被对方按在地上打", {C}),
+        ("丈夫喝醉后掐住她的脖子", {C}),
+        ("房东带了四五个人把租户的东西扔出来，还推了租户一把", {C}),
+        ("丈夫经常打她，这次把她打得住了院", {C}),
+        ("男子将前妻拖进车里强行带走", {C}),
+        ("店主与顾客发生冲突，顾客头部被砸出一个口子", {C}),
+        ("独居的王奶奶家燃气管漏气，老人腿脚不便出不了门", {P}),
+        ("孤寡老人家里停电三天，晚上只能摸黑", {P}),
+        ("一个残疾人的家被强拆，现在没地方住", {P}),
+        ("独居老人被骗子上门纠缠，逼着他买保健品", {P}),
+        ("瘫痪在床的老人，保姆走了没人喂饭", {P}),
+        ("来电人称邻居家的狗把她八岁的女儿腿咬破了", {P}),
+        ("八十岁的孤寡老人屋顶塌了一角，晚上睡觉漏风", {P}),
+        ("双目失明的张大爷在楼道里摔断了腿", {P}),
+        ("楼上住着一位坐轮椅的老人，电梯坏了已经半个月没下过楼", {P}),
+        ("母亲八十多岁一个人住，家里的暖气一直不热，老人冻得睡不着", {P}),
+        ("物业把他家的水停了，家里有一个刚满月的婴儿，没水没法洗奶瓶", {P}),
+    ],
+)
+def test_gatherings_fights_and_endangered_people_in_other_words(text: str, flags: set[RiskFlag]) -> None:
+    assert read(text).flags == frozenset(flags)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # a frame without harm, or harm words without a frame
+        "他说不满意就去法院起诉",
+        "物业再不修电梯，他就拒交物业费",
+        "老板说不给钱就去劳动仲裁",
+        "再不来修，我们就自己找人修了",
+        "对方扬言要去消协投诉",
+        "他说要吸取教训，以后按时交费",
+        "他说要点了外卖再走",
+        "他说要和兄弟一起去吃饭",
+        "他扬言要跳槽到对面公司",
+        "不开空调就热死了",
+        "不舒服就吃药",
+        "她说要打扮得好看一点",
+        "店家声称要打折促销",
+        "他说要把门口的落叶烧了",
+        "司机说要先卸货再走",
+        "工资再不发，我们一家都活不下去了",
+        "楼上吵得我们没法活了",
+        "约了朋友一起去吃饭，路上堵车",
+        "大家可以通过信访渠道反映",
+        "物业组织保洁人员在大门口清理垃圾",
+        "工人扛着钢管进了工地",
+        "装修师傅用锤子砸墙",
+        "鱼刺卡在喉咙里",
+        "孩子说再不给买手机就不理我了",
+        "我们约了明天一起去吃饭",
+        # crowds, banners and tools that are not gatherings or fights
+        "社区组织志愿者到街道参加培训",
+        "员工拉横幅庆祝公司成立十周年",
+        "楼下棋牌室每天有很多人聚在门口抽烟聊天",
+        "双方吵了几句，没有推搡",
+        "邻居拿刀在院子里杀鸡",
+        "居民拿着铁锹在小区里种菜",
+        "用砖头垫了一下桌脚",
+        # vulnerable people mentioned, not endangered
+        "老人和儿子一起住，家里很安全",
+        "残疾人补贴什么时候发放",
+        "独居老人申请居家养老服务",
+        "孕妇想咨询产假怎么休",
+        "楼上孩子跑跳声音大",
+        # a supposition, and a rumour found untrue
+        "万一孩子在小区摔伤了，物业负责吗",
+        "假如以后发生打架，谁来负责",
+        "听说有人要堵路，经核实是谣言",
+        "群里传言有人要去政府闹事，后来核实没有这回事",
+    ],
+)
+def test_near_misses_in_other_words_fire_nothing(text: str) -> None:
+    assert read(text).flags == frozenset()
+
+
+def test_a_threat_frame_is_quoted_with_its_words() -> None:
+    facts = read("老人被骗买保健品，对方又上门逼他交钱，说不交就把他家砸了")
+    [evidence] = facts.evidence["flags.violence_threat"]
+    assert evidence.quote == "不…就把…砸了"
+    assert [s.text for s in evidence.spans] == ["不", "就把", "砸了"]
+
+
+def test_a_negated_threat_frame_does_not_fire() -> None:
+    assert read("他并没有说不给钱就砸了他家").flags == frozenset()
+    assert read("对方没有扬言要收拾他").flags == frozenset()
+
+
+def test_a_rumour_stands_until_the_text_refutes_it() -> None:
+    assert read("前几天居民中传言工人要去堵路讨薪").flags == {M}
+    text = "前几天居民中传言工人要去堵路讨薪，经与项目部核实，工资已发放，工人表示没有这回事。"
+    assert read(text).flags == frozenset()
+
+
+def test_a_supposition_cancels_events_but_not_threats() -> None:
+    assert read("万一孩子在学校摔伤了，学校要承担什么责任").flags == frozenset()
+    assert read("孩子在学校摔伤了，学校要承担什么责任").flags == {P}
+    assert read("他说万一拿不到钱就从楼上跳下去").flags == {S}  # threats are suppositions by nature
+
+
+@pytest.mark.parametrize(
+    ("text", "people"),
+    [
+        ("几十户村民", 20),
+        ("一百多户", 100),
+        ("上千名投资人", 1000),
+        ("两百余名业主", 200),
+        ("七八十户", 70),
+        ("二十来个工人", 20),
+        ("三四十户居民", 30),
+        ("一百五六十人", 150),
+        ("一二十个工人", 10),
+        ("原告吴某诉被告张某、李某、赵某借款纠纷", 3),  # parties named one by one
+        ("整栋楼的住户都停水了", 10),  # a whole building involved
+        ("全村的人都签了名", 30),
+    ],
+)
+def test_people_in_other_notations(text: str, people: int) -> None:
+    assert read(text).people_involved == people
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["全村都通了自来水，感谢政府", "整栋楼外墙刚刷过", "被告王某与原告李某", "整个小区都停电了"],
+)
+def test_a_whole_building_or_two_names_are_no_head_count(text: str) -> None:
+    people = read(text).people_involved
+    assert people is None or people < 3
+
+
+@pytest.mark.parametrize(
+    ("text", "amount"),
+    [
+        ("欠款几十万", "200000"),
+        ("一百二十余万元", "1200000"),
+        ("涉案1.2亿", "120000000"),
+        ("借了三万五", "35000"),
+        ("欠款两百多万", "2000000"),
+        ("工程款三百来万", "3000000"),
+        ("损失约三四十万元", "300000"),
+        ("十来万块钱", "100000"),
+    ],
+)
+def test_amounts_in_other_notations(text: str, amount: str) -> None:
+    assert read(text).amount_yuan == Decimal(amount)
+
+
+@pytest.mark.parametrize(
+    ("text", "earlier"),
+    [
+        ("这是第三次留言了", 2),
+        ("这已经是我第五次打电话了", 4),
+        ("我又一次打电话反映", 1),
+        ("已经多次反映，一直没人管", 2),
+        ("前前后后打了四五次电话", 4),
+        ("来过中心好几次", 2),
+        ("三番五次打热线", 2),
+        ("上个月也反映过这个事", 1),
+        ("小区东门的路灯坏了两个月了，之前也打过电话", 1),
+    ],
+)
+def test_repeats_in_other_words(text: str, earlier: int) -> None:
+    assert read(text).repeat_count == earlier
+
+
+def test_nobody_acting_is_not_a_repeat() -> None:
+    # The labels count reports to the hub; a complaint that nothing happened says nothing of them.
+    assert read("楼道灯坏了一直没人管").repeat_count is None
+
+
 # --- evidence ------------------------------------------------------------------------------------
 
 
@@ -321,17 +551,42 @@ def test_a_centre_extends_the_lexicon_without_code() -> None:
     assert reader.read(case_texts("", "对方扬言要去他家门口泼油漆")).flags == {V}
 
 
+def test_a_centre_extends_what_a_threat_may_say_without_code() -> None:
+    text = "对方说不给钱就去他家门口泼油漆"
+    assert read(text).flags == frozenset()
+    extended = SIGNALS_TEXT.replace("    threatened: [你好看,", "    threatened: [泼油漆, 你好看,")
+    reader = SignalReader(load_signal_rules(extended))
+    assert reader.read(case_texts("", text)).flags == {V}
+
+
+def test_a_signals_file_written_before_threat_frames_still_loads() -> None:
+    # A centre's own signals.yaml from the first release has none of the later sections.
+    data = yaml.safe_load(SIGNALS_TEXT)
+    del data["hypothetical"], data["threats"], data["hearsay"]["refuted"]
+    del data["people"]["named"], data["people"]["collectives"], data["repeats"]["object_within"]
+    for signal in data["signals"]:
+        signal.pop("threatened", None)
+        signal.pop("hypothetical", None)
+    reader = SignalReader(load_signal_rules(yaml.safe_dump(data, allow_unicode=True)))
+    assert reader.rules.threats.cues == () and reader.rules.people.collectives == ()
+    assert reader.read(case_texts("", "对方扬言要拿刀砍人")).flags == {V, C}
+    assert reader.read(case_texts("", "说不交就把他家砸了")).flags == frozenset()
+
+
 @pytest.mark.parametrize(
     ("change", "where", "problem"),
     [
         (("flag: self_harm_threat", "flag: self_harm"), "signals[0].flag", "unknown flag 'self_harm'"),
         (("scope: sentence", "scope: paragraph"), ".scope", "expected one of clause, sentence, text"),
-        (("within: 15", "within: -1"), ".within", "expected a whole number 0 or more"),
+        (("        within: 15", "        within: -1"), ".within", "expected a whole number 0 or more"),
         (('"@minor"', '"@aged"'), ".first[", "unknown placeholder '@aged'"),
         (("near_factor: 0.9", "near_factor: 1.5"), "numbers.near_factor", "at most 1"),
         (("max_quotes: 3", "max_quotes: 0"), "max_quotes", "1 or more"),
         (("  - id: violence", "  - id: self_harm"), "signals[1].id", "duplicate signal id"),
         (("version: 1", "version: 2"), "signals.version", "must be 1"),
+        (("    hypothetical: ignore\n", "    hypothetical: maybe\n"), ".hypothetical", "one of keep, ignore"),
+        (("condition_within: 15", "condition_within: -1"), "threats.condition_within", "0 or more"),
+        (("整栋楼: 10", "整栋楼: 0"), "people.collectives.words.整栋楼", "1 or more"),
     ],
 )
 def test_rule_file_errors_name_the_entry(change: tuple[str, str], where: str, problem: str) -> None:
