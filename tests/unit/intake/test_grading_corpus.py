@@ -11,7 +11,7 @@ The held-out split is `heldout2.yaml`, written by someone who never read the rul
 present: only its figures are shown (no ids, no texts, no report in an assertion message: reading
 them would spend it). Figures are printed (pytest -s) and written to
 test-artifacts/grading-accuracy.txt. The test fails when red recall is below 0.95 or accuracy below
-0.85 on development; the held-out figures are reported as they are.
+0.85 on development or on the whole corpus; the held-out figures are reported as they are.
 """
 
 from __future__ import annotations
@@ -131,9 +131,12 @@ def test_grading_accuracy_on_the_labelled_corpus() -> None:
         "four-colour grading of text-only reports (title + description, nothing structured)",
         *development.render(f"development ({' + '.join(DEVELOPMENT)}; rules tuned on it)", show_wrong=True),
     ]
+    whole = Measure(confusion=Counter(development.confusion), keep_wrong=False)
     if (CORPUS / HELD_OUT).exists():
         heldout = measure(assessor, load(HELD_OUT), keep_wrong=False)
         lines += heldout.render(f"held-out ({HELD_OUT}; never read; figures only)", show_wrong=False)
+        whole.confusion.update(heldout.confusion)
+        lines += whole.render("whole corpus (development + held-out)", show_wrong=False)
     else:
         lines.append(f"held-out: {HELD_OUT} not present, not measured")
     report = "\n".join(lines)
@@ -145,3 +148,7 @@ def test_grading_accuracy_on_the_labelled_corpus() -> None:
     # figures and misclassified reports (no held-out report is ever kept).
     red_recall, accuracy = development.recall("red"), development.accuracy
     assert red_recall >= MIN_RED_RECALL and accuracy >= MIN_ACCURACY, report
+    # The whole corpus too (TARGETS.md 7); the held-out split's own figures are reported, not gated: a
+    # gate on them would be tuned against sooner or later.
+    whole_red_recall, whole_accuracy = whole.recall("red"), whole.accuracy
+    assert whole_red_recall >= MIN_RED_RECALL and whole_accuracy >= MIN_ACCURACY
