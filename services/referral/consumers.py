@@ -71,11 +71,10 @@ def handlers(uc: ReferralUseCases) -> dict[str, Handler]:
 
     async def on_case_merged(ctx: HandlerContext) -> None:
         merged = CaseMergedV1.model_validate(ctx.event.data)
-        if await store.lock_case(ctx.session, merged.case_no) is None:
-            raise RetryLater("case not registered here yet")
         actor = Actor(merged.actor_role or "centre")
         limits = [(d.due_by, d.due_by_source) for d in merged.duties if d.due_by and d.due_by_source]
-        await uc.cases.merged(ctx.session, merged.case_no, merged.into, actor, limits=limits)
+        if await uc.cases.merged(ctx.session, merged.case_no, merged.into, actor, limits=limits) is None:
+            raise RetryLater("case not registered here yet")
 
     async def on_assessment_changed(ctx: HandlerContext) -> None:
         changed = CaseAssessmentChangedV1.model_validate(ctx.event.data)

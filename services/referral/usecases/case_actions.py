@@ -184,12 +184,13 @@ class CaseActions:
         actor: Actor,
         *,
         limits: Sequence[tuple[datetime, str]] = (),
-    ) -> bool:
+    ) -> bool | None:
         """The case was merged into ``into``: its referrals end; the channel limits it carried (its own
-        12345 办理时限 and those it had taken over) bind ``into`` where they are earlier than its own."""
+        12345 办理时限 and those it had taken over) bind ``into`` where they are earlier than its own.
+        None: the case has not reached referral yet."""
         case = await store.lock_case(session, case_no)
         if case is None:
-            return False
+            return None
         current = CaseState(case.status)
         if current is CaseState.merged or CASE_MACHINE.is_final(current):
             return False
