@@ -2,7 +2,8 @@
 
 It only polls and claims; what a due row means lives with the use cases: the supervision ladder's step
 (:meth:`services.referral.usecases.supervision.Supervision.climb`) and a closed case's follow-up
-(:meth:`services.referral.usecases.followups.FollowUps.fire`). A background loop of the referral service (``runtime.background``), safe with any number of replicas:
+(:meth:`services.referral.usecases.followups.FollowUps.fire`). A background loop of the referral
+service (``runtime.background``), safe with any number of replicas:
 
 1. **claim**: one short transaction selects the due rows of `deadlines` (``next_check_at <= now``,
    read through the partial index that holds only rows still to be looked at, so closed cases cost
