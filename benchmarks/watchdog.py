@@ -42,8 +42,8 @@ from hub.migrations import upgrade
 from services.referral.clock import ManualClock
 from services.referral.config import ReferralConfig
 from services.referral.tables import kit
+from services.referral.usecases.wiring import build_use_cases
 from services.referral.watchdog import Watchdog
-from services.referral.workflow import Workflow
 from tests.kit.infra import fresh_pg_database
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -179,7 +179,7 @@ async def release(watchdog: Watchdog, ids: list[int]) -> None:
 
 
 async def explain(pg_url: str, watchdog: Watchdog) -> str:
-    query = watchdog.claim_statement(watchdog.workflow.clock(), datetime.now(UTC), watchdog.batch, "explain")
+    query = watchdog.claim_statement(watchdog.clock(), datetime.now(UTC), watchdog.batch, "explain")
     sql = str(query.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
     conn = await asyncpg.connect(pg_url, server_settings={"search_path": "referral"})
     try:
@@ -230,9 +230,9 @@ async def run(closed: int, open_: int, due_share: float, runs: int) -> dict[str,
             settings = Settings(env=Environment.test, data_dir=Path(tmp), database_url=pg_url)
             await asyncio.to_thread(upgrade, "referral", settings)
         clock = ManualClock(NOW)
-        workflow = Workflow(ReferralConfig.load(), clock, Outbox(kit.outbox, source="hub/referral"))
+        usecases = build_use_cases(ReferralConfig.load(), clock, Outbox(kit.outbox, source="hub/referral"))
         db = Database(create_engine_for(settings, "referral"))
-        watchdog = Watchdog(db, workflow, batch=500)
+        watchdog = Watchdog(db, usecases, batch=500)
         try:
             console.print(f"filling {open_:,} open referrals …")
             fill_open_s = await fill(pg_url, "OPEN", open_, closed=False, due_share=due_share)

@@ -25,7 +25,8 @@ from services.referral.domain.datafile import (
     expect_version,
     parse_document,
 )
-from services.referral.domain.deadlines import ProcedureBook, load_procedures
+from services.referral.domain.deadlines import ProcedureBook
+from services.referral.domain.procedure_documents import load_procedures
 from services.referral.domain.routing import (
     DepartmentRegistry,
     RoutingRules,

@@ -1,4 +1,4 @@
-"""Events referral listens to: registrations (dispatch, and early warning: services/referral/tasks.py),
+"""Events referral listens to: registrations (dispatch, and early warning: the worklist),
 re-gradings, merges, ratings (回访: SMS replies, 12345's own), 12345 urges (催办) and its answers to our
 extension requests (延期审核).
 
@@ -17,19 +17,18 @@ from hub.contracts.gateway import HotlineExtensionAnsweredV1, HotlineRatingRecei
 from hub.contracts.intake import CaseAssessmentChangedV1, CaseMergedV1, CaseRegisteredV1
 from hub.contracts.notification import SmsReplyReceivedV1
 from hub.messaging.consumer import Handler, HandlerContext, Reject, RetryLater
-from hub.problems import Problem
 from services.referral import store
 from services.referral.actors import SYSTEM, Actor
 from services.referral.domain.codes import Colour
 from services.referral.domain.lifecycle import TransitionRefused
+from services.referral.errors import ReferralError
 from services.referral.tables import cases
-from services.referral.tasks import Worklist
-from services.referral.workflow import Workflow
+from services.referral.usecases.wiring import ReferralUseCases
 
 log = logging.getLogger("hub.referral.consumers")
 
 
-def handlers(workflow: Workflow, worklist: Worklist | None = None) -> dict[str, Handler]:
+def handlers(uc: ReferralUseCases) -> dict[str, Handler]:
     async def on_case_registered(ctx: HandlerContext) -> None:
         case = CaseRegisteredV1.model_validate(ctx.event.data)
         try:
@@ -42,7 +41,7 @@ def handlers(workflow: Workflow, worklist: Worklist | None = None) -> dict[str, 
         ).first()
         if exists:
             return  # the same case under another event id: registration is once per case
-        now = workflow.clock()
+        now = uc.context.clock()
         await session.execute(
             cases.insert().values(
                 case_no=case.case_no,
@@ -65,18 +64,17 @@ def handlers(workflow: Workflow, worklist: Worklist | None = None) -> dict[str, 
         )
         row = await store.lock_case(session, case.case_no)
         assert row is not None
-        row = await workflow.assign_home_centre(session, row, now)
-        await workflow.route_and_dispatch(session, row, SYSTEM, now)
-        if worklist is not None:  # early warning (弱信号): in the same transaction as the inbox row
-            await worklist.case_registered(session, case)
+        row = await uc.centres.assign_home_centre(session, row, now)
+        await uc.dispatch.route_and_dispatch(session, row, SYSTEM, now)
+        # Early warning (弱信号): in the same transaction as the inbox row.
+        await uc.worklist.case_registered(session, case)
 
     async def on_case_merged(ctx: HandlerContext) -> None:
         merged = CaseMergedV1.model_validate(ctx.event.data)
-        if await store.lock_case(ctx.session, merged.case_no) is None:
-            raise RetryLater("case not registered here yet")
         actor = Actor(merged.actor_role or "centre")
         limits = [(d.due_by, d.due_by_source) for d in merged.duties if d.due_by and d.due_by_source]
-        await workflow.merged(ctx.session, merged.case_no, merged.into, actor, limits=limits)
+        if await uc.cases.merged(ctx.session, merged.case_no, merged.into, actor, limits=limits) is None:
+            raise RetryLater("case not registered here yet")
 
     async def on_assessment_changed(ctx: HandlerContext) -> None:
         changed = CaseAssessmentChangedV1.model_validate(ctx.event.data)
@@ -85,7 +83,7 @@ def handlers(workflow: Workflow, worklist: Worklist | None = None) -> dict[str, 
         except ValueError:
             raise Reject(f"unknown colour {changed.colour!r}") from None
         if (
-            await workflow.assessment_changed(ctx.session, changed.case_no, changed.colour, changed.category)
+            await uc.cases.assessment_changed(ctx.session, changed.case_no, changed.colour, changed.category)
             is None
         ):
             raise RetryLater("case not registered here yet")
@@ -94,9 +92,9 @@ def handlers(workflow: Workflow, worklist: Worklist | None = None) -> dict[str, 
         ctx: HandlerContext, case_no: str, satisfaction: str, comment: str | None, actor: Actor, via: str
     ) -> None:
         try:
-            changed = await workflow.callback(ctx.session, case_no, satisfaction, comment, actor, via=via)
-        except Problem as exc:
-            raise Reject(f"{exc.status} {exc.title}") from None
+            changed = await uc.cases.callback(ctx.session, case_no, satisfaction, comment, actor, via=via)
+        except ReferralError as exc:
+            raise Reject(f"{exc.type} {exc.title}") from None
         except TransitionRefused as exc:
             log.info("stale %s rating ignored: case in state %s", via, exc.current_state)
             return
@@ -114,7 +112,7 @@ def handlers(workflow: Workflow, worklist: Worklist | None = None) -> dict[str, 
 
     async def on_urge(ctx: HandlerContext) -> None:
         urge = HotlineUrgeReceivedV1.model_validate(ctx.event.data)
-        if await workflow.urge(ctx.session, urge.case_no, Actor("adapter")) < 0:
+        if await uc.supervision.urge(ctx.session, urge.case_no, Actor("adapter")) < 0:
             raise RetryLater("case not registered here yet")
 
     async def on_extension_answered(ctx: HandlerContext) -> None:
@@ -122,7 +120,7 @@ def handlers(workflow: Workflow, worklist: Worklist | None = None) -> dict[str, 
         answer = HotlineExtensionAnsweredV1.model_validate(ctx.event.data)
         if answer.approved and answer.limit_time is None:
             raise Reject("an approved extension without its new limit")
-        done = await workflow.external_extension_answered(
+        done = await uc.limits.extension_answered(
             ctx.session,
             answer.case_no,
             source=answer.source,

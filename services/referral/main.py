@@ -9,27 +9,23 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 
 from hub.app import create_service_app
 from hub.config import Settings
-from hub.problems import Problem, problem_response
 from hub.runtime import ServiceRuntime
-from services.referral import api, consumers, ops, tasks_api
+from services.referral import api, centres_api, consumers, ops, tasks_api
 from services.referral.clock import Clock, system_clock
 from services.referral.config import ReferralConfig
-from services.referral.domain.lifecycle import TransitionRefused
 from services.referral.domain.signals import SignalPolicy
+from services.referral.edge import install_error_handlers
 from services.referral.metrics import ReferralMetrics
 from services.referral.settings import ReferralSettings
 from services.referral.tables import kit, metadata
-from services.referral.tasks import Worklist
+from services.referral.usecases.wiring import build_use_cases
 from services.referral.watchdog import Watchdog
-from services.referral.workflow import Workflow
 
 log = logging.getLogger("hub.referral")
-_STATE_ZH = "当前状态不允许该操作"
 
 
 def signal_policy(settings: Settings) -> SignalPolicy:
@@ -53,24 +49,20 @@ def bootstrap(
     config = config or ReferralConfig.load(options.data_dir, options.schedules_dir)  # data, loaded once
     clock = clock or system_clock
     runtime = ServiceRuntime("referral", settings, metadata, kit)
-    workflow = Workflow(
+    usecases = build_use_cases(
         config,
         clock,
         runtime.outbox,
         audit_key=settings.hash_key,
         metrics=ReferralMetrics(runtime.metrics.registry),
         channel_returns=options.channel_returns,
-    )
-    worklist = Worklist(
-        workflow,
-        policy=signal_policy(settings) if options.weak_signal_tasks else None,
+        signal_policy=signal_policy(settings) if options.weak_signal_tasks else None,
         max_snooze=timedelta(days=options.task_snooze_max_days),
     )
-    runtime.consume("referral.case-events", consumers.handlers(workflow, worklist))
+    runtime.consume("referral.case-events", consumers.handlers(usecases))
     watchdog = Watchdog(
         runtime.db,
-        workflow,
-        tasks=worklist,
+        usecases,
         batch=options.watchdog_batch,
         lease_s=settings.lease_s,
         interval_s=options.watchdog_interval_s,
@@ -82,38 +74,26 @@ def bootstrap(
         # Schedules loaded at run time (`hub calendar load`, the console) are in the database.
         try:
             async with runtime.db.sessions() as session:
-                await workflow.use_stored_schedules(session)
+                await usecases.schedules.use_stored(session)
         except Exception as exc:  # never keep the service from starting
             log.error("reading loaded holiday schedules failed: %s", type(exc).__name__)
-        workflow.config.warn_uncovered_years(clock())
+        usecases.context.config.warn_uncovered_years(clock())
         # Schedules loaded since the last start (HUB_REFERRAL_SCHEDULES_DIR): fix the flagged deadlines.
         try:
             async with runtime.db.transaction() as session:
-                await workflow.recompute_provisional(session)
+                await usecases.schedules.recompute_provisional(session)
         except Exception as exc:  # never keep the service from starting; the next start tries again
             log.error("recomputing provisional deadlines failed: %s", type(exc).__name__)
 
     app = create_service_app(
-        runtime, [api.router, tasks_api.router], title="Hub referral", on_start=[calendar_at_start]
+        runtime,
+        [api.router, centres_api.router, tasks_api.router],
+        title="Hub referral",
+        on_start=[calendar_at_start],
     )
-    app.state.workflow = workflow
-    app.state.worklist = worklist
+    app.state.usecases = usecases
     app.state.watchdog = watchdog
+    install_error_handlers(app)  # domain errors become problem details here, and only here
     ops.install(app, runtime, clock)  # /internal/v1/ops (stalled, facts) and referral's own metrics
-
-    @app.exception_handler(TransitionRefused)
-    async def _refused(request: Request, exc: TransitionRefused) -> JSONResponse:
-        allowed = "、".join(exc.allowed_actions) if exc.allowed_actions else "无（已是终态）"
-        problem = Problem(
-            409,
-            _STATE_ZH,
-            f"{exc} —— 当前状态 {exc.current_state}，可执行的操作: {allowed}",
-            type_="transition-refused",
-            machine=exc.machine,
-            current_state=exc.current_state,
-            action=exc.action,
-            allowed_actions=exc.allowed_actions,
-        )
-        return problem_response(problem, request)
 
     return app

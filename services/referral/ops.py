@@ -89,7 +89,7 @@ def _rt(request: Request) -> ServiceRuntime:
 
 
 def _clock(request: Request) -> Clock:
-    clock: Clock = request.app.state.workflow.clock
+    clock: Clock = request.app.state.usecases.context.clock
     return clock
 
 

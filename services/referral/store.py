@@ -1,4 +1,4 @@
-"""Rows ↔ domain values for the referral service: locking loads, deadline rows, next check times.
+"""Rows ↔ domain values for the referral service: locking loads, the case record, deadline rows.
 
 Lock order in every write transaction: the case row, then its referrals, then their deadlines. Handlers,
 HTTP actions and the watchdog all follow it, so two replicas acting on one case queue instead of
@@ -7,18 +7,17 @@ deadlocking (PostgreSQL `FOR UPDATE`; SQLite serialises writers anyway).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime, timedelta
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.referral.config import ReferralConfig
 from services.referral.domain.calendar import ClockKind, Pause
 from services.referral.domain.deadlines import Deadline, DeadlineKind, ExternalLimit, ProcedureRef, TimeLimit
 from services.referral.domain.lifecycle import ReferralState, ReferralStatus
-from services.referral.domain.supervision import Level, due_level, next_step_at
+from services.referral.domain.supervision import Level
 from services.referral.tables import cases, deadlines, referrals, suspensions
 
 # Deadlines with a supervision ladder; the return window only limits when a return is allowed.
@@ -38,9 +37,35 @@ OPEN_REFERRAL_STATES = (
 )
 
 
-async def lock_case(session: AsyncSession, case_no: str) -> Row[Any] | None:
+class Record:
+    """A case row read once (locked) and carried through an action: :meth:`changed` is the same record
+    after an UPDATE the action has just issued, so an action never reads its case again to learn what
+    it wrote itself. Columns read as attributes, like a row's."""
+
+    __slots__ = ("_values",)
+
+    def __init__(self, values: Mapping[str, Any]) -> None:
+        self._values = dict(values)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):  # not a column (and no recursion before __init__ has run)
+            raise AttributeError(name)
+        try:
+            return self._values[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def changed(self, **values: Any) -> Record:
+        unknown = values.keys() - self._values.keys()
+        if unknown:
+            raise AttributeError(f"no column {', '.join(sorted(unknown))}")
+        return Record({**self._values, **values})
+
+
+async def lock_case(session: AsyncSession, case_no: str) -> Record | None:
     query = select(cases).where(cases.c.case_no == case_no).with_for_update()
-    return (await session.execute(query)).first()
+    row = (await session.execute(query)).first()
+    return Record(row._asdict()) if row is not None else None
 
 
 async def lock_referral(session: AsyncSession, referral_id: str) -> Row[Any] | None:
@@ -137,43 +162,6 @@ def to_domain(row: Row[Any], pauses: Sequence[Pause] = ()) -> Deadline:
 
 def clock_of(row: Row[Any]) -> ClockKind:
     return TimeLimit.parse(row.limit_text).clock
-
-
-def next_check(
-    config: ReferralConfig,
-    started_at: datetime,
-    due_at: datetime,
-    now: datetime,
-    level: Level,
-    clock: ClockKind,
-) -> datetime | None:
-    """When the watchdog must look again: now if a step is already due above ``level`` (e.g. a
-    deadline that passed while its clock was paused), else the next step's time; None at the top."""
-    policy = config.book.supervision
-    reached = due_level(started_at, due_at, now, config.calendar, clock=clock, policy=policy)
-    if reached.rank > level.rank:
-        return now
-    return next_step_at(started_at, due_at, now, config.calendar, current=level, clock=clock, policy=policy)
-
-
-def ladder_start(
-    config: ReferralConfig, started_at: datetime, clock: ClockKind, pauses: Sequence[Pause]
-) -> datetime:
-    """Where the supervision ladder counts from: the start moved out by the time the clock was paused,
-    so "80% of the deadline" means 80% of the time that actually counted."""
-    if not pauses:
-        return started_at
-    paused = sum((config.calendar.elapsed(p.start, p.end, clock) for p in pauses), timedelta(0))
-    if clock is ClockKind.working:
-        return config.calendar.add_working_time(started_at, paused).due
-    return started_at + paused
-
-
-async def ladder_start_of(session: AsyncSession, config: ReferralConfig, row: Row[Any]) -> datetime:
-    """The ladder start of a deadline row (handling deadlines pause while the referral is suspended)."""
-    if row.kind != DeadlineKind.handling.value or row.referral_id is None:
-        return row.started_at
-    return ladder_start(config, row.started_at, clock_of(row), await pauses_of(session, row.referral_id))
 
 
 async def referral_deadlines(

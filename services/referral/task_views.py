@@ -1,4 +1,4 @@
-"""Read models of the worklist (never ORM rows as API schemas).
+"""Reading the worklist as the HTTP interface answers it (the models: hub/contracts/http/referral.py).
 
 The status shown is the effective one: a snoozed task whose `until` has passed is `open`. Ordered
 due first: by coalesce(snoozed_until, due_at), so a task back from a snooze is due at its `until`.
@@ -11,62 +11,13 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
 from sqlalchemy import ColumnElement, Row, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hub.contracts.http.referral import TaskActionOut, TaskOut, TaskPage
 from services.referral.domain.centres import CentreTree
 from services.referral.domain.tasks import TASK_MACHINE, TaskKind, TaskState, effective_status
 from services.referral.tables import signal_sightings, task_actions, tasks
-
-
-class TaskActionOut(BaseModel):
-    action: str  # created | snoozed | done
-    at: datetime
-    actor_role: str
-    actor_id: str | None  # the API client that acted (not a person's name)
-    note: str | None  # phone and ID numbers masked; None for ops
-    until: datetime | None
-
-
-class TaskOut(BaseModel):
-    id: str
-    kind: str  # follow_up | weak_signal_burst | repeat_reporter
-    title: str  # 三色回访 | 弱信号预警：高发聚集 | 弱信号预警：重复反映
-    status: str  # open | snoozed | done (effective: a snooze that has run out is open)
-    centre_id: str
-    centre_name: str | None
-    case_no: str  # the follow-up's case, or the latest case of a signal
-    case_nos: list[str]  # a signal's cases, oldest first (a follow-up: its case)
-    case_count: int
-    category: str | None
-    colour: str | None
-    cadence: str | None
-    sequence: int | None
-    scope: str | None  # burst: grid | street
-    area: str | None  # burst: the grid or street code
-    reporter_key: str | None  # repeat reporter: a keyed hash, never a phone
-    window_start: datetime | None
-    window_end: datetime | None
-    due_at: datetime
-    snoozed_until: datetime | None
-    done_at: datetime | None
-    created_at: datetime
-    updated_at: datetime
-    allowed_actions: list[str]
-    history: list[TaskActionOut]
-
-
-class TaskPage(BaseModel):
-    now: datetime
-    total: int
-    page: int
-    page_size: int
-    items: list[TaskOut]
-
-
-class TaskResultOut(BaseModel):
-    task: TaskOut
 
 
 def _status_filter(status: str, now: datetime) -> ColumnElement[bool]:

@@ -13,42 +13,23 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
-from opentelemetry import trace
-from pydantic import AwareDatetime, BaseModel, Field
+from fastapi import APIRouter, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hub.contracts.http.referral import DoneIn, SnoozeIn, TaskOut, TaskPage, TaskResultOut
 from hub.problems import Problem
-from hub.runtime import ServiceRuntime
 from services.referral import task_views
-from services.referral.actors import Actor, actor_from_headers
-from services.referral.task_views import TaskOut, TaskPage, TaskResultOut
-from services.referral.tasks import Worklist
+from services.referral.edge import ActorDep, annotate, runtime, use_cases
+from services.referral.usecases.worklist import Worklist
 
 router = APIRouter(prefix="/internal/v1/tasks", tags=["tasks"])
 
-ActorDep = Annotated[Actor, Depends(actor_from_headers)]
 Kind = Literal["follow_up", "weak_signal_burst", "repeat_reporter"]
 Status = Literal["open", "snoozed", "done"]
 
 
-class DoneIn(BaseModel):
-    note: Annotated[str, Field(min_length=1, max_length=2000, description="what was done (办理情况)")]
-
-
-class SnoozeIn(BaseModel):
-    until: AwareDatetime = Field(description="back in the open worklist from then (with a time zone)")
-    note: Annotated[str, Field(max_length=2000)] | None = None
-
-
-def _rt(request: Request) -> ServiceRuntime:
-    rt: ServiceRuntime = request.app.state.runtime
-    return rt
-
-
 def _worklist(request: Request) -> Worklist:
-    worklist: Worklist = request.app.state.worklist
-    return worklist
+    return use_cases(request).worklist
 
 
 @router.get("", response_model=TaskPage, summary="A centre's worklist, due first")
@@ -64,7 +45,7 @@ async def list_tasks(
 ) -> TaskPage:
     actor.require("centre", "ops")
     worklist = _worklist(request)
-    tree = worklist.workflow.config.centres
+    tree = worklist.ctx.config.centres
     centres: frozenset[str] | None = None
     if centre is not None:
         if centre not in tree.centres:
@@ -77,7 +58,7 @@ async def list_tasks(
             )
         held = tree.centres[centre]
         centres = tree.subtree_ids(held) if include_below else frozenset({centre})
-    async with _rt(request).db.sessions() as session:
+    async with runtime(request).db.sessions() as session:
         return await task_views.list_tasks(
             session,
             tree,
@@ -95,12 +76,12 @@ async def list_tasks(
 async def get_task(task_id: str, request: Request, actor: ActorDep) -> TaskOut:
     actor.require("centre", "ops")
     worklist = _worklist(request)
-    async with _rt(request).db.sessions() as session:
+    async with runtime(request).db.sessions() as session:
         row = await worklist.task_or_404(session, task_id)
         return await task_views.task_view(
             session,
             row,
-            worklist.workflow.config.centres,
+            worklist.ctx.config.centres,
             worklist.clock(),
             with_notes=actor.role == "centre",
         )
@@ -111,23 +92,21 @@ async def _view(request: Request, session: AsyncSession, task_id: str) -> TaskRe
     worklist = _worklist(request)
     row = await worklist.task_or_404(session, task_id)
     task = await task_views.task_view(
-        session, row, worklist.workflow.config.centres, worklist.clock(), with_notes=True
+        session, row, worklist.ctx.config.centres, worklist.clock(), with_notes=True
     )
-    span = trace.get_current_span()
-    span.set_attribute("hub.case_no", task.case_no)  # codes only on spans
-    span.set_attribute("hub.task_id", task.id)
+    annotate(case_no=task.case_no, task_id=task.id)  # codes only on spans
     return TaskResultOut(task=task)
 
 
 @router.post("/{task_id}/done", response_model=TaskResultOut, summary="Mark done (audited)")
 async def done(task_id: str, body: DoneIn, request: Request, actor: ActorDep) -> TaskResultOut:
-    async with _rt(request).db.transaction() as session:
+    async with runtime(request).db.transaction() as session:
         await _worklist(request).done(session, task_id, body.note, actor)
         return await _view(request, session, task_id)
 
 
 @router.post("/{task_id}/snooze", response_model=TaskResultOut, summary="Put off until a time (audited)")
 async def snooze(task_id: str, body: SnoozeIn, request: Request, actor: ActorDep) -> TaskResultOut:
-    async with _rt(request).db.transaction() as session:
+    async with runtime(request).db.transaction() as session:
         await _worklist(request).snooze(session, task_id, body.until, body.note, actor)
         return await _view(request, session, task_id)

@@ -1,6 +1,9 @@
-"""The deadline watchdog (督办): walks the supervision ladder and the follow-ups of closed cases.
+"""The deadline watchdog (督办): finds the deadlines due now and hands each to its use case.
 
-A background loop of the referral service (``runtime.background``), safe with any number of replicas:
+It only polls and claims; what a due row means lives with the use cases: the supervision ladder's step
+(:meth:`services.referral.usecases.supervision.Supervision.climb`) and a closed case's follow-up
+(:meth:`services.referral.usecases.followups.FollowUps.fire`). A background loop of the referral
+service (``runtime.background``), safe with any number of replicas:
 
 1. **claim**: one short transaction selects the due rows of `deadlines` (``next_check_at <= now``,
    read through the partial index that holds only rows still to be looked at, so closed cases cost
@@ -8,11 +11,11 @@ A background loop of the referral service (``runtime.background``), safe with an
    this round's claim token and a lease (``claimed_until``) — on SQLite, which has one writer, the lease
    alone keeps replicas apart;
 2. **fire**: each claimed row in its own transaction, locking case → referral → deadline (the order
-   every writer uses), re-checking that the claim is still ours and the row still due, then emitting
-   one ``referral.supervision_raised.v1`` per ladder step reached (reminder at 80% → ordinary at the
-   deadline → yellow card 1 working day past → red card 3 working days past) or one
-   ``case.follow_up_due.v1`` (and the follow-up's task on the centre's worklist, services/referral/
-   tasks.py), storing the level and the next check time, and releasing the claim.
+   every writer uses), re-checking that the claim is still ours and the row still due, then letting
+   the use case fire it — one ``referral.supervision_raised.v1`` per ladder step reached (reminder at
+   80% → ordinary at the deadline → yellow card 1 working day past → red card 3 working days past),
+   or one ``case.follow_up_due.v1`` and the follow-up's task on the centre's worklist — and releasing
+   the claim.
 
 A firing starts a new trace (days may have passed since dispatch) with a span link to the case's trace.
 Business time comes from the injected clock; leases use the real clock (they are about processes).
@@ -29,41 +32,33 @@ from typing import Any
 
 from opentelemetry.context import Context
 from opentelemetry.trace import Link, SpanContext, SpanKind, TraceFlags
-from sqlalchemy import Row, Select, Update, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Select, Update, or_, select, update
 
-from hub.contracts.referral import CaseFollowUpDueV1
 from hub.db import Database
 from hub.tracing import tracer
 from services.referral import store
-from services.referral.actors import SYSTEM
 from services.referral.clock import Clock, system_clock
-from services.referral.config import Cadence, FollowUpRule
-from services.referral.domain.supervision import Level, due_level
+from services.referral.store import Record
 from services.referral.tables import deadlines
-from services.referral.tasks import Worklist
-from services.referral.workflow import Workflow
+from services.referral.usecases.wiring import ReferralUseCases
 
 log = logging.getLogger("hub.referral.watchdog")
-
-_ORDER = (Level.none, Level.reminder, Level.ordinary, Level.yellow_card, Level.red_card)
 
 
 class Watchdog:
     def __init__(
         self,
         db: Database,
-        workflow: Workflow,
+        usecases: ReferralUseCases,
         *,
         batch: int = 500,
         lease_s: float = 30.0,
         interval_s: float = 1.0,
         lease_clock: Clock = system_clock,
-        tasks: Worklist | None = None,
     ) -> None:
         self.db = db
-        self.workflow = workflow
-        self.tasks = tasks or Worklist(workflow)
+        self.usecases = usecases
+        self.clock = usecases.context.clock  # business time
         self.batch = batch
         self.lease = timedelta(seconds=lease_s)
         self.interval_s = interval_s
@@ -71,10 +66,6 @@ class Watchdog:
         self._wake = asyncio.Event()
         self.fired = 0
         self.ticks = 0
-
-    @property
-    def config(self) -> Any:
-        return self.workflow.config
 
     def wake(self) -> None:
         """Look now rather than at the next interval (tests after moving the clock, or a fresh commit)."""
@@ -97,7 +88,7 @@ class Watchdog:
     async def tick(self) -> int:
         """Claim and fire everything due now; returns how many rows fired."""
         try:  # a schedule another replica loaded (`hub calendar load`) is used here from now on
-            await self.workflow.refresh_schedules(self.db)
+            await self.usecases.schedules.refresh(self.db)
         except Exception as exc:
             log.error("watchdog: reading loaded holiday schedules failed: %s", type(exc).__name__)
         fired = 0
@@ -141,7 +132,7 @@ class Watchdog:
     async def claim_due(self, limit: int) -> list[tuple[int, str]]:
         """Find and claim up to ``limit`` due rows (the step the benchmark times)."""
         token = str(uuid.uuid4())
-        claim = self.claim_statement(self.workflow.clock(), self.lease_clock(), limit, token)
+        claim = self.claim_statement(self.clock(), self.lease_clock(), limit, token)
         async with self.db.transaction() as session:
             ids = list((await session.execute(claim)).scalars())
         return [(i, token) for i in ids]
@@ -161,7 +152,7 @@ class Watchdog:
             row = (await session.execute(select(d).where(d.c.id == deadline_id).with_for_update())).first()
             if row is None or row.claim_token != token:
                 return False  # our lease ran out and another replica took the row
-            now = self.workflow.clock()
+            now = self.clock()
             fired = False
             if (
                 case is not None
@@ -182,73 +173,15 @@ class Watchdog:
                     },
                 ):
                     if row.kind == store.FOLLOW_UP:
-                        fired = await self._follow_up(session, case, row, now)
+                        fired = await self.usecases.followups.fire(session, case, row, now)
                     else:
-                        fired = await self._ladder(session, case, referral, row, now)
+                        fired = await self.usecases.supervision.climb(session, case, referral, row, now)
             await session.execute(
                 update(d)
                 .where(d.c.id == deadline_id, d.c.claim_token == token)
                 .values(claim_token=None, claimed_until=None)
             )
         return fired
-
-    async def _ladder(
-        self, session: AsyncSession, case: Row[Any], referral: Row[Any] | None, row: Row[Any], now: datetime
-    ) -> bool:
-        if referral is None or referral.status not in store.OPEN_REFERRAL_STATES:
-            await session.execute(
-                update(deadlines).where(deadlines.c.id == row.id).values(next_check_at=None)
-            )
-            return False
-        config = self.workflow.config
-        stored = Level(row.supervision_level)
-        clock = store.clock_of(row)
-        start = await store.ladder_start_of(session, config, row)
-        reached = due_level(
-            start, row.due_at, now, config.calendar, clock=clock, policy=config.book.supervision
-        )
-        if reached.rank <= stored.rank:  # e.g. the deadline moved out (extension): look again later
-            nxt = store.next_check(config, start, row.due_at, now, stored, clock)
-            await session.execute(
-                update(deadlines).where(deadlines.c.id == row.id).values(next_check_at=nxt, updated_at=now)
-            )
-            return False
-        steps = [level for level in _ORDER if stored.rank < level.rank <= reached.rank]
-        paused = bool(referral.suspended) and row.kind == "handling"
-        await self.workflow.raise_level(session, case, referral, row, steps, now, SYSTEM, paused=paused)
-        return True
-
-    async def _follow_up(self, session: AsyncSession, case: Row[Any], row: Row[Any], now: datetime) -> bool:
-        rule = FollowUpRule(case.colour, Cadence(row.limit_text), 1)
-        started, end = row.started_at, row.due_at
-        n = row.follow_up_seq + 1
-        while rule.occurrence(started, n + 1) <= min(now, end):
-            n += 1  # the watchdog was away: one follow-up for the latest missed date, not a burst
-        scheduled = rule.occurrence(started, n)
-        following = rule.occurrence(started, n + 1)
-        last = following > end
-        event = CaseFollowUpDueV1(
-            case_no=case.case_no,
-            colour=case.colour,
-            cadence=row.limit_text,
-            sequence=n,
-            scheduled_at=scheduled,
-            last=last,
-        )
-        await self.workflow.emit(session, event, SYSTEM)
-        await self.tasks.follow_up_due(session, case, event)  # on the centre's worklist, once
-        await session.execute(
-            update(deadlines)
-            .where(deadlines.c.id == row.id)
-            .values(
-                follow_up_seq=n,
-                next_check_at=None if last else following,
-                status="met" if last else "open",
-                met_at=now if last else None,
-                updated_at=now,
-            )
-        )
-        return True
 
     async def release_all_claims(self) -> None:
         """Benchmarks only: forget every claim so the same due rows can be claimed again."""
@@ -260,7 +193,7 @@ class Watchdog:
             )
 
 
-def _case_links(case: Row[Any]) -> list[Link]:
+def _case_links(case: Record) -> list[Link]:
     """A link to the case's trace, from the traceparent stored at registration."""
     parts = (case.traceparent or "").split("-")
     if len(parts) != 4:

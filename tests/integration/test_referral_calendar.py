@@ -156,9 +156,9 @@ async def test_a_year_without_an_official_schedule_is_counted_on_weekends_and_fl
     # The State Council publishes 2027 (here a sample: only New Year's Day): the flagged deadline is
     # recomputed — 2027-01-01 no longer counts, so it moves to Thursday — and is no longer flagged.
     schedule = parse_year_schedule(SAMPLE_2027.read_text(encoding="utf-8"), source=SAMPLE_2027.name)
-    workflow = hub.apps["referral"].app.state.workflow
+    schedules = hub.apps["referral"].app.state.usecases.schedules
     async with hub.runtime("referral").db.transaction() as session:
-        assert await workflow.load_schedule(session, schedule) == 3  # each of the three referrals
+        assert await schedules.load(session, schedule) == 3  # each of the three referrals
     lead = by_department(await api.state(case_no), HOUSING)
     assert at(lead["due_at"]) == sh(2027, 1, 7, 10, 0) and not lead["deadline_provisional"]
     handling = next(d for d in lead["deadlines"] if d["kind"] == "handling")

@@ -22,9 +22,9 @@ from hub.cli import app as hub_cli
 from services.referral.clock import ManualClock
 from services.referral.data import read_data_file
 from services.referral.domain.calendar import WorkingCalendar
-from services.referral.domain.deadlines import load_procedures
+from services.referral.domain.procedure_documents import load_procedures
 from services.referral.tables import audit_log
-from services.referral.workflow import Workflow
+from services.referral.usecases.context import Context
 from tests.integration.test_referral_flow import (
     FACILITIES,
     HOUSING,
@@ -65,8 +65,8 @@ async def hub(
         yield running
 
 
-def workflow(hub: InProcessHub) -> Workflow:
-    found: Workflow = hub.apps["referral"].app.state.workflow
+def context(hub: InProcessHub) -> Context:
+    found: Context = hub.apps["referral"].app.state.usecases.context
     return found
 
 
@@ -132,8 +132,8 @@ async def test_a_petition_gets_the_petition_deadlines_and_a_135_case_beside_it_d
 
     # A new regulation is a configuration change: procedures.yaml v2 (handling 90 days, extension at
     # most 10). The petition already running keeps v1: its extension of 30 days is still allowed.
-    wf = workflow(hub)
-    wf.config = replace(wf.config, book=load_procedures(PROCEDURES_V2))
+    ctx = context(hub)
+    ctx.configs.swap(replace(ctx.config, book=load_procedures(PROCEDURES_V2)))
     clock.set(sh(2026, 3, 3, 9, 0))
     await api.ok(petition["id"], "acknowledge", department=PETITIONS)
     await api.ok(
@@ -457,7 +457,7 @@ async def test_a_schedule_load_that_does_not_commit_leaves_the_calendar_as_it_wa
         failpoints.configure("", tmp_path / "failpoints")
     assert failed.status_code == 500, failed.text
     # Rolled back: nothing stored, and this process still counts 2027 on weekends only.
-    assert not workflow(hub).config.calendar.covers(2027)
+    assert not context(hub).config.calendar.covers(2027)
     status = (await api.get("/api/v1/calendar")).json()
     assert 2027 not in {y["year"] for y in status["years"] if y["source"] == "schedule"}
     assert by_department(await api.state(case_no), HOUSING)["provisional"]

@@ -18,8 +18,8 @@ from hub.tracing import split_traceparent
 from services.referral.clock import ManualClock
 from services.referral.settings import ReferralSettings
 from services.referral.tables import kit as referral_kit
+from services.referral.usecases.wiring import build_use_cases
 from services.referral.watchdog import Watchdog
-from services.referral.workflow import Workflow
 from tests.integration.test_referral_flow import (
     POLICE,
     SECURITY,
@@ -95,15 +95,15 @@ async def test_supervision_ladder_fires_each_step_exactly_once_with_two_replicas
     cases = [await api.register(distinct(SECURITY, i)) for i in range(12)]
     referrals = {c: (await api.dispatched(c))["referrals"][0]["id"] for c in cases}
 
-    # Two watchdog replicas: each its own engine (connection pool), workflow and outbox writer, as two
+    # Two watchdog replicas: each its own engine (connection pool), use cases and outbox writer, as two
     # processes would have, over the one PostgreSQL database; small batches so they interleave.
     rt = hub.runtime("referral")
-    config = hub.apps["referral"].app.state.workflow.config
+    config = hub.apps["referral"].app.state.usecases.context.config
     replicas = []
     for _ in range(2):
         db = Database(create_engine_for(hub.settings, "referral"))
-        workflow = Workflow(config, clock, Outbox(referral_kit.outbox, source="hub/referral"))
-        replicas.append(Watchdog(db, workflow, batch=3, lease_s=30, interval_s=0.02))
+        usecases = build_use_cases(config, clock, Outbox(referral_kit.outbox, source="hub/referral"))
+        replicas.append(Watchdog(db, usecases, batch=3, lease_s=30, interval_s=0.02))
     stop = asyncio.Event()
     loops = [asyncio.create_task(w.run(stop)) for w in replicas]
     expected = 0

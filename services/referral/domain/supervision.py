@@ -181,6 +181,11 @@ def next_step_at(
     return None
 
 
+def steps_between(stored: Level, reached: Level) -> tuple[Level, ...]:
+    """The steps above ``stored`` up to ``reached``, in ladder order (one event each when they fire)."""
+    return tuple(level for level in _ORDER if stored.rank < level.rank <= reached.rank)
+
+
 def apply_urge(level: Level) -> Level:
     """A 12345 urge (催办) moves the referral one step up the ladder; red card stays red card."""
     return _ORDER[min(level.rank + 1, len(_ORDER) - 1)]

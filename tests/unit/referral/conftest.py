@@ -8,7 +8,8 @@ import pytest
 
 from services.referral.data import read_data_file
 from services.referral.domain.calendar import WorkingCalendar, YearSchedule, parse_year_schedule
-from services.referral.domain.deadlines import ProcedureBook, load_procedures
+from services.referral.domain.deadlines import ProcedureBook
+from services.referral.domain.procedure_documents import load_procedures
 from services.referral.domain.routing import (
     DepartmentRegistry,
     RoutingRules,

@@ -26,11 +26,11 @@ from services.referral.domain.deadlines import (
     default_response_level,
     grant_extension,
     handling_deadline,
-    load_procedures,
     meeting_deadline,
     recompute,
     return_window,
 )
+from services.referral.domain.procedure_documents import load_procedures
 from services.referral.domain.supervision import SupervisionPolicy
 
 from .helpers import sh

@@ -11,7 +11,7 @@ from services.referral.config import Cadence, FollowUpRule, ReferralConfig, load
 from services.referral.domain.calendar import ClockKind, Pause
 from services.referral.domain.datafile import DataFileError
 from services.referral.domain.supervision import Level
-from services.referral.store import ladder_start, next_check
+from services.referral.usecases.supervision import ladder_start, next_check
 
 from .helpers import sh
 

@@ -35,7 +35,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub import audit
 from hub.contracts.intake import CaseRegisteredV1
 from hub.contracts.referral import CaseFollowUpDueV1, TaskCreatedV1, TaskDoneV1, TaskSnoozedV1
-from hub.problems import Problem
 from services.referral.actors import SYSTEM, Actor
 from services.referral.domain.centres import Centre, redact_reason
 from services.referral.domain.signals import (
@@ -57,8 +56,10 @@ from services.referral.domain.tasks import (
     check_snooze,
     effective_status,
 )
+from services.referral.errors import InvalidRequest, NotFound, field_error
+from services.referral.store import Record
 from services.referral.tables import audit_log, signal_sightings, task_actions, tasks
-from services.referral.workflow import Workflow
+from services.referral.usecases.context import Context
 
 DEFAULT_MAX_SNOOZE = timedelta(days=90)
 
@@ -81,25 +82,23 @@ class _Key:
 class Worklist:
     def __init__(
         self,
-        workflow: Workflow,
+        ctx: Context,
         *,
         policy: SignalPolicy | None = None,
         max_snooze: timedelta = DEFAULT_MAX_SNOOZE,
     ) -> None:
-        self.workflow = workflow
+        self.ctx = ctx
         self.policy = policy  # None: early warning raises no tasks (follow-ups still do)
         self.max_snooze = max_snooze
 
     def clock(self) -> datetime:
-        return self.workflow.clock()
+        return self.ctx.clock()
 
     # --- follow-ups (三色管理) -------------------------------------------------------------------
 
-    async def follow_up_due(
-        self, session: AsyncSession, case: Row[Any], due: CaseFollowUpDueV1
-    ) -> str | None:
+    async def follow_up_due(self, session: AsyncSession, case: Record, due: CaseFollowUpDueV1) -> str | None:
         """The follow-up the watchdog just said is due, as a task for the centre holding the case."""
-        centre = self.workflow.centre_of(case) or self._root()
+        centre = self.ctx.centre_of(case) or self._root()
         return await self._create(
             session,
             kind=TaskKind.follow_up,
@@ -138,7 +137,7 @@ class Worklist:
         if inserted.first() is None:
             return []  # seen already (the same case under another event id)
         new = Seen(case.case_no, case.registered_at)
-        centre = self.workflow.config.centres.home_for(case.street_code) or self._root()
+        centre = self.ctx.config.centres.home_for(case.street_code) or self._root()
         raised: list[str] = []
         in_grid_burst = False
         for key in keys:
@@ -239,7 +238,7 @@ class Worklist:
     async def _raise(
         self, session: AsyncSession, key: _Key, placed: Raise, case: CaseRegisteredV1, centre: Centre
     ) -> str | None:
-        tree = self.workflow.config.centres
+        tree = self.ctx.config.centres
         area_name = tree.centres[key.area].name_zh if key.area and key.area in tree.centres else None
         return await self._create(
             session,
@@ -262,7 +261,7 @@ class Worklist:
     # --- creating -----------------------------------------------------------------------------------
 
     def _root(self) -> Centre:
-        return self.workflow.config.centres.roots[0]
+        return self.ctx.config.centres.roots[0]
 
     async def _create(
         self,
@@ -303,7 +302,7 @@ class Worklist:
         await session.execute(
             task_actions.insert().values(task_id=task_id, action="created", at=now, actor_role=SYSTEM.role)
         )
-        tree = self.workflow.config.centres
+        tree = self.ctx.config.centres
         event = TaskCreatedV1(
             task_id=task_id,
             kind=kind.value,
@@ -322,7 +321,7 @@ class Worklist:
             area=columns.get("area"),
             area_name=area_name,
         )
-        await self.workflow.emit(session, event, SYSTEM)
+        await self.ctx.emit(session, event, SYSTEM)
         return task_id
 
     # --- staff actions --------------------------------------------------------------------------------
@@ -331,7 +330,7 @@ class Worklist:
         query = select(tasks).where(tasks.c.id == task_id)
         row = (await session.execute(query.with_for_update() if lock else query)).first()
         if row is None:
-            raise Problem(404, "未找到该待办", f"没有编号为 {task_id} 的待办事项", type_="task-not-found")
+            raise NotFound("task-not-found", "未找到该待办", f"没有编号为 {task_id} 的待办事项")
         return row
 
     async def done(self, session: AsyncSession, task_id: str, note: str, actor: Actor) -> None:
@@ -360,12 +359,8 @@ class Worklist:
             try:
                 check_snooze(until, now, self.max_snooze)
             except SnoozeRefused as exc:
-                raise Problem(
-                    422,
-                    "推迟时间不正确",
-                    str(exc),
-                    type_="validation-error",
-                    errors=[{"field": "until", "message": str(exc)}],
+                raise InvalidRequest(
+                    "推迟时间不正确", str(exc), errors=[field_error("until", str(exc))]
                 ) from None
         masked = redact_reason(note.strip()) if note and note.strip() else None
         values: dict[str, Any] = {"status": target.value, "updated_at": now}
@@ -396,11 +391,11 @@ class Worklist:
             event = TaskSnoozedV1(
                 task_id=task_id, kind=row.kind, centre_id=row.centre_id, case_no=row.case_no, until=until
             )
-        await self.workflow.emit(session, event, actor)
+        await self.ctx.emit(session, event, actor)
         await audit.append(  # last in the transaction (hub/audit.py)
             session,
             audit_log,
-            key=self.workflow.audit_key,
+            key=self.ctx.audit_key,
             actor_role=actor.role,
             actor_id=who,
             action=f"task.{target.value}",

@@ -1,0 +1,126 @@
+"""Referral's HTTP interface behind the gateway (/internal/v1): the centre tree and what a centre sees,
+where cases were finally resolved, and the official holiday schedules (节假日安排) in force.
+
+Moving a case between centres (上报, 下派) is a case action (services/referral/api.py).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+
+from hub.contracts.http.referral import (
+    CentreCasesOut,
+    CentreOut,
+    ResolutionLevelsOut,
+    ScheduleIn,
+    ScheduleLoadedOut,
+)
+from hub.problems import Problem
+from services.referral import centre_views
+from services.referral.domain.calendar import parse_year_schedule
+from services.referral.domain.centres import CentreTree
+from services.referral.domain.datafile import DataFileError
+from services.referral.edge import ActorDep, runtime, use_cases
+
+router = APIRouter(prefix="/internal/v1", tags=["referral"])
+
+
+def _tree(request: Request) -> CentreTree:
+    return use_cases(request).context.config.centres
+
+
+def _known_centre(tree: CentreTree, centre_id: str) -> None:
+    if centre_id not in tree.centres:
+        raise Problem(404, "未找到该中心", f"没有编码为 {centre_id} 的中心", type_="centre-not-found")
+
+
+@router.get(
+    "/centres", response_model=list[CentreOut], summary="The centre tree (district, streets, communities)"
+)
+async def list_centres(request: Request) -> list[CentreOut]:
+    return [
+        CentreOut(id=c.id, level=c.level.value, name_zh=c.name_zh, parent_id=c.parent_id)
+        for c in _tree(request).centres.values()
+    ]
+
+
+@router.get(
+    "/centres/{centre_id}/cases",
+    response_model=CentreCasesOut,
+    summary="Cases a centre sees: its own and those below it (the district: every red case at once)",
+)
+async def centre_cases(
+    centre_id: str,
+    request: Request,
+    actor: ActorDep,
+    open_only: bool = True,
+    colour: Annotated[str | None, Query(max_length=16)] = None,
+    page: Annotated[int, Query(ge=1)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> CentreCasesOut:
+    actor.require("centre", "ops")
+    tree = _tree(request)
+    _known_centre(tree, centre_id)
+    async with runtime(request).db.sessions() as session:
+        return await centre_views.centre_cases(
+            session, tree, centre_id, open_only=open_only, colour=colour, page=page, page_size=page_size
+        )
+
+
+@router.get(
+    "/stats/resolution-levels",
+    response_model=ResolutionLevelsOut,
+    summary="Closed cases by the level at which they were finally resolved",
+)
+async def resolution_levels(
+    request: Request,
+    actor: ActorDep,
+    centre: Annotated[str | None, Query(max_length=12)] = None,
+    category: Annotated[str | None, Query(max_length=64)] = None,
+) -> ResolutionLevelsOut:
+    actor.require("centre", "ops")
+    tree = _tree(request)
+    if centre is not None:
+        _known_centre(tree, centre)
+    async with runtime(request).db.sessions() as session:
+        return await centre_views.resolution_levels(session, tree, centre=centre, category=category)
+
+
+# --- holiday schedules (节假日安排) -------------------------------------------------------------------
+
+
+@router.post(
+    "/calendar/schedules",
+    response_model=ScheduleLoadedOut,
+    summary="Load a year's official holiday schedule (audited); provisional deadlines are recomputed",
+)
+async def load_schedule(body: ScheduleIn, request: Request, actor: ActorDep) -> ScheduleLoadedOut:
+    actor.require("centre")
+    try:
+        schedule = parse_year_schedule(body.text, source=body.source or "api")
+    except DataFileError as exc:
+        raise Problem(
+            422,
+            "节假日安排文件有误",
+            str(exc),
+            type_="validation-error",
+            errors=[{"field": f"text.{exc.where}", "message": exc.message}],
+        ) from None
+    schedules = use_cases(request).schedules
+    recomputed = await schedules.load_and_commit(runtime(request).db, schedule, actor)
+    return ScheduleLoadedOut(
+        year=schedule.year,
+        source=schedule.source,
+        holidays=len(schedule.holidays),
+        workdays=len(schedule.makeup_workdays),
+        recomputed=recomputed,
+    )
+
+
+@router.get("/calendar", summary="Which years the working-day calendar covers, and provisional deadlines")
+async def calendar_status(request: Request, actor: ActorDep) -> dict[str, object]:
+    actor.require("centre", "ops")
+    async with runtime(request).db.sessions() as session:
+        return await use_cases(request).schedules.view(session)
