@@ -18,10 +18,10 @@ from hub.runtime import ServiceRuntime
 
 
 def install(runtime: ServiceRuntime, app: FastAPI) -> None:
-    """Webhook routes, the ops route, the status-event consumer and the sender loop."""
+    """Webhook routes, the status-event consumer and the sender loop (the ops views of deliveries
+    are rows of the route table)."""
     from gateway.adapters.ledger import QUEUE, TOPIC, Ledger, Policy, Sender
     from gateway.adapters.registry import adapter_specs
-    from gateway.routes import adapter_ops
 
     settings = runtime.settings
     specs = adapter_specs()
@@ -49,5 +49,4 @@ def install(runtime: ServiceRuntime, app: FastAPI) -> None:
     runtime.background("adapter-sender", sender_loop)
     for spec in specs.values():
         app.include_router(spec.router)
-    app.include_router(adapter_ops.router)
     app.state.adapter_sender = sender

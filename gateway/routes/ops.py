@@ -10,7 +10,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import Query, Request, Response
 from pydantic import AwareDatetime, BaseModel
 
 from gateway.ops import report, signals, stats
@@ -19,8 +19,6 @@ from gateway.ops.stalls import KINDS, Filters, attach_last_handoff, enrich, sele
 from gateway.upstream import Upstream
 from hub.problems import Problem
 from hub.runtime import ServiceRuntime
-
-router = APIRouter(prefix="/api/v1/ops", tags=["ops"])
 
 Kind = Literal["deadline", "idle", "outbox", "dead_letter", "adapter_delivery", "sms"]
 Colour = Literal["red", "orange", "yellow", "blue"]
@@ -67,7 +65,6 @@ def _sources(request: Request) -> Sources:
     return Sources(rt, upstream)
 
 
-@router.get("/stalled", response_model=StalledOut, summary="Stalled cases and referrals, worst first")
 async def get_stalled(
     request: Request,
     department: Code | None = None,
@@ -103,13 +100,11 @@ async def get_stalled(
     )
 
 
-@router.get("/summary", summary="Counts by status and colour, overdue, closure and satisfaction rates")
 async def get_summary(request: Request) -> dict[str, Any]:
     facts = await _sources(request).facts(None, None)
     return stats.summary(facts)
 
 
-@router.get("/stats", summary="Received, dispatched, mediated, closed and rates by a dimension")
 async def get_stats(
     request: Request,
     by: Literal["category", "street", "department", "month", "day"] = "category",
@@ -124,7 +119,6 @@ async def get_stats(
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
-@router.get("/reports/monthly", summary="Monthly report (月度报表) as CSV or XLSX")
 async def get_monthly_report(
     request: Request,
     month: Annotated[
@@ -160,7 +154,6 @@ async def get_monthly_report(
     )
 
 
-@router.get("/alerts", summary="Early-warning alerts (弱信号): bursts and repeat reporters")
 async def get_alerts(request: Request, at: AwareDatetime | None = None) -> dict[str, Any]:
     settings = request.app.state.runtime.settings
     now = at or datetime.now(UTC)
