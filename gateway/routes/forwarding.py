@@ -60,7 +60,7 @@ def build_router(routes: Iterable[Route]) -> APIRouter:
 
 
 def _forwarder(route: Route) -> Callable[..., Awaitable[Response]]:
-    if route.service is None or route.internal is None:
+    if route.service is None:
         raise ValueError(f"{route.method} {route.path}: neither forwarded nor served here")
 
     async def endpoint(request: Request, **values: Any) -> Response:
@@ -108,8 +108,8 @@ def _annotated(type_: Any, marker: Any) -> Any:
 
 async def forward(request: Request, route: Route, values: dict[str, Any]) -> Response:
     """Call the service with the validated request; its answer, as it is, is the client's."""
-    assert route.service is not None and route.internal is not None
-    path = route.internal.format(**{name: quote(values[name], safe="") for name in route.parameters})
+    assert route.service is not None  # checked when the route was built
+    path = route.internal_path.format(**{name: quote(values[name], safe="") for name in route.parameters})
     body = values.get("body")
     json = body.model_dump(mode="json") if isinstance(body, BaseModel) else body
     query: BaseModel | None = values.get("query")

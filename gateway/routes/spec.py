@@ -42,7 +42,7 @@ class Route:
     response: Any = None  # response model for the OpenAPI document (None: as the handler declares)
     # forwarded
     service: Service | None = None
-    internal: str | None = None  # the service's path, with the same {parameters}
+    internal: str | None = None  # the service's path, with the same {parameters} (default: mirrored)
     body: Any = None  # request body type: a pydantic model (or dict[str, Any] passed through)
     body_required: bool = True
     body_description: str | None = None
@@ -53,6 +53,11 @@ class Route:
     no_store: bool = False  # personal data: the answer must not be cached
     # served here
     handler: Callable[..., Awaitable[Any]] | None = None
+
+    @property
+    def internal_path(self) -> str:
+        """Where the service serves it: by default the public path under /internal/v1/."""
+        return self.internal or self.path.replace("/api/v1/", "/internal/v1/", 1)
 
     @property
     def parameters(self) -> list[str]:
