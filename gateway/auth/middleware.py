@@ -37,7 +37,7 @@ ACTOR_PREFIX = b"x-hub-actor-"
 def _bearer(scope: Scope) -> str | None:
     for name, value in scope.get("headers", ()):
         if name == b"authorization":
-            scheme, _, token = value.decode("latin-1").partition(" ")
+            scheme, _, token = bytes(value).decode("latin-1").partition(" ")
             if scheme.lower() == "bearer" and token.strip():
                 return token.strip()
             return ""  # some other scheme, or an empty bearer: invalid

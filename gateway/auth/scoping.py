@@ -58,7 +58,8 @@ class CaseChannels:
         answer = await self.upstream.request("intake", "GET", f"/internal/v1/cases/{quote(case_no, safe='')}")
         if answer.status_code != 200:
             return False
-        channel = answer.json().get("channel")
+        found = answer.json().get("channel")
+        channel = found if isinstance(found, str) else None
         if len(self._known) >= self.size:
             self._known.clear()
         self._known[case_no] = channel

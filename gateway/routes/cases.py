@@ -35,7 +35,7 @@ def _upstream(request: Request) -> Upstream:
 async def get_case(case_no: str, request: Request) -> dict[str, Any]:
     up = _upstream(request)
     try:
-        case = await up.json("intake", "GET", f"/internal/v1/cases/{case_no}")
+        case: dict[str, Any] = await up.json("intake", "GET", f"/internal/v1/cases/{case_no}")
     except PassThrough as exc:
         if exc.response.status_code == 404:
             raise Problem(
