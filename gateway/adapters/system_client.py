@@ -22,7 +22,7 @@ JSON_UTF8 = {"Content-Type": "application/json;charset=UTF-8"}
 
 
 class EnvelopeClient:
-    system: ClassVar[str]
+    system: str
     label: ClassVar[str]  # how an outcome's detail names the system (their own short name)
     path: ClassVar[str]  # where updates are posted
     # True: the body is sent as compact JSON text (Chinese as is), the way the system signs it;
