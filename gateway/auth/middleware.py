@@ -16,6 +16,7 @@ does bring a token is checked exactly as above. Outside bearer auth: /healthz, /
 from __future__ import annotations
 
 import unicodedata
+from typing import TYPE_CHECKING
 
 from fastapi.responses import JSONResponse
 from opentelemetry import trace
@@ -26,8 +27,10 @@ from gateway.auth.clients import Identity
 from gateway.auth.replay import read_body
 from gateway.auth.scoping import wrong_channel
 from gateway.auth.tokens import TokenError, TokenIssuer
-from gateway.authorization import Permissions
 from gateway.ratelimit import RateLimiter
+
+if TYPE_CHECKING:  # gateway.authorization reads the roles from this package
+    from gateway.authorization import Permissions
 
 API_PREFIX = "/api/v1/"
 TOKEN_PATH = "/api/v1/auth/token"  # noqa: S105 - a path, not a secret
