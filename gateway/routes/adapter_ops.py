@@ -1,5 +1,6 @@
 """Ops view of the outbound delivery ledger (API.md "Adapters"): what was pushed to which external
-system, what is waiting, what failed. No personal data: states, codes and errors only."""
+system, what is waiting, what failed. No personal data: states, codes and errors only. Handlers
+served by the gateway itself; their rows are in gateway/routes/table.py."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """Ops endpoints (API.md "Ops", issue 7): stalled cases, summary, statistics, monthly report, alerts.
 
-Read-only, for the `ops` and `centre` roles (gateway/authorization.py). No personal data: case
+Handlers served by the gateway itself; their rows (paths, roles: `ops` and `centre`, read-only) are in
+gateway/routes/table.py. No personal data: case
 numbers, codes, states, times and trace ids only; a reporter appears as a keyed hash at most.
 """
 
