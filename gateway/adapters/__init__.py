@@ -1,9 +1,11 @@
 """Adapters to the external systems (12345, police 110, court, procuratorate 12309).
 
-One folder per system: mapping.py (their fields and codes ↔ ours), webhook.py (their signed pushes
-in), client.py (our status updates out, in their style), simulator.py (a loopback stand-in that
-speaks like the real thing). Shared: the delivery ledger (ledger.py), inbound registration
-(inbound.py), webhook signatures and nonces (security.py). `install` wires them into the gateway.
+One folder per system, each filling in the same skeleton: mapping.py (their fields and codes ↔
+ours), webhook.py (their signed pushes in; webhooks.py builds the route of a push that becomes a
+case), client.py (our status updates out, in their style, on system_client.py's EnvelopeClient),
+simulator.py (a loopback stand-in that speaks like the real thing, on simkit.py). Shared: the
+delivery ledger (ledger/), inbound registration (inbound.py), webhook signatures and nonces
+(security.py), the four named in registry.py. `install` wires them into the gateway.
 """
 
 from __future__ import annotations
