@@ -1,127 +1,94 @@
-"""Who may call which /api/v1 endpoint: the one table of routes × roles (API.md "Auth").
+"""Who may call which /api/v1 endpoint: route × role permissions, read from the route table
+(gateway/routes/table.py), so a route and the roles that may call it are one row (API.md "Auth").
 
-Rules match the route's *template* (as declared on the router, e.g. `/api/v1/cases/{case_no}`), so a
-path cannot be disguised. In a pattern `*` is one path segment (any `{parameter}`) and `**` is one or
-more segments. The first rule that matches the method and template decides; a route no rule
-matches is refused to every role (deny by default), so a new endpoint is closed until it is added
-here.
+Permissions match the route's *template* (e.g. `/api/v1/cases/{case_no}`), found by matching the
+request path against the table's templates, so a path cannot be disguised. A path that matches no
+template is not a route: the middleware answers 404 before any handler could run (deny by default,
+whatever else is mounted under /api/v1). A route whose `roles` is empty is refused to every role.
 
-Row-level scoping the table cannot express is named in `own` and enforced by gateway/auth.py:
-- `adapter_channel`: an adapter registers cases only on its own system's channel;
-- `adapter_case`: an adapter acts only on cases that came from its own system (others: 404).
-A department's referrals are scoped by the referral service itself, from `X-Hub-Actor-Department`
-(another department's referral is 404 there).
+Row-level scoping the table cannot express is the row's `own` (gateway/auth/scoping.py):
+`adapter_channel` (an adapter registers cases only on its own system's channel) and `adapter_case`
+(an adapter acts only on cases that came from its own system; others: 404). A department's referrals
+are scoped by the referral service itself, from `X-Hub-Actor-Department`.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cache
+from typing import Any
 
-ROLES = ("centre", "department", "adapter", "ops")
-# External systems an adapter client may be bound to, and the case channel each one files on.
-SYSTEM_CHANNELS = {
-    "hotline12345": "hotline12345",
-    "police110": "police110",
-    "court": "court",
-    "procuratorate12309": "procuratorate12309",
-    "open311": "web",
-}
-SYSTEMS = tuple(SYSTEM_CHANNELS)
+from starlette.routing import compile_path
 
-READ = ("GET", "HEAD")
-WRITE = ("POST", "PUT", "PATCH", "DELETE")
+from gateway.auth.roles import ROLES, SYSTEM_CHANNELS, SYSTEMS
+from gateway.routes.spec import Route
 
-
-@dataclass(frozen=True)
-class Rule:
-    methods: tuple[str, ...]
-    pattern: str
-    roles: frozenset[str]
-    own: str | None = None  # extra row-level check (see the module docstring)
-    note: str = ""
-
-    def matches(self, method: str, template: str) -> bool:
-        return method in self.methods and _match(self.pattern.split("/"), _segments(template))
-
-
-def _rule(
-    methods: tuple[str, ...], pattern: str, *roles: str, own: str | None = None, note: str = ""
-) -> Rule:
-    return Rule(methods, pattern, frozenset(roles), own, note)
-
-
-# First match wins: specific rules before the general ones below them.
-RULES: tuple[Rule, ...] = (
-    # Cases (centre staff; adapters register and pass callbacks of their own system; ops reads masked).
-    _rule(("POST",), "/api/v1/cases", "centre", "adapter", own="adapter_channel"),
-    _rule(("POST",), "/api/v1/cases/*/callback", "centre", "adapter", own="adapter_case"),
-    _rule(("POST",), "/api/v1/cases/*/notes", "centre", "adapter", own="adapter_case"),
-    _rule(READ, "/api/v1/cases/*/personal-data", "centre", note="personal data: never ops"),
-    _rule(READ, "/api/v1/cases", "centre", "ops"),
-    _rule(READ, "/api/v1/cases/**", "centre", "ops"),
-    _rule(WRITE, "/api/v1/cases/**", "centre"),
-    _rule(READ, "/api/v1/dispatch-queue", "centre", note="the dispatcher's manual queue"),
-    # Referrals (department side; the centre reads them and decides extensions).
-    _rule(("POST",), "/api/v1/referrals/*/extension/decision", "centre"),
-    _rule(READ, "/api/v1/referrals", "department", "centre"),
-    _rule(READ, "/api/v1/referrals/**", "department", "centre"),
-    _rule(("POST",), "/api/v1/referrals/**", "department"),
-    # Tiered centres and holiday schedules (escalate/delegate are case writes above: centre only).
-    _rule(READ, "/api/v1/centres", "centre", "ops"),
-    _rule(READ, "/api/v1/centres/*/cases", "centre", "ops"),
-    _rule(READ, "/api/v1/stats/resolution-levels", "centre", "ops"),
-    _rule(
-        ("POST",), "/api/v1/calendar/schedules", "centre", note="audited; recomputes provisional deadlines"
-    ),
-    _rule(READ, "/api/v1/calendar", "centre", "ops"),
-    # The worklist (待办): centre staff act on tasks; ops read them (no staff notes, no personal data).
-    _rule(READ, "/api/v1/tasks", "centre", "ops"),
-    _rule(READ, "/api/v1/tasks/*", "centre", "ops"),
-    _rule(("POST",), "/api/v1/tasks/*/done", "centre", note="audited"),
-    _rule(("POST",), "/api/v1/tasks/*/snooze", "centre", note="audited"),
-    # Ops: read-only views with no personal data (centre supervisors watch them too).
-    _rule(READ, "/api/v1/ops", "ops", "centre"),
-    _rule(READ, "/api/v1/ops/**", "ops", "centre"),
-)
+__all__ = ["ROLES", "SYSTEMS", "SYSTEM_CHANNELS", "Decision", "Permissions", "decide", "permissions"]
 
 
 @dataclass(frozen=True)
 class Decision:
     allowed: bool
-    rule: Rule | None
+    route: Route | None
 
     @property
     def own(self) -> str | None:
-        return self.rule.own if self.allowed and self.rule else None
+        return self.route.own if self.allowed and self.route else None
+
+
+@dataclass(frozen=True)
+class Match:
+    """Where a request path landed: its template and parameters, and the route of its method."""
+
+    template: str | None  # None: no route has this path
+    params: dict[str, Any]
+    route: Route | None  # None with a template: the path exists, not with this method (405)
+
+
+class Permissions:
+    """The route × role table of a list of routes, and the matcher of request paths onto them."""
+
+    def __init__(self, routes: Iterable[Route]) -> None:
+        self.routes = {(_method(r.method), r.path): r for r in routes}
+        self._patterns: list[tuple[re.Pattern[str], str]] = []
+        for template in dict.fromkeys(path for _, path in self.routes):
+            regex, _, _ = compile_path(template)
+            self._patterns.append((regex, template))
+
+    def decide(self, method: str, template: str, role: str) -> Decision:
+        route = self.routes.get((_method(method), template))
+        return Decision(route is not None and role in route.roles, route)
+
+    def allowed_roles(self, method: str, template: str) -> frozenset[str]:
+        route = self.routes.get((_method(method), template))
+        return route.roles if route else frozenset()
+
+    def match(self, path: str, method: str) -> Match:
+        for regex, template in self._patterns:
+            found = regex.match(path)
+            if found:
+                return Match(template, found.groupdict(), self.routes.get((_method(method), template)))
+        return Match(None, {}, None)
+
+
+def _method(method: str) -> str:
+    method = method.upper()
+    return "GET" if method == "HEAD" else method
+
+
+@cache
+def permissions() -> Permissions:
+    """The gateway's own table (built on first use, not at import)."""
+    from gateway.routes.table import ROUTES
+
+    return Permissions(ROUTES)
 
 
 def decide(method: str, template: str, role: str) -> Decision:
-    method = method.upper()
-    for rule in RULES:
-        if rule.matches(method, template):
-            return Decision(role in rule.roles, rule)
-    return Decision(False, None)
+    return permissions().decide(method, template, role)
 
 
 def allowed_roles(method: str, template: str) -> frozenset[str]:
-    for rule in RULES:
-        if rule.matches(method.upper(), template):
-            return rule.roles
-    return frozenset()
-
-
-def _segments(path: str) -> list[str]:
-    return ["*" if s.startswith("{") and s.endswith("}") else s for s in path.split("/")]
-
-
-def _match(pattern: list[str], path: list[str]) -> bool:
-    if not pattern:
-        return not path
-    head, rest = pattern[0], pattern[1:]
-    if head == "**":
-        return any(_match(rest, path[i:]) for i in range(1, len(path) + 1))
-    if not path:
-        return False
-    if head == "*":
-        return path[0] != "" and _match(rest, path[1:])
-    return head == path[0] and _match(rest, path[1:])
+    return permissions().allowed_roles(method, template)

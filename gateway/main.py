@@ -5,7 +5,13 @@ from __future__ import annotations
 import httpx
 from fastapi import FastAPI, Request, Response
 
-from gateway.routes import cases
+from gateway import adapters, console
+from gateway.auth import wiring as auth
+from gateway.open311 import routes as open311
+from gateway.ops import dead_letters, metrics
+from gateway.routes import auth as token_route
+from gateway.routes.forwarding import build_router
+from gateway.routes.table import ROUTES
 from gateway.tables import kit, metadata
 from gateway.timeline import project_event
 from gateway.upstream import PassThrough, Upstream
@@ -19,25 +25,20 @@ def bootstrap(settings: Settings) -> FastAPI:
     runtime.consume("gateway.timeline", {"#": project_event})
     client = httpx.AsyncClient()
     app = create_service_app(
-        runtime, [cases.router], title="综治中心事项流转平台 API (Referral hub)", on_stop=[client.aclose]
+        runtime,
+        [build_router(ROUTES), token_route.router, open311.router],  # /api/v1 (the route table), /open311/v2
+        title="综治中心事项流转平台 API (Referral hub)",
+        on_stop=[client.aclose],
     )
     app.state.upstream = Upstream(
         client,
         {s: settings.url_of(s) for s in ("intake", "referral", "notification")},
     )
-    app.include_router(__import__("gateway.routes.intake_actions", fromlist=["router"]).router)
-    app.include_router(__import__("gateway.routes.referrals", fromlist=["router"]).router)
-    app.include_router(__import__("gateway.routes.case_actions", fromlist=["router"]).router)
-    app.include_router(__import__("gateway.routes.tiers", fromlist=["router"]).router)  # centres, calendar
-    app.include_router(__import__("gateway.routes.tasks", fromlist=["router"]).router)  # the worklist (待办)
-    app.include_router(__import__("gateway.routes.auth", fromlist=["router"]).router)  # /api/v1/auth/token
-    app.include_router(__import__("gateway.open311.routes", fromlist=["router"]).router)  # /open311/v2
-    app.include_router(__import__("gateway.routes.ops", fromlist=["router"]).router)  # /api/v1/ops (issue 7)
-    __import__("gateway.ops.metrics", fromlist=["install"]).install(runtime)  # adapter delivery gauges
-    app.state.dead_letters = __import__("gateway.ops.dead_letters", fromlist=["install"]).install(runtime)
-    __import__("gateway.adapters", fromlist=["install"]).install(runtime, app)  # /adapters/*, outbound sync
-    __import__("gateway.auth", fromlist=["install"]).install(app, settings)  # bearer auth, roles, limits, ids
-    __import__("gateway.console", fromlist=["install"]).install(app)  # /console/ web console; / → there
+    metrics.install(runtime)  # adapter delivery gauges
+    app.state.dead_letters = dead_letters.install(runtime)
+    adapters.install(runtime, app)  # /adapters/* webhooks, outbound sync
+    auth.install(app, settings)  # bearer auth, roles, limits, ids
+    console.install(app)  # /console/ web console; / → there
 
     @app.exception_handler(PassThrough)
     async def _pass_through(_request: Request, exc: PassThrough) -> Response:

@@ -40,7 +40,7 @@ timeline = Table(
     Index("ix_timeline_case_at", "case_no", "at"),
 )
 
-# API clients (OAuth2 client credentials): the secret is kept only as a slow KDF hash (gateway/auth.py).
+# API clients (OAuth2 client credentials): the secret is kept only as a slow KDF hash (gateway/auth/clients.py).
 clients = Table(
     "clients",
     metadata,

@@ -1,9 +1,11 @@
 """Adapters to the external systems (12345, police 110, court, procuratorate 12309).
 
-One folder per system: mapping.py (their fields and codes ↔ ours), webhook.py (their signed pushes
-in), client.py (our status updates out, in their style), simulator.py (a loopback stand-in that
-speaks like the real thing). Shared: the delivery ledger (ledger.py), inbound registration
-(inbound.py), webhook signatures and nonces (security.py). `install` wires them into the gateway.
+One folder per system, each filling in the same skeleton: mapping.py (their fields and codes ↔
+ours), webhook.py (their signed pushes in; webhooks.py builds the route of a push that becomes a
+case), client.py (our status updates out, in their style, on system_client.py's EnvelopeClient),
+simulator.py (a loopback stand-in that speaks like the real thing, on simkit.py). Shared: the
+delivery ledger (ledger/), inbound registration (inbound.py), webhook signatures and nonces
+(security.py), the four named in registry.py. `install` wires them into the gateway.
 """
 
 from __future__ import annotations
@@ -18,10 +20,10 @@ from hub.runtime import ServiceRuntime
 
 
 def install(runtime: ServiceRuntime, app: FastAPI) -> None:
-    """Webhook routes, the ops route, the status-event consumer and the sender loop."""
+    """Webhook routes, the status-event consumer and the sender loop (the ops views of deliveries
+    are rows of the route table)."""
     from gateway.adapters.ledger import QUEUE, TOPIC, Ledger, Policy, Sender
     from gateway.adapters.registry import adapter_specs
-    from gateway.routes import adapter_ops
 
     settings = runtime.settings
     specs = adapter_specs()
@@ -49,5 +51,4 @@ def install(runtime: ServiceRuntime, app: FastAPI) -> None:
     runtime.background("adapter-sender", sender_loop)
     for spec in specs.values():
         app.include_router(spec.router)
-    app.include_router(adapter_ops.router)
     app.state.adapter_sender = sender

@@ -165,7 +165,7 @@ async def known_case(rt: ServiceRuntime, system: str, external_ref: str) -> str:
                 )
             )
         ).first()
-    case_no = (row.follows_case_no or row.case_no) if row else None
+    case_no: str | None = (row.follows_case_no or row.case_no) if row else None
     if case_no is None:
         raise Problem(
             404,

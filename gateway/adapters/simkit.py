@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from fastapi import FastAPI, Request, Response
+from fastapi import Body, FastAPI, Request, Response
 from fastapi.responses import HTMLResponse
 
 from gateway.adapters.common import compact_json
@@ -123,6 +123,19 @@ class SimState:
     def record_received(self, entry: dict[str, Any]) -> None:
         self.received.append({**entry, "received_at": datetime.now(UTC).isoformat()})
 
+    def earlier_answer(self, request_id: str) -> dict[str, Any] | None:
+        """The answer given to a request id already applied (counted as a duplicate), or None."""
+        if request_id not in self.requests:
+            return None
+        self.duplicates += 1
+        return self.requests[request_id]
+
+    def applied(self, request_id: str, entry: dict[str, Any], answer: dict[str, Any]) -> dict[str, Any]:
+        """Note an applied request (listed once in /_sim/received) and the answer a repeat gets."""
+        self.record_received(entry)
+        self.requests[request_id] = answer
+        return answer
+
     def advance(self, ref: str, progress: tuple[int, int], entry: dict[str, Any]) -> None:
         """Move a record to `progress` (round, rank), noting any step backwards."""
         record = self.records.get(ref)
@@ -205,6 +218,36 @@ def install_controls(app: FastAPI, state: SimState, busy: Callable[[], Response]
 
     app.state.sim = state
     app.state.busy = busy
+
+
+def install_push(
+    app: FastAPI,
+    state: SimState,
+    name: str,
+    hub_path: str,
+    make_record: Callable[..., dict[str, Any]],
+    key: str,
+    initial: Callable[[dict[str, Any]], dict[str, Any]],
+) -> None:
+    """`POST /_sim/push/<name>` (body: fields to override): a new record of the system, kept with its
+    `initial` state and pushed to the hub at `hub_path`, signed, the way the system pushes it."""
+
+    async def push(overrides: dict[str, Any] | None = Body(default=None)) -> dict[str, Any]:
+        record = make_record(state, **(overrides or {}))
+        state.records[record[key]] = {**record, **initial(record), "_progress": (0, 0)}
+        status, reply = await state.push(hub_path, record)
+        return {key: record[key], "status": status, "response": reply}
+
+    app.add_api_route(f"/_sim/push/{name}", push, methods=["POST"], tags=["simulator"], name=f"push_{name}")
+
+
+def credentials(system: str, settings: Settings) -> tuple[str, str, str]:
+    """The system's app key, app secret and webhook secret from its settings (HUB_<SYSTEM>_…)."""
+    return (
+        getattr(settings, f"{system}_app_key"),
+        getattr(settings, f"{system}_app_secret"),
+        getattr(settings, f"{system}_webhook_secret"),
+    )
 
 
 def hub_url_of(settings: Settings) -> str:

@@ -1,19 +1,18 @@
 """Ops view of the outbound delivery ledger (API.md "Adapters"): what was pushed to which external
-system, what is waiting, what failed. No personal data: states, codes and errors only."""
+system, what is waiting, what failed. No personal data: states, codes and errors only. Handlers
+served by the gateway itself; their rows are in gateway/routes/table.py."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from pydantic import BaseModel
 
 from gateway.adapters.ledger import case_sync, list_deliveries
 from hub.problems import Problem
 from hub.runtime import ServiceRuntime
-
-router = APIRouter(prefix="/api/v1/ops", tags=["ops"])
 
 DeliveryStatus = Literal["pending", "sending", "sent", "skipped", "failed"]
 SystemName = Literal["hotline12345", "police110", "court", "procuratorate12309"]
@@ -54,11 +53,6 @@ def _runtime(request: Request) -> ServiceRuntime:
     return rt
 
 
-@router.get(
-    "/adapter-deliveries",
-    response_model=DeliveriesOut,
-    summary="Status updates pushed (or waiting, or failed) to external systems",
-)
 async def get_adapter_deliveries(
     request: Request,
     status: DeliveryStatus | None = None,
@@ -80,11 +74,6 @@ async def get_adapter_deliveries(
     )
 
 
-@router.get(
-    "/adapter-deliveries/cases/{case_no}",
-    response_model=list[UpdateSyncOut],
-    summary="Each update of a case across the external systems that know it",
-)
 async def get_case_adapter_sync(case_no: str, request: Request) -> list[UpdateSyncOut]:
     updates = await case_sync(_runtime(request).db, case_no)
     if not updates:

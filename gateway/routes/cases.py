@@ -1,19 +1,18 @@
-"""Public case endpoints (API.md "Cases")."""
+"""The case endpoints the gateway serves itself (API.md "Cases"): a case as intake and referral
+know it together, and its timeline from the gateway's own projection. Rows in gateway/routes/table.py."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Body, Header, Query, Request, Response
+from fastapi import Request
 from pydantic import BaseModel
 
 from gateway.timeline import case_timeline, with_gaps
 from gateway.upstream import PassThrough, Upstream
 from hub.problems import Problem
 from hub.runtime import ServiceRuntime
-
-router = APIRouter(prefix="/api/v1", tags=["cases"])
 
 
 class TimelineEntry(BaseModel):
@@ -33,57 +32,10 @@ def _upstream(request: Request) -> Upstream:
     return up
 
 
-@router.post("/cases", status_code=201, summary="Register a case (受理)")
-async def post_case(
-    request: Request,
-    body: Annotated[dict[str, Any], Body(description="API.md: channel, request_type, title, description, …")],
-    idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
-) -> Response:
-    headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
-    upstream = await _upstream(request).request(
-        "intake", "POST", "/internal/v1/cases", json=body, headers=headers
-    )
-    return Response(
-        upstream.content, status_code=upstream.status_code, media_type=upstream.headers.get("content-type")
-    )
-
-
-@router.get("/cases", summary="Cases newest first: status, colour, category, street_code, overdue filters")
-async def list_cases(
-    request: Request,
-    status: Annotated[
-        str | None, Query(max_length=32, description="registered, dispatched, … closed")
-    ] = None,
-    colour: Annotated[str | None, Query(max_length=16, description="red | orange | yellow | blue")] = None,
-    category: Annotated[str | None, Query(max_length=64)] = None,
-    street_code: Annotated[
-        str | None, Query(max_length=12, pattern=r"^[0-9]+$", description="a street code or its prefix")
-    ] = None,
-    overdue: bool | None = None,
-    page: Annotated[int, Query(ge=1)] = 1,
-    page_size: Annotated[int, Query(ge=1, le=200)] = 50,
-) -> Any:
-    params = {
-        key: value
-        for key, value in {
-            "status": status,
-            "colour": colour,
-            "category": category,
-            "street_code": street_code,
-            "overdue": None if overdue is None else str(overdue).lower(),
-            "page": page,
-            "page_size": page_size,
-        }.items()
-        if value is not None
-    }
-    return await _upstream(request).json("referral", "GET", "/internal/v1/cases", params=params)
-
-
-@router.get("/cases/{case_no}", summary="A case with its referrals, deadlines and supervision level")
 async def get_case(case_no: str, request: Request) -> dict[str, Any]:
     up = _upstream(request)
     try:
-        case = await up.json("intake", "GET", f"/internal/v1/cases/{case_no}")
+        case: dict[str, Any] = await up.json("intake", "GET", f"/internal/v1/cases/{case_no}")
     except PassThrough as exc:
         if exc.response.status_code == 404:
             raise Problem(
@@ -116,9 +68,6 @@ async def get_case(case_no: str, request: Request) -> dict[str, Any]:
     return case
 
 
-@router.get(
-    "/cases/{case_no}/timeline", response_model=list[TimelineEntry], summary="Every handoff, oldest first"
-)
 async def get_timeline(case_no: str, request: Request) -> list[TimelineEntry]:
     rt: ServiceRuntime = request.app.state.runtime
     async with rt.db.sessions() as session:

@@ -1,6 +1,7 @@
 """Ops endpoints (API.md "Ops", issue 7): stalled cases, summary, statistics, monthly report, alerts.
 
-Read-only, for the `ops` and `centre` roles (gateway/authorization.py). No personal data: case
+Handlers served by the gateway itself; their rows (paths, roles: `ops` and `centre`, read-only) are in
+gateway/routes/table.py. No personal data: case
 numbers, codes, states, times and trace ids only; a reporter appears as a keyed hash at most.
 """
 
@@ -10,7 +11,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import Query, Request, Response
 from pydantic import AwareDatetime, BaseModel
 
 from gateway.ops import report, signals, stats
@@ -19,8 +20,6 @@ from gateway.ops.stalls import KINDS, Filters, attach_last_handoff, enrich, sele
 from gateway.upstream import Upstream
 from hub.problems import Problem
 from hub.runtime import ServiceRuntime
-
-router = APIRouter(prefix="/api/v1/ops", tags=["ops"])
 
 Kind = Literal["deadline", "idle", "outbox", "dead_letter", "adapter_delivery", "sms"]
 Colour = Literal["red", "orange", "yellow", "blue"]
@@ -67,7 +66,6 @@ def _sources(request: Request) -> Sources:
     return Sources(rt, upstream)
 
 
-@router.get("/stalled", response_model=StalledOut, summary="Stalled cases and referrals, worst first")
 async def get_stalled(
     request: Request,
     department: Code | None = None,
@@ -103,13 +101,11 @@ async def get_stalled(
     )
 
 
-@router.get("/summary", summary="Counts by status and colour, overdue, closure and satisfaction rates")
 async def get_summary(request: Request) -> dict[str, Any]:
     facts = await _sources(request).facts(None, None)
     return stats.summary(facts)
 
 
-@router.get("/stats", summary="Received, dispatched, mediated, closed and rates by a dimension")
 async def get_stats(
     request: Request,
     by: Literal["category", "street", "department", "month", "day"] = "category",
@@ -124,7 +120,6 @@ async def get_stats(
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
-@router.get("/reports/monthly", summary="Monthly report (月度报表) as CSV or XLSX")
 async def get_monthly_report(
     request: Request,
     month: Annotated[
@@ -160,7 +155,6 @@ async def get_monthly_report(
     )
 
 
-@router.get("/alerts", summary="Early-warning alerts (弱信号): bursts and repeat reporters")
 async def get_alerts(request: Request, at: AwareDatetime | None = None) -> dict[str, Any]:
     settings = request.app.state.runtime.settings
     now = at or datetime.now(UTC)

@@ -7,16 +7,15 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, Request, Response
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel
 
+from hub.contracts.http.intake import CategoryIn, MergeIn, NoteIn, OverrideIn, UnlinkIn
 from hub.problems import Problem
 from hub.runtime import ServiceRuntime
 from services.intake import casework
 from services.intake.actors import CurrentActor, require
 from services.intake.assessment import Assessor
-from services.intake.domain.categories import Category
-from services.intake.domain.enums import ResponseLevel, RiskColour
-from services.intake.domain.model import CaseIn, NoteText
+from services.intake.domain.model import CaseIn
 from services.intake.registration import register_case
 from services.intake.rulebook import RulesInvalid, load_assessor
 from services.intake.tables import case_notes, cases
@@ -83,38 +82,6 @@ class NoteAddedOut(BaseModel):
     colour_overridden: bool
     colour_reasons: list[dict[str, Any]]
     response_level: str
-
-
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=500)]
-CaseNo = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^ZZ-\d{8}-\d{6}$")]
-
-
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class OverrideIn(_Body):
-    colour: RiskColour
-    reason: Reason
-    response_level: ResponseLevel | None = None
-
-
-class CategoryIn(_Body):
-    category: Category
-    reason: Reason
-
-
-class MergeIn(_Body):
-    into: CaseNo
-    reason: Reason | None = None
-
-
-class UnlinkIn(_Body):
-    reason: Reason | None = None
-
-
-class NoteIn(_Body):
-    text: NoteText
 
 
 class PersonalDataOut(BaseModel):
@@ -231,9 +198,9 @@ async def post_assessment(case_no: str, body: OverrideIn, request: Request, acto
         _runtime(request),
         _assessor(request),
         case_no,
-        colour=body.colour.value,
+        colour=body.colour,
         reason=body.reason,
-        response_level=body.response_level.value if body.response_level else None,
+        response_level=body.response_level,
         actor=actor,
     )
     return _case_out(row)
@@ -246,7 +213,7 @@ async def post_category(case_no: str, body: CategoryIn, request: Request, actor:
         _runtime(request),
         _assessor(request),
         case_no,
-        category=body.category.value,
+        category=body.category,
         reason=body.reason,
         actor=actor,
     )

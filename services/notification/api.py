@@ -15,6 +15,7 @@ from fastapi import APIRouter, Body, Query, Request
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import func, select
 
+from hub.contracts.http.notification import SmsReport, SmsUp
 from hub.problems import Problem
 from hub.runtime import ServiceRuntime
 from services.notification.domain.phones import NotAMobile, normalise_mobile
@@ -38,31 +39,6 @@ class OptOutIn(BaseModel):
             return normalise_mobile(value)
         except NotAMobile as exc:
             raise ValueError(str(exc)) from None
-
-
-class SmsReport(BaseModel):
-    """Alibaba Cloud SmsReport (短信回执), one per message."""
-
-    phone_number: str = ""
-    send_time: str | None = None
-    report_time: str | None = None
-    success: bool
-    err_code: str = ""
-    err_msg: str = ""
-    sms_size: str | int | None = None
-    biz_id: str | None = None
-    out_id: str | None = None
-
-
-class SmsUp(BaseModel):
-    """Alibaba Cloud SmsUp (上行短信), one per inbound message."""
-
-    phone_number: str
-    content: str
-    send_time: str | None = None
-    dest_code: str = ""
-    sequence_id: str | int
-    sign_name: str | None = None
 
 
 class DeliveryOut(BaseModel):

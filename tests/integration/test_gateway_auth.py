@@ -27,8 +27,11 @@ from gateway.auth import (
     set_disabled,
     verify_secret,
 )
+from gateway.authorization import Permissions
 from gateway.ratelimit import RateLimiter
 from gateway.requestid import RequestIdMiddleware
+from gateway.routes.spec import Route
+from gateway.routes.table import ROUTES
 from gateway.tables import clients
 from hub.config import DEV_TOKEN_SECRET, Settings
 from hub.problems import PROBLEM_JSON, install_problem_handlers
@@ -75,8 +78,14 @@ def echo_app(*, required: bool = True, limiter: RateLimiter | None = None) -> Fa
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    # The gateway's route table, and one route it does not open to anybody.
+    unlisted_route = Route("GET", "/api/v1/unlisted", "unlisted", "", "test", roles=frozenset())
     app.add_middleware(
-        AuthMiddleware, fastapi_app=app, issuer=ISSUE, limiter=limiter or RateLimiter(), required=required
+        AuthMiddleware,
+        permissions=Permissions([*ROUTES, unlisted_route]),
+        issuer=ISSUE,
+        limiter=limiter or RateLimiter(),
+        required=required,
     )
     app.add_middleware(RequestIdMiddleware)
     return app
@@ -161,7 +170,7 @@ async def test_role_table_refuses_with_403_and_unknown_routes_stay_404(bare: htt
     assert_problem(
         await bare.get("/api/v1/cases/ZZ-1", headers=bearer(ISSUE.issue(DEPT))), 403, "/route-forbidden"
     )
-    # A route no rule names is closed to every role, centre included.
+    # A route whose row names no role is closed to every role, centre included.
     assert_problem(
         await bare.get("/api/v1/unlisted", headers=bearer(ISSUE.issue(CENTRE))), 403, "/route-forbidden"
     )

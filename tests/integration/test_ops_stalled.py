@@ -214,7 +214,7 @@ async def test_an_event_stuck_in_an_outbox_is_a_stall_with_its_case_number(hub: 
 
 
 async def test_an_outbound_adapter_delivery_given_up_is_a_stall_and_a_metric(hub: InProcessHub) -> None:
-    """The ledger row the adapter sender leaves when it gives up (gateway/adapters/ledger.py)."""
+    """The ledger row the adapter sender leaves when it gives up (gateway/adapters/ledger/sender.py)."""
     import uuid
     from datetime import UTC, datetime, timedelta
 

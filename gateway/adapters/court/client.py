@@ -14,6 +14,7 @@ import httpx
 
 from gateway.adapters.common import Delivery, Outcome, compact_json, hmac_hex, local_compact, sorted_params
 from gateway.adapters.court import mapping
+from gateway.adapters.system_client import EnvelopeClient
 from hub.config import Settings
 
 RESULT_PATH = "/tjpt/api/v1/tjjg"
@@ -24,43 +25,28 @@ def sign(params: dict[str, Any], secret: str) -> str:
     return hmac_hex(secret, sorted_params(params), "sm3")
 
 
-class CourtClient:
+class CourtClient(EnvelopeClient):
     system = mapping.SYSTEM
+    label = "court"
+    path = RESULT_PATH
 
-    def __init__(
-        self, http: httpx.AsyncClient, base_url: str, client_id: str, secret: str, timeout: float
-    ) -> None:
-        self.http = http
-        self.base_url = base_url.rstrip("/")
-        self.client_id = client_id
-        self.secret = secret
-        self.timeout = timeout
-
-    async def deliver(self, delivery: Delivery) -> Outcome:
+    def envelope(self, delivery: Delivery) -> dict[str, Any]:
         biz = mapping.result(delivery.update, delivery.case_no, delivery.external_ref, delivery.data)
         params: dict[str, Any] = {
-            "clientId": self.client_id,
+            "clientId": self.app_key,
             "reqTime": local_compact(millis=True),
             "reqId": delivery.update_id,
             "bizData": compact_json(biz),
         }
         params["sign"] = sign(params, self.secret)
-        try:
-            response = await self.http.post(self.base_url + RESULT_PATH, json=params, timeout=self.timeout)
-        except httpx.HTTPError as exc:
-            return Outcome(ok=False, retryable=True, detail=f"court unreachable: {type(exc).__name__}")
-        if response.status_code != 200:
-            retryable = response.status_code >= 500 or response.status_code in (408, 429)
-            return Outcome(ok=False, retryable=retryable, detail=f"court HTTP {response.status_code}")
-        try:
-            doc = response.json()
-            ret = int(doc["ret"])
-        except (ValueError, KeyError, TypeError):
-            return Outcome(
-                ok=False, retryable=True, detail="court answered something that is not its envelope"
-            )
+        return params
+
+    def code_of(self, doc: Any) -> int:
+        return int(doc["ret"])
+
+    def outcome(self, doc: dict[str, Any], code: int) -> Outcome:
         content = doc.get("content") or {}
-        if ret == 0:
+        if code == 0:
             return Outcome(
                 ok=True,
                 external_ref=content.get("ah"),
@@ -69,16 +55,10 @@ class CourtClient:
             )
         return Outcome(
             ok=False,
-            retryable=ret in RETRYABLE_RETS,
-            detail=f"court ret {ret}: {str(doc.get('msg') or '')[:120]}",
+            retryable=code in RETRYABLE_RETS,
+            detail=f"court ret {code}: {str(doc.get('msg') or '')[:120]}",
         )
 
 
 def make_client(http: httpx.AsyncClient, settings: Settings) -> CourtClient:
-    return CourtClient(
-        http,
-        settings.court_url or "",
-        settings.court_app_key,
-        settings.court_app_secret,
-        settings.adapter_timeout_s,
-    )
+    return CourtClient.from_settings(http, settings)

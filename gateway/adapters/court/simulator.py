@@ -12,11 +12,20 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from fastapi import Body, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from gateway.adapters.common import CST, LOCAL, hmac_hex, local_time, same, sorted_params
-from gateway.adapters.simkit import NAMES, SimState, install_controls, mobile, run_simulator
+from gateway.adapters.simkit import (
+    NAMES,
+    SimState,
+    credentials,
+    hub_url_of,
+    install_controls,
+    install_push,
+    mobile,
+    run_simulator,
+)
 from hub.config import Settings
 
 SYSTEM = "court"
@@ -127,9 +136,9 @@ def create_app(
         req_id = str(params.get("reqId") or "")
         if not req_id:
             return answer(2, "缺少reqId")
-        if req_id in state.requests:
-            state.duplicates += 1
-            return answer(0, "重复请求", {**state.requests[req_id], "repeat": True})
+        earlier = state.earlier_answer(req_id)
+        if earlier is not None:
+            return answer(0, "重复请求", {**earlier, "repeat": True})
         jglx = str(biz.get("jglx"))
         try:
             datetime.strptime(str(biz["fksj"]), LOCAL)
@@ -166,27 +175,24 @@ def create_app(
         }
         state.advance(ah, (round_, PROGRESS[tjzt]), entry)
         record.update(tjzt=tjzt, tjztmc=TJZT[tjzt], _round=round_, zzbh=biz.get("zzbh") or record.get("zzbh"))
-        state.record_received(entry)
-        content = {"ah": ah, "tjzt": tjzt}
-        state.requests[req_id] = content
+        content = state.applied(req_id, entry, {"ah": ah, "tjzt": tjzt})
         return answer(0, "ok", content)
 
-    @app.post("/_sim/push/mediation-request", tags=["simulator"])
-    async def push_mediation_request(overrides: dict[str, Any] | None = Body(default=None)) -> dict[str, Any]:
-        record = mediation_request(state, **(overrides or {}))
-        state.records[record["ah"]] = {**record, "tjzt": "0", "_progress": (0, 0)}
-        status, reply = await state.push(f"/adapters/{SYSTEM}/mediation-requests", record)
-        return {"ah": record["ah"], "status": status, "response": reply}
+    install_push(
+        app,
+        state,
+        "mediation-request",
+        f"/adapters/{SYSTEM}/mediation-requests",
+        mediation_request,
+        "ah",
+        lambda _: {"tjzt": "0"},
+    )
 
     return app
 
 
 def from_settings(settings: Settings) -> FastAPI:
-    from gateway.adapters.simkit import hub_url_of
-
-    return create_app(
-        settings.court_app_key, settings.court_app_secret, settings.court_webhook_secret, hub_url_of(settings)
-    )
+    return create_app(*credentials(SYSTEM, settings), hub_url_of(settings))
 
 
 if __name__ == "__main__":  # pragma: no cover - `hub up --simulators`

@@ -2,34 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from fastapi import APIRouter, Request, Response
-
-from gateway.adapters import inbound
 from gateway.adapters.court import mapping
+from gateway.adapters.webhooks import add_registration, webhook_router
 
-router = APIRouter(prefix=f"/adapters/{mapping.SYSTEM}", tags=["adapters"])
-
-SIGNED = {
-    "description": "Signed push: `X-Hub-Timestamp` (unix seconds) and `X-Hub-Signature: sha256=<hex HMAC of "
-    'timestamp + "." + body>`; older than 5 minutes or replayed → 401.'
-}
-
-
-@router.post(
+router = webhook_router(mapping.SYSTEM)
+add_registration(
+    router,
     "/mediation-requests",
-    status_code=201,
+    name="post_mediation_request",
     summary="A court delegates pre-litigation mediation (诉前委派调解): becomes a case, once",
-    openapi_extra=SIGNED,
+    system=mapping.SYSTEM,
+    model=mapping.MediationRequest,
+    to_case=mapping.to_case,
+    ref_of=lambda delegated: delegated.ah,
+    reverse_fields=mapping.REVERSE_FIELDS,
 )
-async def post_mediation_request(request: Request, response: Response) -> dict[str, Any]:
-    return await inbound.handle_registration(
-        request,
-        response,
-        mapping.SYSTEM,
-        mapping.MediationRequest,
-        mapping.to_case,
-        lambda delegated: delegated.ah,
-        mapping.REVERSE_FIELDS,
-    )

@@ -15,6 +15,7 @@ import httpx
 
 from gateway.adapters.common import Delivery, Outcome, compact_json, hmac_hex, sorted_params
 from gateway.adapters.hotline12345 import mapping
+from gateway.adapters.system_client import EnvelopeClient
 from hub.config import Settings
 
 FEEDBACK_PATH = "/openapi/v2/workorder/feedback"
@@ -28,17 +29,10 @@ def sign(params: dict[str, Any], secret: str) -> str:
     return hmac_hex(secret, sorted_params(params)).upper()
 
 
-class HotlineClient:
+class HotlineClient(EnvelopeClient):
     system = mapping.SYSTEM
-
-    def __init__(
-        self, http: httpx.AsyncClient, base_url: str, app_key: str, app_secret: str, timeout: float
-    ) -> None:
-        self.http = http
-        self.base_url = base_url.rstrip("/")
-        self.app_key = app_key
-        self.app_secret = app_secret
-        self.timeout = timeout
+    label = "12345"
+    path = FEEDBACK_PATH
 
     def _signed(self, method: str, biz: dict[str, Any], request_id: str) -> dict[str, Any]:
         params: dict[str, Any] = {
@@ -49,17 +43,27 @@ class HotlineClient:
             "requestId": request_id,
             "bizContent": compact_json(biz),
         }
-        params["sign"] = sign(params, self.app_secret)
+        params["sign"] = sign(params, self.secret)
         return params
 
-    async def deliver(self, delivery: Delivery) -> Outcome:
+    def envelope(self, delivery: Delivery) -> dict[str, Any]:
         biz = mapping.feedback(delivery.update, delivery.case_no, delivery.external_ref or "", delivery.data)
-        body = self._signed("workorder.feedback", biz, delivery.update_id)
-        try:
-            response = await self.http.post(self.base_url + FEEDBACK_PATH, json=body, timeout=self.timeout)
-        except httpx.HTTPError as exc:
-            return Outcome(ok=False, retryable=True, detail=f"12345 unreachable: {type(exc).__name__}")
-        return interpret(response)
+        return self._signed("workorder.feedback", biz, delivery.update_id)
+
+    def code_of(self, doc: Any) -> int:
+        return int(doc.get("code", 0))
+
+    def outcome(self, doc: dict[str, Any], code: int) -> Outcome:
+        data = doc.get("data") or {}
+        if doc.get("success") is True and code == 200:
+            status = data.get("status")
+            return Outcome(
+                ok=True,
+                external_state=None if status is None else str(status),
+                duplicate=bool(data.get("duplicate")),
+            )
+        message = str(doc.get("message") or "")[:120]
+        return Outcome(ok=False, retryable=code in RETRYABLE_CODES, detail=f"12345 code {code}: {message}")
 
     async def list_work_orders(
         self, page_no: int, page_size: int = 100, updated_since: str | None = None
@@ -73,7 +77,7 @@ class HotlineClient:
         }
         if updated_since:
             params["updatedSince"] = updated_since
-        params["sign"] = sign(params, self.app_secret)
+        params["sign"] = sign(params, self.secret)
         response = await self.http.get(self.base_url + LIST_PATH, params=params, timeout=self.timeout)
         response.raise_for_status()
         doc = response.json()
@@ -83,32 +87,5 @@ class HotlineClient:
         return int(data.get("total", 0)), list(data.get("records") or [])
 
 
-def interpret(response: httpx.Response) -> Outcome:
-    if response.status_code != 200:
-        retryable = response.status_code >= 500 or response.status_code in (408, 429)
-        return Outcome(ok=False, retryable=retryable, detail=f"12345 HTTP {response.status_code}")
-    try:
-        doc = response.json()
-        code = int(doc.get("code", 0))
-    except (ValueError, TypeError, AttributeError):
-        return Outcome(ok=False, retryable=True, detail="12345 answered something that is not its envelope")
-    data = doc.get("data") or {}
-    if doc.get("success") is True and code == 200:
-        status = data.get("status")
-        return Outcome(
-            ok=True,
-            external_state=None if status is None else str(status),
-            duplicate=bool(data.get("duplicate")),
-        )
-    message = str(doc.get("message") or "")[:120]
-    return Outcome(ok=False, retryable=code in RETRYABLE_CODES, detail=f"12345 code {code}: {message}")
-
-
 def make_client(http: httpx.AsyncClient, settings: Settings) -> HotlineClient:
-    return HotlineClient(
-        http,
-        settings.hotline12345_url or "",
-        settings.hotline12345_app_key,
-        settings.hotline12345_app_secret,
-        settings.adapter_timeout_s,
-    )
+    return HotlineClient.from_settings(http, settings)

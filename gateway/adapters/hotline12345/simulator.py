@@ -15,11 +15,22 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from fastapi import Body, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from gateway.adapters.common import CST, LOCAL, hmac_hex, local_time, same, sorted_params
-from gateway.adapters.simkit import NAMES, SAMPLES, SimState, install_controls, mobile, public, run_simulator
+from gateway.adapters.simkit import (
+    NAMES,
+    SAMPLES,
+    SimState,
+    credentials,
+    hub_url_of,
+    install_controls,
+    install_push,
+    mobile,
+    public,
+    run_simulator,
+)
 from hub.config import Settings
 
 SYSTEM = "hotline12345"
@@ -147,9 +158,9 @@ def create_app(
             state.rejected += 1
             return refused
         request_id = str(params["requestId"])
-        if request_id in state.requests:
-            state.duplicates += 1
-            return envelope(200, "重复请求，已忽略", {**state.requests[request_id], "duplicate": True})
+        earlier = state.earlier_answer(request_id)
+        if earlier is not None:
+            return envelope(200, "重复请求，已忽略", {**earlier, "duplicate": True})
         try:
             biz = json.loads(params["bizContent"])
             order_no = str(biz["orderNo"])
@@ -202,11 +213,10 @@ def create_app(
             _round=round_,
             hubCaseNo=biz.get("hubCaseNo") or record.get("hubCaseNo"),
         )
-        state.record_received(entry)
         answer = {"orderNo": order_no, "status": status, "requestId": request_id}
         if "delayId" in entry:
             answer["delayId"] = entry["delayId"]
-        state.requests[request_id] = answer
+        state.applied(request_id, entry, answer)
         return envelope(200, "操作成功", answer)
 
     @app.get("/openapi/v2/workorder/list", tags=["12345 open API"])
@@ -260,16 +270,15 @@ def create_app(
         )
         return public(record)
 
-    @app.post("/_sim/push/work-order", tags=["simulator"])
-    async def push_work_order(overrides: dict[str, Any] | None = Body(default=None)) -> dict[str, Any]:
-        order = work_order(state, **(overrides or {}))
-        state.records[order["orderNo"]] = {
-            **order,
-            "statusName": STATUS_NAMES[order["status"]],
-            "_progress": (0, 0),
-        }
-        status, answer = await state.push(f"/adapters/{SYSTEM}/work-orders", order)
-        return {"orderNo": order["orderNo"], "status": status, "response": answer}
+    install_push(
+        app,
+        state,
+        "work-order",
+        f"/adapters/{SYSTEM}/work-orders",
+        work_order,
+        "orderNo",
+        lambda order: {"statusName": STATUS_NAMES[order["status"]]},
+    )
 
     @app.post("/_sim/push/urge", tags=["simulator"])
     async def push_urge(order_no: str, content: str = "市民再次来电催促，请加快办理") -> dict[str, Any]:
@@ -335,14 +344,7 @@ def create_app(
 
 
 def from_settings(settings: Settings) -> FastAPI:
-    from gateway.adapters.simkit import hub_url_of
-
-    return create_app(
-        settings.hotline12345_app_key,
-        settings.hotline12345_app_secret,
-        settings.hotline12345_webhook_secret,
-        hub_url_of(settings),
-    )
+    return create_app(*credentials(SYSTEM, settings), hub_url_of(settings))
 
 
 if __name__ == "__main__":  # pragma: no cover - `hub up --simulators`

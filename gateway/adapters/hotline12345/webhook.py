@@ -9,22 +9,29 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request
 
 from gateway.adapters import inbound
 from gateway.adapters.common import parse_local_time
 from gateway.adapters.hotline12345 import mapping
 from gateway.adapters.security import released_on_failure, verify_request
+from gateway.adapters.webhooks import SIGNED, add_registration, webhook_router
 from gateway.upstream import Upstream
 from hub.contracts.gateway import HotlineExtensionAnsweredV1
 from hub.runtime import ServiceRuntime
 
-router = APIRouter(prefix=f"/adapters/{mapping.SYSTEM}", tags=["adapters"])
-
-SIGNED = {
-    "description": "Signed push: `X-Hub-Timestamp` (unix seconds) and `X-Hub-Signature: sha256=<hex HMAC of "
-    'timestamp + "." + body>`; older than 5 minutes or replayed → 401.'
-}
+router = webhook_router(mapping.SYSTEM)
+add_registration(
+    router,
+    "/work-orders",
+    name="post_work_order",
+    summary="A 12345 work order (工单) pushed to the hub: becomes a case, once",
+    system=mapping.SYSTEM,
+    model=mapping.WorkOrder,
+    to_case=mapping.to_case,
+    ref_of=lambda order: order.orderNo,
+    reverse_fields=mapping.REVERSE_FIELDS,
+)
 
 
 def _rt(request: Request) -> ServiceRuntime:
@@ -35,24 +42,6 @@ def _rt(request: Request) -> ServiceRuntime:
 def _upstream(request: Request) -> Upstream:
     up: Upstream = request.app.state.upstream
     return up
-
-
-@router.post(
-    "/work-orders",
-    status_code=201,
-    summary="A 12345 work order (工单) pushed to the hub: becomes a case, once",
-    openapi_extra=SIGNED,
-)
-async def post_work_order(request: Request, response: Response) -> dict[str, Any]:
-    return await inbound.handle_registration(
-        request,
-        response,
-        mapping.SYSTEM,
-        mapping.WorkOrder,
-        mapping.to_case,
-        lambda order: order.orderNo,
-        mapping.REVERSE_FIELDS,
-    )
 
 
 @router.post("/urges", summary="催办 on a 12345 work order", openapi_extra=SIGNED)

@@ -17,6 +17,7 @@ import httpx
 
 from gateway.adapters.common import Delivery, Outcome, compact_json, local_compact, sorted_params
 from gateway.adapters.police110 import mapping
+from gateway.adapters.system_client import EnvelopeClient
 from hub.config import Settings
 
 FEEDBACK_PATH = "/api/jqld/v1/fk"
@@ -28,47 +29,27 @@ def signature(params: dict[str, Any], secret: str) -> str:
     return base64.b64encode(hmac.new(secret.encode(), text.encode(), hashlib.sha256).digest()).decode()
 
 
-class PoliceClient:
+class PoliceClient(EnvelopeClient):
     system = mapping.SYSTEM
+    label = "police110"
+    path = FEEDBACK_PATH
+    compact_body = True
 
-    def __init__(
-        self, http: httpx.AsyncClient, base_url: str, app_id: str, secret: str, timeout: float
-    ) -> None:
-        self.http = http
-        self.base_url = base_url.rstrip("/")
-        self.app_id = app_id
-        self.secret = secret
-        self.timeout = timeout
-
-    async def deliver(self, delivery: Delivery) -> Outcome:
+    def envelope(self, delivery: Delivery) -> dict[str, Any]:
         data = mapping.feedback(delivery.update, delivery.case_no, delivery.external_ref or "", delivery.data)
         params: dict[str, Any] = {
-            "appid": self.app_id,
+            "appid": self.app_key,
             "ts": local_compact(),
             "nonce": delivery.update_id.replace("-", ""),
             "data": compact_json(data),
         }
         params["signature"] = signature(params, self.secret)
-        body = {**params, "data": data}  # sent as an object, signed as its compact JSON text
-        try:
-            response = await self.http.post(
-                self.base_url + FEEDBACK_PATH,
-                content=compact_json(body).encode(),
-                headers={"Content-Type": "application/json;charset=UTF-8"},
-                timeout=self.timeout,
-            )
-        except httpx.HTTPError as exc:
-            return Outcome(ok=False, retryable=True, detail=f"police110 unreachable: {type(exc).__name__}")
-        if response.status_code != 200:
-            retryable = response.status_code >= 500 or response.status_code in (408, 429)
-            return Outcome(ok=False, retryable=retryable, detail=f"police110 HTTP {response.status_code}")
-        try:
-            doc = response.json()
-            code = str(doc["code"])
-        except (ValueError, KeyError, TypeError):
-            return Outcome(
-                ok=False, retryable=True, detail="police110 answered something that is not its envelope"
-            )
+        return {**params, "data": data}  # sent as an object, signed as its compact JSON text
+
+    def code_of(self, doc: Any) -> str:
+        return str(doc["code"])
+
+    def outcome(self, doc: dict[str, Any], code: str) -> Outcome:
         result = doc.get("result") or {}
         if code == "0000":
             return Outcome(
@@ -84,10 +65,4 @@ class PoliceClient:
 
 
 def make_client(http: httpx.AsyncClient, settings: Settings) -> PoliceClient:
-    return PoliceClient(
-        http,
-        settings.police110_url or "",
-        settings.police110_app_key,
-        settings.police110_app_secret,
-        settings.adapter_timeout_s,
-    )
+    return PoliceClient.from_settings(http, settings)

@@ -15,11 +15,21 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from fastapi import Body, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from gateway.adapters.common import CST, LOCAL, local_time, same, sorted_params
-from gateway.adapters.simkit import NAMES, SAMPLES, SimState, install_controls, mobile, run_simulator
+from gateway.adapters.simkit import (
+    NAMES,
+    SAMPLES,
+    SimState,
+    credentials,
+    hub_url_of,
+    install_controls,
+    install_push,
+    mobile,
+    run_simulator,
+)
 from hub.config import Settings
 
 SYSTEM = "police110"
@@ -102,9 +112,9 @@ def create_app(
         if state.take_failure():
             return _busy()
         nonce = str(params["nonce"])
-        if nonce in state.requests:
-            state.duplicates += 1
-            return answer("0000", "重复推送，已忽略", {**state.requests[nonce], "cf": True})
+        earlier = state.earlier_answer(nonce)
+        if earlier is not None:
+            return answer("0000", "重复推送，已忽略", {**earlier, "cf": True})
         try:
             incident_no = str(data["jjdbh"])
             fklx = str(data["fklx"])
@@ -133,30 +143,18 @@ def create_app(
         record.update(
             clzt=clzt, clztmc=CLZT[clzt], _round=round_, zzbh=data.get("zzbh") or record.get("zzbh")
         )
-        state.record_received(entry)
-        result = {"jjdbh": incident_no, "clzt": clzt}
-        state.requests[nonce] = result
+        result = state.applied(nonce, entry, {"jjdbh": incident_no, "clzt": clzt})
         return answer("0000", "成功", result)
 
-    @app.post("/_sim/push/incident", tags=["simulator"])
-    async def push_incident(overrides: dict[str, Any] | None = Body(default=None)) -> dict[str, Any]:
-        record = incident(state, **(overrides or {}))
-        state.records[record["jjdbh"]] = {**record, "clzt": "0", "_progress": (0, 0)}
-        status, reply = await state.push(f"/adapters/{SYSTEM}/incidents", record)
-        return {"jjdbh": record["jjdbh"], "status": status, "response": reply}
+    install_push(
+        app, state, "incident", f"/adapters/{SYSTEM}/incidents", incident, "jjdbh", lambda _: {"clzt": "0"}
+    )
 
     return app
 
 
 def from_settings(settings: Settings) -> FastAPI:
-    from gateway.adapters.simkit import hub_url_of
-
-    return create_app(
-        settings.police110_app_key,
-        settings.police110_app_secret,
-        settings.police110_webhook_secret,
-        hub_url_of(settings),
-    )
+    return create_app(*credentials(SYSTEM, settings), hub_url_of(settings))
 
 
 if __name__ == "__main__":  # pragma: no cover - `hub up --simulators`

@@ -15,6 +15,7 @@ import httpx
 
 from gateway.adapters.common import Delivery, Outcome, compact_json, sha256_hex, sorted_params
 from gateway.adapters.procuratorate12309 import mapping
+from gateway.adapters.system_client import EnvelopeClient
 from hub.config import Settings
 
 RESULT_PATH = "/api/12309/v1/clue/result"
@@ -25,19 +26,13 @@ def sign(params: dict[str, Any], secret: str) -> str:
     return sha256_hex(f"{sorted_params(params)}&secret={secret}").upper()
 
 
-class ProcuratorateClient:
+class ProcuratorateClient(EnvelopeClient):
     system = mapping.SYSTEM
+    label = "12309"
+    path = RESULT_PATH
+    compact_body = True
 
-    def __init__(
-        self, http: httpx.AsyncClient, base_url: str, app_key: str, secret: str, timeout: float
-    ) -> None:
-        self.http = http
-        self.base_url = base_url.rstrip("/")
-        self.app_key = app_key
-        self.secret = secret
-        self.timeout = timeout
-
-    async def deliver(self, delivery: Delivery) -> Outcome:
+    def envelope(self, delivery: Delivery) -> dict[str, Any]:
         content = mapping.result(
             delivery.update, delivery.case_no, delivery.external_ref or "", delivery.data
         )
@@ -48,26 +43,12 @@ class ProcuratorateClient:
             "content": compact_json(content),
         }
         params["sign"] = sign(params, self.secret)
-        body = {**params, "content": content}
-        try:
-            response = await self.http.post(
-                self.base_url + RESULT_PATH,
-                content=compact_json(body).encode(),
-                headers={"Content-Type": "application/json;charset=UTF-8"},
-                timeout=self.timeout,
-            )
-        except httpx.HTTPError as exc:
-            return Outcome(ok=False, retryable=True, detail=f"12309 unreachable: {type(exc).__name__}")
-        if response.status_code != 200:
-            retryable = response.status_code >= 500 or response.status_code in (408, 429)
-            return Outcome(ok=False, retryable=retryable, detail=f"12309 HTTP {response.status_code}")
-        try:
-            doc = response.json()
-            code = str(doc["errCode"])
-        except (ValueError, KeyError, TypeError):
-            return Outcome(
-                ok=False, retryable=True, detail="12309 answered something that is not its envelope"
-            )
+        return {**params, "content": content}
+
+    def code_of(self, doc: Any) -> str:
+        return str(doc["errCode"])
+
+    def outcome(self, doc: dict[str, Any], code: str) -> Outcome:
         data = doc.get("data") or {}
         if doc.get("success") is True:
             status = data.get("handleStatus")
@@ -84,10 +65,4 @@ class ProcuratorateClient:
 
 
 def make_client(http: httpx.AsyncClient, settings: Settings) -> ProcuratorateClient:
-    return ProcuratorateClient(
-        http,
-        settings.procuratorate12309_url or "",
-        settings.procuratorate12309_app_key,
-        settings.procuratorate12309_app_secret,
-        settings.adapter_timeout_s,
-    )
+    return ProcuratorateClient.from_settings(http, settings)

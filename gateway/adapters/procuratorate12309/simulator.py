@@ -14,11 +14,20 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from fastapi import Body, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from gateway.adapters.common import CST, LOCAL, local_time, same, sorted_params
-from gateway.adapters.simkit import NAMES, SimState, install_controls, mobile, run_simulator
+from gateway.adapters.simkit import (
+    NAMES,
+    SimState,
+    credentials,
+    hub_url_of,
+    install_controls,
+    install_push,
+    mobile,
+    run_simulator,
+)
 from hub.config import Settings
 
 SYSTEM = "procuratorate12309"
@@ -101,9 +110,9 @@ def create_app(
         serial_no = str(params.get("serialNo") or "")
         if not serial_no:
             return answer(False, "E2001", "缺少serialNo")
-        if serial_no in state.requests:
-            state.duplicates += 1
-            return answer(True, "0", "重复请求", {**state.requests[serial_no], "repeated": True})
+        earlier = state.earlier_answer(serial_no)
+        if earlier is not None:
+            return answer(True, "0", "重复请求", {**earlier, "repeated": True})
         try:
             clue_no = str(content["clueNo"])
             status = int(content["handleStatus"])
@@ -127,30 +136,24 @@ def create_app(
         }
         state.advance(clue_no, (round_, status), entry)
         record.update(handleStatus=status, statusName=STATUS[status], _round=round_)
-        state.record_received(entry)
-        data = {"clueNo": clue_no, "handleStatus": status}
-        state.requests[serial_no] = data
+        data = state.applied(serial_no, entry, {"clueNo": clue_no, "handleStatus": status})
         return answer(True, "0", "", data)
 
-    @app.post("/_sim/push/submission", tags=["simulator"])
-    async def push_submission(overrides: dict[str, Any] | None = Body(default=None)) -> dict[str, Any]:
-        record = clue(state, **(overrides or {}))
-        state.records[record["clueNo"]] = {**record, "handleStatus": 0, "_progress": (0, 0)}
-        status, reply = await state.push(f"/adapters/{SYSTEM}/submissions", record)
-        return {"clueNo": record["clueNo"], "status": status, "response": reply}
+    install_push(
+        app,
+        state,
+        "submission",
+        f"/adapters/{SYSTEM}/submissions",
+        clue,
+        "clueNo",
+        lambda _: {"handleStatus": 0},
+    )
 
     return app
 
 
 def from_settings(settings: Settings) -> FastAPI:
-    from gateway.adapters.simkit import hub_url_of
-
-    return create_app(
-        settings.procuratorate12309_app_key,
-        settings.procuratorate12309_app_secret,
-        settings.procuratorate12309_webhook_secret,
-        hub_url_of(settings),
-    )
+    return create_app(*credentials(SYSTEM, settings), hub_url_of(settings))
 
 
 if __name__ == "__main__":  # pragma: no cover - `hub up --simulators`

@@ -2,34 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from fastapi import APIRouter, Request, Response
-
-from gateway.adapters import inbound
 from gateway.adapters.procuratorate12309 import mapping
+from gateway.adapters.webhooks import add_registration, webhook_router
 
-router = APIRouter(prefix=f"/adapters/{mapping.SYSTEM}", tags=["adapters"])
-
-SIGNED = {
-    "description": "Signed push: `X-Hub-Timestamp` (unix seconds) and `X-Hub-Signature: sha256=<hex HMAC of "
-    'timestamp + "." + body>`; older than 5 minutes or replayed → 401.'
-}
-
-
-@router.post(
+router = webhook_router(mapping.SYSTEM)
+add_registration(
+    router,
     "/submissions",
-    status_code=201,
+    name="post_submission",
     summary="A 12309 complaint or public-interest clue: becomes a case, once",
-    openapi_extra=SIGNED,
+    system=mapping.SYSTEM,
+    model=mapping.Submission,
+    to_case=mapping.to_case,
+    ref_of=lambda submission: submission.clueNo,
+    reverse_fields=mapping.REVERSE_FIELDS,
 )
-async def post_submission(request: Request, response: Response) -> dict[str, Any]:
-    return await inbound.handle_registration(
-        request,
-        response,
-        mapping.SYSTEM,
-        mapping.Submission,
-        mapping.to_case,
-        lambda submission: submission.clueNo,
-        mapping.REVERSE_FIELDS,
-    )

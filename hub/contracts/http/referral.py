@@ -417,3 +417,51 @@ class TaskPage(BaseModel):
 
 class TaskResultOut(BaseModel):
     task: TaskOut
+
+
+# --- list queries (the gateway's query parameters, public names, bounds and descriptions) ----------------
+
+Page = Annotated[int, Field(ge=1)]
+PageSize = Annotated[int, Field(ge=1, le=200)]
+
+
+class CaseListQuery(BaseModel):
+    status: Annotated[str | None, Field(max_length=32, description="registered, dispatched, … closed")] = None
+    colour: Annotated[str | None, Field(max_length=16, description="red | orange | yellow | blue")] = None
+    category: Annotated[str | None, Field(max_length=64)] = None
+    street_code: Annotated[
+        str | None, Field(max_length=12, pattern=r"^[0-9]+$", description="a street code or its prefix")
+    ] = None
+    overdue: bool | None = None
+    page: Page = 1
+    page_size: PageSize = 50
+
+
+class ReferralListQuery(BaseModel):
+    status: Annotated[str | None, Field(max_length=32)] = None
+    overdue: bool | None = None
+    department: Annotated[str | None, Field(max_length=100)] = None
+    case_no: Annotated[str | None, Field(max_length=32)] = None
+    page: Page = 1
+    page_size: PageSize = 50
+
+
+class CentreCasesQuery(BaseModel):
+    open_only: bool = True
+    colour: Annotated[str | None, Field(max_length=16)] = None
+    page: Page = 1
+    page_size: PageSize = 50
+
+
+class ResolutionLevelsQuery(BaseModel):
+    centre: Annotated[str | None, Field(max_length=12)] = None
+    category: Annotated[str | None, Field(max_length=64)] = None
+
+
+class TaskListQuery(BaseModel):
+    centre: Annotated[str | None, Field(max_length=12, pattern=r"^[0-9]+$")] = None
+    include_below: bool = False
+    kind: Literal["follow_up", "weak_signal_burst", "repeat_reporter"] | None = None
+    status: Literal["open", "snoozed", "done"] | None = None
+    page: Page = 1
+    page_size: PageSize = 50

@@ -1,0 +1,161 @@
+"""Every /api/v1 route of the gateway, one row each (API.md): method, public path, operation name,
+summary, the roles that may call it, and either where it goes (the service; its internal path
+mirrors the public one under /internal/v1/) with which typed request, or which handler serves it.
+
+gateway/routes/forwarding.py builds the FastAPI routes from these rows and gateway/authorization.py
+the route × role permissions, so a route cannot exist without its roles. A path that is not here is
+not a route, and an empty `roles` closes one to everybody. The token endpoint (/api/v1/auth/token,
+gateway/routes/auth.py) is outside bearer auth and not listed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.routes import adapter_ops, cases, ops
+from gateway.routes.spec import Method, Route, roles
+from hub.contracts.http import intake
+from hub.contracts.http import referral as ref
+
+CENTRE = roles("centre")
+CENTRE_OPS = roles("centre", "ops")
+CENTRE_ADAPTER = roles("centre", "adapter")
+DEPARTMENT = roles("department")
+DEPARTMENT_CENTRE = roles("department", "centre")
+OPS_CENTRE = roles("ops", "centre")
+
+CASE = "/api/v1/cases/{case_no}"
+REFERRAL = "/api/v1/referrals/{referral_id}"
+TASK = "/api/v1/tasks/{task_id}"
+
+
+def to_intake(method: Method, path: str, name: str, summary: str, who: frozenset[str], **kw: Any) -> Route:
+    """Intake's casework (研判): the actor travels as the middleware set it."""
+    kw.setdefault("actor", "role_and_id")
+    return Route(method, path, name, summary, "cases", who, service="intake", **kw)
+
+
+def to_referral(
+    tag: str, method: Method, path: str, name: str, summary: str, who: frozenset[str], **kw: Any
+) -> Route:
+    """Referral's routes: the role (default centre) and department travel as headers."""
+    return Route(method, path, name, summary, tag, who, service="referral", **kw)
+
+
+def here(path: str, name: str, summary: str, handler: Any, tag: str, who: frozenset[str], **kw: Any) -> Route:
+    """A GET the gateway answers itself."""
+    return Route("GET", path, name, summary, tag, who, handler=handler, **kw)
+
+
+RETURN_TO_CHANNEL = """The centre decides the case is not the hub's (until the lead has replied): the case ends as
+`returned_to_channel`, its referrals are cancelled, and the channel hears it (12345: 回退,
+feedbackType 7 with returnType)."""
+
+# fmt: off
+ROUTES: tuple[Route, ...] = (
+    # ---- cases: registration and 研判 (intake)
+    to_intake("POST", "/api/v1/cases", "post_case", "Register a case (受理)", CENTRE_ADAPTER,
+              own="adapter_channel", status_code=201, actor="none", idempotency_key=True, body=dict[str, Any],
+              body_description="API.md: channel, request_type, title, description, …"),
+    to_intake("POST", f"{CASE}/assessment", "post_assessment", "Supervisor override of the risk colour (audited)",
+              CENTRE, body=intake.OverrideIn),
+    to_intake("POST", f"{CASE}/category", "post_category", "Dispatcher corrects the category (audited, re-graded)",
+              CENTRE, body=intake.CategoryIn),
+    to_intake("POST", f"{CASE}/merge", "post_merge", "Merge a duplicate into another case (audited)",
+              CENTRE, body=intake.MergeIn),
+    to_intake("POST", f"{CASE}/unlink", "post_unlink", "Not a duplicate after all: clear the link (audited)",
+              CENTRE, body=intake.UnlinkIn, body_required=False),
+    to_intake("POST", f"{CASE}/notes", "post_note",
+              "Add text to a case (a staff note): graded again with it read; may raise the colour (audited)",
+              CENTRE_ADAPTER, own="adapter_case", body=intake.NoteIn),
+    to_intake("GET", f"{CASE}/personal-data", "get_personal_data",
+              "The reporter's personal data, decrypted (centre; audited)", CENTRE, no_store=True),
+    # ---- cases: reading
+    to_referral("cases", "GET", "/api/v1/cases", "list_cases",
+                "Cases newest first: status, colour, category, street_code, overdue filters", CENTRE_OPS,
+                query=ref.CaseListQuery, actor="none"),
+    here(CASE, "get_case", "A case with its referrals, deadlines and supervision level", cases.get_case,
+         "cases", CENTRE_OPS),
+    here(f"{CASE}/timeline", "get_timeline", "Every handoff, oldest first", cases.get_timeline, "cases",
+         CENTRE_OPS, response=list[cases.TimelineEntry]),
+    # ---- cases: the centre's actions (referral)
+    to_referral("cases", "POST", f"{CASE}/dispatch", "dispatch_case",
+                "Manual dispatch or re-route (centre): {lead, assisting[]}", CENTRE, body=ref.DispatchIn),
+    to_referral("cases", "POST", f"{CASE}/callback", "callback", "Callback rating (回访); dissatisfied reopens",
+                CENTRE_ADAPTER, own="adapter_case", body=ref.CallbackIn),
+    to_referral("cases", "POST", f"{CASE}/close", "close_case", "Close (销号)", CENTRE,
+                body=ref.CloseIn, body_required=False),
+    to_referral("cases", "POST", f"{CASE}/withdraw", "withdraw_case",
+                "The citizen withdraws; open referrals are cancelled", CENTRE, body=ref.WithdrawIn),
+    to_referral("cases", "POST", f"{CASE}/refer-onward", "refer_onward",
+                "信调裁诉: send an unresolved case to arbitration or court", CENTRE, body=ref.ReferOnwardIn),
+    to_referral("cases", "POST", f"{CASE}/return-to-channel", "return_to_channel",
+                "回退: give a case back to the channel it came from (12345), with a reason code", CENTRE,
+                body=ref.ReturnToChannelIn, description=RETURN_TO_CHANNEL),
+    to_referral("cases", "POST", f"{CASE}/meetings", "record_meeting",
+                "Record a joint consultation meeting (联席会商)", CENTRE, body=ref.MeetingIn),
+    to_referral("cases", "GET", "/api/v1/dispatch-queue", "dispatch_queue",
+                "Cases waiting for a dispatcher (no rule matched, returned, …)", CENTRE),
+    # ---- referrals (department side; the centre reads them and decides extensions)
+    to_referral("referrals", "GET", "/api/v1/referrals", "list_referrals",
+                "The caller's department's referrals (centre: all)", DEPARTMENT_CENTRE, query=ref.ReferralListQuery),
+    to_referral("referrals", "GET", REFERRAL, "get_referral",
+                "One referral with its deadlines and supervision level", DEPARTMENT_CENTRE),
+    to_referral("referrals", "POST", f"{REFERRAL}/acknowledge", "acknowledge", "报到/签收", DEPARTMENT),
+    to_referral("referrals", "POST", f"{REFERRAL}/start", "start", "Start work (报到后开始办理)", DEPARTMENT),
+    to_referral("referrals", "POST", f"{REFERRAL}/return", "return_referral",
+                "退回, with a coded reason, within 2 working days", DEPARTMENT, body=ref.ReturnIn),
+    to_referral("referrals", "POST", f"{REFERRAL}/extension", "request_extension",
+                "Ask for an extension (延期申请)", DEPARTMENT, body=ref.ExtensionIn),
+    to_referral("referrals", "POST", f"{REFERRAL}/extension/decision", "decide_extension",
+                "Centre: approve or deny an extension", CENTRE, body=ref.DecisionIn),
+    to_referral("referrals", "POST", f"{REFERRAL}/suspend", "suspend", "Wait on the citizen: the clock stops",
+                DEPARTMENT, body=ref.SuspendIn),
+    to_referral("referrals", "POST", f"{REFERRAL}/resume", "resume", "The clock runs again", DEPARTMENT),
+    to_referral("referrals", "POST", f"{REFERRAL}/reply", "reply",
+                "答复 (the lead's reply makes the case replied)", DEPARTMENT, body=ref.ReplyIn),
+    # ---- tiered centres (分级调处) and holiday schedules
+    to_referral("centres", "POST", f"{CASE}/escalate", "escalate",
+                "上报: escalate the case to the parent centre (reason required)", CENTRE, body=ref.EscalateIn),
+    to_referral("centres", "POST", f"{CASE}/delegate", "delegate", "下派: delegate the case to a centre below",
+                CENTRE, body=ref.DelegateIn),
+    to_referral("centres", "GET", "/api/v1/centres", "centres",
+                "The centre tree: district, street centres, community mediation rooms", CENTRE_OPS),
+    to_referral("centres", "GET", "/api/v1/centres/{centre_id}/cases", "centre_cases",
+                "Cases held by the centre or below it (district: all red)", CENTRE_OPS, query=ref.CentreCasesQuery),
+    to_referral("centres", "GET", "/api/v1/stats/resolution-levels", "resolution_levels",
+                "Closed cases by the level at which they were resolved", CENTRE_OPS,
+                query=ref.ResolutionLevelsQuery),
+    to_referral("centres", "POST", "/api/v1/calendar/schedules", "load_schedule",
+                "Load a year's official holiday schedule (audited)", CENTRE, body=ref.ScheduleIn),
+    to_referral("centres", "GET", "/api/v1/calendar", "calendar_status",
+                "Years covered by the working-day calendar; provisional deadlines", CENTRE_OPS),
+    # ---- the worklist (待办): centre staff act on tasks; ops read them (no staff notes)
+    to_referral("tasks", "GET", "/api/v1/tasks", "list_tasks",
+                "A centre's worklist (待办), due first: follow-ups and weak signals", CENTRE_OPS,
+                query=ref.TaskListQuery),
+    to_referral("tasks", "GET", TASK, "get_task", "One task with its history", CENTRE_OPS),
+    to_referral("tasks", "POST", f"{TASK}/done", "done", "Mark a task done, with a note (audited)", CENTRE,
+                body=ref.DoneIn, actor_id=True),
+    to_referral("tasks", "POST", f"{TASK}/snooze", "snooze",
+                "Put a task off until a time (audited); it comes back open then", CENTRE,
+                body=ref.SnoozeIn, actor_id=True),
+    # ---- ops: read-only views with no personal data (centre supervisors watch them too)
+    here("/api/v1/ops/stalled", "get_stalled", "Stalled cases and referrals, worst first", ops.get_stalled,
+         "ops", OPS_CENTRE, response=ops.StalledOut),
+    here("/api/v1/ops/summary", "get_summary", "Counts by status and colour, overdue, closure and satisfaction rates",
+         ops.get_summary, "ops", OPS_CENTRE),
+    here("/api/v1/ops/stats", "get_stats", "Received, dispatched, mediated, closed and rates by a dimension",
+         ops.get_stats, "ops", OPS_CENTRE),
+    here("/api/v1/ops/reports/monthly", "get_monthly_report", "Monthly report (月度报表) as CSV or XLSX",
+         ops.get_monthly_report, "ops", OPS_CENTRE),
+    here("/api/v1/ops/alerts", "get_alerts", "Early-warning alerts (弱信号): bursts and repeat reporters",
+         ops.get_alerts, "ops", OPS_CENTRE),
+    here("/api/v1/ops/adapter-deliveries", "get_adapter_deliveries",
+         "Status updates pushed (or waiting, or failed) to external systems", adapter_ops.get_adapter_deliveries,
+         "ops", OPS_CENTRE, response=adapter_ops.DeliveriesOut),
+    here("/api/v1/ops/adapter-deliveries/cases/{case_no}", "get_case_adapter_sync",
+         "Each update of a case across the external systems that know it", adapter_ops.get_case_adapter_sync,
+         "ops", OPS_CENTRE, response=list[adapter_ops.UpdateSyncOut]),
+)
+# fmt: on

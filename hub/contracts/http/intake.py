@@ -1,0 +1,90 @@
+"""Request bodies of intake's casework after registration (研判): colour override, category
+correction, merge, unlink and notes — what `POST /api/v1/cases/{case_no}/…` takes and the gateway
+forwards to `/internal/v1/cases/{case_no}/…` unchanged.
+
+Vocabularies are the codes intake's domain declares (services/intake/domain/enums.py, categories.py);
+unknown fields are refused (extra="forbid"), so a typo is a 422 rather than a silent no-op.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
+from pydantic_core import PydanticCustomError
+
+RiskColour = Literal["red", "orange", "yellow", "blue"]
+ResponseLevel = Literal["immediate", "time_limited", "joint_consultation"]
+Category = Literal[
+    "property",
+    "neighbour",
+    "family",
+    "labour",
+    "contract",
+    "finance",
+    "land_compensation",
+    "construction_payment",
+    "public_facilities_alteration",
+    "noise",
+    "sanitation",
+    "public_security",
+    "petition",
+    "law_related",
+    "public_interest_clue",
+    "other",
+]
+
+
+def _multi_line(value: str) -> str:
+    # NUL and other control/surrogate characters break storage (PostgreSQL rejects NUL) and logs.
+    for ch in value:
+        if ch not in "\n\r\t" and unicodedata.category(ch) in ("Cc", "Cs"):
+            raise PydanticCustomError("control_character", "contains a control character")
+    return value
+
+
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=500)]
+CaseNo = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^ZZ-\d{8}-\d{6}$")]
+# Text added to a case later (a staff note, a 12345 urge's content): graded with the description.
+NoteText = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000), AfterValidator(_multi_line)
+]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class OverrideIn(_Body):
+    """Supervisor override of the risk colour (audited)."""
+
+    colour: RiskColour
+    reason: Reason
+    response_level: ResponseLevel | None = None
+
+
+class CategoryIn(_Body):
+    """Dispatcher corrects the category (audited, graded again)."""
+
+    category: Category
+    reason: Reason
+
+
+class MergeIn(_Body):
+    """Merge a duplicate into another case (audited)."""
+
+    into: CaseNo
+    reason: Reason | None = None
+
+
+class UnlinkIn(_Body):
+    """Not a duplicate after all: clear the link (audited)."""
+
+    reason: Reason | None = None
+
+
+class NoteIn(_Body):
+    """A staff note; an `Idempotency-Key` header makes a retry add nothing."""
+
+    text: NoteText
