@@ -25,7 +25,7 @@ from .enums import Channel, RequestType, ResponseLevel, RiskColour, RiskFlag
 from .model import CaseIn
 from .resources import read_rule_text
 from .rulefile import RuleFileError, expect_keys, expect_str, expect_version, parse_yaml_mapping
-from .signals import Evidence, TextFacts, flag_key
+from .signal_evidence import Evidence, TextFacts, flag_key
 
 _GRADING_VOCAB = Vocabulary(
     fields={

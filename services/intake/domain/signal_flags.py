@@ -1,0 +1,233 @@
+"""Risk flags read from the words: threats of violence or self-harm, a mass gathering, 民转刑 and a
+vulnerable person, each from the signals of rules/signals.yaml.
+
+A signal fires on its terms, on pairs of words within a clause or a sentence (`pairs`, "@elderly" and
+"@minor" standing for ages read from the text), or on a threat's everyday consequence words inside a
+threat frame (a cue, "不…就…", "大不了…": `threatened`), unless a near miss says otherwise
+(signal_filters.py, and the signal's own `except` phrases).
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from .enums import RiskFlag
+from .signal_evidence import Evidence, flag_key
+from .signal_filters import NearMisses
+from .signal_numbers import NumberReader
+from .signal_rules import Pair, SignalRule, SignalRules, ThreatFrames
+from .signal_text import PreparedText, Span, alternation, finder
+
+
+@dataclass(frozen=True, slots=True)
+class _Found:
+    spans: tuple[Span, ...]
+    hearsay: bool
+
+
+class _CompiledSignal:
+    def __init__(self, rule: SignalRule) -> None:
+        self.rule = rule
+        self.key = flag_key(rule.flag.value)
+        self.terms = finder(rule.terms)
+        self.excepted = finder(rule.excepted)
+        self.unless = finder(rule.unless)
+        self.threatened = finder(rule.threatened)
+        self.pairs = [(pair, finder(pair.first), finder(pair.then), finder(pair.also)) for pair in rule.pairs]
+
+
+class ThreatFrameFinder:
+    """Where a threat's consequence is said (ThreatFrames), its patterns compiled once."""
+
+    def __init__(self, threats: ThreatFrames, sentence_marks: str) -> None:
+        self._within = threats.within
+        self._threat_cue = finder(threats.cues)
+        self._resigned = finder(threats.resigned)
+        self._conditional: re.Pattern[str] | None = None
+        if threats.conditions and threats.consequences:
+            # The nearest condition before its consequence marker: "再不还钱就", "敢报警就".
+            condition = alternation(threats.conditions)
+            self._conditional = re.compile(
+                f"(?P<if>{condition})(?:(?!{condition})[^{re.escape(sentence_marks)}])"
+                f"{{0,{threats.condition_within}}}?(?P<then>{alternation(threats.consequences)})"
+            )
+
+    def frame(self, text: PreparedText, at: int) -> tuple[Span, ...] | None:
+        """The words that make what is said at `at` a threat: a cue ("扬言"), a condition and its
+        consequence marker ("不…就"), or resignation ("大不了") at most `within` characters before it,
+        in its sentence. None when nothing does."""
+        zones = text.threat_zones
+        if zones is None:
+            zones = text.threat_zones = self._zones(text)
+        if not zones:
+            return None
+        sentence = text.scope_id(at, "sentence")
+        index = bisect.bisect_right(zones, (at, ((at + 1, at + 1),))) - 1
+        while index >= 0:
+            start, markers = zones[index]
+            if at - start > self._within:
+                return None
+            if text.scope_id(start - 1, "sentence") == sentence:
+                return markers
+            index -= 1
+        return None
+
+    def _zones(self, text: PreparedText) -> list[tuple[int, tuple[Span, ...]]]:
+        """Where threatened words may follow: (where the zone starts, the words that open it)."""
+        zones: list[tuple[int, tuple[Span, ...]]] = []
+        for opener in (self._threat_cue, self._resigned):
+            if opener is not None:
+                zones += [(m.end(), (m.span(),)) for m in opener.finditer(text.text)]
+        if self._conditional is not None:
+            zones += [
+                (m.end(), (m.span("if"), m.span("then"))) for m in self._conditional.finditer(text.text)
+            ]
+        zones.sort()
+        return zones
+
+
+class FlagReader:
+    """Reads the risk flags of a case's texts under one SignalRules, with their evidence."""
+
+    def __init__(self, rules: SignalRules, near_misses: NearMisses, numbers: NumberReader) -> None:
+        self.rules = rules
+        self._near_misses = near_misses
+        self._numbers = numbers
+        self._signals = [_CompiledSignal(rule) for rule in rules.signals]
+        self._threat_frames = ThreatFrameFinder(rules.threats, rules.sentence_marks)
+
+    def read(self, texts: Sequence[PreparedText]) -> tuple[set[RiskFlag], dict[str, list[Evidence]]]:
+        """The flags the texts raise, and their evidence keyed `flags.<flag>` (in the signals' order,
+        at most `max_quotes` each)."""
+        # A title restates its description (12345's is often the description's first words): words
+        # of the title that the description also has are read there, negation and context included.
+        description = next((t.text for t in texts if t.part.source == "description"), "")
+        evidence: dict[str, list[Evidence]] = {}
+        flags: set[RiskFlag] = set()
+        for signal in self._signals:
+            key = signal.key
+            for text in texts:
+                for found in self._signal_in(signal, text):
+                    if text.part.source == "title" and all(
+                        text.text[a:b] in description for a, b in found.spans
+                    ):
+                        continue
+                    flags.add(signal.rule.flag)
+                    found_list = evidence.setdefault(key, [])
+                    if len(found_list) < self.rules.max_quotes:
+                        found_list.append(self._flag_evidence(signal.rule, text, found))
+        return flags, evidence
+
+    def _signal_in(self, signal: _CompiledSignal, text: PreparedText) -> Iterator[_Found]:
+        # Terms first (they are specific), then pairs; words already quoted are not quoted twice.
+        candidates: list[tuple[Span, ...]] = (
+            [(m.span(),) for m in signal.terms.finditer(text.text)] if signal.terms else []
+        )
+        taken: set[Span] = set()
+        for pair, first, then, also in signal.pairs:
+            firsts = self._occurrences(first, pair.first, text)
+            thens = self._near(then, pair, firsts, text) if firsts else []
+            for a in firsts:
+                b = self._partner(a, thens, pair, text)
+                if b is not None and also is not None:
+                    start, end = text.start_of(a[0], "sentence"), text.end_of(a[0], "sentence")
+                    if also.search(text.text, start, end) is None:
+                        continue
+                if b is not None and b not in taken:
+                    taken.add(b)
+                    candidates.append(tuple(sorted((a, b))))
+        if signal.threatened:
+            for match in signal.threatened.finditer(text.text):
+                markers = self._threat_frames.frame(text, match.start())
+                if markers is not None:
+                    candidates.append((*markers, match.span()))
+        if not candidates:
+            return
+        excepted = [m.span() for m in signal.excepted.finditer(text.text)] if signal.excepted else []
+        unless = [m.start() for m in signal.unless.finditer(text.text)] if signal.unless else []
+        near_misses = self._near_misses
+        covered: set[int] = set()  # characters of words already quoted
+        for spans in candidates:
+            if any(i in covered for start, end in spans for i in range(start, end)):
+                continue
+            if any(s <= start and end <= e for start, end in spans for s, e in excepted):
+                continue
+            if any(near_misses.negated(text, span) for span in spans):
+                continue
+            if unless and near_misses.cancelled(text, spans[0], unless):
+                continue
+            if signal.rule.hypothetical == "ignore" and any(
+                near_misses.supposed(text, span) for span in spans
+            ):
+                continue
+            hearsay = near_misses.hearsay(text, spans[0])
+            if hearsay and (signal.rule.hearsay == "ignore" or near_misses.refuted_after(text, spans[-1])):
+                continue
+            covered.update(i for start, end in spans for i in range(start, end))
+            yield _Found(spans, hearsay)
+
+    def _occurrences(
+        self, pattern: re.Pattern[str] | None, words: Sequence[str], text: PreparedText
+    ) -> list[Span]:
+        found = [m.span() for m in pattern.finditer(text.text)] if pattern else []
+        if "@elderly" in words or "@minor" in words:
+            for span, age in self._numbers.ages_in(text):
+                if ("@elderly" in words and age >= self.rules.elderly_from) or (
+                    "@minor" in words and age < self.rules.minor_below
+                ):
+                    found.append(span)
+            found.sort()
+        return found
+
+    def _near(
+        self, then: re.Pattern[str] | None, pair: Pair, firsts: list[Span], text: PreparedText
+    ) -> list[Span]:
+        """A pair's second words, looked for only where they could pair with a first one (most of a
+        long report is far from any first word; scanning it all for a long word list is the cost)."""
+        if then is None or "@elderly" in pair.then or "@minor" in pair.then:
+            return self._occurrences(then, pair.then, text)
+        reach = pair.within + max(len(word) for word in pair.then)
+        windows: list[list[int]] = []
+        for start, end in firsts:
+            low = max(0, start - reach) if pair.any_order else end
+            if windows and low <= windows[-1][1]:
+                windows[-1][1] = max(windows[-1][1], end + reach)
+            else:
+                windows.append([low, end + reach])
+        return [m.span() for low, high in windows for m in then.finditer(text.text, low, high)]
+
+    @staticmethod
+    def _partner(a: Span, thens: list[Span], pair: Pair, text: PreparedText) -> Span | None:
+        scope = text.scope_id(a[0], pair.scope)
+        after = bisect.bisect_left(thens, (a[1], -1))
+        for b in thens[after:]:
+            if b[0] - a[1] > pair.within:
+                break
+            if text.scope_id(b[0], pair.scope) == scope:
+                return b
+        if pair.any_order:
+            before = bisect.bisect_left(thens, (a[0], -1))
+            for b in reversed(thens[:before]):
+                if b[1] > a[0]:
+                    continue  # overlapping words are one word, not a pair
+                if a[0] - b[1] > pair.within:
+                    break
+                if text.scope_id(b[0], pair.scope) == scope:
+                    return b
+        return None
+
+    def _flag_evidence(self, rule: SignalRule, text: PreparedText, found: _Found) -> Evidence:
+        quote = text.quote(found.spans)
+        label = self.rules.hearsay_label_zh if found.hearsay else ""
+        return Evidence(
+            fact="flags",
+            value=rule.flag.value,
+            signal=rule.id,
+            quote=quote,
+            spans=[text.span(s) for s in found.spans],
+            reason_zh=f"文本含“{quote}”：{rule.reason_zh}{label}",
+            hearsay=found.hearsay,
+        )
