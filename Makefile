@@ -20,10 +20,14 @@ run: setup
 	$(BIN)/hub up --simulators
 
 ## Everything CI checks: lint, types, then the whole test suite on real RabbitMQ, SQLite and PostgreSQL.
+## Tests run on parallel workers (each isolates its own vhost and databases); the chaos tests restart
+## RabbitMQ itself, so they run afterwards, alone.
+TEST_WORKERS ?= 4
 test: setup
 	bash scripts/ensure-services
 	$(MAKE) lint typecheck
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_WORKERS) -m "not chaos" --durations=20
+	$(BIN)/pytest -q -m chaos --durations=5
 
 lint: setup
 	$(BIN)/ruff check .
@@ -33,7 +37,7 @@ typecheck: setup
 	$(BIN)/mypy hub gateway services benchmarks tests/kit
 
 unit: setup
-	$(BIN)/pytest -q tests/unit
+	$(BIN)/pytest -q -n $(TEST_WORKERS) tests/unit
 
 bench: setup
 	bash scripts/ensure-services

@@ -9,6 +9,7 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 from hub.problems import install_problem_handlers
+from hub.request_guards import RefuseNulCharacters
 from hub.runtime import ServiceRuntime
 from hub.tracing import configure_tracing, instrument_libraries
 
@@ -41,6 +42,7 @@ def create_service_app(
     app = FastAPI(title=title, lifespan=lifespan)
     app.state.runtime = runtime
     install_problem_handlers(app)
+    app.add_middleware(RefuseNulCharacters)
 
     @app.get("/healthz", tags=["ops"], summary="Alive")
     async def healthz() -> dict[str, str]:

@@ -6,6 +6,7 @@ Spans carry case numbers and department codes, never names, phones or ID numbers
 from __future__ import annotations
 
 import json
+import secrets
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,6 +21,8 @@ from opentelemetry.sdk.trace.export import (
     SpanExporter,
     SpanExportResult,
 )
+from opentelemetry.sdk.trace.id_generator import IdGenerator
+from opentelemetry.trace import INVALID_SPAN_ID, INVALID_TRACE_ID
 
 from hub.config import Settings
 
@@ -62,12 +65,31 @@ class JsonLinesSpanExporter(SpanExporter):
         return SpanExportResult.SUCCESS
 
 
+class SecretsIdGenerator(IdGenerator):
+    """Trace and span ids from the OS's generator, not `random`: a library (or a fuzzer) that seeds `random`
+    would otherwise make two processes, or two test runs, hand out the same trace ids."""
+
+    def generate_span_id(self) -> int:
+        span_id = secrets.randbits(64)
+        while span_id == INVALID_SPAN_ID:
+            span_id = secrets.randbits(64)
+        return span_id
+
+    def generate_trace_id(self) -> int:
+        trace_id = secrets.randbits(128)
+        while trace_id == INVALID_TRACE_ID:
+            trace_id = secrets.randbits(128)
+        return trace_id
+
+
 def configure_tracing(service: str, settings: Settings, extra: SpanExporter | None = None) -> TracerProvider:
     """Set the process's tracer provider once; later calls (in-process test hubs) reuse it."""
     current = trace.get_tracer_provider()
     if isinstance(current, TracerProvider):
         return current
-    provider = TracerProvider(resource=Resource.create({"service.name": f"hub-{service}"}))
+    provider = TracerProvider(
+        resource=Resource.create({"service.name": f"hub-{service}"}), id_generator=SecretsIdGenerator()
+    )
     if settings.otlp_endpoint:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 

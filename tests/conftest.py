@@ -13,6 +13,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from hub.tracing import SecretsIdGenerator
 from tests.kit.infra import isolated_backends
 from tests.kit.inprocess import InProcessHub, make_settings, running_hub
 
@@ -32,7 +33,9 @@ def spans() -> Iterator[InMemorySpanExporter]:
     from hub.tracing import JsonLinesSpanExporter
 
     exporter = InMemorySpanExporter()
-    provider = TracerProvider(resource=Resource.create({"service.name": "hub-tests"}))
+    provider = TracerProvider(
+        resource=Resource.create({"service.name": "hub-tests"}), id_generator=SecretsIdGenerator()
+    )
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     provider.add_span_processor(
         SimpleSpanProcessor(JsonLinesSpanExporter(ARTIFACTS / f"spans-{WORKER}.jsonl"))

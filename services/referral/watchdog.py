@@ -64,6 +64,9 @@ class Watchdog:
         self.interval_s = interval_s
         self.lease_clock = lease_clock
         self._wake = asyncio.Event()
+        # One round at a time in a process: a round driven from outside (a test, `wake`) waits for the
+        # background one rather than skipping the rows it holds and reporting nothing due.
+        self._round = asyncio.Lock()
         self.fired = 0
         self.ticks = 0
 
@@ -87,6 +90,10 @@ class Watchdog:
 
     async def tick(self) -> int:
         """Claim and fire everything due now; returns how many rows fired."""
+        async with self._round:
+            return await self._tick()
+
+    async def _tick(self) -> int:
         try:  # a schedule another replica loaded (`hub calendar load`) is used here from now on
             await self.usecases.schedules.refresh(self.db)
         except Exception as exc:
