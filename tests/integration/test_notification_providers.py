@@ -239,7 +239,8 @@ def test_providers_come_from_settings_in_failover_order_and_a_missing_smpp_adapt
     client = httpx.AsyncClient()
     with pytest.raises(ValueError, match="unknown provider"):
         Settings(sms_providers=("aliyun", "twilio"))
-    monkeypatch.setitem(sys.modules, "services.notification.sms.smpp", None)  # as if not in this build
+    # As if this build had no SMPP adapter.
+    monkeypatch.setitem(sys.modules, "services.notification.sms.smpp.adapter", None)
     with caplog.at_level(logging.ERROR, logger="hub.notification"):
         providers = build_providers(Settings(sms_providers=("smpp", "aliyun")), client)
     assert [p.name for p in providers] == ["aliyun"]
