@@ -19,13 +19,13 @@ from services.notification.sms.port import SmsRejected, SmsRequest, SmsUnavailab
 from services.notification.sms.smpp.adapter import SmppSms
 from services.notification.sms.smpp.deliveries import DeliveryReceipt, MobileOriginated
 from services.notification.sms.smpp.errors import SmppBindError, SmppOutcomeUnknown
-from services.notification.sms.smpp_simulator import (
+from services.notification.sms.smpp.simulator.pdu import (
     ESME_RINVPASWD,
     ESME_ROK,
     ESME_RSYSERR,
     ESME_RTHROTTLED,
-    SmppSimulator,
 )
+from services.notification.sms.smpp.simulator.smsc import SmppSimulator
 
 SYSTEM_ID = "hub"
 PASSWORD = "s3cret"
