@@ -215,7 +215,7 @@ class VerifyResult:
 def _as_mapping(row: Any) -> Mapping[str, Any]:
     if isinstance(row, Mapping):
         return row
-    mapping = getattr(row, "_mapping", None)
+    mapping: Mapping[str, Any] | None = getattr(row, "_mapping", None)  # a SQLAlchemy Row
     if mapping is not None:
         return mapping
     raise TypeError("audit rows must be mappings or SQLAlchemy rows")

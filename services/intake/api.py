@@ -12,9 +12,14 @@ from pydantic import BaseModel
 from hub.contracts.http.intake import CategoryIn, MergeIn, NoteIn, OverrideIn, UnlinkIn
 from hub.problems import Problem
 from hub.runtime import ServiceRuntime
-from services.intake import casework
 from services.intake.actors import CurrentActor, require
 from services.intake.assessment import Assessor
+from services.intake.audit_trail import record
+from services.intake.casework.assessment_changes import correct_category, override_assessment
+from services.intake.casework.guards import not_found
+from services.intake.casework.merging import merge_case, unlink_duplicate
+from services.intake.casework.notes import add_note
+from services.intake.casework.personal_data import read_personal_data
 from services.intake.domain.model import CaseIn
 from services.intake.registration import register_case
 from services.intake.rulebook import RulesInvalid, load_assessor
@@ -136,7 +141,7 @@ async def get_case(case_no: str, request: Request) -> CaseOut:
     async with rt.db.sessions() as session:
         row = (await session.execute(cases.select().where(cases.c.case_no == case_no))).first()
         if row is None:
-            raise casework.not_found(case_no)
+            raise not_found(case_no)
         notes = (
             await session.execute(
                 case_notes.select().where(case_notes.c.case_no == case_no).order_by(case_notes.c.note_no)
@@ -165,7 +170,7 @@ async def post_note(
     idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
 ) -> NoteAddedOut:
     require(actor, "case.note")
-    added = await casework.add_note(
+    added = await add_note(
         _runtime(request),
         _assessor(request),
         case_no,
@@ -194,7 +199,7 @@ async def post_note(
 )
 async def post_assessment(case_no: str, body: OverrideIn, request: Request, actor: CurrentActor) -> CaseOut:
     require(actor, "assessment.override")
-    row = await casework.override_assessment(
+    row = await override_assessment(
         _runtime(request),
         _assessor(request),
         case_no,
@@ -209,7 +214,7 @@ async def post_assessment(case_no: str, body: OverrideIn, request: Request, acto
 @router.post("/cases/{case_no}/category", response_model=CaseOut, summary="Dispatcher corrects the category")
 async def post_category(case_no: str, body: CategoryIn, request: Request, actor: CurrentActor) -> CaseOut:
     require(actor, "category.correct")
-    result = await casework.correct_category(
+    result = await correct_category(
         _runtime(request),
         _assessor(request),
         case_no,
@@ -223,9 +228,7 @@ async def post_category(case_no: str, body: CategoryIn, request: Request, actor:
 @router.post("/cases/{case_no}/merge", response_model=CaseOut, summary="Merge a duplicate into another case")
 async def post_merge(case_no: str, body: MergeIn, request: Request, actor: CurrentActor) -> CaseOut:
     require(actor, "case.merge")
-    row = await casework.merge_case(
-        _runtime(request), case_no, into=body.into, reason=body.reason, actor=actor
-    )
+    row = await merge_case(_runtime(request), case_no, into=body.into, reason=body.reason, actor=actor)
     return _case_out(row)
 
 
@@ -237,7 +240,7 @@ async def post_unlink(
     body: Annotated[UnlinkIn | None, Body()] = None,
 ) -> CaseOut:
     require(actor, "case.unlink")
-    row = await casework.unlink_duplicate(
+    row = await unlink_duplicate(
         _runtime(request), case_no, reason=body.reason if body else None, actor=actor
     )
     return _case_out(row)
@@ -251,7 +254,7 @@ async def post_unlink(
 async def get_personal_data(
     case_no: str, request: Request, response: Response, actor: CurrentActor
 ) -> PersonalDataOut:
-    data = await casework.read_personal_data(_runtime(request), case_no, actor=actor)
+    data = await read_personal_data(_runtime(request), case_no, actor=actor)
     response.headers["Cache-Control"] = "no-store"
     return PersonalDataOut(
         case_no=data.case_no,
@@ -286,9 +289,7 @@ async def post_rules_reload(request: Request, actor: CurrentActor) -> RulesReloa
     await asyncio.to_thread(assessor.warm)
     files = [RuleFileOut(name=s.name, origin=s.origin, sha256=s.sha256) for s in sources]
     async with rt.db.transaction() as session:
-        await casework.record(
-            rt, session, actor, "rules.reloaded", None, {"files": [f.model_dump() for f in files]}
-        )
+        await record(rt, session, actor, "rules.reloaded", None, {"files": [f.model_dump() for f in files]})
     request.app.state.assessor = assessor
     request.app.state.rule_sources = sources
     return RulesReloadedOut(reloaded=True, files=files)

@@ -51,8 +51,8 @@ from hub.runtime import ServiceRuntime
 from hub.tracing import current_ids
 from services.intake.actors import Actor, CurrentActor, require
 from services.intake.assessment import Assessor
+from services.intake.audit_trail import record
 from services.intake.case_columns import case_columns, phone_hash_of
-from services.intake.casework import record
 from services.intake.domain.model import CaseIn
 from services.intake.numbering import business_day, format_case_no
 from services.intake.rulebook import load_assessor

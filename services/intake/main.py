@@ -10,7 +10,7 @@ from hub.app import create_service_app
 from hub.config import Settings
 from hub.runtime import ServiceRuntime
 from services.intake import api, bulk, ops
-from services.intake.casework import project_case_status
+from services.intake.casework.status_projection import project_case_status
 from services.intake.rulebook import RulesInvalid, load_assessor
 from services.intake.tables import kit, metadata
 

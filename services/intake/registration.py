@@ -15,8 +15,8 @@ from hub.runtime import ServiceRuntime
 from hub.tracing import current_ids
 from services.intake.actors import DEFAULT_ROLE, Actor
 from services.intake.assessment import Assessor, Candidate
+from services.intake.audit_trail import record
 from services.intake.case_columns import case_columns, phone_hash_of
-from services.intake.casework import record
 from services.intake.domain.model import CaseIn
 from services.intake.matching import same_source
 from services.intake.numbering import next_case_no

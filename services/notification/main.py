@@ -39,7 +39,7 @@ log = logging.getLogger("hub.notification")
 
 Clock = Callable[[], datetime]
 ProviderFactory = Callable[[Settings, httpx.AsyncClient], list[SmsProvider]]
-SMPP_MODULE = "services.notification.sms.smpp"
+SMPP_MODULE = "services.notification.sms.smpp.adapter"
 
 
 class ProviderConfigError(RuntimeError):

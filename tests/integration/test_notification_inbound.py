@@ -20,7 +20,7 @@ from hub.contracts.notification import SmsReplyReceivedV1
 from hub.contracts.referral import CaseRepliedV1
 from services.notification.domain.phones import national
 from services.notification.inbound import InboundReplies, InboundSms
-from services.notification.sms.smpp_simulator import SmppSimulator
+from services.notification.sms.smpp.simulator.smsc import SmppSimulator
 from services.notification.tables import inbound_replies, opt_outs
 from tests.integration.test_notification_kit import (
     CALLBACK,

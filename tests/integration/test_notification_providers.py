@@ -239,7 +239,8 @@ def test_providers_come_from_settings_in_failover_order_and_a_missing_smpp_adapt
     client = httpx.AsyncClient()
     with pytest.raises(ValueError, match="unknown provider"):
         Settings(sms_providers=("aliyun", "twilio"))
-    monkeypatch.setitem(sys.modules, "services.notification.sms.smpp", None)  # as if not in this build
+    # As if this build had no SMPP adapter.
+    monkeypatch.setitem(sys.modules, "services.notification.sms.smpp.adapter", None)
     with caplog.at_level(logging.ERROR, logger="hub.notification"):
         providers = build_providers(Settings(sms_providers=("smpp", "aliyun")), client)
     assert [p.name for p in providers] == ["aliyun"]
@@ -254,7 +255,7 @@ def test_providers_come_from_settings_in_failover_order_and_a_missing_smpp_adapt
 async def test_aliyun_down_fails_over_to_smpp_whose_receipt_is_recorded(
     spans: Any, backend: str, tmp_path: Path
 ) -> None:
-    smpp_sim = pytest.importorskip("services.notification.sms.smpp_simulator")
+    smpp_sim = pytest.importorskip("services.notification.sms.smpp.simulator.smsc")
     simulator = smpp_sim.SmppSimulator(system_id="hub", password="dev-smpp")
     await simulator.start()
     try:

@@ -16,20 +16,16 @@ import pytest
 from services.notification.domain.segments import PART_LIMIT, split_segments
 from services.notification.domain.templates import format_deadline, load_default_catalog
 from services.notification.sms.port import SmsRejected, SmsRequest, SmsUnavailable
-from services.notification.sms.smpp import (
-    DeliveryReceipt,
-    MobileOriginated,
-    SmppBindError,
-    SmppOutcomeUnknown,
-    SmppSms,
-)
-from services.notification.sms.smpp_simulator import (
+from services.notification.sms.smpp.adapter import SmppSms
+from services.notification.sms.smpp.deliveries import DeliveryReceipt, MobileOriginated
+from services.notification.sms.smpp.errors import SmppBindError, SmppOutcomeUnknown
+from services.notification.sms.smpp.simulator.pdu import (
     ESME_RINVPASWD,
     ESME_ROK,
     ESME_RSYSERR,
     ESME_RTHROTTLED,
-    SmppSimulator,
 )
+from services.notification.sms.smpp.simulator.smsc import SmppSimulator
 
 SYSTEM_ID = "hub"
 PASSWORD = "s3cret"
@@ -338,9 +334,9 @@ async def test_a_failing_receipt_callback_does_not_break_the_session(sim: SmppSi
 def test_library_log_lines_lose_the_destination_and_text(caplog: pytest.LogCaptureFixture) -> None:
     from aiosmpplib import PhoneNumber, StructuredLogger, SubmitSm
 
-    from services.notification.sms.smpp import _LibraryLogBridge
+    from services.notification.sms.smpp.library_log import LibraryLogBridge
 
-    library_logger = StructuredLogger("aiosmpplib-test", handler=_LibraryLogBridge())
+    library_logger = StructuredLogger("aiosmpplib-test", handler=LibraryLogBridge())
     message = SubmitSm(short_message="【测试】王女士您好", destination=PhoneNumber("8613800138000"))
     with caplog.at_level("ERROR"):
         # The line aiosmpplib writes when a submit_sm cannot be sent.

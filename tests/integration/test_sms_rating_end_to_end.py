@@ -14,7 +14,7 @@ import httpx
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from services.notification.sms.smpp_simulator import SmppSimulator
+from services.notification.sms.smpp.simulator.smsc import SmppSimulator
 from services.referral.clock import ManualClock
 from tests.integration.test_notification_kit import CALLBACK
 from tests.integration.test_referral_flow import POLICE, SECURITY, Api, distinct, outbox_events, sh, start_hub
