@@ -1,0 +1,166 @@
+"""Text signals, families of phrasing learned from the misses of the second held-out split
+(tests/data/grading_corpus/heldout2.yaml, retired into development): each family is checked on phrases
+written for these tests, not taken from the corpus, and on the near misses it must not catch."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.intake.domain.enums import RiskFlag
+from services.intake.domain.signals import TextFacts, case_texts, read_text_facts
+
+V, S, M, C, P = (
+    RiskFlag.violence_threat,
+    RiskFlag.self_harm_threat,
+    RiskFlag.mass_gathering_risk,
+    RiskFlag.criminal_risk,
+    RiskFlag.vulnerable_person,
+)
+
+
+def read(description: str, title: str = "") -> TextFacts:
+    return read_text_facts(case_texts(title, description))
+
+
+# --- threats ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "flags"),
+    [
+        # a condition, and the harm said to the other's face without 就
+        ("包工头说谁要是再闹，我叫他没好日子过", {V}),
+        ("她丈夫说你要是敢离婚，看我怎么收拾你", {V}),
+        ("他撂下话：你要是敢动我家的树，我让你吃不了兜着走", {V}),
+        ("对方说谁敢拆他家的棚子，他饶不了谁", {V}),
+        ("老板说你们要是再去劳动局，我绝不会放过你们", {V}),
+        ("前男友发消息说敢换号码，我会让你家里人有你好受的", {V}),
+        ("前妻的哥哥说，我妹妹要是有个三长两短，我要你全家陪葬", {V}),
+        ("对方老板在电话里说，你们要是敢来闹，来一个我收拾一个", {V}),
+        # fuel and fire said as what will be done
+        ("业主说再不给交房，就用汽油把售楼部烧了", {V}),
+        ("他在电话里说要拿桶汽油去把村委会点了", {V}),
+        ("男子称家里备着汽油，谁来拆迁就点火", {V}),
+        ("对方扬言往他家大门上泼柴油点着", {V}),
+        # poison held out, drinking it said
+        ("她把一包老鼠药攥在手里，说谁来拆房子她就吞下去", {S}),
+        ("男子把农药瓶往桌上一放，说不给个说法就当场喝了", {S}),
+        ("老人端着一碗除草剂坐在地头，说谁要填他的鱼塘他就喝掉", {S}),
+    ],
+)
+def test_threats_said_without_a_marker_or_with_fuel_or_poison(text: str, flags: set[RiskFlag]) -> None:
+    assert read(text).flags == frozenset(flags)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "加油站的汽油价格又涨了",
+        "割草机没汽油了，点不着火",
+        "汽油发动机冬天点火困难",
+        "果园刚打过农药，路过的人别摘果子",
+        "邻居家的羊吃了打过农药的草死了",
+        "他说你要是有空，我让你看看我家的房子",
+        "老师说要是再迟到，我叫你家长来",
+        "如果你们同意，我要把合同再看一遍",
+        "要是不下雨，我一定去",
+    ],
+)
+def test_fuel_poison_and_conditions_alone_are_no_threat(text: str) -> None:
+    assert read(text).flags == frozenset()
+
+
+# --- gatherings --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "二十多名家长堵着幼儿园大门，要求退费",
+        "一群村民堵住了搅拌站的出口，不让罐车出来",
+        "十几个工友拦着项目部的大门讨要工钱",
+        "业主们封住小区的路口，说开发商不出面就不散",
+        "几十名商户围着市场管理处的门口要说法",
+        "几十个工人把项目部大门给堵上了",
+        "十多个家长坐在校门口不走",
+        "三十多名员工在厂门口坐着不走，要求发放拖欠的工资",
+        "十几名业主堵住了物业办公室的门",
+    ],
+)
+def test_a_crowd_blocking_a_gate_whatever_the_aspect(text: str) -> None:
+    assert read(text).flags == {M}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "一辆货车堵着小区大门，业主进不去",
+        "楼道里的杂物堵住了安全出口",
+        "快递车堵着单元门口，司机联系不上",
+        "邻居家办满月酒，在楼道口挂着横幅",
+        "饭店门口拉起横幅办谢师宴，音响开得很大",
+        "楼下有人结婚，在小区门口拉横幅放礼炮",
+        "合同约定到期后一次性付清",
+        "双方约定年底前把欠款还上",
+        "两家约好到期后续租",
+        "一群大妈在小区门口跳广场舞，堵着路口",
+        "家长在校门口等孩子放学",
+        "业主坐在物业办公室门口聊天",
+        "他把车停在路口把路堵了",
+        "垃圾把下水道给堵住了",
+        "一群孩子在小区门口踢球，堵着路口",
+        "几十个快递包裹堵在驿站门口",
+        "家长们坐在校门口的长椅上等孩子放学",
+        "大爷们坐着在大门口下棋",
+        "施工围挡挡住了小区大门",
+        "物业用铁链锁住了小区大门，业主们进不去",
+    ],
+)
+def test_what_stands_in_the_way_celebrates_or_is_agreed_is_no_gathering(text: str) -> None:
+    assert read(text).flags == frozenset()
+
+
+def test_a_protest_banner_still_fires_beside_a_restaurant() -> None:
+    assert read("业主在酒店门口拉横幅维权").flags == {M}
+
+
+# --- refuted claims and hearsay ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("description", "title"),
+    [
+        ("民警到场了解情况，双方已当面说清。", "扬言跳楼系谣传"),
+        ("社区集体上访的说法不实，系个别居民转发旧视频", ""),
+        ("有人要跳楼的消息系误传，现场只是有人修空调", ""),
+        ("听邻居说对方要找人收拾他，后来查明是添油加醋", ""),
+        ("听别人讲有业主要去堵路，经核实纯属谣传", ""),
+    ],
+)
+def test_a_claim_called_untrue_fires_nothing(description: str, title: str) -> None:
+    assert read(description, title).flags == frozenset()
+
+
+def test_a_claim_stands_when_nothing_refutes_it() -> None:
+    assert read("邻居扬言报复，情绪激动").flags == {V}
+    facts = read("听别人说工地上的人要去堵路讨薪")
+    assert facts.flags == {M} and facts.evidence["flags.mass_gathering_risk"][0].hearsay
+
+
+# --- near misses for 民转刑 -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "保洁员擦窗户时不小心把玻璃打碎了",
+        "快递员送货时把一箱碗打碎了，要求赔偿",
+        "孩子在家玩球打碎了鱼缸",
+    ],
+)
+def test_things_broken_by_accident_are_no_fight(text: str) -> None:
+    assert read(text).flags == frozenset()
+
+
+def test_a_fight_that_breaks_things_still_fires() -> None:
+    assert read("对方抄起酒瓶把他的头打破了").flags == {C}
