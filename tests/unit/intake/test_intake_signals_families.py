@@ -164,3 +164,60 @@ def test_things_broken_by_accident_are_no_fight(text: str) -> None:
 
 def test_a_fight_that_breaks_things_still_fires() -> None:
     assert read("对方抄起酒瓶把他的头打破了").flags == {C}
+
+
+# --- vulnerable people -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # no sign of life from someone alone
+        "独居的刘大爷好几天没露面，敲门没反应",
+        "对门的残疾小伙一个人住，这两天一直没出门，屋里也没动静",
+        "空巢老人王阿姨已经三天没见着人了",
+        "对门独居老人一个星期没开过门了",
+        # the home giving way
+        "八十岁的独居老人家里墙皮大块脱落",
+        "瘫痪在床的老人住的平房房梁裂了，一下雨就往下掉土",
+        "独居老人家的阳台出现裂缝，随时会塌",
+        # a near accident
+        "幼儿园门口没有减速带，上周一个小朋友差一点被电动车撞上",
+        "放学路上没有人行道，小学生被三轮车刮到了",
+        "聋哑老人一个人过马路时差点被公交车轧到",
+        # wandering into danger
+        "邻居家患自闭症的孩子经常独自跑到水库边上玩",
+        "痴呆老人天天在国道上游荡，家属不管",
+        "小区旁边的池塘没有护栏，常有小孩在池塘边捞鱼",
+        "楼下的智障青年经常一个人跑到高速公路边上",
+        # taken away, whereabouts unknown
+        "孩子奶奶趁放学把孙子接走了，现在电话关机，不知道孩子去哪了",
+        "8岁的女儿被前妻私自带走，不知去向",
+        "患痴呆的老人早上出门后，家里人一直不清楚他在什么地方",
+    ],
+)
+def test_endangered_people_in_other_words(text: str) -> None:
+    assert read(text).flags == {P}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "孕妇每次去医院都找不到车位，只能停在路边",
+        "残疾人专用窗口找不到人办理业务",
+        "上大学的孩子放假回来，家里暖气不热",
+        "孩子已经工作了，家里就老两口，暖气不热",
+        "不知道孩子的学籍在哪里办",
+        "残疾人乘火车有没有优惠",
+        "独居老人想申请上门送餐服务",
+        # everyday words that only look like danger
+        "孩子学校附近的文具店不开门",
+        "楼上孩子把我家的花盆碰得往下掉",
+        "小区的孩子们放学后在楼下乱跑，吵得人睡不着",
+        "孩子的手机被同学抢走了",
+        "孩子的书包带子脱落了，质量问题要求退货",
+        "孩子考试差点被扣分",
+    ],
+)
+def test_people_named_but_not_endangered(text: str) -> None:
+    assert read(text).flags == frozenset()
