@@ -221,3 +221,63 @@ def test_endangered_people_in_other_words(text: str) -> None:
 )
 def test_people_named_but_not_endangered(text: str) -> None:
     assert read(text).flags == frozenset()
+
+
+# --- counts ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("title", "description", "people"),
+    [
+        ("园区300名员工食堂就餐难", "园区一共有300名员工，今天食堂有两名员工反映饭菜变质", 2),
+        ("厂里500多名工人仅一人被欠薪", "厂里共有500多名工人，只有来电人一个人被拖欠工资", 1),
+        ("小区1200户停水", "小区1200户居民从早上停水至今", 1200),  # the description says they are involved
+    ],
+)
+def test_a_number_in_the_title_is_read_in_the_descriptions_context(
+    title: str, description: str, people: int
+) -> None:
+    assert read(description, title).people_involved == people
+
+
+@pytest.mark.parametrize(
+    ("text", "earlier"),
+    [
+        # past words and a count in one phrase: the count
+        ("上个月已经投诉过两次了", 2),
+        ("以前来过三回了，都说在处理", 3),
+        ("之前也打过两次电话", 2),
+        # in person, to the grid worker or the community
+        ("这已经是居民第四次来找网格员说这个问题了", 3),
+        ("这是他第二回来社区说这事了", 1),
+        ("老人这个月第三次找到社区反映", 2),
+        ("这是第二回跟网格员提这事", 1),
+        ("同一件事，今天是第三趟来窗口了", 2),
+        # 回, 趟, 遍 said vaguely; a message left; a slip for 反映
+        ("我跑了好几趟社区都没人管", 2),
+        ("这事在平台上反应过好多回了", 2),
+        ("在网上留过两次言了", 2),
+        ("上周报过一次警，这次又来了", 1),
+        ("已经打过好几遍热线", 2),
+    ],
+)
+def test_repeats_in_more_words(text: str, earlier: int) -> None:
+    assert read(text).repeat_count == earlier
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "给中介打了五六次电话都不接",
+        "找过包工头好几次，他都躲着",
+        "来电人和前夫打过三次电话沟通孩子抚养费",
+        "跟卖家反映过好几回都没结果",
+        "药物过敏反应出现了好几次",  # 反应 is a slip for 反映 only as 反应过
+    ],
+)
+def test_calls_to_a_private_party_or_other_words_are_no_reports(text: str) -> None:
+    assert read(text).repeat_count is None
+
+
+def test_calls_to_the_hotline_still_count() -> None:
+    assert read("给12345打了三次电话").repeat_count == 3
