@@ -232,12 +232,7 @@ class RepeatCounter:
                 if self._to_other_party(text, match):
                     continue  # "多次向物业反映", "给物业打了十几次电话": not reports to the hub
                 found.append((match.span(), earlier))
-        found.sort(key=lambda item: (item[0][0], -item[0][1]))
-        last_end = 0
-        for span, earlier in found:
-            if span[0] < last_end:
-                continue  # "第三次反映" is not also "三次反映"
-            last_end = span[1]
+        for span, earlier in _largest_of_overlapping(found):
             quote = text.part.text[span[0] : span[1]]
             yield (
                 Decimal(earlier),
@@ -262,3 +257,26 @@ class RepeatCounter:
         return self._addressed is not None and bool(
             self._addressed.match(text.text, match.end(), min(end, match.end() + 6))
         )
+
+
+def _largest_of_overlapping(found: list[tuple[Span, int]]) -> list[tuple[Span, int]]:
+    """One reading per run of overlapping words. Words inside a longer reading's are part of it
+    ("第三次反映" is not also "三次反映", "三番五次打热线" not "五次打热线"); of readings that only
+    overlap, the one that says the most ("之前已经反映过两次": 反映过两次, two earlier reports, not
+    之前…反映过, one)."""
+    whole = [
+        (span, earlier)
+        for span, earlier in found
+        if not any(other[0] <= span[0] and span[1] <= other[1] and other != span for other, _ in found)
+    ]
+    kept: list[tuple[Span, int]] = []
+    run_end = -1
+    for span, earlier in sorted(whole, key=lambda item: (item[0][0], -item[0][1])):
+        if kept and span[0] < run_end:
+            run_end = max(run_end, span[1])
+            if earlier > kept[-1][1]:
+                kept[-1] = (span, earlier)
+            continue
+        kept.append((span, earlier))
+        run_end = span[1]
+    return kept

@@ -163,6 +163,8 @@ class FlagReader:
                 near_misses.supposed(text, span) for span in spans
             ):
                 continue
+            if near_misses.refuted_in_clause(text, spans[-1]):
+                continue
             hearsay = near_misses.hearsay(text, spans[0])
             if hearsay and (signal.rule.hearsay == "ignore" or near_misses.refuted_after(text, spans[-1])):
                 continue

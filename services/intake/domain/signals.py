@@ -106,15 +106,24 @@ class SignalReader:
     def read(self, parts: Sequence[TextPart]) -> TextFacts:
         texts = [PreparedText(part, self._clause_marks, self._sentence_marks) for part in parts if part.text]
         flags, evidence = self._flags.read(texts)
+        # A title restates its description: a number the description also says is read there, in its
+        # context ("小区860户…" in a title, "小区一共有860户，…一户居民反映…" below: the estate's size).
+        description = next((t.text for t in texts if t.part.source == "description"), "")
         people = self._best(
-            [e for text in texts for e in self._people.people_in(text)], evidence, "people_involved"
+            _unrestated([e for text in texts for e in self._people.people_in(text)], description),
+            evidence,
+            "people_involved",
         )
         count = int(people) if people is not None else None
         amount = self._best(
-            [e for text in texts for e in self._amounts.amounts_in(text, count)], evidence, "amount_yuan"
+            _unrestated([e for text in texts for e in self._amounts.amounts_in(text, count)], description),
+            evidence,
+            "amount_yuan",
         )
         repeats = self._best(
-            [e for text in texts for e in self._repeats.repeats_in(text)], evidence, "repeat_count_30d"
+            _unrestated([e for text in texts for e in self._repeats.repeats_in(text)], description),
+            evidence,
+            "repeat_count_30d",
         )
         return TextFacts(
             people_involved=int(people) if people is not None else None,
@@ -135,6 +144,18 @@ class SignalReader:
                 quotes.setdefault(found_evidence.quote, found_evidence)  # one per quote (title and text)
         evidence[key] = list(quotes.values())[: self.rules.max_quotes]
         return top
+
+
+def _unrestated(found: list[Found], description: str) -> list[Found]:
+    """What was read, less what the title reads in words its description also has."""
+    return [
+        (value, evidence)
+        for value, evidence in found
+        if not (
+            evidence.spans[0].source == "title"
+            and all(half_width(span.text) in description for span in evidence.spans)
+        )
+    ]
 
 
 @cache
