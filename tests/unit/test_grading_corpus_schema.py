@@ -2,8 +2,9 @@
 labels must be well-formed and agree with their own signals under the four-colour rules of RULES.md.
 This checks the labels, not the grader.
 
-Three files: dev.yaml and heldout.yaml (the first corpus, 410 reports; heldout.yaml was spent on tuning
-and is development data now) and heldout2.yaml, the held-out split written independently afterwards."""
+Four files: dev.yaml and heldout.yaml (the first corpus, 410 reports; heldout.yaml was spent on tuning
+and is development data now), heldout2.yaml (written independently afterwards, spent on tuning since
+2026-12-05) and heldout3.yaml, the held-out split written independently of all three."""
 
 from __future__ import annotations
 
@@ -16,9 +17,13 @@ import pytest
 import yaml
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "grading_corpus"
-SPLITS = ("dev", "heldout", "heldout2")
+SPLITS = ("dev", "heldout", "heldout2", "heldout3")
 FIRST_CORPUS = ("dev", "heldout")  # written together and split by colour
-ID_PATTERN = {"dev": r"c[0-9]{4}", "heldout": r"c[0-9]{4}", "heldout2": r"h[0-9]{4}"}
+# Splits written independently after the first corpus, each to the same brief (size, colour mix, channels).
+LATER_SPLITS = {"heldout2": "h", "heldout3": "k"}
+ID_PATTERN = {"dev": r"c[0-9]{4}", "heldout": r"c[0-9]{4}"} | {
+    split: rf"{prefix}[0-9]{{4}}" for split, prefix in LATER_SPLITS.items()
+}
 
 CHANNELS = {"window", "phone", "hotline12345", "police110", "court", "grid_app", "web"}
 REQUEST_TYPES = {"consultation", "help", "complaint", "report", "suggestion"}
@@ -219,10 +224,11 @@ def test_red_rules_are_told_apart(signals: list[str], fired: set[str]) -> None:
     assert red_rules_fired(signals) == fired
 
 
-def test_the_second_heldout_split_is_large_and_shaped_like_a_real_centres_intake(
-    reports: dict[str, list[dict[str, Any]]],
+@pytest.mark.parametrize("split", sorted(LATER_SPLITS))
+def test_each_later_split_is_large_and_shaped_like_a_real_centres_intake(
+    reports: dict[str, list[dict[str, Any]]], split: str
 ) -> None:
-    held = reports["heldout2"]
+    held = reports[split]
     assert len(held) >= 150
     share = {c: n / len(held) for c, n in Counter(r["colour"] for r in held).items()}
     assert 0.25 <= share["red"] <= 0.31
@@ -237,7 +243,11 @@ def test_the_second_heldout_split_is_large_and_shaped_like_a_real_centres_intake
     assert {rule: fired[rule] for rule in rules if fired[rule] < 8} == {}
 
 
-def test_the_second_heldout_split_numbers_its_ids_in_order(reports: dict[str, list[dict[str, Any]]]) -> None:
-    # h0001, h0002, ...: reports are shuffled, so an id says nothing about a colour.
-    ids = [r["id"] for r in reports["heldout2"]]
-    assert ids == [f"h{i:04d}" for i in range(1, len(ids) + 1)]
+@pytest.mark.parametrize("split", sorted(LATER_SPLITS))
+def test_each_later_split_numbers_its_ids_in_order(
+    reports: dict[str, list[dict[str, Any]]], split: str
+) -> None:
+    # h0001, h0002, ... (k0001, ... in heldout3): reports are shuffled, so an id says nothing about a colour.
+    prefix = LATER_SPLITS[split]
+    ids = [r["id"] for r in reports[split]]
+    assert ids == [f"{prefix}{i:04d}" for i in range(1, len(ids) + 1)]
