@@ -27,10 +27,10 @@ test: setup
 
 lint: setup
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check hub gateway services tests benchmarks
+	$(BIN)/ruff format --check hub hubcli gateway services tests benchmarks
 
 typecheck: setup
-	$(BIN)/mypy hub gateway services benchmarks tests/kit
+	$(BIN)/mypy hub hubcli gateway services benchmarks tests/kit
 
 unit: setup
 	$(BIN)/pytest -q tests/unit

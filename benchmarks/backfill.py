@@ -35,8 +35,8 @@ from sqlalchemy import func, select
 from gateway.adapters.hotline12345.simulator import work_order
 from gateway.adapters.hotline12345.sync import BackfillReport, backfill
 from gateway.adapters.simkit import SimState
-from hub.cli_sync import progress_columns
 from hub.config import Environment, Settings
+from hubcli.sync import progress_columns
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"

@@ -291,6 +291,9 @@ def test_dockerfile_builds_one_non_root_image_with_healthcheck_and_no_secrets() 
             assert not re.search(r"DATABASE_URL|AMQP_URL|PASSWORD", line), line
     copied = " ".join(line for cmd, line in instructions if cmd in ("COPY", "ADD"))
     assert "hub.env" not in copied and ".git" not in copied
+    # The kit, the services, the gateway and the `hub` command (ENTRYPOINT) are what `pip install .` needs.
+    for package in ("hub", "hubcli", "services", "gateway"):
+        assert f"COPY {package} ./{package}" in copied
 
 
 def test_context_ignore_file_sits_where_buildkit_reads_it() -> None:
@@ -300,6 +303,7 @@ def test_context_ignore_file_sits_where_buildkit_reads_it() -> None:
         "!pyproject.toml",
         "!README.md",
         "!hub/",
+        "!hubcli/",
         "!services/",
         "!gateway/",
         "!deploy/healthcheck.py",

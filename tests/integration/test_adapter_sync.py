@@ -49,7 +49,7 @@ def _env(ah: AdapterHub) -> dict[str, str]:
 
 
 async def _cli(ah: AdapterHub, *args: str) -> str:
-    from hub.cli import app
+    from hubcli.main import app
 
     runner = CliRunner()
     result = await asyncio.to_thread(runner.invoke, app, list(args), env=_env(ah))
@@ -221,7 +221,7 @@ async def test_bulk_backfill_killed_mid_batch_resumes_without_duplicates_or_gaps
         path = tmp_path / "history.jsonl"
         await asyncio.to_thread(write_history, path, orders)
         env = {**os.environ, **_env(ah), "HUB_FAILPOINTS": f"{FAILPOINT}=kill"}
-        args = ("-m", "hub.cli", "sync", "backfill", SYSTEM, str(path), "--batch", str(batch))
+        args = ("-m", "hubcli.main", "sync", "backfill", SYSTEM, str(path), "--batch", str(batch))
         proc = await asyncio.create_subprocess_exec(
             sys.executable, *args, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
         )

@@ -341,7 +341,7 @@ async def test_tokens_made_elsewhere_in_the_suite_work_in_auth_off_hubs_too(
 
 
 def test_hub_clients_create_prints_an_id_and_a_secret_once(tmp_path: Path, monkeypatch: Any) -> None:
-    from hub.cli import app
+    from hubcli.main import app
 
     monkeypatch.setenv("HUB_DATA_DIR", str(tmp_path))
     monkeypatch.delenv("HUB_DATABASE_URL", raising=False)

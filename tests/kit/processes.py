@@ -38,9 +38,9 @@ class ProcessHub:
 
     async def start(self, name: str, **env: str) -> None:
         argv = (
-            [sys.executable, "-m", "hub.cli", "sim", "sms", "--port", str(self.ports["sms"])]
+            [sys.executable, "-m", "hubcli.main", "sim", "sms", "--port", str(self.ports["sms"])]
             if name == "sms"
-            else [sys.executable, "-m", "hub.cli", "serve", name, "--port", str(self.ports[name])]
+            else [sys.executable, "-m", "hubcli.main", "serve", name, "--port", str(self.ports[name])]
         )
         log = (self.log_dir / f"{name}.log").open("ab")
         self.procs[name] = await asyncio.create_subprocess_exec(

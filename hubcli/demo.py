@@ -29,7 +29,7 @@ COLOURS = {"red": "bold red", "orange": "dark_orange", "yellow": "yellow", "blue
 
 
 def worked_cases() -> list[dict[str, Any]]:
-    text = resources.files("hub.data").joinpath("worked_cases.yaml").read_text(encoding="utf-8")
+    text = resources.files("hubcli.data").joinpath("worked_cases.yaml").read_text(encoding="utf-8")
     cases: list[dict[str, Any]] = yaml.safe_load(text)["cases"]
     return cases
 
@@ -50,7 +50,7 @@ def running_hub(settings: Settings, console: Console) -> Iterator[str]:
     console.print("no hub answers at " + gateway + ": starting one with the simulators…")
     with tempfile.TemporaryDirectory(prefix="hub-demo-") as data_dir:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "hub.cli", "up", "--simulators", "--data-dir", data_dir],
+            [sys.executable, "-m", "hubcli.main", "up", "--simulators", "--data-dir", data_dir],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,

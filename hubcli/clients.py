@@ -13,29 +13,20 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
 import typer
-from rich.console import Console
 from sqlalchemy import select
 
 from hub.config import Settings
 from hub.db import Database, create_engine_for
+from hubcli.terminal import console, read_settings
 
 app = typer.Typer(help="API clients of the gateway (OAuth2 client credentials).", no_args_is_help=True)
-
-
-def console() -> Console:
-    """Made when a command runs, so the terminal's width (COLUMNS) is the one it runs in."""
-    return Console(highlight=False)
 
 
 T = TypeVar("T")
 
 
 def _settings() -> Settings:
-    try:
-        return Settings()
-    except Exception as exc:
-        console().print(f"[bold red]配置错误 (settings):[/bold red] {exc}")
-        raise typer.Exit(2) from None
+    return read_settings(Settings)
 
 
 async def _with_gateway_db(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:

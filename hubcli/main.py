@@ -1,4 +1,4 @@
-"""The `hub` command (API.md "Command line")."""
+"""The `hub` command (API.md "Command line"): `app`, the console script's entry point."""
 
 from __future__ import annotations
 
@@ -11,22 +11,18 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from hub.config import SERVICES, ServiceName, Settings
+from hubcli import audit, calendar, clients, ops, sync
+from hubcli.terminal import console, read_settings
 
 app = typer.Typer(help="综治中心事项流转平台 — the referral hub.", no_args_is_help=True, add_completion=False)
 sim_app = typer.Typer(help="Loopback simulators of external systems.", no_args_is_help=True)
 app.add_typer(sim_app, name="sim")
-app.add_typer(importlib.import_module("hub.cli_audit").app)  # `hub audit verify`, `hub pii rotate`
-app.add_typer(importlib.import_module("hub.cli_clients").app, name="clients")  # `hub clients create`
-app.add_typer(importlib.import_module("hub.cli_sync").app, name="sync")  # `hub sync reconcile|backfill`
-app.add_typer(importlib.import_module("hub.cli_calendar").app, name="calendar")  # `hub calendar load FILE`
-
-
-def console() -> Console:
-    """Made when a command runs, so the terminal's width (COLUMNS) is the one it runs in."""
-    return Console(highlight=False)
+app.add_typer(audit.app)  # `hub audit verify`, `hub pii rotate`
+app.add_typer(clients.app, name="clients")  # `hub clients create`
+app.add_typer(sync.app, name="sync")  # `hub sync reconcile|backfill`
+app.add_typer(calendar.app, name="calendar")  # `hub calendar load FILE`
 
 
 _BOOTSTRAPS = {
@@ -38,11 +34,7 @@ _BOOTSTRAPS = {
 
 
 def _settings(**overrides: object) -> Settings:
-    try:
-        return Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
-    except Exception as exc:
-        console().print(f"[bold red]配置错误 (settings):[/bold red] {exc}")
-        raise typer.Exit(2) from None
+    return read_settings(Settings, **overrides)
 
 
 def _configure_logging(level: str) -> None:
@@ -119,9 +111,10 @@ def up(
     replicas: Annotated[int, typer.Option(min=1, max=8, help="Processes per service")] = 1,
 ) -> None:
     """Run gateway, intake, referral and notification as separate processes (migrations first)."""
+    from gateway.adapters.registry import SIMULATORS
     from hub.broker import ensure_broker
     from hub.migrations import upgrade
-    from hub.supervisor import ProcessSpec, Supervisor, python_argv
+    from hubcli.supervisor import ProcessSpec, Supervisor, python_argv
 
     settings = _settings(data_dir=data_dir, gateway_port=port)
     problem = ensure_broker(settings.amqp_url)
@@ -137,7 +130,7 @@ def up(
         env["HUB_SMS_URL"] = f"http://127.0.0.1:{sim_sms}"
         specs.append(ProcessSpec("sim-sms", python_argv("sim", "sms", "--port", str(sim_sms)), restart=True))
     # External systems' simulators (gateway/adapters/<system>/simulator.py); the adapters point at them.
-    adapter_sims = importlib.import_module("gateway.adapters.registry").SIMULATORS if simulators else ()
+    adapter_sims = SIMULATORS if simulators else ()
     for name, module, port_setting in adapter_sims:
         sim_port = getattr(settings, port_setting)
         env[f"HUB_{name.upper()}_URL"] = f"http://127.0.0.1:{sim_port}"
@@ -166,7 +159,7 @@ def up(
 @app.command()
 def demo() -> None:
     """Feed the ten worked cases of the seed reports through the hub and show what happened."""
-    from hub.demo import run_demo
+    from hubcli.demo import run_demo
 
     raise typer.Exit(run_demo(_settings(), console()))
 
@@ -178,7 +171,7 @@ def trace(
     token: Annotated[str | None, typer.Option(envvar="HUB_API_TOKEN", help="Bearer token")] = None,
 ) -> None:
     """Print a case's timeline: every handoff with its wait, actor, service, trace id and span id."""
-    importlib.import_module("hub.cli_ops").trace(_settings(), case_no, gateway, token)
+    ops.trace(_settings(), case_no, gateway, token)
 
 
 @app.command()
@@ -195,7 +188,7 @@ def stalled(
     token: Annotated[str | None, typer.Option(envvar="HUB_API_TOKEN", help="Bearer token")] = None,
 ) -> None:
     """Stalled cases and referrals, worst first (GET /api/v1/ops/stalled)."""
-    importlib.import_module("hub.cli_ops").stalled(
+    ops.stalled(
         _settings(),
         department=department,
         colour=colour,
