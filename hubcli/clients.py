@@ -30,9 +30,9 @@ def _settings() -> Settings:
 
 
 async def _with_gateway_db(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
-    from hub.migrations import upgrade
+    from gateway.migrations import migrate
 
-    await asyncio.to_thread(upgrade, "gateway", settings)
+    await asyncio.to_thread(migrate, settings)
     db = Database(create_engine_for(settings, "gateway"))
     try:
         return await work(db)

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from hub.config import SERVICES, ServiceName, Settings
+from hub.config import SERVICES, Settings
 from hubcli import audit, calendar, clients, ops, sync
 from hubcli.terminal import console, read_settings
 
@@ -23,14 +23,6 @@ app.add_typer(audit.app)  # `hub audit verify`, `hub pii rotate`
 app.add_typer(clients.app, name="clients")  # `hub clients create`
 app.add_typer(sync.app, name="sync")  # `hub sync reconcile|backfill`
 app.add_typer(calendar.app, name="calendar")  # `hub calendar load FILE`
-
-
-_BOOTSTRAPS = {
-    "gateway": "gateway.main",
-    "intake": "services.intake.main",
-    "referral": "services.referral.main",
-    "notification": "services.notification.main",
-}
 
 
 def _settings(**overrides: object) -> Settings:
@@ -49,11 +41,11 @@ def _configure_logging(level: str) -> None:
 @app.command()
 def migrate() -> None:
     """Apply every service's database migrations (idempotent)."""
-    from hub.migrations import upgrade
+    from hubcli.services import MIGRATIONS
 
     settings = _settings()
     for service in SERVICES:
-        upgrade(service, settings)
+        MIGRATIONS[service](settings)
         console().print(f"migrated [bold]{service}[/bold]")
 
 
@@ -65,17 +57,18 @@ def serve(
     """Run one service in this process (what `hub up` starts for each service)."""
     import uvicorn
 
-    if service not in _BOOTSTRAPS:
+    from hubcli.services import BOOTSTRAPS
+
+    if service not in BOOTSTRAPS:
         console().print(f"[red]unknown service {service!r}; choose one of {', '.join(SERVICES)}[/red]")
         raise typer.Exit(2)
     settings = _settings()
     _configure_logging(settings.log_level)
-    fastapi_app = importlib.import_module(_BOOTSTRAPS[service]).bootstrap(settings)
-    name: ServiceName = service  # type: ignore[assignment]
+    fastapi_app = importlib.import_module(BOOTSTRAPS[service]).bootstrap(settings)
     uvicorn.run(
         fastapi_app,
         host=settings.host,
-        port=port or settings.port_of(name),
+        port=port or settings.port_of(service),
         log_level="warning",
         access_log=False,
         loop="uvloop",
@@ -113,7 +106,7 @@ def up(
     """Run gateway, intake, referral and notification as separate processes (migrations first)."""
     from gateway.adapters.registry import SIMULATORS
     from hub.broker import ensure_broker
-    from hub.migrations import upgrade
+    from hubcli.services import migrate_all
     from hubcli.supervisor import ProcessSpec, Supervisor, python_argv
 
     settings = _settings(data_dir=data_dir, gateway_port=port)
@@ -121,8 +114,7 @@ def up(
     if problem:
         console().print(f"[bold red]RabbitMQ:[/bold red] {problem}")
         raise typer.Exit(1)
-    for service in SERVICES:
-        upgrade(service, settings)
+    migrate_all(settings)
     env = {"HUB_DATA_DIR": str(settings.data_dir), "HUB_GATEWAY_PORT": str(settings.gateway_port)}
     specs: list[ProcessSpec] = []
     sim_sms = settings.sim_sms_port

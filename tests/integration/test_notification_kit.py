@@ -29,10 +29,10 @@ from hub.contracts.referral import ReferralDispatchedV1
 from hub.crypto import keyed_hash
 from hub.messaging.envelope import Event, parse_event
 from hub.messaging.publisher import Publisher, connect
-from hub.migrations import upgrade
 from hub.runtime import ServiceRuntime
 from services.notification.contacts import ContactRegistry, UnitContacts, Webhook
 from services.notification.main import bootstrap
+from services.notification.migrations import migrate
 from services.notification.sender import Sender
 from services.notification.sms.aliyun import AliyunSms
 from services.notification.sms.port import SmsProvider
@@ -183,7 +183,7 @@ async def notification_hub(
     production; by default they are the two Aliyun simulators, primary then "aliyun-b"."""
     async with isolated_backends(backend) as (amqp_url, db_url):
         settings = make_settings(tmp_path, amqp_url, db_url).model_copy(update=settings_update or {})
-        await asyncio.to_thread(upgrade, "notification", settings)
+        await asyncio.to_thread(migrate, settings)
         apps: dict[str, RunningApp] = {}
         hub = NotificationHub(settings, apps)
         consumer_conn = None

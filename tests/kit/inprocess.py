@@ -19,8 +19,8 @@ import uvicorn
 from fastapi import FastAPI
 
 from hub.config import SERVICES, Environment, Settings
-from hub.migrations import upgrade
 from hub.runtime import ServiceRuntime
+from hubcli.services import migrate_all
 from services.notification.sms.simulator import create_app as create_sms_simulator
 from tests.kit.waiting import eventually
 
@@ -80,8 +80,7 @@ async def _started(server: uvicorn.Server) -> bool:
 
 @asynccontextmanager
 async def running_hub(settings: Settings) -> AsyncIterator[InProcessHub]:
-    for service in SERVICES:
-        await asyncio.to_thread(upgrade, service, settings)
+    await asyncio.to_thread(migrate_all, settings)
     hub = InProcessHub(settings)
     try:
         hub.apps["sms"] = await _serve(

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 
 from hub.config import SERVICES, Settings
-from hub.migrations import upgrade
+from hubcli.services import migrate_all
 from tests.kit.infra import free_port
 from tests.kit.waiting import eventually
 
@@ -100,8 +100,7 @@ async def process_hub(
     log_dir: Path,
     start: tuple[str, ...] = ("sms", "intake", "referral", "notification", "gateway"),
 ) -> AsyncIterator[ProcessHub]:
-    for service in SERVICES:
-        await asyncio.to_thread(upgrade, service, settings)
+    await asyncio.to_thread(migrate_all, settings)
     ports = {name: free_port() for name in (*SERVICES, "sms")}
     env = {
         "HUB_ENV": "test",
