@@ -15,7 +15,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from sqlalchemy import select
 
-from hub.config import Settings
+from gateway.settings import GatewaySettings
 from hub.db import Database, create_engine_for
 from hubcli.terminal import console, read_settings
 
@@ -25,11 +25,11 @@ app = typer.Typer(help="API clients of the gateway (OAuth2 client credentials)."
 T = TypeVar("T")
 
 
-def _settings() -> Settings:
-    return read_settings(Settings)
+def _settings() -> GatewaySettings:
+    return read_settings(GatewaySettings)
 
 
-async def _with_gateway_db(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
+async def _with_gateway_db(settings: GatewaySettings, work: Callable[[Database], Awaitable[T]]) -> T:
     from gateway.migrations import migrate
 
     await asyncio.to_thread(migrate, settings)
@@ -126,7 +126,7 @@ def enable(client_id: str) -> None:
     _set_disabled(client_id, False)
 
 
-def local_token(settings: Settings, role: str = "ops", client_id: str = "local-cli") -> str:
+def local_token(settings: GatewaySettings, role: str = "ops", client_id: str = "local-cli") -> str:
     """A bearer token for a command running beside the hub (it holds HUB_TOKEN_SECRET already)."""
     from gateway.auth import Identity, TokenIssuer
 

@@ -23,7 +23,7 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from hub.config import Settings
+from services.notification.settings import NotificationSettings
 
 COLOURS = {"red": "bold red", "orange": "dark_orange", "yellow": "yellow", "blue": "blue"}
 
@@ -42,7 +42,7 @@ def _ready(url: str) -> bool:
 
 
 @contextlib.contextmanager
-def running_hub(settings: Settings, console: Console) -> Iterator[str]:
+def running_hub(settings: NotificationSettings, console: Console) -> Iterator[str]:
     gateway = f"http://{settings.host}:{settings.gateway_port}"
     if _ready(gateway):
         yield gateway
@@ -67,7 +67,7 @@ def running_hub(settings: Settings, console: Console) -> Iterator[str]:
             proc.wait(timeout=60)
 
 
-def run_demo(settings: Settings, console: Console) -> int:
+def run_demo(settings: NotificationSettings, console: Console) -> int:
     sms_url = f"http://127.0.0.1:{settings.sim_sms_port}/_sim/received"
     table = Table(title="十个典型案例 · ten worked cases from the seed reports", show_lines=True)
     for column in (

@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from gateway.settings import GatewaySettings
 from hub.config import SERVICES, Settings
 from hubcli import audit, calendar, clients, ops, sync
 from hubcli.terminal import console, read_settings
@@ -23,10 +24,6 @@ app.add_typer(audit.app)  # `hub audit verify`, `hub pii rotate`
 app.add_typer(clients.app, name="clients")  # `hub clients create`
 app.add_typer(sync.app, name="sync")  # `hub sync reconcile|backfill`
 app.add_typer(calendar.app, name="calendar")  # `hub calendar load FILE`
-
-
-def _settings(**overrides: object) -> Settings:
-    return read_settings(Settings, **overrides)
 
 
 def _configure_logging(level: str) -> None:
@@ -43,7 +40,7 @@ def migrate() -> None:
     """Apply every service's database migrations (idempotent)."""
     from hubcli.services import MIGRATIONS
 
-    settings = _settings()
+    settings = read_settings(Settings)
     for service in SERVICES:
         MIGRATIONS[service](settings)
         console().print(f"migrated [bold]{service}[/bold]")
@@ -57,12 +54,12 @@ def serve(
     """Run one service in this process (what `hub up` starts for each service)."""
     import uvicorn
 
-    from hubcli.services import BOOTSTRAPS
+    from hubcli.services import BOOTSTRAPS, SETTINGS
 
     if service not in BOOTSTRAPS:
         console().print(f"[red]unknown service {service!r}; choose one of {', '.join(SERVICES)}[/red]")
         raise typer.Exit(2)
-    settings = _settings()
+    settings = read_settings(SETTINGS[service])
     _configure_logging(settings.log_level)
     fastapi_app = importlib.import_module(BOOTSTRAPS[service]).bootstrap(settings)
     uvicorn.run(
@@ -82,9 +79,10 @@ def sim_sms(port: Annotated[int | None, typer.Option(help="Default HUB_SIM_SMS_P
     """Alibaba Cloud SMS simulator on loopback."""
     import uvicorn
 
+    from services.notification.settings import NotificationSettings
     from services.notification.sms.simulator import create_app
 
-    settings = _settings()
+    settings = read_settings(NotificationSettings)
     port = port or settings.sim_sms_port
     console().print(f"SMS simulator (Aliyun Dysms) on http://127.0.0.1:{port}  — received: /_sim/received")
     uvicorn.run(
@@ -106,10 +104,10 @@ def up(
     """Run gateway, intake, referral and notification as separate processes (migrations first)."""
     from gateway.adapters.registry import SIMULATORS
     from hub.broker import ensure_broker
-    from hubcli.services import migrate_all
+    from hubcli.services import HubSettings, migrate_all
     from hubcli.supervisor import ProcessSpec, Supervisor, python_argv
 
-    settings = _settings(data_dir=data_dir, gateway_port=port)
+    settings = read_settings(HubSettings, data_dir=data_dir, gateway_port=port)
     problem = ensure_broker(settings.amqp_url)
     if problem:
         console().print(f"[bold red]RabbitMQ:[/bold red] {problem}")
@@ -152,8 +150,9 @@ def up(
 def demo() -> None:
     """Feed the ten worked cases of the seed reports through the hub and show what happened."""
     from hubcli.demo import run_demo
+    from services.notification.settings import NotificationSettings
 
-    raise typer.Exit(run_demo(_settings(), console()))
+    raise typer.Exit(run_demo(read_settings(NotificationSettings), console()))
 
 
 @app.command()
@@ -163,7 +162,7 @@ def trace(
     token: Annotated[str | None, typer.Option(envvar="HUB_API_TOKEN", help="Bearer token")] = None,
 ) -> None:
     """Print a case's timeline: every handoff with its wait, actor, service, trace id and span id."""
-    ops.trace(_settings(), case_no, gateway, token)
+    ops.trace(read_settings(GatewaySettings), case_no, gateway, token)
 
 
 @app.command()
@@ -181,7 +180,7 @@ def stalled(
 ) -> None:
     """Stalled cases and referrals, worst first (GET /api/v1/ops/stalled)."""
     ops.stalled(
-        _settings(),
+        read_settings(GatewaySettings),
         department=department,
         colour=colour,
         street=street,

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from hub.config import Settings
+from gateway.settings import GatewaySettings
 from hubcli.terminal import console
 
 LEVEL_ZH = {"reminder": "提醒", "ordinary": "普通督办", "yellow_card": "黄牌督办", "red_card": "红牌督办"}
@@ -114,14 +114,16 @@ def stalled_table(items: list[dict[str, Any]], total: int) -> Table:
     return table
 
 
-def _client(settings: Settings, gateway: str | None, token: str | None) -> tuple[str, dict[str, str]]:
+def _client(settings: GatewaySettings, gateway: str | None, token: str | None) -> tuple[str, dict[str, str]]:
     from hubcli.clients import local_token
 
     base = gateway or f"http://{settings.host}:{settings.gateway_port}"
     return base, {"Authorization": f"Bearer {token or local_token(settings, role='ops')}"}
 
 
-def _get(settings: Settings, gateway: str | None, token: str | None, path: str, params: Any = None) -> Any:
+def _get(
+    settings: GatewaySettings, gateway: str | None, token: str | None, path: str, params: Any = None
+) -> Any:
     import httpx
 
     base, headers = _client(settings, gateway, token)
@@ -146,13 +148,15 @@ Token = Annotated[
 ]
 
 
-def trace(settings: Settings, case_no: str, gateway: str | None = None, token: str | None = None) -> None:
+def trace(
+    settings: GatewaySettings, case_no: str, gateway: str | None = None, token: str | None = None
+) -> None:
     entries = _get(settings, gateway, token, f"/api/v1/cases/{case_no}/timeline")
     console().print(timeline_table(case_no, entries))
 
 
 def stalled(
-    settings: Settings,
+    settings: GatewaySettings,
     *,
     department: str | None,
     colour: str | None,

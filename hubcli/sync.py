@@ -20,7 +20,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from hub.config import Settings
+from gateway.settings import GatewaySettings
 from hubcli.terminal import console, read_settings
 
 app = typer.Typer(
@@ -32,8 +32,8 @@ SYNCABLE = ("hotline12345",)  # systems with a list API to compare with and impo
 SYSTEMS = ("hotline12345", "police110", "court", "procuratorate12309")
 
 
-def _settings() -> Settings:
-    return read_settings(Settings)
+def _settings() -> GatewaySettings:
+    return read_settings(GatewaySettings)
 
 
 def _only_syncable(system: str) -> None:

@@ -37,6 +37,7 @@ from services.notification.contacts import ContactRegistry
 from services.notification.domain.scheduling import SendingPolicy, earliest_send
 from services.notification.domain.templates import RenderedSms, TemplateCatalog, TemplateError
 from services.notification.ledger import aware, opted_out, send_history
+from services.notification.settings import NotificationSettings
 from services.notification.sms.port import (
     SmsLookup,
     SmsOutcomeUnknown,
@@ -71,7 +72,7 @@ class Claimed:
 class Sender:
     def __init__(
         self,
-        rt: ServiceRuntime,
+        rt: ServiceRuntime[NotificationSettings],
         providers: list[SmsProvider],
         catalog: TemplateCatalog,
         *,

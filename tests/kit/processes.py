@@ -14,15 +14,15 @@ from pathlib import Path
 
 import httpx
 
-from hub.config import SERVICES, Settings
-from hubcli.services import migrate_all
+from hub.config import SERVICES
+from hubcli.services import HubSettings, migrate_all
 from tests.kit.infra import free_port
 from tests.kit.waiting import eventually
 
 
 @dataclass
 class ProcessHub:
-    settings: Settings
+    settings: HubSettings
     env: dict[str, str]
     log_dir: Path
     ports: dict[str, int]
@@ -96,7 +96,7 @@ class ProcessHub:
 
 @asynccontextmanager
 async def process_hub(
-    settings: Settings,
+    settings: HubSettings,
     log_dir: Path,
     start: tuple[str, ...] = ("sms", "intake", "referral", "notification", "gateway"),
 ) -> AsyncIterator[ProcessHub]:
