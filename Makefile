@@ -31,11 +31,11 @@ test: setup
 
 lint: setup
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check hub gateway services tests benchmarks
+	$(BIN)/ruff format --check hub hubcli gateway services tests benchmarks
 	$(BIN)/lint-imports --no-cache
 
 typecheck: setup
-	$(BIN)/mypy hub gateway services benchmarks tests/kit
+	$(BIN)/mypy hub hubcli gateway services benchmarks tests/kit
 
 unit: setup
 	$(BIN)/pytest -q -n $(TEST_WORKERS) tests/unit

@@ -35,8 +35,10 @@ from sqlalchemy import func, select
 from gateway.adapters.hotline12345.simulator import work_order
 from gateway.adapters.hotline12345.sync import BackfillReport, backfill
 from gateway.adapters.simkit import SimState
-from hub.cli_sync import progress_columns
+from gateway.settings import GatewaySettings
 from hub.config import Environment, Settings
+from hubcli.services import HubSettings
+from hubcli.sync import progress_columns
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
@@ -98,7 +100,7 @@ async def count_cases(settings: Settings) -> tuple[int, int]:
 
 
 async def run_backfill(
-    settings: Settings,
+    settings: GatewaySettings,
     path: Path,
     orders: int,
     *,
@@ -147,7 +149,7 @@ async def bench(
                 if database_url == "fresh"
                 else database_url
             )
-            settings = Settings(
+            settings = HubSettings(
                 env=Environment.test, data_dir=data_dir, amqp_url=amqp_url, database_url=db_url
             )
             hub = await stack.enter_async_context(process_hub(settings, data_dir / "logs", start=services))

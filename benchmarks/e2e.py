@@ -31,6 +31,7 @@ from rich.progress import Progress
 from benchmarks.pipeline import run_pipeline
 from hub.config import Environment, Settings
 from hub.tracing import configure_tracing, instrument_libraries
+from hubcli.services import HubSettings
 from tests.kit.auth import bearer, create_client, fetch_token
 from tests.kit.infra import fresh_vhost
 from tests.kit.processes import process_hub
@@ -172,7 +173,7 @@ async def _auth(hub: Any) -> dict[str, str]:
 
 
 async def run_e2e(amqp_url: str, cases: int, concurrency: int, data_dir: Path) -> RunResult:
-    settings = Settings(env=Environment.test, data_dir=data_dir, amqp_url=amqp_url)
+    settings = HubSettings(env=Environment.test, data_dir=data_dir, amqp_url=amqp_url)
     async with process_hub(settings, data_dir / "logs") as hub:
         meter = Meter({name: hub.procs[name].pid for name in SERVICE_PROCS})
         limits = httpx.Limits(max_connections=concurrency)
@@ -263,7 +264,7 @@ async def run_latency(
     amqp_url: str, cases: int, rate: float, data_dir: Path
 ) -> dict[str, tuple[float, float, int]]:
     """Paced at `rate` cases/s (open loop): p50 and p99 per hop."""
-    settings = Settings(env=Environment.test, data_dir=data_dir, amqp_url=amqp_url)
+    settings = HubSettings(env=Environment.test, data_dir=data_dir, amqp_url=amqp_url)
     log_dir = data_dir / "logs"
     limits = httpx.Limits(max_connections=64)
     async with process_hub(settings, log_dir) as hub:

@@ -38,9 +38,9 @@ from sqlalchemy.dialects import postgresql
 from hub.config import Environment, Settings
 from hub.db import Database, create_engine_for
 from hub.messaging.outbox import Outbox
-from hub.migrations import upgrade
 from services.referral.clock import ManualClock
 from services.referral.config import ReferralConfig
+from services.referral.migrations import migrate
 from services.referral.tables import kit
 from services.referral.usecases.wiring import build_use_cases
 from services.referral.watchdog import Watchdog
@@ -228,7 +228,7 @@ async def run(closed: int, open_: int, due_share: float, runs: int) -> dict[str,
     async with fresh_pg_database() as pg_url:
         with tempfile.TemporaryDirectory() as tmp:
             settings = Settings(env=Environment.test, data_dir=Path(tmp), database_url=pg_url)
-            await asyncio.to_thread(upgrade, "referral", settings)
+            await asyncio.to_thread(migrate, settings)
         clock = ManualClock(NOW)
         usecases = build_use_cases(ReferralConfig.load(), clock, Outbox(kit.outbox, source="hub/referral"))
         db = Database(create_engine_for(settings, "referral"))

@@ -12,15 +12,15 @@ from gateway.ops import dead_letters, metrics
 from gateway.routes import auth as token_route
 from gateway.routes.forwarding import build_router
 from gateway.routes.table import ROUTES
+from gateway.settings import GatewaySettings
 from gateway.tables import kit, metadata
 from gateway.timeline import project_event
 from gateway.upstream import PassThrough, Upstream
 from hub.app import create_service_app
-from hub.config import Settings
 from hub.runtime import ServiceRuntime
 
 
-def bootstrap(settings: Settings) -> FastAPI:
+def bootstrap(settings: GatewaySettings) -> FastAPI:
     runtime = ServiceRuntime("gateway", settings, metadata, kit)
     runtime.consume("gateway.timeline", {"#": project_event})
     client = httpx.AsyncClient()

@@ -1,4 +1,6 @@
-"""Alembic per service: each service's migrations live in services/<name>/migrations (gateway/migrations).
+"""Alembic per service, run by the kit: each service keeps its scripts (env.py, versions/) in its own
+`migrations` package and passes where they are (`services/<name>/migrations`, `gateway/migrations`:
+each offers `migrate(settings)`); the kit knows no service by name.
 
 On PostgreSQL each service migrates its own schema (created here), so version tables never collide.
 """
@@ -6,7 +8,6 @@ On PostgreSQL each service migrates its own schema (created here), so version ta
 from __future__ import annotations
 
 import asyncio
-import importlib
 from pathlib import Path
 
 from alembic import command
@@ -14,19 +15,13 @@ from alembic.config import Config
 from sqlalchemy import MetaData, text
 from sqlalchemy.engine import Connection
 
-from hub.config import SERVICES, ServiceName, Settings
+from hub.config import ServiceName, Settings
 from hub.db import normalise_url
 
 
-def _script_location(service: ServiceName) -> Path:
-    package = "gateway" if service == "gateway" else f"services.{service}"
-    module = importlib.import_module(package)
-    return Path(str(module.__file__)).parent / "migrations"
-
-
-def alembic_config(service: ServiceName, settings: Settings) -> Config:
+def alembic_config(service: ServiceName, settings: Settings, scripts: Path) -> Config:
     cfg = Config()
-    cfg.set_main_option("script_location", str(_script_location(service)))
+    cfg.set_main_option("script_location", str(scripts))
     cfg.attributes["url"] = normalise_url(settings.database_url_for(service))
     cfg.attributes["schema"] = service
     if not settings.database_url:
@@ -34,13 +29,10 @@ def alembic_config(service: ServiceName, settings: Settings) -> Config:
     return cfg
 
 
-def upgrade(service: ServiceName, settings: Settings, revision: str = "head") -> None:
-    command.upgrade(alembic_config(service, settings), revision)
-
-
-def upgrade_all(settings: Settings) -> None:
-    for service in SERVICES:
-        upgrade(service, settings)
+def upgrade(service: ServiceName, settings: Settings, scripts: Path, revision: str = "head") -> None:
+    """Bring `service`'s database (its SQLite file or its PostgreSQL schema) to `revision`, running the
+    Alembic scripts in the directory `scripts`."""
+    command.upgrade(alembic_config(service, settings, scripts), revision)
 
 
 def run_env(target_metadata: MetaData) -> None:

@@ -11,9 +11,11 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Generic
 
 from aio_pika.abc import AbstractRobustConnection
 from sqlalchemy import MetaData
+from typing_extensions import TypeVar
 
 from hub import failpoints
 from hub.config import ServiceName, Settings
@@ -30,9 +32,13 @@ log = logging.getLogger("hub.runtime")
 
 Loop = Callable[[asyncio.Event], Awaitable[None]]
 
+# The service's own settings class (gateway/settings.py, services/<name>/settings.py: subclasses of the
+# shared Settings); a bare `ServiceRuntime` is one over the shared settings only.
+SettingsT = TypeVar("SettingsT", bound=Settings, default=Settings, covariant=True)
 
-class ServiceRuntime:
-    def __init__(self, service: ServiceName, settings: Settings, metadata: MetaData, kit: KitTables) -> None:
+
+class ServiceRuntime(Generic[SettingsT]):
+    def __init__(self, service: ServiceName, settings: SettingsT, metadata: MetaData, kit: KitTables) -> None:
         self.service = service
         self.settings = settings
         self.metadata = metadata

@@ -16,10 +16,11 @@ from datetime import timedelta
 import httpx
 from fastapi import FastAPI
 
+from gateway.settings import GatewaySettings
 from hub.runtime import ServiceRuntime
 
 
-def install(runtime: ServiceRuntime, app: FastAPI) -> None:
+def install(runtime: ServiceRuntime[GatewaySettings], app: FastAPI) -> None:
     """Webhook routes, the status-event consumer and the sender loop (the ops views of deliveries
     are rows of the route table)."""
     from gateway.adapters.ledger import QUEUE, TOPIC, Ledger, Policy, Sender

@@ -24,9 +24,9 @@ from gateway.adapters.police110 import webhook as police_webhook
 from gateway.adapters.procuratorate12309 import client as procuratorate_client
 from gateway.adapters.procuratorate12309 import mapping as procuratorate_mapping
 from gateway.adapters.procuratorate12309 import webhook as procuratorate_webhook
-from hub.config import Settings
+from gateway.settings import GatewaySettings
 
-ClientFactory = Callable[[httpx.AsyncClient, Settings], SystemClient]
+ClientFactory = Callable[[httpx.AsyncClient, GatewaySettings], SystemClient]
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ class AdapterSpec:
     mapping: ModuleType
     not_for_merged: frozenset[str] = frozenset()  # updates a merged work order does not take
 
-    def base_url(self, settings: Settings) -> str | None:
+    def base_url(self, settings: GatewaySettings) -> str | None:
         url: str | None = getattr(settings, f"{self.system}_url")
         return url
 

@@ -25,8 +25,9 @@ from sqlalchemy import delete
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from gateway.settings import GatewaySettings
 from gateway.tables import adapter_nonces
-from hub.config import Environment, Settings
+from hub.config import Environment
 from hub.db import Database
 from hub.problems import Problem
 
@@ -94,14 +95,14 @@ class Signed:
     nonce: str
 
 
-def webhook_secret(settings: Settings, system: str) -> str:
+def webhook_secret(settings: GatewaySettings, system: str) -> str:
     secret: str = getattr(settings, f"{system}_webhook_secret")
     return secret
 
 
 async def verify_request(request: Request, system: str) -> Signed:
     """Authenticate a push from `system` and claim its nonce; 401 problem details otherwise."""
-    settings: Settings = request.app.state.runtime.settings
+    settings: GatewaySettings = request.app.state.runtime.settings
     db: Database = request.app.state.runtime.db
     body = await request.body()
     secret = webhook_secret(settings, system)

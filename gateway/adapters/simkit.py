@@ -28,7 +28,7 @@ from fastapi.responses import HTMLResponse
 
 from gateway.adapters.common import compact_json
 from gateway.adapters.security import signed_headers
-from hub.config import Settings
+from gateway.settings import GatewaySettings
 
 OUTAGE_PAGE = (
     "<html><head><title>503 Service Temporarily Unavailable</title></head><body>"
@@ -241,7 +241,7 @@ def install_push(
     app.add_api_route(f"/_sim/push/{name}", push, methods=["POST"], tags=["simulator"], name=f"push_{name}")
 
 
-def credentials(system: str, settings: Settings) -> tuple[str, str, str]:
+def credentials(system: str, settings: GatewaySettings) -> tuple[str, str, str]:
     """The system's app key, app secret and webhook secret from its settings (HUB_<SYSTEM>_…)."""
     return (
         getattr(settings, f"{system}_app_key"),
@@ -250,18 +250,18 @@ def credentials(system: str, settings: Settings) -> tuple[str, str, str]:
     )
 
 
-def hub_url_of(settings: Settings) -> str:
+def hub_url_of(settings: GatewaySettings) -> str:
     return settings.adapter_hub_url or f"http://{settings.host}:{settings.gateway_port}"
 
 
-def run_simulator(system: str, factory: Callable[[Settings], FastAPI]) -> None:
+def run_simulator(system: str, factory: Callable[[GatewaySettings], FastAPI]) -> None:
     """`python -m gateway.adapters.<system>.simulator [--port N]`, as `hub up --simulators` starts it."""
     import uvicorn
 
     parser = argparse.ArgumentParser(description=f"{system} simulator on loopback")
     parser.add_argument("--port", type=int, default=None)
     args = parser.parse_args()
-    settings = Settings()
+    settings = GatewaySettings()
     port = args.port or int(getattr(settings, f"sim_{system}_port"))
     print(f"{system} simulator on http://127.0.0.1:{port}  — received: /_sim/received", flush=True)
     uvicorn.run(factory(settings), host="127.0.0.1", port=port, log_level="warning", access_log=False)

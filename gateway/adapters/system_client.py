@@ -16,7 +16,7 @@ from typing import Any, ClassVar, Self
 import httpx
 
 from gateway.adapters.common import Delivery, Outcome, compact_json
-from hub.config import Settings
+from gateway.settings import GatewaySettings
 
 JSON_UTF8 = {"Content-Type": "application/json;charset=UTF-8"}
 
@@ -39,7 +39,7 @@ class EnvelopeClient:
         self.timeout = timeout
 
     @classmethod
-    def from_settings(cls, http: httpx.AsyncClient, settings: Settings) -> Self:
+    def from_settings(cls, http: httpx.AsyncClient, settings: GatewaySettings) -> Self:
         return cls(
             http,
             getattr(settings, f"{cls.system}_url") or "",

@@ -13,10 +13,10 @@ from gateway.auth.tokens import TokenIssuer
 from gateway.authorization import permissions
 from gateway.ratelimit import RateLimiter
 from gateway.requestid import RequestIdMiddleware
-from hub.config import Settings
+from gateway.settings import GatewaySettings
 
 
-def install(app: FastAPI, settings: Settings) -> None:
+def install(app: FastAPI, settings: GatewaySettings) -> None:
     """Bearer auth, role table, rate limits and request ids on the gateway; security in its OpenAPI."""
     issuer = TokenIssuer(settings.token_secret)
     app.state.token_issuer = issuer

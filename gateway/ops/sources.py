@@ -14,6 +14,7 @@ from fastapi import HTTPException
 from sqlalchemy import and_, or_, select
 
 from gateway.ops.stalls import minutes_between
+from gateway.settings import GatewaySettings
 from gateway.tables import adapter_deliveries, timeline
 from gateway.upstream import PassThrough, Upstream
 from hub.ops import stale_outbox
@@ -24,7 +25,7 @@ OUTBOX_SERVICES = ("intake", "referral", "notification")
 
 
 class Sources:
-    def __init__(self, runtime: ServiceRuntime, upstream: Upstream) -> None:
+    def __init__(self, runtime: ServiceRuntime[GatewaySettings], upstream: Upstream) -> None:
         self.runtime = runtime
         self.upstream = upstream
         self.settings = runtime.settings

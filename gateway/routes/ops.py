@@ -17,6 +17,7 @@ from pydantic import AwareDatetime, BaseModel
 from gateway.ops import report, signals, stats
 from gateway.ops.sources import Sources
 from gateway.ops.stalls import KINDS, Filters, attach_last_handoff, enrich, select_stalled
+from gateway.settings import GatewaySettings
 from gateway.upstream import Upstream
 from hub.problems import Problem
 from hub.runtime import ServiceRuntime
@@ -61,7 +62,7 @@ class StalledOut(BaseModel):
 
 
 def _sources(request: Request) -> Sources:
-    rt: ServiceRuntime = request.app.state.runtime
+    rt: ServiceRuntime[GatewaySettings] = request.app.state.runtime
     upstream: Upstream = request.app.state.upstream
     return Sources(rt, upstream)
 

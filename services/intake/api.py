@@ -23,6 +23,7 @@ from services.intake.casework.personal_data import read_personal_data
 from services.intake.domain.model import CaseIn
 from services.intake.registration import register_case
 from services.intake.rulebook import RulesInvalid, load_assessor
+from services.intake.settings import IntakeSettings
 from services.intake.tables import case_notes, cases
 
 router = APIRouter(prefix="/internal/v1", tags=["intake"])
@@ -109,8 +110,8 @@ class RulesReloadedOut(BaseModel):
     files: list[RuleFileOut]
 
 
-def _runtime(request: Request) -> ServiceRuntime:
-    rt: ServiceRuntime = request.app.state.runtime
+def _runtime(request: Request) -> ServiceRuntime[IntakeSettings]:
+    rt: ServiceRuntime[IntakeSettings] = request.app.state.runtime
     return rt
 
 

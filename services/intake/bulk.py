@@ -56,6 +56,7 @@ from services.intake.case_columns import case_columns, phone_hash_of
 from services.intake.domain.model import CaseIn
 from services.intake.numbering import business_day, format_case_no
 from services.intake.rulebook import load_assessor
+from services.intake.settings import IntakeSettings
 from services.intake.tables import case_counters, cases
 
 log = logging.getLogger("hub.intake.bulk")
@@ -150,7 +151,7 @@ def prepare(settings: Any, cipher: Any, assessor: Assessor, raw: list[tuple[int,
 
 
 async def import_batch(
-    rt: ServiceRuntime, preparer: Preparer, assessor: Assessor, raw: list[Any], actor: Actor
+    rt: ServiceRuntime[IntakeSettings], preparer: Preparer, assessor: Assessor, raw: list[Any], actor: Actor
 ) -> list[Outcome]:
     """Register a batch; every item answered (case number + created, or its errors)."""
     keyed = [(index, data, _key_of(data)) for index, data in enumerate(raw)]
@@ -214,7 +215,7 @@ async def import_batch(
 _worker: tuple[Any, Any, Assessor] | None = None
 
 
-def _start_worker(settings: Settings) -> None:
+def _start_worker(settings: IntakeSettings) -> None:
     global _worker
     assessor, _ = load_assessor(settings.intake_rules_dir)
     assessor.warm()
@@ -235,7 +236,9 @@ class Preparer:
         self._pool: ProcessPoolExecutor | None = None
         self._assessor: Assessor | None = None
 
-    async def run(self, rt: ServiceRuntime, assessor: Assessor, raw: list[tuple[int, Any]]) -> Prepared:
+    async def run(
+        self, rt: ServiceRuntime[IntakeSettings], assessor: Assessor, raw: list[tuple[int, Any]]
+    ) -> Prepared:
         if self.workers < 1:
             return await asyncio.to_thread(prepare, rt.settings, rt.cipher, assessor, raw)
         if self._pool is None or self._assessor is not assessor:  # first use, or rules reloaded
@@ -369,7 +372,7 @@ async def post_import(request: Request, actor: CurrentActor) -> Response:
             type_="validation-error",
             errors=[{"field": "items", "message": f"a list of 1 to {MAX_BATCH} items"}],
         )
-    rt: ServiceRuntime = request.app.state.runtime
+    rt: ServiceRuntime[IntakeSettings] = request.app.state.runtime
     assessor: Assessor = request.app.state.assessor
     results = await import_batch(rt, preparer_of(request.app), assessor, raw, actor)
     payload = {

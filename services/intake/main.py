@@ -7,18 +7,18 @@ import functools
 from fastapi import FastAPI
 
 from hub.app import create_service_app
-from hub.config import Settings
 from hub.runtime import ServiceRuntime
 from services.intake import api, bulk, ops
 from services.intake.casework.status_projection import project_case_status
 from services.intake.rulebook import RulesInvalid, load_assessor
+from services.intake.settings import IntakeSettings
 from services.intake.tables import kit, metadata
 
 # Referral owns the case life cycle after registration; intake follows closure to refuse merges.
 STATUS_EVENTS = ("case.closed.v1", "case.withdrawn.v1", "case.reopened.v1", "case.returned_to_channel.v1")
 
 
-def bootstrap(settings: Settings) -> FastAPI:
+def bootstrap(settings: IntakeSettings) -> FastAPI:
     try:
         assessor, sources = load_assessor(settings.intake_rules_dir)
     except RulesInvalid as exc:  # fail fast: never start on rules nobody can read

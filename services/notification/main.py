@@ -30,6 +30,7 @@ from services.notification.domain.templates import load_default_catalog
 from services.notification.handlers import NotificationHandlers
 from services.notification.inbound import InboundReplies, InboundSms
 from services.notification.sender import Sender
+from services.notification.settings import NotificationSettings
 from services.notification.sms.aliyun import AliyunSms
 from services.notification.sms.port import SmsProvider
 from services.notification.tables import kit, metadata
@@ -38,7 +39,7 @@ from services.notification.webhook import WebhookChannel
 log = logging.getLogger("hub.notification")
 
 Clock = Callable[[], datetime]
-ProviderFactory = Callable[[Settings, httpx.AsyncClient], list[SmsProvider]]
+ProviderFactory = Callable[[NotificationSettings, httpx.AsyncClient], list[SmsProvider]]
 SMPP_MODULE = "services.notification.sms.smpp.adapter"
 
 
@@ -97,7 +98,7 @@ class ProviderBridge:
 
 
 def build_providers(
-    settings: Settings, client: httpx.AsyncClient, bridge: ProviderBridge | None = None
+    settings: NotificationSettings, client: httpx.AsyncClient, bridge: ProviderBridge | None = None
 ) -> list[SmsProvider]:
     """The providers of HUB_SMS_PROVIDERS, in failover order.
 
@@ -123,7 +124,7 @@ def build_providers(
     return providers
 
 
-def _smpp_provider(settings: Settings, bridge: ProviderBridge) -> SmsProvider | None:
+def _smpp_provider(settings: NotificationSettings, bridge: ProviderBridge) -> SmsProvider | None:
     try:
         module = importlib.import_module(SMPP_MODULE)
     except ImportError:
@@ -179,7 +180,7 @@ def _stop_hooks(providers: list[SmsProvider]) -> list[Callable[[], Awaitable[Any
 
 
 def bootstrap(
-    settings: Settings,
+    settings: NotificationSettings,
     *,
     providers: ProviderFactory | None = None,
     contacts: ContactRegistry | None = None,

@@ -36,6 +36,7 @@ from services.notification.domain.scheduling import SendingPolicy
 from services.notification.domain.templates import RenderedSms, TemplateCatalog, TemplateError
 from services.notification.ledger import aware
 from services.notification.receipts import apply_receipt
+from services.notification.settings import NotificationSettings
 from services.notification.sms.port import (
     SmsLookup,
     SmsOutcomeUnknown,
@@ -59,7 +60,7 @@ def utc_now() -> datetime:
 class Sender:
     def __init__(
         self,
-        rt: ServiceRuntime,
+        rt: ServiceRuntime[NotificationSettings],
         providers: list[SmsProvider],
         catalog: TemplateCatalog,
         *,

@@ -31,6 +31,8 @@ from referencing import Registry, Resource
 
 from hub.config import SERVICES, Settings
 from hub.messaging.topology import DLX
+from hubcli.services import HubSettings
+from services.referral.settings import ReferralSettings
 from tests.deploy.kustomize import Doc, image_name, load_documents, render
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -186,10 +188,27 @@ def test_env_example_leaves_application_secrets_unset_and_production_refuses_it(
             monkeypatch.delenv(key)
     for key, value in hub_settings.items():
         monkeypatch.setenv(key, value)
-    assert Settings().env == "dev"  # the example as shipped starts a development hub
+    # Every process's settings at once (HubSettings): the example starts each of them.
+    assert HubSettings().env == "dev"  # the example as shipped starts a development hub
     monkeypatch.setenv("HUB_ENV", "prod")
     with pytest.raises(ValueError, match="production refuses development secrets"):
-        Settings()
+        HubSettings()
+
+
+# HUB_ variables of the deploy files that are not settings: compose's image name, the healthcheck's path.
+NOT_SETTINGS = {"HUB_IMAGE", "HUB_HEALTHCHECK_PATH"}
+
+
+def test_every_hub_variable_in_the_deploy_files_is_a_setting_of_some_process() -> None:
+    """Each process ignores variables it does not read, so a misspelt one would go unnoticed there."""
+    known = {f"HUB_{name.upper()}" for name in HubSettings.model_fields}
+    known |= {f"HUB_REFERRAL_{name.upper()}" for name in ReferralSettings.model_fields}
+    found: set[str] = set()
+    for path in DEPLOY.rglob("*"):
+        if path.is_file():
+            found |= set(re.findall(r"\bHUB_[A-Z0-9_]+", path.read_text(encoding="utf-8", errors="replace")))
+    assert found - NOT_SETTINGS, "the deploy files set HUB_ variables"
+    assert found - known - NOT_SETTINGS == set()
 
 
 def test_env_example_points_services_at_each_other_and_at_the_collector() -> None:
@@ -291,6 +310,9 @@ def test_dockerfile_builds_one_non_root_image_with_healthcheck_and_no_secrets() 
             assert not re.search(r"DATABASE_URL|AMQP_URL|PASSWORD", line), line
     copied = " ".join(line for cmd, line in instructions if cmd in ("COPY", "ADD"))
     assert "hub.env" not in copied and ".git" not in copied
+    # The kit, the services, the gateway and the `hub` command (ENTRYPOINT) are what `pip install .` needs.
+    for package in ("hub", "hubcli", "services", "gateway"):
+        assert f"COPY {package} ./{package}" in copied
 
 
 def test_context_ignore_file_sits_where_buildkit_reads_it() -> None:
@@ -300,6 +322,7 @@ def test_context_ignore_file_sits_where_buildkit_reads_it() -> None:
         "!pyproject.toml",
         "!README.md",
         "!hub/",
+        "!hubcli/",
         "!services/",
         "!gateway/",
         "!deploy/healthcheck.py",

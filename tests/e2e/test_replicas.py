@@ -82,7 +82,7 @@ async def test_three_replicas_of_each_service_keep_every_guarantee(backend: str,
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "hub.cli",
+            "hubcli.main",
             "up",
             "--simulators",
             "--replicas",

@@ -20,7 +20,7 @@ import pytest
 
 from gateway.adapters.common import SYSTEMS, Delivery, SystemClient
 from gateway.adapters.registry import adapter_specs
-from hub.config import Settings
+from gateway.settings import GatewaySettings
 from tests.kit.inprocess import RunningApp, _serve
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "adapters"
@@ -64,7 +64,9 @@ def _delivery(system: str, update: str, ref: str | None, **data: Any) -> Deliver
 
 
 @asynccontextmanager
-async def simulator(system: str, settings: Settings) -> AsyncIterator[tuple[RunningApp, httpx.AsyncClient]]:
+async def simulator(
+    system: str, settings: GatewaySettings
+) -> AsyncIterator[tuple[RunningApp, httpx.AsyncClient]]:
     module = importlib.import_module(f"gateway.adapters.{system}.simulator")
     running = await _serve(module.from_settings(settings))
     try:
@@ -76,15 +78,15 @@ async def simulator(system: str, settings: Settings) -> AsyncIterator[tuple[Runn
             await running.task
 
 
-def _client(system: str, http: httpx.AsyncClient, settings: Settings) -> SystemClient:
+def _client(system: str, http: httpx.AsyncClient, settings: GatewaySettings) -> SystemClient:
     return adapter_specs()[system].make_client(http, settings)
 
 
 @pytest.mark.parametrize("system", SYSTEMS)
 async def test_every_update_is_accepted_once_in_the_systems_own_style(system: str) -> None:
     ref, record, updates = RECORDS[system]
-    async with simulator(system, Settings()) as (running, http):
-        settings = Settings(**{f"{system}_url": running.url})
+    async with simulator(system, GatewaySettings()) as (running, http):
+        settings = GatewaySettings(**{f"{system}_url": running.url})
         client = _client(system, http, settings)
         sim = running.app.state.sim
         sim.records[ref] = dict(record)
@@ -105,8 +107,8 @@ async def test_every_update_is_accepted_once_in_the_systems_own_style(system: st
 @pytest.mark.parametrize("system", SYSTEMS)
 async def test_failures_are_classified_as_the_docs_say(system: str) -> None:
     ref, record, _updates = RECORDS[system]
-    async with simulator(system, Settings()) as (running, http):
-        settings = Settings(**{f"{system}_url": running.url})
+    async with simulator(system, GatewaySettings()) as (running, http):
+        settings = GatewaySettings(**{f"{system}_url": running.url})
         client = _client(system, http, settings)
         sim = running.app.state.sim
         sim.records[ref] = dict(record)
@@ -131,8 +133,8 @@ async def test_failures_are_classified_as_the_docs_say(system: str) -> None:
 
 async def test_12345_takes_a_return_and_an_extension_request_in_its_own_fields() -> None:
     ref, record, _ = RECORDS["hotline12345"]
-    async with simulator("hotline12345", Settings()) as (running, http):
-        client = _client("hotline12345", http, Settings(hotline12345_url=running.url))
+    async with simulator("hotline12345", GatewaySettings()) as (running, http):
+        client = _client("hotline12345", http, GatewaySettings(hotline12345_url=running.url))
         sim = running.app.state.sim
         sim.records[ref] = dict(record)
         asked = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
@@ -165,8 +167,8 @@ async def test_12345_takes_a_return_and_an_extension_request_in_its_own_fields()
 
 
 async def test_a_case_referred_to_court_is_filed_and_gets_the_courts_new_number() -> None:
-    async with simulator("court", Settings()) as (running, http):
-        client = _client("court", http, Settings(court_url=running.url))
+    async with simulator("court", GatewaySettings()) as (running, http):
+        client = _client("court", http, GatewaySettings(court_url=running.url))
         outcome = await client.deliver(_delivery("court", "referred_to_court", None, outcome="unresolved"))
         assert outcome.ok and outcome.external_ref and "民初" in outcome.external_ref
         closed = await client.deliver(_delivery("court", "closed", outcome.external_ref))
@@ -175,8 +177,8 @@ async def test_a_case_referred_to_court_is_filed_and_gets_the_courts_new_number(
 
 async def test_court_outcomes_agreement_to_judicial_confirmation_failure_to_filing() -> None:
     ref, record, _ = RECORDS["court"]
-    async with simulator("court", Settings()) as (running, http):
-        client = _client("court", http, Settings(court_url=running.url))
+    async with simulator("court", GatewaySettings()) as (running, http):
+        client = _client("court", http, GatewaySettings(court_url=running.url))
         sim = running.app.state.sim
         for outcome, jglx in (("mediated", "2"), ("unresolved", "3")):
             sim.records[ref] = dict(record)

@@ -19,7 +19,8 @@ from sqlalchemy import func, select
 
 from gateway.adapters.common import SYSTEMS
 from gateway.adapters.security import signed_headers
-from hub.config import Settings
+from gateway.settings import GatewaySettings
+from hubcli.services import HubSettings
 from tests.kit.infra import isolated_backends
 from tests.kit.inprocess import InProcessHub, RunningApp, _serve, make_settings, running_hub
 from tests.kit.waiting import eventually
@@ -43,7 +44,7 @@ class AdapterHub:
         return self.hub.gateway
 
     @property
-    def settings(self) -> Settings:
+    def settings(self) -> HubSettings:
         return self.hub.settings
 
     def sim_url(self, system: str) -> str:
@@ -169,7 +170,7 @@ class AdapterHub:
         )
 
 
-def simulator_app(system: str, settings: Settings) -> Any:
+def simulator_app(system: str, settings: GatewaySettings) -> Any:
     module = importlib.import_module(f"gateway.adapters.{system}.simulator")
     return module.from_settings(settings)
 
@@ -180,7 +181,7 @@ def available_systems() -> list[str]:
 
 @asynccontextmanager
 async def adapter_hub(backend: str, tmp_path: Path, **extra: Any) -> AsyncIterator[AdapterHub]:
-    base = Settings(**{k: v for k, v in extra.items() if k.endswith("_secret") or k.endswith("_key")})
+    base = GatewaySettings(**{k: v for k, v in extra.items() if k.endswith("_secret") or k.endswith("_key")})
     sims: dict[str, RunningApp] = {}
     try:
         for system in available_systems():

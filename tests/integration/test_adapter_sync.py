@@ -18,10 +18,12 @@ from typer.testing import CliRunner
 from benchmarks.backfill import count_cases, run_backfill, write_history
 from gateway.adapters.hotline12345.simulator import from_settings as hotline_simulator
 from gateway.adapters.hotline12345.sync import FAILPOINT, backfill, read_cursor, reconcile
+from gateway.settings import GatewaySettings
 from gateway.tables import adapter_deliveries, adapter_links, timeline
 from hub import audit
 from hub.config import Environment, Settings
 from hub.db import Database, create_engine_for
+from hubcli.services import HubSettings
 from tests.integration.test_adapter_kit import AdapterHub, adapter_hub
 from tests.kit.infra import fresh_vhost
 from tests.kit.inprocess import _serve
@@ -49,7 +51,7 @@ def _env(ah: AdapterHub) -> dict[str, str]:
 
 
 async def _cli(ah: AdapterHub, *args: str) -> str:
-    from hub.cli import app
+    from hubcli.main import app
 
     runner = CliRunner()
     result = await asyncio.to_thread(runner.invoke, app, list(args), env=_env(ah))
@@ -122,11 +124,11 @@ async def test_backfill_of_ten_thousand_is_resumable_idempotent_and_pushes_no_hi
 ) -> None:
     """10^4 through the adapter path into intake and the gateway running as processes."""
     async with contextlib.AsyncExitStack() as stack:
-        sim = await _serve(hotline_simulator(Settings()))
+        sim = await _serve(hotline_simulator(GatewaySettings()))
         stack.callback(setattr, sim.server, "should_exit", True)
         monkeypatch.setenv("HUB_HOTLINE12345_URL", sim.url)  # the gateway process pushes updates here
         amqp_url = await stack.enter_async_context(fresh_vhost())
-        settings = Settings(env=Environment.test, data_dir=tmp_path, amqp_url=amqp_url)
+        settings = HubSettings(env=Environment.test, data_dir=tmp_path, amqp_url=amqp_url)
         # The adapter path alone (mapping → intake → link → ledger), as processes: the figure is its own,
         # not the downstream's (benchmarks/backfill.py measures both; see benchmarks/RESULTS.md).
         hub = await stack.enter_async_context(
@@ -221,7 +223,7 @@ async def test_bulk_backfill_killed_mid_batch_resumes_without_duplicates_or_gaps
         path = tmp_path / "history.jsonl"
         await asyncio.to_thread(write_history, path, orders)
         env = {**os.environ, **_env(ah), "HUB_FAILPOINTS": f"{FAILPOINT}=kill"}
-        args = ("-m", "hub.cli", "sync", "backfill", SYSTEM, str(path), "--batch", str(batch))
+        args = ("-m", "hubcli.main", "sync", "backfill", SYSTEM, str(path), "--batch", str(batch))
         proc = await asyncio.create_subprocess_exec(
             sys.executable, *args, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
         )

@@ -32,8 +32,8 @@ from gateway.ratelimit import RateLimiter
 from gateway.requestid import RequestIdMiddleware
 from gateway.routes.spec import Route
 from gateway.routes.table import ROUTES
+from gateway.settings import DEV_TOKEN_SECRET, GatewaySettings
 from gateway.tables import clients
-from hub.config import DEV_TOKEN_SECRET, Settings
 from hub.problems import PROBLEM_JSON, install_problem_handlers
 from tests.integration.test_walking_skeleton import CASE, post_case
 from tests.kit.auth import auth_headers, authed_hub, bearer, create_client, fetch_token
@@ -231,9 +231,9 @@ async def test_request_ids_are_echoed_generated_and_sanitised(bare: httpx.AsyncC
 def test_production_refuses_auth_switched_off() -> None:
     real = {"pii_key": "c2VjcmV0LWtleS1mb3ItcHJvZHVjdGlvbi0zMmJ5dGU=", "hash_key": "h", "token_secret": "t"}
     with pytest.raises(ValidationError, match="HUB_AUTH_REQUIRED"):
-        Settings(env="prod", auth_required=False, **real)  # type: ignore[arg-type]
-    assert Settings(env="prod", **real).auth_required is True  # type: ignore[arg-type]
-    assert Settings().auth_required is True  # the default everywhere
+        GatewaySettings(env="prod", auth_required=False, **real)  # type: ignore[arg-type]
+    assert GatewaySettings(env="prod", **real).auth_required is True  # type: ignore[arg-type]
+    assert GatewaySettings().auth_required is True  # the default everywhere
 
 
 # ---------------------------------------------------------------- the token endpoint in the real hub
@@ -341,7 +341,7 @@ async def test_tokens_made_elsewhere_in_the_suite_work_in_auth_off_hubs_too(
 
 
 def test_hub_clients_create_prints_an_id_and_a_secret_once(tmp_path: Path, monkeypatch: Any) -> None:
-    from hub.cli import app
+    from hubcli.main import app
 
     monkeypatch.setenv("HUB_DATA_DIR", str(tmp_path))
     monkeypatch.delenv("HUB_DATABASE_URL", raising=False)

@@ -16,9 +16,9 @@ from sqlalchemy.exc import DBAPIError
 from typer.testing import CliRunner
 
 from hub import audit
-from hub.cli import app as hub_cli
-from hub.cli_audit import rotate_all, verify_all
 from hub.crypto import FieldCipher
+from hubcli.audit import rotate_all, verify_all
+from hubcli.main import app as hub_cli
 from services.intake.tables import audit_log, cases
 from tests.integration.test_intake_service import WINDOW_CASE, api, assert_chain_ok, audit_entries, register
 from tests.kit.inprocess import InProcessHub

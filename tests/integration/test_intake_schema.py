@@ -13,7 +13,7 @@ from sqlalchemy import text
 
 from hub.config import Settings
 from hub.db import create_engine_for
-from hub.migrations import upgrade
+from services.intake.migrations import migrate
 from tests.kit.infra import isolated_backends
 from tests.kit.inprocess import make_settings
 
@@ -25,7 +25,7 @@ async def settings(backend: str, tmp_path: Path) -> AsyncIterator[Settings]:
 
 
 async def test_upgrade_recomputes_address_keys_of_earlier_cases(settings: Settings) -> None:
-    await asyncio.to_thread(upgrade, "intake", settings, "intake_0001")
+    await asyncio.to_thread(migrate, settings, "intake_0001")
     engine = create_engine_for(settings, "intake")
     try:
         async with engine.begin() as conn:
@@ -44,7 +44,7 @@ async def test_upgrade_recomputes_address_keys_of_earlier_cases(settings: Settin
                     "at": datetime(2026, 11, 1, tzinfo=UTC),
                 },
             )
-        await asyncio.to_thread(upgrade, "intake", settings)
+        await asyncio.to_thread(migrate, settings)
         async with engine.connect() as conn:
             key = (await conn.execute(text("SELECT address_key FROM cases"))).scalar_one()
             tail = (await conn.execute(text("SELECT count(*) FROM audit_log"))).scalar_one()

@@ -23,17 +23,18 @@ import aio_pika
 import httpx
 from sqlalchemy import select
 
-from hub.config import Settings
 from hub.contracts.intake import CaseRegisteredV1, ReporterContact
 from hub.contracts.referral import ReferralDispatchedV1
 from hub.crypto import keyed_hash
 from hub.messaging.envelope import Event, parse_event
 from hub.messaging.publisher import Publisher, connect
-from hub.migrations import upgrade
 from hub.runtime import ServiceRuntime
+from hubcli.services import HubSettings
 from services.notification.contacts import ContactRegistry, UnitContacts, Webhook
 from services.notification.main import bootstrap
+from services.notification.migrations import migrate
 from services.notification.sender import Sender
+from services.notification.settings import NotificationSettings
 from services.notification.sms.aliyun import AliyunSms
 from services.notification.sms.port import SmsProvider
 from services.notification.sms.simulator import create_app as create_sms_simulator
@@ -88,7 +89,7 @@ def registry(webhook_base: str) -> ContactRegistry:
 
 @dataclass
 class NotificationHub:
-    settings: Settings
+    settings: HubSettings
     apps: dict[str, RunningApp]
     out: list[Event] = field(default_factory=list)
 
@@ -163,8 +164,8 @@ class NotificationHub:
 
 def provider_factory(
     primary: str, secondary: str
-) -> Callable[[Settings, httpx.AsyncClient], list[SmsProvider]]:
-    def build(settings: Settings, client: httpx.AsyncClient) -> list[SmsProvider]:
+) -> Callable[[NotificationSettings, httpx.AsyncClient], list[SmsProvider]]:
+    def build(settings: NotificationSettings, client: httpx.AsyncClient) -> list[SmsProvider]:
         return [
             AliyunSms(client, primary, settings.sms_access_key_id, settings.sms_access_key_secret),
             AliyunSms(
@@ -183,7 +184,7 @@ async def notification_hub(
     production; by default they are the two Aliyun simulators, primary then "aliyun-b"."""
     async with isolated_backends(backend) as (amqp_url, db_url):
         settings = make_settings(tmp_path, amqp_url, db_url).model_copy(update=settings_update or {})
-        await asyncio.to_thread(upgrade, "notification", settings)
+        await asyncio.to_thread(migrate, settings)
         apps: dict[str, RunningApp] = {}
         hub = NotificationHub(settings, apps)
         consumer_conn = None

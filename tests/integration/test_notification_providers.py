@@ -18,10 +18,10 @@ from typing import Any
 import httpx
 import pytest
 
-from hub.config import Settings
 from hub.contracts.notification import NotificationDeliveredV1, NotificationFailedV1
 from services.notification.domain.phones import national
 from services.notification.domain.templates import load_default_catalog
+from services.notification.settings import NotificationSettings
 from services.notification.sms.aliyun import AliyunSms
 from services.notification.sms.port import SmsOutcomeUnknown, SmsRejected, SmsRequest, SmsUnavailable
 from tests.integration.test_notification_kit import (
@@ -238,15 +238,15 @@ def test_providers_come_from_settings_in_failover_order_and_a_missing_smpp_adapt
 
     client = httpx.AsyncClient()
     with pytest.raises(ValueError, match="unknown provider"):
-        Settings(sms_providers=("aliyun", "twilio"))
+        NotificationSettings(sms_providers=("aliyun", "twilio"))
     # As if this build had no SMPP adapter.
     monkeypatch.setitem(sys.modules, "services.notification.sms.smpp.adapter", None)
     with caplog.at_level(logging.ERROR, logger="hub.notification"):
-        providers = build_providers(Settings(sms_providers=("smpp", "aliyun")), client)
+        providers = build_providers(NotificationSettings(sms_providers=("smpp", "aliyun")), client)
     assert [p.name for p in providers] == ["aliyun"]
     assert "HUB_SMS_PROVIDERS lists smpp but this build has no SMPP adapter" in caplog.text
     with pytest.raises(ProviderConfigError, match="no usable SMS provider"):
-        build_providers(Settings(sms_providers=("smpp",)), client)
+        build_providers(NotificationSettings(sms_providers=("smpp",)), client)
 
 
 # --- SMPP as the second provider ------------------------------------------------------------------

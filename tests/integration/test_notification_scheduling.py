@@ -21,13 +21,13 @@ from sqlalchemy import select
 
 from hub.messaging.consumer import HandlerContext
 from hub.messaging.envelope import Event
-from hub.migrations import upgrade
 from hub.runtime import ServiceRuntime
 from services.notification.contacts import ContactRegistry
 from services.notification.domain.phones import national
 from services.notification.domain.scheduling import SendingPolicy
 from services.notification.domain.templates import load_default_catalog
 from services.notification.handlers import NotificationHandlers
+from services.notification.migrations import migrate
 from services.notification.sender import Sender
 from services.notification.sms.aliyun import AliyunSms
 from services.notification.sms.simulator import create_app as create_sms_simulator
@@ -104,7 +104,7 @@ class Ledger:
 async def ledger(spans: Any, backend: str, tmp_path: Path) -> AsyncIterator[Ledger]:
     async with isolated_backends(backend) as (amqp_url, db_url):
         settings = make_settings(tmp_path, amqp_url, db_url)
-        await asyncio.to_thread(upgrade, "notification", settings)
+        await asyncio.to_thread(migrate, settings)
         sim = await _serve(create_sms_simulator(settings.sms_access_key_secret, {settings.sms_sign_name}))
         rt = ServiceRuntime("notification", settings, metadata, kit)
         clock = Clock(datetime(2026, 11, 22, 12, 0, tzinfo=UTC))

@@ -42,7 +42,7 @@ async def hub_cli(hub: InProcessHub, *args: str) -> str:
     """Run a `hub` command against the in-process gateway (in a thread: the hub serves on this loop)."""
     from typer.testing import CliRunner
 
-    from hub.cli import app
+    from hubcli.main import app
 
     result = await asyncio.to_thread(
         CliRunner().invoke, app, [*args, "--gateway", hub.gateway], env={"COLUMNS": "400"}

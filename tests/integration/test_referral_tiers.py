@@ -18,7 +18,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from typer.testing import CliRunner
 
 from hub import audit, failpoints
-from hub.cli import app as hub_cli
+from hubcli.main import app as hub_cli
 from services.referral.clock import ManualClock
 from services.referral.data import read_data_file
 from services.referral.domain.calendar import WorkingCalendar

@@ -15,7 +15,7 @@ from sqlalchemy import MetaData
 
 from hub.config import ServiceName, Settings
 from hub.db import create_engine_for
-from hub.migrations import upgrade
+from hubcli.services import MIGRATIONS
 from tests.kit.infra import isolated_backends
 from tests.kit.inprocess import make_settings
 
@@ -36,7 +36,7 @@ async def settings(backend: str, tmp_path: Path) -> AsyncIterator[Settings]:
 @pytest.mark.parametrize("service", sorted(TABLES))
 async def test_migrations_give_the_tables_the_code_declares(settings: Settings, service: ServiceName) -> None:
     metadata: MetaData = importlib.import_module(TABLES[service]).metadata
-    await asyncio.to_thread(upgrade, service, settings)
+    await asyncio.to_thread(MIGRATIONS[service], settings)
     engine = create_engine_for(settings, service)
     try:
         async with engine.connect() as conn:

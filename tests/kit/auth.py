@@ -19,6 +19,7 @@ from gateway.auth import NewClient
 from gateway.auth import create_client as create_gateway_client
 from hub.config import Settings
 from hub.db import Database, create_engine_for
+from hubcli.services import HubSettings
 from tests.kit.infra import isolated_backends
 from tests.kit.inprocess import InProcessHub, make_settings, running_hub
 
@@ -26,7 +27,7 @@ TEST_RATE_PER_MINUTE = 100_000  # tests are not what the rate limit is for (test
 
 
 class AnyHub(Protocol):
-    settings: Settings
+    settings: HubSettings
 
     @property
     def gateway(self) -> str: ...

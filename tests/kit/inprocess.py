@@ -18,9 +18,9 @@ import httpx
 import uvicorn
 from fastapi import FastAPI
 
-from hub.config import SERVICES, Environment, Settings
-from hub.migrations import upgrade
+from hub.config import SERVICES, Environment
 from hub.runtime import ServiceRuntime
+from hubcli.services import HubSettings, migrate_all
 from services.notification.sms.simulator import create_app as create_sms_simulator
 from tests.kit.waiting import eventually
 
@@ -42,7 +42,7 @@ class RunningApp:
 
 @dataclass
 class InProcessHub:
-    settings: Settings
+    settings: HubSettings
     apps: dict[str, RunningApp] = field(default_factory=dict)
 
     @property
@@ -79,9 +79,8 @@ async def _started(server: uvicorn.Server) -> bool:
 
 
 @asynccontextmanager
-async def running_hub(settings: Settings) -> AsyncIterator[InProcessHub]:
-    for service in SERVICES:
-        await asyncio.to_thread(upgrade, service, settings)
+async def running_hub(settings: HubSettings) -> AsyncIterator[InProcessHub]:
+    await asyncio.to_thread(migrate_all, settings)
     hub = InProcessHub(settings)
     try:
         hub.apps["sms"] = await _serve(
@@ -122,8 +121,9 @@ async def _broker_ready(rt: ServiceRuntime) -> bool:
     return rt.broker_ready.is_set()
 
 
-def make_settings(data_dir: Path, amqp_url: str, database_url: str | None, **extra: Any) -> Settings:
-    return Settings(
+def make_settings(data_dir: Path, amqp_url: str, database_url: str | None, **extra: Any) -> HubSettings:
+    """Every service's settings in one (each bootstrap takes it as its own), on the test's backends."""
+    return HubSettings(
         env=Environment.test,
         data_dir=data_dir,
         amqp_url=amqp_url,

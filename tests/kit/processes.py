@@ -14,15 +14,15 @@ from pathlib import Path
 
 import httpx
 
-from hub.config import SERVICES, Settings
-from hub.migrations import upgrade
+from hub.config import SERVICES
+from hubcli.services import HubSettings, migrate_all
 from tests.kit.infra import free_port
 from tests.kit.waiting import eventually
 
 
 @dataclass
 class ProcessHub:
-    settings: Settings
+    settings: HubSettings
     env: dict[str, str]
     log_dir: Path
     ports: dict[str, int]
@@ -38,9 +38,9 @@ class ProcessHub:
 
     async def start(self, name: str, **env: str) -> None:
         argv = (
-            [sys.executable, "-m", "hub.cli", "sim", "sms", "--port", str(self.ports["sms"])]
+            [sys.executable, "-m", "hubcli.main", "sim", "sms", "--port", str(self.ports["sms"])]
             if name == "sms"
-            else [sys.executable, "-m", "hub.cli", "serve", name, "--port", str(self.ports[name])]
+            else [sys.executable, "-m", "hubcli.main", "serve", name, "--port", str(self.ports[name])]
         )
         log = (self.log_dir / f"{name}.log").open("ab")
         self.procs[name] = await asyncio.create_subprocess_exec(
@@ -96,12 +96,11 @@ class ProcessHub:
 
 @asynccontextmanager
 async def process_hub(
-    settings: Settings,
+    settings: HubSettings,
     log_dir: Path,
     start: tuple[str, ...] = ("sms", "intake", "referral", "notification", "gateway"),
 ) -> AsyncIterator[ProcessHub]:
-    for service in SERVICES:
-        await asyncio.to_thread(upgrade, service, settings)
+    await asyncio.to_thread(migrate_all, settings)
     ports = {name: free_port() for name in (*SERVICES, "sms")}
     env = {
         "HUB_ENV": "test",

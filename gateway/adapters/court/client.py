@@ -15,7 +15,7 @@ import httpx
 from gateway.adapters.common import Delivery, Outcome, compact_json, hmac_hex, local_compact, sorted_params
 from gateway.adapters.court import mapping
 from gateway.adapters.system_client import EnvelopeClient
-from hub.config import Settings
+from gateway.settings import GatewaySettings
 
 RESULT_PATH = "/tjpt/api/v1/tjjg"
 RETRYABLE_RETS = {500, 503, 1, 4}  # 系统繁忙; 签名 (keys rotating); 请求过期 (clock skew)
@@ -60,5 +60,5 @@ class CourtClient(EnvelopeClient):
         )
 
 
-def make_client(http: httpx.AsyncClient, settings: Settings) -> CourtClient:
+def make_client(http: httpx.AsyncClient, settings: GatewaySettings) -> CourtClient:
     return CourtClient.from_settings(http, settings)

@@ -26,7 +26,7 @@ from gateway.adapters.simkit import (
     mobile,
     run_simulator,
 )
-from hub.config import Settings
+from gateway.settings import GatewaySettings
 
 SYSTEM = "court"
 
@@ -191,7 +191,7 @@ def create_app(
     return app
 
 
-def from_settings(settings: Settings) -> FastAPI:
+def from_settings(settings: GatewaySettings) -> FastAPI:
     return create_app(*credentials(SYSTEM, settings), hub_url_of(settings))
 
 

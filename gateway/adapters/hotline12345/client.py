@@ -16,7 +16,7 @@ import httpx
 from gateway.adapters.common import Delivery, Outcome, compact_json, hmac_hex, sorted_params
 from gateway.adapters.hotline12345 import mapping
 from gateway.adapters.system_client import EnvelopeClient
-from hub.config import Settings
+from gateway.settings import GatewaySettings
 
 FEEDBACK_PATH = "/openapi/v2/workorder/feedback"
 LIST_PATH = "/openapi/v2/workorder/list"
@@ -87,5 +87,5 @@ class HotlineClient(EnvelopeClient):
         return int(data.get("total", 0)), list(data.get("records") or [])
 
 
-def make_client(http: httpx.AsyncClient, settings: Settings) -> HotlineClient:
+def make_client(http: httpx.AsyncClient, settings: GatewaySettings) -> HotlineClient:
     return HotlineClient.from_settings(http, settings)

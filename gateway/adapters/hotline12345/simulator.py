@@ -31,7 +31,7 @@ from gateway.adapters.simkit import (
     public,
     run_simulator,
 )
-from hub.config import Settings
+from gateway.settings import GatewaySettings
 
 SYSTEM = "hotline12345"
 
@@ -343,7 +343,7 @@ def create_app(
     return app
 
 
-def from_settings(settings: Settings) -> FastAPI:
+def from_settings(settings: GatewaySettings) -> FastAPI:
     return create_app(*credentials(SYSTEM, settings), hub_url_of(settings))
 
 

@@ -18,7 +18,7 @@ import httpx
 from gateway.adapters.common import Delivery, Outcome, compact_json, local_compact, sorted_params
 from gateway.adapters.police110 import mapping
 from gateway.adapters.system_client import EnvelopeClient
-from hub.config import Settings
+from gateway.settings import GatewaySettings
 
 FEEDBACK_PATH = "/api/jqld/v1/fk"
 RETRYABLE_CODES = {"9999", "1001", "1004"}  # 系统异常; 签名 (keys rotating); 时间戳 (clock skew)
@@ -64,5 +64,5 @@ class PoliceClient(EnvelopeClient):
         )
 
 
-def make_client(http: httpx.AsyncClient, settings: Settings) -> PoliceClient:
+def make_client(http: httpx.AsyncClient, settings: GatewaySettings) -> PoliceClient:
     return PoliceClient.from_settings(http, settings)

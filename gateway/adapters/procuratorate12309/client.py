@@ -16,7 +16,7 @@ import httpx
 from gateway.adapters.common import Delivery, Outcome, compact_json, sha256_hex, sorted_params
 from gateway.adapters.procuratorate12309 import mapping
 from gateway.adapters.system_client import EnvelopeClient
-from hub.config import Settings
+from gateway.settings import GatewaySettings
 
 RESULT_PATH = "/api/12309/v1/clue/result"
 RETRYABLE_CODES = {"E9999", "E1001", "E1002"}  # 系统繁忙; 签名 (keys rotating); 时间戳 (clock skew)
@@ -64,5 +64,5 @@ class ProcuratorateClient(EnvelopeClient):
         )
 
 
-def make_client(http: httpx.AsyncClient, settings: Settings) -> ProcuratorateClient:
+def make_client(http: httpx.AsyncClient, settings: GatewaySettings) -> ProcuratorateClient:
     return ProcuratorateClient.from_settings(http, settings)

@@ -28,7 +28,7 @@ from gateway.adapters.simkit import (
     mobile,
     run_simulator,
 )
-from hub.config import Settings
+from gateway.settings import GatewaySettings
 
 SYSTEM = "procuratorate12309"
 
@@ -152,7 +152,7 @@ def create_app(
     return app
 
 
-def from_settings(settings: Settings) -> FastAPI:
+def from_settings(settings: GatewaySettings) -> FastAPI:
     return create_app(*credentials(SYSTEM, settings), hub_url_of(settings))
 
 

@@ -16,7 +16,7 @@ from services.intake.domain.model import CaseIn
 
 NOW = datetime(2025, 12, 1, 8, 0, tzinfo=UTC)
 # The ten worked cases of PRODUCT.md, shipped with the hub (the `hub demo` command replays them).
-FIXTURE = Path(__file__).resolve().parents[3] / "hub" / "data" / "worked_cases.yaml"
+FIXTURE = Path(__file__).resolve().parents[3] / "hubcli" / "data" / "worked_cases.yaml"
 CASES: list[dict[str, Any]] = yaml.safe_load(FIXTURE.read_text(encoding="utf-8"))["cases"]
 
 

@@ -7,13 +7,13 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine
 
 from hub.config import Settings
-from hub.migrations import upgrade
+from services.notification.migrations import migrate
 from services.notification.tables import metadata
 
 
 def test_migrated_schema_matches_the_tables(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path)
-    upgrade("notification", settings)
+    migrate(settings)
     engine = create_engine(f"sqlite:///{tmp_path / 'notification.db'}")
     try:
         with engine.connect() as conn:

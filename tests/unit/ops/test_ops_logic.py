@@ -14,7 +14,7 @@ from rich.console import Console
 from gateway.ops import report, signals, stats
 from gateway.ops.stalls import Filters, attach_last_handoff, enrich, select_stalled
 from gateway.timeline import with_gaps
-from hub.cli_ops import duration, stalled_table, timeline_table
+from hubcli.ops import duration, stalled_table, timeline_table
 from services.referral.domain.stalls import Candidate, OpenDeadline, classify
 
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)

@@ -3,7 +3,12 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from gateway.settings import GatewaySettings
 from hub.config import Settings
+from hubcli.services import SETTINGS, HubSettings
+from services.intake.settings import IntakeSettings
+from services.notification.settings import NotificationSettings
+from services.referral.settings import ReferralSettings
 
 PROD_KEY = "c2VjcmV0LWtleS1mb3ItcHJvZHVjdGlvbi0zMmJ5dGU="
 DOC = Path(__file__).resolve().parents[3] / "docs" / "settings.md"
@@ -11,8 +16,26 @@ DOC = Path(__file__).resolve().parents[3] / "docs" / "settings.md"
 
 def test_every_setting_is_documented() -> None:
     text = DOC.read_text(encoding="utf-8")
-    missing = [name for name in Settings.model_fields if f"`HUB_{name.upper()}`" not in text]
+    names = [f"HUB_{name.upper()}" for name in HubSettings.model_fields]
+    names += [f"HUB_REFERRAL_{name.upper()}" for name in ReferralSettings.model_fields]
+    missing = [name for name in names if f"`{name}`" not in text]
     assert missing == []
+
+
+def test_each_process_reads_the_shared_settings_and_its_own() -> None:
+    """A setting lives in one class: the kit's shared table or the one process that reads it."""
+    shared = set(Settings.model_fields)
+    own = {
+        cls: set(cls.model_fields) - shared for cls in (GatewaySettings, IntakeSettings, NotificationSettings)
+    }
+    assert all(issubclass(cls, Settings) for cls in SETTINGS.values())
+    assert not own[GatewaySettings] & own[IntakeSettings]
+    assert not own[GatewaySettings] & own[NotificationSettings]
+    assert not own[IntakeSettings] & own[NotificationSettings]
+    assert set(HubSettings.model_fields) == shared.union(*own.values())
+    assert {"token_secret", "hotline12345_url", "sim_court_port", "ops_idle_minutes"} <= own[GatewaySettings]
+    assert {"sms_url", "sim_sms_port", "smpp_password"} <= own[NotificationSettings]
+    assert {"intake_rules_dir", "intake_import_workers"} <= own[IntakeSettings]
 
 
 def test_production_refuses_development_secrets() -> None:
@@ -20,19 +43,31 @@ def test_production_refuses_development_secrets() -> None:
         Settings(env="prod")  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("kind", [GatewaySettings, HubSettings])
+def test_production_refuses_the_development_token_secret_where_tokens_are_signed(
+    kind: type[Settings],
+) -> None:
+    with pytest.raises(ValidationError, match="set HUB_PII_KEY, HUB_HASH_KEY, HUB_TOKEN_SECRET"):
+        kind(env="prod")  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match="set HUB_TOKEN_SECRET"):
+        kind(env="prod", pii_key=PROD_KEY, hash_key="h")  # type: ignore[arg-type]
+
+
 def test_production_starts_with_real_secrets() -> None:
-    settings = Settings(
+    settings = GatewaySettings(
         env="prod",  # type: ignore[arg-type]
         pii_key=PROD_KEY,
         hash_key="h",
         token_secret="t",
     )
     assert settings.env == "prod"
+    # A service that signs no tokens needs only the shared secrets.
+    assert Settings(env="prod", pii_key=PROD_KEY, hash_key="h").env == "prod"  # type: ignore[arg-type]
 
 
 def test_production_refuses_failpoints() -> None:
     with pytest.raises(ValidationError, match="FAILPOINTS"):
-        Settings(env="prod", pii_key=PROD_KEY, hash_key="h", token_secret="t", failpoints="x=kill")  # type: ignore[arg-type]
+        GatewaySettings(env="prod", pii_key=PROD_KEY, hash_key="h", token_secret="t", failpoints="x=kill")  # type: ignore[arg-type]
 
 
 def test_each_service_gets_its_own_sqlite_file(tmp_path: Path) -> None:

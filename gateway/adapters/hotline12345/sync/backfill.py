@@ -24,9 +24,9 @@ from gateway.adapters.hotline12345 import mapping
 from gateway.adapters.hotline12345.client import HotlineClient, make_client
 from gateway.adapters.hotline12345.sync.links import insert_for, link_imported, read_cursor, write_cursor
 from gateway.adapters.inbound import actor_headers
+from gateway.settings import GatewaySettings
 from gateway.tables import adapter_cursors
 from hub import failpoints
-from hub.config import Settings
 from hub.db import Database
 from hub.failpoints import failpoint
 from hub.problems import Problem
@@ -108,7 +108,7 @@ def _file_source(path: Path) -> tuple[str, int | None]:
 
 
 async def backfill(
-    settings: Settings,
+    settings: GatewaySettings,
     *,
     path: Path | None = None,
     from_simulator: bool = False,

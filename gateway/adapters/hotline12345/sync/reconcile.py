@@ -19,9 +19,9 @@ from gateway.adapters.hotline12345.client import make_client
 from gateway.adapters.hotline12345.sync.links import insert_for, link_after, link_before
 from gateway.adapters.inbound import register
 from gateway.adapters.ledger import TOPIC
+from gateway.settings import GatewaySettings
 from gateway.tables import adapter_deliveries, adapter_links
 from gateway.upstream import Upstream
-from hub.config import Settings
 from hub.db import Database
 
 SYSTEM = mapping.SYSTEM
@@ -52,7 +52,7 @@ class ReconcileReport:
 
 
 async def reconcile(
-    settings: Settings, *, db: Database | None = None, repair: bool = True, page_size: int = 500
+    settings: GatewaySettings, *, db: Database | None = None, repair: bool = True, page_size: int = 500
 ) -> ReconcileReport:
     from hub.db import create_engine_for
 

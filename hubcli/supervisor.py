@@ -92,4 +92,4 @@ class Supervisor:
 
 
 def python_argv(*args: str) -> list[str]:
-    return [sys.executable, "-m", "hub.cli", *args]
+    return [sys.executable, "-m", "hubcli.main", *args]

@@ -14,27 +14,18 @@ from typing import Annotated, Any
 
 import httpx
 import typer
-from rich.console import Console
 
 from hub.config import Settings
+from hubcli.terminal import console, read_settings
 
 app = typer.Typer(help="Working-day calendar: official holiday schedules.", no_args_is_help=True)
-
-
-def console() -> Console:
-    """Made when a command runs, so the terminal's width (COLUMNS) is the one it runs in."""
-    return Console(highlight=False)
 
 
 _HEADERS = {"X-Hub-Actor-Role": "centre"}
 
 
 def _settings() -> Settings:
-    try:
-        return Settings()
-    except Exception as exc:
-        console().print(f"[bold red]配置错误 (settings):[/bold red] {exc}")
-        raise typer.Exit(2) from None
+    return read_settings(Settings)
 
 
 def _call(method: str, path: str, **kwargs: Any) -> httpx.Response:

@@ -13,35 +13,26 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
 import typer
-from rich.console import Console
 from sqlalchemy import select
 
-from hub.config import Settings
+from gateway.settings import GatewaySettings
 from hub.db import Database, create_engine_for
+from hubcli.terminal import console, read_settings
 
 app = typer.Typer(help="API clients of the gateway (OAuth2 client credentials).", no_args_is_help=True)
-
-
-def console() -> Console:
-    """Made when a command runs, so the terminal's width (COLUMNS) is the one it runs in."""
-    return Console(highlight=False)
 
 
 T = TypeVar("T")
 
 
-def _settings() -> Settings:
-    try:
-        return Settings()
-    except Exception as exc:
-        console().print(f"[bold red]配置错误 (settings):[/bold red] {exc}")
-        raise typer.Exit(2) from None
+def _settings() -> GatewaySettings:
+    return read_settings(GatewaySettings)
 
 
-async def _with_gateway_db(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
-    from hub.migrations import upgrade
+async def _with_gateway_db(settings: GatewaySettings, work: Callable[[Database], Awaitable[T]]) -> T:
+    from gateway.migrations import migrate
 
-    await asyncio.to_thread(upgrade, "gateway", settings)
+    await asyncio.to_thread(migrate, settings)
     db = Database(create_engine_for(settings, "gateway"))
     try:
         return await work(db)
@@ -135,7 +126,7 @@ def enable(client_id: str) -> None:
     _set_disabled(client_id, False)
 
 
-def local_token(settings: Settings, role: str = "ops", client_id: str = "local-cli") -> str:
+def local_token(settings: GatewaySettings, role: str = "ops", client_id: str = "local-cli") -> str:
     """A bearer token for a command running beside the hub (it holds HUB_TOKEN_SECRET already)."""
     from gateway.auth import Identity, TokenIssuer
 

@@ -1,6 +1,6 @@
 """`hub audit verify` and `hub pii rotate`: checks and chores over every service's database.
 
-Registered in hub/cli.py as one sub-app whose groups (`audit`, `pii`) appear at the top level.
+Registered in hubcli/main.py as one sub-app whose groups (`audit`, `pii`) appear at the top level.
 The async functions (`verify_all`, `rotate_all`) are what the commands run; tests call them too.
 """
 
@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table as RichTable
 from sqlalchemy import MetaData, Table, and_, inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -23,6 +22,7 @@ from hub import audit
 from hub.config import SERVICES, ServiceName, Settings
 from hub.crypto import DecryptionError, FieldCipher
 from hub.db import Database, create_engine_for
+from hubcli.terminal import console, read_settings
 
 app = typer.Typer(add_completion=False)
 audit_app = typer.Typer(help="The hash-chained audit log of every service.", no_args_is_help=True)
@@ -31,20 +31,11 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(pii_app, name="pii")
 
 
-def console() -> Console:
-    """Made when a command runs, so the terminal's width (COLUMNS) is the one it runs in."""
-    return Console(highlight=False)
-
-
 ROTATION_ACTOR = ("system", "hub pii rotate")
 
 
 def _settings() -> Settings:
-    try:
-        return Settings()
-    except Exception as exc:
-        console().print(f"[bold red]配置错误 (settings):[/bold red] {exc}")
-        raise typer.Exit(2) from None
+    return read_settings(Settings)
 
 
 def _sqlite_file(settings: Settings, service: ServiceName) -> Path | None:

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -21,28 +20,20 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from hub.config import Settings
+from gateway.settings import GatewaySettings
+from hubcli.terminal import console, read_settings
 
 app = typer.Typer(
     help="Sync with external systems: reconcile, back-fill, retry failed updates.", no_args_is_help=True
 )
 
 
-def console() -> Console:
-    """Made when a command runs, so the terminal's width (COLUMNS) is the one it runs in."""
-    return Console(highlight=False)
-
-
 SYNCABLE = ("hotline12345",)  # systems with a list API to compare with and import from
 SYSTEMS = ("hotline12345", "police110", "court", "procuratorate12309")
 
 
-def _settings() -> Settings:
-    try:
-        return Settings()
-    except Exception as exc:
-        console().print(f"[bold red]配置错误 (settings):[/bold red] {exc}")
-        raise typer.Exit(2) from None
+def _settings() -> GatewaySettings:
+    return read_settings(GatewaySettings)
 
 
 def _only_syncable(system: str) -> None:

@@ -10,15 +10,10 @@ import json
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from hub.config import Settings
-
-
-def _console() -> Console:
-    return Console(highlight=False)  # made per command: the terminal's width is read when it runs
-
+from gateway.settings import GatewaySettings
+from hubcli.terminal import console
 
 LEVEL_ZH = {"reminder": "提醒", "ordinary": "普通督办", "yellow_card": "黄牌督办", "red_card": "红牌督办"}
 KIND_ZH = {
@@ -119,28 +114,30 @@ def stalled_table(items: list[dict[str, Any]], total: int) -> Table:
     return table
 
 
-def _client(settings: Settings, gateway: str | None, token: str | None) -> tuple[str, dict[str, str]]:
-    from hub.cli_clients import local_token
+def _client(settings: GatewaySettings, gateway: str | None, token: str | None) -> tuple[str, dict[str, str]]:
+    from hubcli.clients import local_token
 
     base = gateway or f"http://{settings.host}:{settings.gateway_port}"
     return base, {"Authorization": f"Bearer {token or local_token(settings, role='ops')}"}
 
 
-def _get(settings: Settings, gateway: str | None, token: str | None, path: str, params: Any = None) -> Any:
+def _get(
+    settings: GatewaySettings, gateway: str | None, token: str | None, path: str, params: Any = None
+) -> Any:
     import httpx
 
     base, headers = _client(settings, gateway, token)
     try:
         response = httpx.get(f"{base}{path}", params=params, headers=headers, timeout=30)
     except httpx.HTTPError as exc:
-        _console().print(f"[red]无法连接网关 {base} ({type(exc).__name__})[/red]")
+        console().print(f"[red]无法连接网关 {base} ({type(exc).__name__})[/red]")
         raise typer.Exit(1) from None
     if response.status_code != 200:
         try:
             message = response.json().get("detail") or response.json().get("title")
         except ValueError:
             message = response.text
-        _console().print(f"[red]{message}[/red]")
+        console().print(f"[red]{message}[/red]")
         raise typer.Exit(1)
     return response.json()
 
@@ -151,13 +148,15 @@ Token = Annotated[
 ]
 
 
-def trace(settings: Settings, case_no: str, gateway: str | None = None, token: str | None = None) -> None:
+def trace(
+    settings: GatewaySettings, case_no: str, gateway: str | None = None, token: str | None = None
+) -> None:
     entries = _get(settings, gateway, token, f"/api/v1/cases/{case_no}/timeline")
-    _console().print(timeline_table(case_no, entries))
+    console().print(timeline_table(case_no, entries))
 
 
 def stalled(
-    settings: Settings,
+    settings: GatewaySettings,
     *,
     department: str | None,
     colour: str | None,
@@ -183,6 +182,6 @@ def stalled(
     if as_json:
         typer.echo(json.dumps(body, ensure_ascii=False, indent=2))
         return
-    _console().print(stalled_table(body["items"], body["total"]))
+    console().print(stalled_table(body["items"], body["total"]))
     if body.get("unavailable"):
-        _console().print(f"[yellow]未响应的服务 (not answering): {', '.join(body['unavailable'])}[/yellow]")
+        console().print(f"[yellow]未响应的服务 (not answering): {', '.join(body['unavailable'])}[/yellow]")

@@ -1,4 +1,4 @@
-"""The `hub` command (API.md "Command line")."""
+"""The `hub` command (API.md "Command line"): `app`, the console script's entry point."""
 
 from __future__ import annotations
 
@@ -11,38 +11,19 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from hub.config import SERVICES, ServiceName, Settings
+from gateway.settings import GatewaySettings
+from hub.config import SERVICES, Settings
+from hubcli import audit, calendar, clients, ops, sync
+from hubcli.terminal import console, read_settings
 
 app = typer.Typer(help="综治中心事项流转平台 — the referral hub.", no_args_is_help=True, add_completion=False)
 sim_app = typer.Typer(help="Loopback simulators of external systems.", no_args_is_help=True)
 app.add_typer(sim_app, name="sim")
-app.add_typer(importlib.import_module("hub.cli_audit").app)  # `hub audit verify`, `hub pii rotate`
-app.add_typer(importlib.import_module("hub.cli_clients").app, name="clients")  # `hub clients create`
-app.add_typer(importlib.import_module("hub.cli_sync").app, name="sync")  # `hub sync reconcile|backfill`
-app.add_typer(importlib.import_module("hub.cli_calendar").app, name="calendar")  # `hub calendar load FILE`
-
-
-def console() -> Console:
-    """Made when a command runs, so the terminal's width (COLUMNS) is the one it runs in."""
-    return Console(highlight=False)
-
-
-_BOOTSTRAPS = {
-    "gateway": "gateway.main",
-    "intake": "services.intake.main",
-    "referral": "services.referral.main",
-    "notification": "services.notification.main",
-}
-
-
-def _settings(**overrides: object) -> Settings:
-    try:
-        return Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
-    except Exception as exc:
-        console().print(f"[bold red]配置错误 (settings):[/bold red] {exc}")
-        raise typer.Exit(2) from None
+app.add_typer(audit.app)  # `hub audit verify`, `hub pii rotate`
+app.add_typer(clients.app, name="clients")  # `hub clients create`
+app.add_typer(sync.app, name="sync")  # `hub sync reconcile|backfill`
+app.add_typer(calendar.app, name="calendar")  # `hub calendar load FILE`
 
 
 def _configure_logging(level: str) -> None:
@@ -57,11 +38,11 @@ def _configure_logging(level: str) -> None:
 @app.command()
 def migrate() -> None:
     """Apply every service's database migrations (idempotent)."""
-    from hub.migrations import upgrade
+    from hubcli.services import MIGRATIONS
 
-    settings = _settings()
+    settings = read_settings(Settings)
     for service in SERVICES:
-        upgrade(service, settings)
+        MIGRATIONS[service](settings)
         console().print(f"migrated [bold]{service}[/bold]")
 
 
@@ -73,17 +54,18 @@ def serve(
     """Run one service in this process (what `hub up` starts for each service)."""
     import uvicorn
 
-    if service not in _BOOTSTRAPS:
+    from hubcli.services import BOOTSTRAPS, SETTINGS
+
+    if service not in BOOTSTRAPS:
         console().print(f"[red]unknown service {service!r}; choose one of {', '.join(SERVICES)}[/red]")
         raise typer.Exit(2)
-    settings = _settings()
+    settings = read_settings(SETTINGS[service])
     _configure_logging(settings.log_level)
-    fastapi_app = importlib.import_module(_BOOTSTRAPS[service]).bootstrap(settings)
-    name: ServiceName = service  # type: ignore[assignment]
+    fastapi_app = importlib.import_module(BOOTSTRAPS[service]).bootstrap(settings)
     uvicorn.run(
         fastapi_app,
         host=settings.host,
-        port=port or settings.port_of(name),
+        port=port or settings.port_of(service),
         log_level="warning",
         access_log=False,
         loop="uvloop",
@@ -97,9 +79,10 @@ def sim_sms(port: Annotated[int | None, typer.Option(help="Default HUB_SIM_SMS_P
     """Alibaba Cloud SMS simulator on loopback."""
     import uvicorn
 
+    from services.notification.settings import NotificationSettings
     from services.notification.sms.simulator import create_app
 
-    settings = _settings()
+    settings = read_settings(NotificationSettings)
     port = port or settings.sim_sms_port
     console().print(f"SMS simulator (Aliyun Dysms) on http://127.0.0.1:{port}  — received: /_sim/received")
     uvicorn.run(
@@ -119,17 +102,17 @@ def up(
     replicas: Annotated[int, typer.Option(min=1, max=8, help="Processes per service")] = 1,
 ) -> None:
     """Run gateway, intake, referral and notification as separate processes (migrations first)."""
+    from gateway.adapters.registry import SIMULATORS
     from hub.broker import ensure_broker
-    from hub.migrations import upgrade
-    from hub.supervisor import ProcessSpec, Supervisor, python_argv
+    from hubcli.services import HubSettings, migrate_all
+    from hubcli.supervisor import ProcessSpec, Supervisor, python_argv
 
-    settings = _settings(data_dir=data_dir, gateway_port=port)
+    settings = read_settings(HubSettings, data_dir=data_dir, gateway_port=port)
     problem = ensure_broker(settings.amqp_url)
     if problem:
         console().print(f"[bold red]RabbitMQ:[/bold red] {problem}")
         raise typer.Exit(1)
-    for service in SERVICES:
-        upgrade(service, settings)
+    migrate_all(settings)
     env = {"HUB_DATA_DIR": str(settings.data_dir), "HUB_GATEWAY_PORT": str(settings.gateway_port)}
     specs: list[ProcessSpec] = []
     sim_sms = settings.sim_sms_port
@@ -137,7 +120,7 @@ def up(
         env["HUB_SMS_URL"] = f"http://127.0.0.1:{sim_sms}"
         specs.append(ProcessSpec("sim-sms", python_argv("sim", "sms", "--port", str(sim_sms)), restart=True))
     # External systems' simulators (gateway/adapters/<system>/simulator.py); the adapters point at them.
-    adapter_sims = importlib.import_module("gateway.adapters.registry").SIMULATORS if simulators else ()
+    adapter_sims = SIMULATORS if simulators else ()
     for name, module, port_setting in adapter_sims:
         sim_port = getattr(settings, port_setting)
         env[f"HUB_{name.upper()}_URL"] = f"http://127.0.0.1:{sim_port}"
@@ -166,9 +149,10 @@ def up(
 @app.command()
 def demo() -> None:
     """Feed the ten worked cases of the seed reports through the hub and show what happened."""
-    from hub.demo import run_demo
+    from hubcli.demo import run_demo
+    from services.notification.settings import NotificationSettings
 
-    raise typer.Exit(run_demo(_settings(), console()))
+    raise typer.Exit(run_demo(read_settings(NotificationSettings), console()))
 
 
 @app.command()
@@ -178,7 +162,7 @@ def trace(
     token: Annotated[str | None, typer.Option(envvar="HUB_API_TOKEN", help="Bearer token")] = None,
 ) -> None:
     """Print a case's timeline: every handoff with its wait, actor, service, trace id and span id."""
-    importlib.import_module("hub.cli_ops").trace(_settings(), case_no, gateway, token)
+    ops.trace(read_settings(GatewaySettings), case_no, gateway, token)
 
 
 @app.command()
@@ -195,8 +179,8 @@ def stalled(
     token: Annotated[str | None, typer.Option(envvar="HUB_API_TOKEN", help="Bearer token")] = None,
 ) -> None:
     """Stalled cases and referrals, worst first (GET /api/v1/ops/stalled)."""
-    importlib.import_module("hub.cli_ops").stalled(
-        _settings(),
+    ops.stalled(
+        read_settings(GatewaySettings),
         department=department,
         colour=colour,
         street=street,

@@ -23,13 +23,13 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from hub.config import Settings
+from services.notification.settings import NotificationSettings
 
 COLOURS = {"red": "bold red", "orange": "dark_orange", "yellow": "yellow", "blue": "blue"}
 
 
 def worked_cases() -> list[dict[str, Any]]:
-    text = resources.files("hub.data").joinpath("worked_cases.yaml").read_text(encoding="utf-8")
+    text = resources.files("hubcli.data").joinpath("worked_cases.yaml").read_text(encoding="utf-8")
     cases: list[dict[str, Any]] = yaml.safe_load(text)["cases"]
     return cases
 
@@ -42,7 +42,7 @@ def _ready(url: str) -> bool:
 
 
 @contextlib.contextmanager
-def running_hub(settings: Settings, console: Console) -> Iterator[str]:
+def running_hub(settings: NotificationSettings, console: Console) -> Iterator[str]:
     gateway = f"http://{settings.host}:{settings.gateway_port}"
     if _ready(gateway):
         yield gateway
@@ -50,7 +50,7 @@ def running_hub(settings: Settings, console: Console) -> Iterator[str]:
     console.print("no hub answers at " + gateway + ": starting one with the simulators…")
     with tempfile.TemporaryDirectory(prefix="hub-demo-") as data_dir:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "hub.cli", "up", "--simulators", "--data-dir", data_dir],
+            [sys.executable, "-m", "hubcli.main", "up", "--simulators", "--data-dir", data_dir],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
@@ -67,7 +67,7 @@ def running_hub(settings: Settings, console: Console) -> Iterator[str]:
             proc.wait(timeout=60)
 
 
-def run_demo(settings: Settings, console: Console) -> int:
+def run_demo(settings: NotificationSettings, console: Console) -> int:
     sms_url = f"http://127.0.0.1:{settings.sim_sms_port}/_sim/received"
     table = Table(title="十个典型案例 · ten worked cases from the seed reports", show_lines=True)
     for column in (

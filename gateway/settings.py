@@ -1,0 +1,117 @@
+"""Settings only the gateway reads (HUB_*, names unchanged): its adapters to external systems, its
+ops views and the API's tokens. `hub up --simulators` reads the adapters' simulator ports from here.
+
+A subclass of the kit's shared Settings, so the gateway's process validates both at start.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from hub.config import DEV_SECRET, Environment, Settings
+
+DEV_TOKEN_SECRET = "dev-only-token-secret"  # noqa: S105 - refused in production
+
+
+class GatewaySettings(Settings):
+    # Adapters to external systems (gateway/adapters/, docs/adapters/). Per system: the base URL of
+    # its API (unset: nothing is pushed to it), our credentials there, the secret it signs its pushes
+    # to /adapters/<system>/… with, and the port of its loopback simulator.
+    hotline12345_url: str | None = Field(
+        default=None, description="Base URL of the 12345 platform's open API; unset: no outbound sync"
+    )
+    hotline12345_app_key: str = Field(default="hub-dev", description="Our appKey at the 12345 platform")
+    hotline12345_app_secret: str = Field(
+        default="dev-hotline12345-app-secret",  # development default
+        description="Our appSecret at the 12345 platform (signs our requests)",
+    )
+    hotline12345_webhook_secret: str = Field(
+        default="dev-hotline12345-webhook-secret",  # development default
+        description="Shared secret the 12345 platform signs its pushes to the hub with",
+    )
+    sim_hotline12345_port: int = Field(default=8111, description="Port of the 12345 platform simulator")
+    police110_url: str | None = Field(
+        default=None, description="Base URL of the police 110 linkage API; unset: no outbound sync"
+    )
+    police110_app_key: str = Field(default="hub-dev", description="Our appid at the police 110 platform")
+    police110_app_secret: str = Field(
+        default="dev-police110-app-secret",  # development default
+        description="Our secret at the police 110 platform (signs our requests)",
+    )
+    police110_webhook_secret: str = Field(
+        default="dev-police110-webhook-secret",  # development default
+        description="Shared secret police 110 signs its pushes to the hub with",
+    )
+    sim_police110_port: int = Field(default=8112, description="Port of the police 110 simulator")
+    court_url: str | None = Field(
+        default=None, description="Base URL of the court's mediation platform API; unset: no outbound sync"
+    )
+    court_app_key: str = Field(default="hub-dev", description="Our clientId at the court's platform")
+    court_app_secret: str = Field(
+        default="dev-court-app-secret",  # development default
+        description="Our secret at the court's platform (HMAC-SM3 signs our requests)",
+    )
+    court_webhook_secret: str = Field(
+        default="dev-court-webhook-secret",  # development default
+        description="Shared secret the court signs its pushes to the hub with",
+    )
+    sim_court_port: int = Field(default=8113, description="Port of the court platform simulator")
+    procuratorate12309_url: str | None = Field(
+        default=None, description="Base URL of the procuratorate 12309 platform API; unset: no outbound sync"
+    )
+    procuratorate12309_app_key: str = Field(default="hub-dev", description="Our appKey at 12309")
+    procuratorate12309_app_secret: str = Field(
+        default="dev-procuratorate12309-app-secret",  # development default
+        description="Our secret at 12309 (signs our requests)",
+    )
+    procuratorate12309_webhook_secret: str = Field(
+        default="dev-procuratorate12309-webhook-secret",  # development default
+        description="Shared secret 12309 signs its pushes to the hub with",
+    )
+    sim_procuratorate12309_port: int = Field(default=8114, description="Port of the 12309 simulator")
+    adapter_max_attempts: int = Field(
+        default=20, ge=1, description="Attempts before an outbound update is marked failed"
+    )
+    adapter_retry_base_s: float = Field(
+        default=2.0, gt=0, description="First retry delay of an outbound update; doubles each attempt"
+    )
+    adapter_retry_max_s: float = Field(default=120.0, gt=0, description="Longest retry delay")
+    adapter_timeout_s: float = Field(default=10.0, gt=0, description="HTTP timeout of one push")
+    adapter_sender_batch: int = Field(default=50, ge=1, description="Updates claimed per sender round")
+    adapter_signature_tolerance_s: int = Field(
+        default=300, ge=1, description="How old (or how far ahead) an inbound X-Hub-Timestamp may be"
+    )
+    adapter_signature_algorithm: Literal["sha256", "sm3"] = Field(
+        default="sha256", description="HMAC of inbound X-Hub-Signature: sha256, or sm3 where 密评 requires"
+    )
+    adapter_hub_url: str | None = Field(
+        default=None, description="Where simulators push to the hub (default: the gateway's address)"
+    )
+
+    # Ops views (issue 7, docs/operations.md): what counts as stalled.
+    ops_idle_minutes: int = Field(
+        default=1440, ge=1, description="An open referral untouched this long is listed as stalled (idle)"
+    )
+    ops_outbox_stall_s: int = Field(
+        default=60, ge=0, description="An outbox row not relayed after this many seconds is listed as stalled"
+    )
+    ops_adapter_stall_s: int = Field(
+        default=300, ge=0, description="An outbound adapter update still retrying after this long is stalled"
+    )
+
+    # The public API's bearer tokens (only the gateway authenticates; services trust its headers).
+    token_secret: Annotated[str, DEV_SECRET] = DEV_TOKEN_SECRET
+    auth_required: bool = Field(
+        default=True,
+        description="Require a bearer token on /api/v1 (false trusts client-sent actor headers: dev and tests only)",
+    )
+
+    @model_validator(mode="after")
+    def _refuse_an_open_api_in_production(self) -> GatewaySettings:
+        if self.env is Environment.prod and not self.auth_required:
+            raise ValueError(
+                "HUB_AUTH_REQUIRED=false is for development and tests only; production refuses it"
+            )
+        return self

@@ -1,0 +1,23 @@
+"""Settings only the intake service reads (HUB_*, names unchanged): its rule files and the workers of
+the bulk import.
+
+A subclass of the kit's shared Settings, so the service's process validates both at start.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+
+from hub.config import Settings
+
+
+class IntakeSettings(Settings):
+    intake_rules_dir: Path | None = Field(
+        default=None,
+        description="Directory with intake rule files (grading.yaml, classifier.yaml); unset: the packaged ones",
+    )
+    intake_import_workers: int = Field(
+        default=1, ge=0, le=8, description="Worker processes preparing bulk-import batches (0: a thread)"
+    )

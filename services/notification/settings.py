@@ -1,0 +1,56 @@
+"""Settings only the notification service reads (HUB_*, names unchanged): the SMS providers, Aliyun
+and SMPP, and the port of the SMS simulator `hub up --simulators` starts.
+
+A subclass of the kit's shared Settings, so the service's process validates both at start.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, field_validator
+
+from hub.config import Settings
+
+# SMS provider adapters selectable by HUB_SMS_PROVIDERS (services/notification/sms/).
+SMS_PROVIDERS = ("aliyun", "smpp")
+
+
+class NotificationSettings(Settings):
+    sim_sms_port: int = Field(
+        default=8101, description="Port of the SMS simulator started by `hub up --simulators`"
+    )
+    sms_url: str = "http://127.0.0.1:8101"
+    sms_sign_name: str = "昆都仑区综治中心"
+    sms_access_key_id: str = "dev-access-key"
+    sms_access_key_secret: str = "dev-access-secret"  # noqa: S105 - development default
+    sms_providers: tuple[str, ...] = Field(
+        default=("aliyun",),
+        description="SMS providers in failover order (JSON list): aliyun, smpp",
+    )
+    smpp_host: str = Field(default="127.0.0.1", description="SMPP gateway (SMSC) host")
+    smpp_port: int = Field(default=2775, ge=1, le=65535, description="SMPP gateway (SMSC) port")
+    smpp_system_id: str = Field(default="hub", description="SMPP bind system_id (account)")
+    smpp_password: str = Field(
+        default="dev-smpp",
+        description="SMPP bind password (SMPP v3.4 allows at most 8 characters)",
+    )
+    sms_inbound_redelivery_window_s: int = Field(
+        default=3600,
+        ge=1,
+        description=(
+            "An inbound SMS without a provider message id (SMPP) that repeats the sender, number, "
+            "reference and text of one received this many seconds before is a redelivery: recorded once"
+        ),
+    )
+
+    @field_validator("sms_providers")
+    @classmethod
+    def _known_sms_providers(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        names = tuple(v.strip().lower() for v in value)
+        unknown = sorted(set(names) - set(SMS_PROVIDERS))
+        if unknown:
+            raise ValueError(
+                f"HUB_SMS_PROVIDERS: unknown provider(s) {unknown}; choose from {list(SMS_PROVIDERS)}"
+            )
+        if not names or len(set(names)) != len(names):
+            raise ValueError("HUB_SMS_PROVIDERS must list at least one provider, each once")
+        return names
