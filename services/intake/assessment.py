@@ -31,7 +31,15 @@ from services.intake.domain.grading import (
     grade,
 )
 from services.intake.domain.model import CaseIn
-from services.intake.domain.signals import SignalReader, TextFacts, case_texts, default_signal_reader
+from services.intake.domain.second_opinion import with_second_opinion
+from services.intake.domain.signals import (
+    SignalReader,
+    TextFacts,
+    TextPart,
+    case_texts,
+    default_signal_reader,
+)
+from services.intake.domain.text_model import TextModel, default_text_model
 
 
 @dataclass(frozen=True)
@@ -63,19 +71,33 @@ class AssessmentOut:
 
 class Assessor:
     def __init__(
-        self, grading: GradingRules, classifier: KeywordClassifier, signals: SignalReader | None = None
+        self,
+        grading: GradingRules,
+        classifier: KeywordClassifier,
+        signals: SignalReader | None = None,
+        text_model: TextModel | None = None,
     ) -> None:
         self.grading = grading
         self.classifier = classifier
         self.signals = signals or default_signal_reader()
+        # The statistical second opinion (rules/text_model.json); used when grading.yaml enables it.
+        self.text_model = text_model
 
     @classmethod
     def from_packaged_rules(cls) -> Assessor:
-        return cls(default_grading_rules(), default_classifier(), default_signal_reader())
+        return cls(
+            default_grading_rules(), default_classifier(), default_signal_reader(), default_text_model()
+        )
 
     def read_text(self, title: str, description: str, notes: Sequence[tuple[int, str]] = ()) -> TextFacts:
         """What the report's words say (title, description and notes), with the quoted evidence."""
         return self.signals.read(case_texts(title, description, notes))
+
+    def _second_opinion(self, assessment: Assessment, parts: Sequence[TextPart]) -> Assessment:
+        """The rules' assessment, raised where the text model is sure enough of red (never lowered)."""
+        if self.text_model is None or not self.grading.text_model_enabled:
+            return assessment
+        return with_second_opinion(assessment, parts, self.text_model, self.grading)
 
     def address_key(self, address: str) -> str:
         return normalise_address(address)
@@ -89,15 +111,15 @@ class Assessor:
 
     def grade(self, case_in: CaseIn, category: str, repeat_count: int) -> AssessmentOut:
         """Grade a case being registered: its structured fields and what its title and description say."""
-        return _out(
-            assess_case(
-                case_in,
-                repeat_count_30d=repeat_count,
-                category=Category(category),
-                rules=self.grading,
-                text=self.read_text(case_in.title, case_in.description),
-            )
+        parts = case_texts(case_in.title, case_in.description)
+        assessment = assess_case(
+            case_in,
+            repeat_count_30d=repeat_count,
+            category=Category(category),
+            rules=self.grading,
+            text=self.signals.read(parts),
         )
+        return _out(self._second_opinion(assessment, parts))
 
     def duplicate_of(self, new: Candidate, candidates: list[Candidate]) -> str | None:
         match = find_suspected_duplicate(new.summary(), [c.summary() for c in candidates])
@@ -120,6 +142,7 @@ class Assessor:
     ) -> AssessmentOut:
         """Grade a registered case again from what is stored (after a category correction, a note),
         its text read again with the notes added since."""
+        parts = case_texts(title, description, notes)
         facts = GradingFacts.combine(
             people_involved=people_involved,
             amount_yuan=amount_yuan,
@@ -129,9 +152,9 @@ class Assessor:
             request_type=RequestType(request_type),
             channel=Channel(channel),
             urgent=urgent,
-            text=self.read_text(title, description, notes),
+            text=self.signals.read(parts),
         )
-        return _out(grade(facts, self.grading))
+        return _out(self._second_opinion(grade(facts, self.grading), parts))
 
     def severity(self, colour: str) -> int:
         return RiskColour(colour).severity
@@ -148,6 +171,8 @@ class Assessor:
     def warm_signals(self) -> None:
         """Import the numeral converter (cn2an, ~0.1 s once per process) before the first report."""
         self.read_text("预热", "约三十多人，二十万元")
+        if self.text_model is not None:
+            self._second_opinion(grade(GradingFacts(), self.grading), case_texts("预热", "预热"))
 
 
 def _out(assessment: Assessment) -> AssessmentOut:

@@ -22,11 +22,13 @@ from services.intake.domain.grading import load_grading_rules
 from services.intake.domain.resources import read_rule_text
 from services.intake.domain.rulefile import RuleFileError
 from services.intake.domain.signals import SignalReader, load_signal_rules
+from services.intake.domain.text_model import load_text_model
 
 GRADING = "grading.yaml"
 CLASSIFIER = "classifier.yaml"
 SIGNALS = "signals.yaml"
-RULE_FILES = (GRADING, CLASSIFIER, SIGNALS)
+TEXT_MODEL = "text_model.json"  # the second opinion's weights (scripts/train-text-model)
+RULE_FILES = (GRADING, CLASSIFIER, SIGNALS, TEXT_MODEL)
 
 
 @dataclass(frozen=True)
@@ -76,11 +78,13 @@ def load_assessor(rules_dir: Path | None) -> tuple[Assessor, list[RuleSource]]:
     )
     signals_text, signals_origin = texts[SIGNALS]
     signals = SignalReader(_parse(SIGNALS, signals_origin, signals_text, load_signal_rules))
+    model_text, model_origin = texts[TEXT_MODEL]
+    text_model = _parse(TEXT_MODEL, model_origin, model_text, load_text_model)
     sources = [
         RuleSource(name, origin, hashlib.sha256(text.encode("utf-8")).hexdigest())
         for name, (text, origin) in texts.items()
     ]
-    return Assessor(grading, classifier, signals), sources
+    return Assessor(grading, classifier, signals, text_model), sources
 
 
 def _parse(name: str, origin: str, text: str, loader: Any) -> Any:

@@ -82,6 +82,8 @@ class GradingRules:
     default: DefaultReason
     level_by_colour: Mapping[RiskColour, ResponseLevel]
     level_floors: tuple[LevelFloor, ...] = ()
+    # `text_model_enabled`: the text model's second opinion may raise the colour (second_opinion.py).
+    text_model_enabled: bool = False
 
     def response_level_for(self, colour: RiskColour, departments_count: int = 1) -> ResponseLevel:
         level = self.level_by_colour[colour]
@@ -334,7 +336,15 @@ def _explain(condition: Condition, values: Mapping[str, Any]) -> dict[str, Any]:
 def load_grading_rules(text: str) -> GradingRules:
     """Parse and validate a grading rule file; raise RuleFileError naming the faulty entry."""
     data = parse_yaml_mapping(text, "grading")
-    expect_keys(data, "grading", required={"version", "rules", "default", "response_levels"})
+    expect_keys(
+        data,
+        "grading",
+        required={"version", "rules", "default", "response_levels"},
+        optional={"text_model_enabled"},
+    )
+    text_model_enabled = data.get("text_model_enabled", False)
+    if not isinstance(text_model_enabled, bool):
+        raise RuleFileError("text_model_enabled", f"expected true or false, got {text_model_enabled!r}")
     expect_version(data, "grading")
     raw_rules = data["rules"]
     if not isinstance(raw_rules, list) or not raw_rules:
@@ -372,7 +382,7 @@ def load_grading_rules(text: str) -> GradingRules:
     if default.id in seen:
         raise RuleFileError("default.id", f"duplicate rule id {default.id!r}")
     by_colour, floors = _load_levels(data["response_levels"])
-    return GradingRules(tuple(rules), default, by_colour, floors)
+    return GradingRules(tuple(rules), default, by_colour, floors, text_model_enabled)
 
 
 def _load_levels(node: object) -> tuple[dict[RiskColour, ResponseLevel], tuple[LevelFloor, ...]]:

@@ -12,10 +12,17 @@ read the rules, when it is present: only its figures are shown (no ids, no texts
 them would spend it). Figures are printed (pytest -s) and written to
 test-artifacts/grading-accuracy.txt. The test fails when red recall is below 0.95 or accuracy below
 0.85 on development; the held-out and whole-corpus figures are reported as they are.
+
+Two graders are measured: the rules alone, and the rules with the text model's second opinion (what
+intake runs when grading.yaml's `text_model_enabled` is true, off by default; rules/text_model.json),
+measured here with it switched on. Both are gated
+on development. The model was trained on the development files, so its development figures say only
+that it does not spoil them; its writer-shift figures are in docs/decisions/0007-second-opinion.md.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections import Counter
 from dataclasses import dataclass, field
@@ -25,7 +32,11 @@ from typing import Any
 import yaml
 
 from services.intake.assessment import Assessor
+from services.intake.domain.classifier import default_classifier
+from services.intake.domain.grading import default_grading_rules
 from services.intake.domain.model import CaseIn
+from services.intake.domain.signals import default_signal_reader
+from services.intake.domain.text_model import default_text_model
 
 ARTIFACTS = Path(os.environ.get("HUB_TEST_ARTIFACTS", "test-artifacts"))
 CORPUS = Path(__file__).resolve().parents[2] / "data" / "grading_corpus"
@@ -125,30 +136,50 @@ def measure(assessor: Assessor, reports: list[dict[str, Any]], *, keep_wrong: bo
     return result
 
 
-def test_grading_accuracy_on_the_labelled_corpus() -> None:
-    assessor = Assessor.from_packaged_rules()
+def rules_alone() -> Assessor:
+    return Assessor(default_grading_rules(), default_classifier(), default_signal_reader(), None)
+
+
+def measured(assessor: Assessor, label: str) -> tuple[Measure, Measure, list[str]]:
+    """Development's figures, the whole corpus's, and the lines that report them (held-out too)."""
     development = measure(assessor, [r for name in DEVELOPMENT for r in load(name)], keep_wrong=True)
-    lines = [
-        "four-colour grading of text-only reports (title + description, nothing structured)",
-        *development.render(f"development ({' + '.join(DEVELOPMENT)}; rules tuned on it)", show_wrong=True),
-    ]
+    lines = development.render(
+        f"{label}: development ({' + '.join(DEVELOPMENT)}; tuned on it)", show_wrong=True
+    )
     whole = Measure(confusion=Counter(development.confusion), keep_wrong=False)
     if (CORPUS / HELD_OUT).exists():
         heldout = measure(assessor, load(HELD_OUT), keep_wrong=False)
-        lines += heldout.render(f"held-out ({HELD_OUT}; never read; figures only)", show_wrong=False)
+        lines += heldout.render(f"{label}: held-out ({HELD_OUT}; never read; figures only)", show_wrong=False)
         whole.confusion.update(heldout.confusion)
-        lines += whole.render("whole corpus (development + held-out)", show_wrong=False)
+        lines += whole.render(f"{label}: whole corpus (development + held-out)", show_wrong=False)
     else:
-        lines.append(f"held-out: {HELD_OUT} not present, not measured")
+        lines.append(f"{label}: held-out: {HELD_OUT} not present, not measured")
+    return development, whole, lines
+
+
+def test_grading_accuracy_on_the_labelled_corpus() -> None:
+    combined = Assessor(
+        dataclasses.replace(default_grading_rules(), text_model_enabled=True),
+        default_classifier(),
+        default_signal_reader(),
+        default_text_model(),
+    )
+    lines = ["four-colour grading of text-only reports (title + description, nothing structured)"]
+    gated = []
+    for label, assessor in (("rules", rules_alone()), ("rules + second opinion", combined)):
+        development, whole, measured_lines = measured(assessor, label)
+        lines += measured_lines
+        gated.append((development, whole))
     report = "\n".join(lines)
     print("\n" + report)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     (ARTIFACTS / "grading-accuracy.txt").write_text(report + "\n", encoding="utf-8")
 
-    # Plain numbers in the assertion: pytest shows their operands, and the message is development's
-    # figures and misclassified reports (no held-out report is ever kept).
-    red_recall, accuracy = development.recall("red"), development.accuracy
-    assert red_recall >= MIN_RED_RECALL and accuracy >= MIN_ACCURACY, report
+    for development, _whole in gated:
+        # Plain numbers in the assertion: pytest shows their operands, and the message is development's
+        # figures and misclassified reports (no held-out report is ever kept).
+        red_recall, accuracy = development.recall("red"), development.accuracy
+        assert red_recall >= MIN_RED_RECALL and accuracy >= MIN_ACCURACY, report
     # The held-out split and the whole corpus are reported, not gated: a gate that includes the held-out
     # split would be tuned against sooner or later, and a fresh split is exactly where the rules fall
     # short (heldout3 measured once at 0.750 red recall, 2026-12-05: see the corpus README).

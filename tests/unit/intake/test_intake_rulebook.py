@@ -7,7 +7,15 @@ from pathlib import Path
 import pytest
 
 from services.intake.domain.resources import read_rule_text
-from services.intake.rulebook import CLASSIFIER, GRADING, SIGNALS, RulesInvalid, load_assessor, locate
+from services.intake.rulebook import (
+    CLASSIFIER,
+    GRADING,
+    SIGNALS,
+    TEXT_MODEL,
+    RulesInvalid,
+    load_assessor,
+    locate,
+)
 
 GRADING_TEXT = read_rule_text(GRADING)
 
@@ -18,8 +26,20 @@ def test_packaged_rules_load() -> None:
         GRADING: "packaged",
         CLASSIFIER: "packaged",
         SIGNALS: "packaged",
+        TEXT_MODEL: "packaged",
     }
     assert assessor.response_level_for("red") == "joint_consultation"
+    assert assessor.text_model is not None
+
+
+def test_a_faulty_text_model_in_the_rules_directory_is_refused(tmp_path: Path) -> None:
+    (tmp_path / TEXT_MODEL).write_text(
+        read_rule_text(TEXT_MODEL).replace('"option": "red"', '"option": "purple"'), "utf-8"
+    )
+    with pytest.raises(RulesInvalid) as refused:
+        load_assessor(tmp_path)
+    assert refused.value.file == str(tmp_path / TEXT_MODEL)
+    assert refused.value.where == "text_model.option"
 
 
 def test_a_file_in_the_rules_directory_replaces_the_packaged_one(tmp_path: Path) -> None:
@@ -31,6 +51,7 @@ def test_a_file_in_the_rules_directory_replaces_the_packaged_one(tmp_path: Path)
         GRADING: str(tmp_path / GRADING),
         CLASSIFIER: "packaged",
         SIGNALS: "packaged",
+        TEXT_MODEL: "packaged",
     }
     assert assessor.response_level_for("red") == "time_limited"
 
