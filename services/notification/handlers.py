@@ -27,12 +27,13 @@ from hub.crypto import FieldCipher, keyed_hash
 from hub.db import Database
 from hub.messaging.consumer import Handler, HandlerContext, RetryLater
 from hub.tracing import current_traceparent
+from hub.upsert import upsert
 from services.notification.contacts import ContactRegistry
 from services.notification.domain import messages
 from services.notification.domain.messages import Planned
 from services.notification.domain.scheduling import SendingPolicy, earliest_send
 from services.notification.domain.templates import TemplateCatalog
-from services.notification.ledger import opted_out, send_history, upsert_for
+from services.notification.ledger import opted_out, send_history
 from services.notification.tables import contacts, deliveries
 
 log = logging.getLogger("hub.notification.handlers")
@@ -79,7 +80,7 @@ class NotificationHandlers:
 
     async def on_case_registered(self, ctx: HandlerContext) -> None:
         case = CaseRegisteredV1.model_validate(ctx.event.data)
-        stmt = upsert_for(ctx.session)(contacts).values(
+        stmt = upsert(ctx.session, contacts, ["case_no"]).values(
             case_no=case.case_no,
             phone_enc=case.reporter.phone_enc,
             phone_hash=case.reporter.phone_hash,
@@ -87,7 +88,7 @@ class NotificationHandlers:
             colour=case.colour,
             updated_at=self.clock(),
         )
-        await ctx.session.execute(stmt.on_conflict_do_nothing(index_elements=["case_no"]))
+        await ctx.session.execute(stmt)
 
     async def on_assessment_changed(self, ctx: HandlerContext) -> None:
         change = CaseAssessmentChangedV1.model_validate(ctx.event.data)
@@ -293,7 +294,7 @@ class NotificationHandlers:
                 if not_before > now:
                     log.info("case %s: %s deferred to %s", case_no, template, not_before.isoformat())
         traceparent, _ = current_traceparent()
-        stmt = upsert_for(session)(deliveries).values(
+        stmt = upsert(session, deliveries, ["dedup_key"]).values(
             id=str(uuid.uuid4()),
             dedup_key=f"{scope or ctx.event.id}:{recipient_hash}:{template}",
             case_no=case_no,
@@ -310,5 +311,5 @@ class NotificationHandlers:
             traceparent=traceparent,
             created_at=now,
         )
-        await session.execute(stmt.on_conflict_do_nothing(index_elements=["dedup_key"]))
+        await session.execute(stmt)
         Database.flag(session, "deliveries")

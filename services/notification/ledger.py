@@ -4,20 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notification.tables import deliveries, opt_outs
-
-
-def upsert_for(session: AsyncSession) -> Any:
-    """The dialect's INSERT that knows ON CONFLICT."""
-    bind = session.bind
-    return pg_insert if bind is not None and bind.dialect.name == "postgresql" else sqlite_insert
 
 
 def aware(moment: datetime) -> datetime:
