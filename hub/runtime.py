@@ -153,8 +153,7 @@ class ServiceRuntime:
     async def refresh_metrics(self) -> None:
         count, oldest = await pending_count(self.db, self.kit.outbox)
         self.metrics.outbox_pending.set(count)
-        if oldest is not None:
-            oldest = oldest if oldest.tzinfo else oldest.replace(tzinfo=UTC)
+        if oldest is not None:  # aware: min() reads through the column's UtcDateTime
             self.metrics.outbox_lag_seconds.set((datetime.now(UTC) - oldest).total_seconds())
         else:
             self.metrics.outbox_lag_seconds.set(0)

@@ -107,7 +107,7 @@ async def _register(
                 phone_hash=r.reporter_phone_hash,
                 address_key=r.address_key,
                 category=r.category,
-                registered_at=_aware(r.registered_at),
+                registered_at=r.registered_at,
                 text=f"{r.title} {r.description}",
             )
             for r in recent
@@ -210,7 +210,3 @@ async def _surviving(session: Any, case_no: str) -> str:
             return case_no
         case_no = merged_into
     return case_no
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -31,7 +31,6 @@ from hub.runtime import ServiceRuntime
 from hub.upsert import upsert
 from services.notification.domain.phones import NotAMobile, normalise_mobile
 from services.notification.domain.replies import is_opt_out, parse_reply
-from services.notification.ledger import aware
 from services.notification.tables import deliveries, inbound_replies, opt_outs
 
 log = logging.getLogger("hub.notification.inbound")
@@ -130,7 +129,7 @@ class InboundReplies:
                 select(inbound_replies.c.received_at).where(inbound_replies.c.dedup_key == key)
             )
         ).first()
-        return row is not None and aware(row.received_at) > now - self.redelivery_window
+        return row is not None and row.received_at > now - self.redelivery_window
 
     async def _decide(
         self, session: Any, phone_hash: str, message: InboundSms, now: datetime
@@ -169,7 +168,7 @@ class InboundReplies:
                 .limit(1)
             )
         ).first()
-        if latest is None or aware(latest.sent_at) < now - self.window:
+        if latest is None or latest.sent_at < now - self.window:
             return None
         answered = (
             await session.execute(

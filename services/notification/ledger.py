@@ -12,6 +12,7 @@ from services.notification.tables import deliveries, opt_outs
 
 
 def aware(moment: datetime) -> datetime:
+    # Only sender.py still calls this; UtcDateTime columns read back aware UTC already.
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
@@ -45,7 +46,7 @@ async def send_history(
     )
     for row in handed:
         if row.id not in exclude:
-            history[row.recipient_hash].append(aware(row.sent_at))
+            history[row.recipient_hash].append(row.sent_at)
     statuses = ["pending", "sending"] if include_scheduled else ["sending"]
     queued = await session.execute(
         select(t.c.id, t.c.recipient_hash, t.c.not_before, t.c.status, t.c.sent_at).where(
@@ -55,5 +56,5 @@ async def send_history(
     for item in queued:
         if item.id in exclude or item.sent_at is not None:
             continue  # a resend already counted by its earlier hand-off
-        history[item.recipient_hash].append(max(aware(item.not_before), now))
+        history[item.recipient_hash].append(max(item.not_before, now))
     return history
