@@ -10,6 +10,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from hub.datafile import DataFileError, expect_mapping, expect_str, expect_version, parse_mapping
+
 from .categories import Category
 from .conditions import (
     FLAGS_FIELD,
@@ -24,7 +26,6 @@ from .conditions import (
 from .enums import Channel, RequestType, ResponseLevel, RiskColour, RiskFlag
 from .model import CaseIn
 from .resources import read_rule_text
-from .rulefile import RuleFileError, expect_keys, expect_str, expect_version, parse_yaml_mapping
 from .signal_evidence import Evidence, TextFacts, flag_key
 
 _GRADING_VOCAB = Vocabulary(
@@ -332,26 +333,26 @@ def _explain(condition: Condition, values: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def load_grading_rules(text: str) -> GradingRules:
-    """Parse and validate a grading rule file; raise RuleFileError naming the faulty entry."""
-    data = parse_yaml_mapping(text, "grading")
-    expect_keys(data, "grading", required={"version", "rules", "default", "response_levels"})
+    """Parse and validate a grading rule file; raise DataFileError naming the faulty entry."""
+    data = parse_mapping(text, "grading")
+    expect_mapping(data, "grading", required={"version", "rules", "default", "response_levels"})
     expect_version(data, "grading")
     raw_rules = data["rules"]
     if not isinstance(raw_rules, list) or not raw_rules:
-        raise RuleFileError("rules", "expected a non-empty list of rules")
+        raise DataFileError("rules", "expected a non-empty list of rules")
     rules: list[GradingRule] = []
     seen: set[str] = set()
     for i, raw in enumerate(raw_rules):
         where = f"rules[{i}]"
-        node = expect_keys(
+        node = expect_mapping(
             raw, where, required={"id", "description_zh", "when"}, optional={"colour", "raise"}
         )
         rule_id = expect_str(node["id"], f"{where}.id")
         if rule_id in seen:
-            raise RuleFileError(f"{where}.id", f"duplicate rule id {rule_id!r}")
+            raise DataFileError(f"{where}.id", f"duplicate rule id {rule_id!r}")
         seen.add(rule_id)
         if ("colour" in node) == ("raise" in node):
-            raise RuleFileError(
+            raise DataFileError(
                 where, "a rule gives either a colour or a raise (steps up), not both or neither"
             )
         rules.append(
@@ -363,21 +364,21 @@ def load_grading_rules(text: str) -> GradingRules:
                 raise_steps=_steps(node["raise"], f"{where}.raise") if "raise" in node else 0,
             )
         )
-    default_node = expect_keys(data["default"], "default", required={"id", "colour", "description_zh"})
+    default_node = expect_mapping(data["default"], "default", required={"id", "colour", "description_zh"})
     default = DefaultReason(
         id=expect_str(default_node["id"], "default.id"),
         colour=_colour(default_node["colour"], "default.colour"),
         description_zh=expect_str(default_node["description_zh"], "default.description_zh"),
     )
     if default.id in seen:
-        raise RuleFileError("default.id", f"duplicate rule id {default.id!r}")
+        raise DataFileError("default.id", f"duplicate rule id {default.id!r}")
     by_colour, floors = _load_levels(data["response_levels"])
     return GradingRules(tuple(rules), default, by_colour, floors)
 
 
 def _load_levels(node: object) -> tuple[dict[RiskColour, ResponseLevel], tuple[LevelFloor, ...]]:
-    levels = expect_keys(node, "response_levels", required={"by_colour"}, optional={"floors"})
-    by_colour_node = expect_keys(
+    levels = expect_mapping(node, "response_levels", required={"by_colour"}, optional={"floors"})
+    by_colour_node = expect_mapping(
         levels["by_colour"], "response_levels.by_colour", required={c.value for c in RiskColour}
     )
     by_colour = {
@@ -386,11 +387,11 @@ def _load_levels(node: object) -> tuple[dict[RiskColour, ResponseLevel], tuple[L
     }
     raw_floors = levels.get("floors") or []
     if not isinstance(raw_floors, list):
-        raise RuleFileError("response_levels.floors", "expected a list")
+        raise DataFileError("response_levels.floors", "expected a list")
     floors = []
     for i, raw in enumerate(raw_floors):
         where = f"response_levels.floors[{i}]"
-        floor = expect_keys(raw, where, required={"when", "at_least"})
+        floor = expect_mapping(raw, where, required={"when", "at_least"})
         floors.append(
             LevelFloor(
                 when=parse_condition(floor["when"], f"{where}.when", _LEVEL_VOCAB),
@@ -402,21 +403,21 @@ def _load_levels(node: object) -> tuple[dict[RiskColour, ResponseLevel], tuple[L
 
 def _steps(raw: object, where: str) -> int:
     if isinstance(raw, bool) or not isinstance(raw, int) or not 1 <= raw <= 3:
-        raise RuleFileError(where, f"expected a number of colour steps from 1 to 3, got {raw!r}")
+        raise DataFileError(where, f"expected a number of colour steps from 1 to 3, got {raw!r}")
     return raw
 
 
 def _colour(raw: object, where: str) -> RiskColour:
     if isinstance(raw, str) and raw in RiskColour.__members__:
         return RiskColour(raw)
-    raise RuleFileError(where, f"unknown colour {raw!r}; allowed: red, orange, yellow, blue")
+    raise DataFileError(where, f"unknown colour {raw!r}; allowed: red, orange, yellow, blue")
 
 
 def _level(raw: object, where: str) -> ResponseLevel:
     if isinstance(raw, str) and raw in ResponseLevel.__members__:
         return ResponseLevel(raw)
     allowed = ", ".join(level.value for level in ResponseLevel)
-    raise RuleFileError(where, f"unknown response level {raw!r}; allowed: {allowed}")
+    raise DataFileError(where, f"unknown response level {raw!r}; allowed: {allowed}")
 
 
 @cache

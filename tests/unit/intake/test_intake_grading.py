@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from hub.datafile import DataFileError
 from services.intake.domain.enums import ResponseLevel, RiskColour, RiskFlag
 from services.intake.domain.grading import (
     GradingFacts,
@@ -18,7 +19,6 @@ from services.intake.domain.grading import (
 )
 from services.intake.domain.model import CaseIn
 from services.intake.domain.resources import read_rule_text
-from services.intake.domain.rulefile import RuleFileError
 from services.intake.domain.signals import case_texts, read_text_facts
 
 
@@ -356,7 +356,7 @@ def one_rule(when: str, colour: str = "red") -> str:
     ],
 )
 def test_bad_rule_files_are_refused_with_a_located_message(text: str, where: str, problem: str) -> None:
-    with pytest.raises(RuleFileError) as info:
+    with pytest.raises(DataFileError) as info:
         load_grading_rules(text)
     assert info.value.where == where
     assert problem in str(info.value)
