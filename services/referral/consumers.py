@@ -16,10 +16,10 @@ from sqlalchemy import select
 from hub.contracts.gateway import HotlineExtensionAnsweredV1, HotlineRatingReceivedV1, HotlineUrgeReceivedV1
 from hub.contracts.intake import CaseAssessmentChangedV1, CaseMergedV1, CaseRegisteredV1
 from hub.contracts.notification import SmsReplyReceivedV1
+from hub.contracts.vocabulary import Colour
 from hub.messaging.consumer import Handler, HandlerContext, Reject, RetryLater
 from services.referral import store
 from services.referral.actors import SYSTEM, Actor
-from services.referral.domain.codes import Colour
 from services.referral.domain.lifecycle import TransitionRefused
 from services.referral.errors import ReferralError
 from services.referral.tables import cases

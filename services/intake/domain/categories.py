@@ -1,33 +1,15 @@
-"""Case categories: code names live here (typed), labels and GB/T 39666 codes in rules/categories.yaml."""
+"""Case categories: the codes are hub.contracts.vocabulary.Category; labels and GB/T 39666 codes are in
+rules/categories.yaml."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 from functools import cache
 
+from hub.contracts.vocabulary import Category
 from hub.datafile import DataFileError, expect_mapping, expect_str, expect_version, parse_mapping
 
 from .resources import read_rule_text
-
-
-class Category(StrEnum):
-    property = "property"
-    neighbour = "neighbour"
-    family = "family"
-    labour = "labour"
-    contract = "contract"
-    finance = "finance"
-    land_compensation = "land_compensation"
-    construction_payment = "construction_payment"
-    public_facilities_alteration = "public_facilities_alteration"
-    noise = "noise"
-    sanitation = "sanitation"
-    public_security = "public_security"
-    petition = "petition"
-    law_related = "law_related"
-    public_interest_clue = "public_interest_clue"
-    other = "other"
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
 
+from hub.contracts.vocabulary import Category
 from hub.datafile import DataFileError, expect_mapping, expect_version, parse_mapping
 
-from .categories import Category
 from .resources import read_rule_text
 
 if TYPE_CHECKING:

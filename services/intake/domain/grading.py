@@ -10,9 +10,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from hub.contracts.vocabulary import Category, Colour, ResponseLevel
 from hub.datafile import DataFileError, expect_mapping, expect_str, expect_version, parse_mapping
 
-from .categories import Category
 from .conditions import (
     FLAGS_FIELD,
     AllOf,
@@ -23,7 +23,7 @@ from .conditions import (
     Vocabulary,
     parse_condition,
 )
-from .enums import Channel, RequestType, ResponseLevel, RiskColour, RiskFlag
+from .enums import Channel, RequestType, RiskFlag
 from .model import CaseIn
 from .resources import read_rule_text
 from .signal_evidence import Evidence, TextFacts, flag_key
@@ -47,7 +47,7 @@ _GRADING_VOCAB = Vocabulary(
 )
 _LEVEL_VOCAB = Vocabulary(
     fields={"colour": FieldKind.code, "departments_count": FieldKind.number},
-    codes={"colour": frozenset(RiskColour)},
+    codes={"colour": frozenset(Colour)},
     flags=frozenset(),
 )
 
@@ -58,7 +58,7 @@ _LEVEL_VOCAB = Vocabulary(
 @dataclass(frozen=True, slots=True)
 class GradingRule:
     id: str
-    colour: RiskColour | None  # the colour the rule gives; None for a rule that raises
+    colour: Colour | None  # the colour the rule gives; None for a rule that raises
     description_zh: str
     when: Condition
     raise_steps: int = 0  # `raise: n`: the colour the other rules give, n steps up (red at most)
@@ -67,7 +67,7 @@ class GradingRule:
 @dataclass(frozen=True, slots=True)
 class DefaultReason:
     id: str
-    colour: RiskColour
+    colour: Colour
     description_zh: str
 
 
@@ -81,10 +81,10 @@ class LevelFloor:
 class GradingRules:
     rules: tuple[GradingRule, ...]
     default: DefaultReason
-    level_by_colour: Mapping[RiskColour, ResponseLevel]
+    level_by_colour: Mapping[Colour, ResponseLevel]
     level_floors: tuple[LevelFloor, ...] = ()
 
-    def response_level_for(self, colour: RiskColour, departments_count: int = 1) -> ResponseLevel:
+    def response_level_for(self, colour: Colour, departments_count: int = 1) -> ResponseLevel:
         level = self.level_by_colour[colour]
         facts = {"colour": colour.value, "departments_count": departments_count}
         for floor in self.level_floors:
@@ -100,7 +100,7 @@ class FiredRule(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     rule_id: str
-    colour: RiskColour
+    colour: Colour
     description_zh: str
     inputs: dict[str, Any]  # the facts the rule read, JSON-ready (amounts as decimal strings)
     # Where a fact the rule read came from the report's text: the quoted words and why.
@@ -110,7 +110,7 @@ class FiredRule(BaseModel):
 class Assessment(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    colour: RiskColour
+    colour: Colour
     reasons: list[FiredRule]  # most severe first, then in rule-file order
     response_level: ResponseLevel
 
@@ -270,10 +270,10 @@ def grade(
     )
 
 
-_BY_SEVERITY = sorted(RiskColour, key=lambda colour: colour.severity)
+_BY_SEVERITY = sorted(Colour, key=lambda colour: colour.severity)
 
 
-def _raised(colour: RiskColour, steps: int) -> RiskColour:
+def _raised(colour: Colour, steps: int) -> Colour:
     return _BY_SEVERITY[min(colour.severity + steps, len(_BY_SEVERITY) - 1)]
 
 
@@ -291,7 +291,7 @@ def assess_case(
 
 
 def response_level_for(
-    colour: RiskColour, departments_count: int = 1, rules: GradingRules | None = None
+    colour: Colour, departments_count: int = 1, rules: GradingRules | None = None
 ) -> ResponseLevel:
     return (rules or default_grading_rules()).response_level_for(colour, departments_count)
 
@@ -376,13 +376,13 @@ def load_grading_rules(text: str) -> GradingRules:
     return GradingRules(tuple(rules), default, by_colour, floors)
 
 
-def _load_levels(node: object) -> tuple[dict[RiskColour, ResponseLevel], tuple[LevelFloor, ...]]:
+def _load_levels(node: object) -> tuple[dict[Colour, ResponseLevel], tuple[LevelFloor, ...]]:
     levels = expect_mapping(node, "response_levels", required={"by_colour"}, optional={"floors"})
     by_colour_node = expect_mapping(
-        levels["by_colour"], "response_levels.by_colour", required={c.value for c in RiskColour}
+        levels["by_colour"], "response_levels.by_colour", required={c.value for c in Colour}
     )
     by_colour = {
-        RiskColour(colour): _level(level, f"response_levels.by_colour.{colour}")
+        Colour(colour): _level(level, f"response_levels.by_colour.{colour}")
         for colour, level in by_colour_node.items()
     }
     raw_floors = levels.get("floors") or []
@@ -407,9 +407,9 @@ def _steps(raw: object, where: str) -> int:
     return raw
 
 
-def _colour(raw: object, where: str) -> RiskColour:
-    if isinstance(raw, str) and raw in RiskColour.__members__:
-        return RiskColour(raw)
+def _colour(raw: object, where: str) -> Colour:
+    if isinstance(raw, str) and raw in Colour.__members__:
+        return Colour(raw)
     raise DataFileError(where, f"unknown colour {raw!r}; allowed: red, orange, yellow, blue")
 
 

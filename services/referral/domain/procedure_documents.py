@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from fractions import Fraction
 from typing import Any
 
+from hub.contracts.vocabulary import Colour, ResponseLevel
 from hub.datafile import (
     DataFileError,
     expect_bool,
@@ -21,7 +22,6 @@ from hub.datafile import (
     parse_mapping,
 )
 
-from .codes import Colour, ResponseLevel
 from .deadlines import ExtensionRule, LimitUnit, Procedure, ProcedureBook, TimeLimit
 from .supervision import DEFAULT_POLICY, SupervisionPolicy
 

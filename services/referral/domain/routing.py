@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TypeVar
 
+from hub.contracts.vocabulary import Category
 from hub.datafile import (
     DataFileError,
     expect_code,
@@ -31,8 +32,6 @@ from hub.datafile import (
     expect_version,
     parse_mapping,
 )
-
-from .codes import Category
 
 
 class UnitSystem(StrEnum):

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from hub.contracts.vocabulary import Category
 from hub.datafile import DataFileError
-from services.intake.domain.categories import Category, default_categories, label_zh, load_categories
+from services.intake.domain.categories import default_categories, label_zh, load_categories
 
 
 def test_every_category_has_a_label() -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from hub.contracts.vocabulary import Category
 from hub.datafile import DataFileError
-from services.intake.domain.categories import Category
 from services.intake.domain.classifier import (
     KeywordClassifier,
     default_classifier,
