@@ -19,7 +19,8 @@ from hub import failpoints
 from hub.config import ServiceName, Settings
 from hub.crypto import FieldCipher
 from hub.db import Database, create_engine_for, wait_for_database
-from hub.messaging.consumer import EventConsumer, Handler
+from hub.messaging.consumer import EventConsumer
+from hub.messaging.handlers import Handlers
 from hub.messaging.outbox import Outbox, OutboxRelay, pending_count
 from hub.messaging.publisher import Publisher, connect
 from hub.messaging.tables import KitTables
@@ -45,7 +46,7 @@ class ServiceRuntime:
         self.publisher: Publisher | None = None
         self.relay: OutboxRelay | None = None
         self.consumers: list[EventConsumer] = []
-        self._consumer_specs: list[tuple[QueueSpec, dict[str, Handler]]] = []
+        self._consumer_specs: list[tuple[QueueSpec, Handlers]] = []
         self._loops: list[tuple[str, Loop]] = []
         # Extra metrics a service computes at each scrape (its own gauges over its own tables).
         self.metric_sources: list[Callable[[], Awaitable[None]]] = []
@@ -55,7 +56,7 @@ class ServiceRuntime:
         self.stop_event = asyncio.Event()
         self.broker_ready = asyncio.Event()
 
-    def consume(self, queue: str, handlers: dict[str, Handler]) -> None:
+    def consume(self, queue: str, handlers: Handlers) -> None:
         """Register a consumer queue bound to the event types it handles."""
         self._consumer_specs.append((QueueSpec(queue, tuple(handlers)), handlers))
 

@@ -25,7 +25,8 @@ from hub.contracts.referral import (
 )
 from hub.crypto import FieldCipher, keyed_hash
 from hub.db import Database
-from hub.messaging.consumer import Handler, HandlerContext, RetryLater
+from hub.messaging.consumer import HandlerContext, RetryLater
+from hub.messaging.handlers import Handlers
 from hub.tracing import current_traceparent
 from hub.upsert import upsert
 from services.notification.contacts import ContactRegistry
@@ -65,16 +66,18 @@ class NotificationHandlers:
         self.policy = policy or SendingPolicy()
         self.clock = clock
 
-    def table(self) -> dict[str, Handler]:
-        return {
-            CaseRegisteredV1.TYPE: self.on_case_registered,
-            CaseAssessmentChangedV1.TYPE: self.on_assessment_changed,
-            ReferralDispatchedV1.TYPE: self.on_referral_dispatched,
-            ReferralSupervisionRaisedV1.TYPE: self.on_supervision_raised,
-            ReferralExtensionDecidedV1.TYPE: self.on_extension_decided,
-            CaseRepliedV1.TYPE: self.on_case_replied,
-            TaskCreatedV1.TYPE: self.on_task_created,
-        }
+    def table(self) -> Handlers:
+        return Handlers(
+            {
+                CaseRegisteredV1: self.on_case_registered,
+                CaseAssessmentChangedV1: self.on_assessment_changed,
+                ReferralDispatchedV1: self.on_referral_dispatched,
+                ReferralSupervisionRaisedV1: self.on_supervision_raised,
+                ReferralExtensionDecidedV1: self.on_extension_decided,
+                CaseRepliedV1: self.on_case_replied,
+                TaskCreatedV1: self.on_task_created,
+            }
+        )
 
     # --- citizen contact projection -------------------------------------------------------------
 

@@ -17,7 +17,8 @@ from gateway.adapters.inbound import upsert_link
 from gateway.tables import adapter_cases, adapter_deliveries, adapter_links
 from hub.contracts.intake import CaseMergedV1
 from hub.db import Database
-from hub.messaging.consumer import Handler, HandlerContext, RetryLater
+from hub.messaging.consumer import HandlerContext, RetryLater
+from hub.messaging.handlers import Handlers
 from hub.tracing import current_traceparent
 from hub.upsert import upsert
 
@@ -104,8 +105,8 @@ class Ledger:
         # system → updates a work order merged into another case does not take from it
         self.not_for_merged = dict(not_for_merged or {})
 
-    def handlers(self) -> dict[str, Handler]:
-        return {**dict.fromkeys(EVENT_UPDATES, self.on_event), CaseMergedV1.TYPE: self.on_merged}
+    def handlers(self) -> Handlers:
+        return Handlers({**dict.fromkeys(EVENT_UPDATES, self.on_event), CaseMergedV1: self.on_merged})
 
     async def on_merged(self, ctx: HandlerContext) -> None:
         """A case merged into another: its links (and those of cases merged into it before) follow the
