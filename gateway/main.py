@@ -17,12 +17,13 @@ from gateway.tables import kit, metadata
 from gateway.timeline import project_event
 from gateway.upstream import PassThrough, Upstream
 from hub.app import create_service_app
+from hub.messaging.handlers import EVERY_EVENT, Handlers
 from hub.runtime import ServiceRuntime
 
 
 def bootstrap(settings: GatewaySettings) -> FastAPI:
     runtime = ServiceRuntime("gateway", settings, metadata, kit)
-    runtime.consume("gateway.timeline", {"#": project_event})
+    runtime.consume("gateway.timeline", Handlers({EVERY_EVENT: project_event}))
     client = httpx.AsyncClient()
     app = create_service_app(
         runtime,

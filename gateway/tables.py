@@ -18,7 +18,8 @@ from sqlalchemy import (
     text,
 )
 
-from hub.messaging.tables import BigId, UtcDateTime, define_kit_tables
+from hub.messaging.tables import BigId, define_kit_tables
+from hub.utc import UtcDateTime
 
 metadata = MetaData()
 kit = define_kit_tables(metadata)

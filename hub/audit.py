@@ -43,7 +43,7 @@ from sqlalchemy import JSON, BigInteger, Column, Index, Integer, MetaData, Strin
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.messaging.tables import UtcDateTime
+from hub.utc import UtcDateTime
 
 GENESIS = "0" * 64
 TABLE_NAME = "audit_log"

@@ -21,7 +21,8 @@ from hub import failpoints
 from hub.config import ServiceName, Settings
 from hub.crypto import FieldCipher
 from hub.db import Database, create_engine_for, wait_for_database
-from hub.messaging.consumer import EventConsumer, Handler
+from hub.messaging.consumer import EventConsumer
+from hub.messaging.handlers import Handlers
 from hub.messaging.outbox import Outbox, OutboxRelay, pending_count
 from hub.messaging.publisher import Publisher, connect
 from hub.messaging.tables import KitTables
@@ -51,7 +52,7 @@ class ServiceRuntime(Generic[SettingsT]):
         self.publisher: Publisher | None = None
         self.relay: OutboxRelay | None = None
         self.consumers: list[EventConsumer] = []
-        self._consumer_specs: list[tuple[QueueSpec, dict[str, Handler]]] = []
+        self._consumer_specs: list[tuple[QueueSpec, Handlers]] = []
         self._loops: list[tuple[str, Loop]] = []
         # Extra metrics a service computes at each scrape (its own gauges over its own tables).
         self.metric_sources: list[Callable[[], Awaitable[None]]] = []
@@ -61,7 +62,7 @@ class ServiceRuntime(Generic[SettingsT]):
         self.stop_event = asyncio.Event()
         self.broker_ready = asyncio.Event()
 
-    def consume(self, queue: str, handlers: dict[str, Handler]) -> None:
+    def consume(self, queue: str, handlers: Handlers) -> None:
         """Register a consumer queue bound to the event types it handles."""
         self._consumer_specs.append((QueueSpec(queue, tuple(handlers)), handlers))
 
@@ -159,8 +160,7 @@ class ServiceRuntime(Generic[SettingsT]):
     async def refresh_metrics(self) -> None:
         count, oldest = await pending_count(self.db, self.kit.outbox)
         self.metrics.outbox_pending.set(count)
-        if oldest is not None:
-            oldest = oldest if oldest.tzinfo else oldest.replace(tzinfo=UTC)
+        if oldest is not None:  # aware: min() reads through the column's UtcDateTime
             self.metrics.outbox_lag_seconds.set((datetime.now(UTC) - oldest).total_seconds())
         else:
             self.metrics.outbox_lag_seconds.set(0)

@@ -46,8 +46,8 @@ def load(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="YAML or JSON")],
 ) -> None:
     """Load one year's official schedule (holidays and make-up working days); audited."""
+    from hub.datafile import DataFileError
     from services.referral.domain.calendar import parse_year_schedule
-    from services.referral.domain.datafile import DataFileError
 
     text = file.read_text(encoding="utf-8")
     try:

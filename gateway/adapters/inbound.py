@@ -15,8 +15,6 @@ from typing import Any, TypeVar
 from fastapi import Request, Response
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.adapters.security import released_on_failure, verify_request
@@ -26,6 +24,7 @@ from hub.contracts.base import Contract
 from hub.contracts.gateway import HotlineRatingReceivedV1, HotlineUrgeReceivedV1
 from hub.problems import Problem, validation_errors
 from hub.runtime import ServiceRuntime
+from hub.upsert import upsert
 
 log = logging.getLogger("hub.gateway.adapters")
 
@@ -41,11 +40,6 @@ class Registered:
 
 def actor_headers(system: str) -> dict[str, str]:
     return {"X-Hub-Actor-Role": "adapter", "X-Hub-Actor-Id": system}
-
-
-def _insert(session: AsyncSession) -> Any:
-    dialect = session.bind.dialect.name if session.bind else "sqlite"
-    return pg_insert if dialect == "postgresql" else sqlite_insert
 
 
 async def upsert_link(
@@ -66,14 +60,16 @@ async def upsert_link(
         "created_at": now,
         "updated_at": now,
     }
-    insert = _insert(session)(adapter_links).values(**values)
     if external_ref is None:
-        stmt = insert.on_conflict_do_nothing(index_elements=["system", "case_no"])
+        stmt = upsert(session, adapter_links, ["system", "case_no"], values)
     else:
-        stmt = insert.on_conflict_do_update(
-            index_elements=["system", "external_ref"],
-            set_={
-                "case_no": func.coalesce(adapter_links.c.case_no, insert.excluded.case_no),
+        stmt = upsert(
+            session,
+            adapter_links,
+            ["system", "external_ref"],
+            values,
+            update=lambda new: {
+                "case_no": func.coalesce(adapter_links.c.case_no, new.case_no),
                 "updated_at": now,
             },
         )
@@ -180,11 +176,10 @@ async def _claim_inbound(
     session: AsyncSession, system: str, kind: str, external_id: str, case_no: str
 ) -> bool:
     stmt = (
-        _insert(session)(adapter_inbound)
+        upsert(session, adapter_inbound, ["system", "kind", "external_id"])
         .values(
             system=system, kind=kind, external_id=external_id, case_no=case_no, received_at=datetime.now(UTC)
         )
-        .on_conflict_do_nothing(index_elements=["system", "kind", "external_id"])
         .returning(adapter_inbound.c.case_no)
     )
     return (await session.execute(stmt)).first() is not None

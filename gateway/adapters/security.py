@@ -22,14 +22,13 @@ from datetime import UTC, datetime, timedelta
 
 from fastapi import Request
 from sqlalchemy import delete
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from gateway.settings import GatewaySettings
 from gateway.tables import adapter_nonces
 from hub.config import Environment
 from hub.db import Database
 from hub.problems import Problem
+from hub.upsert import upsert
 
 log = logging.getLogger("hub.gateway.adapters")
 
@@ -135,14 +134,13 @@ async def verify_request(request: Request, system: str) -> Signed:
 
 async def claim_nonce(db: Database, system: str, nonce: str, expires_at: datetime) -> bool:
     """Record the nonce; False if it was already there (one statement, safe across replicas)."""
-    insert = pg_insert if db.is_postgres else sqlite_insert
     async with db.transaction() as session:
-        stmt = (
-            insert(adapter_nonces)
-            .values(system=system, nonce=nonce, expires_at=expires_at)
-            .on_conflict_do_nothing(index_elements=["system", "nonce"])
-            .returning(adapter_nonces.c.nonce)
-        )
+        stmt = upsert(
+            session,
+            adapter_nonces,
+            ["system", "nonce"],
+            {"system": system, "nonce": nonce, "expires_at": expires_at},
+        ).returning(adapter_nonces.c.nonce)
         return (await session.execute(stmt)).first() is not None
 
 

@@ -19,11 +19,11 @@ from gateway.ops.sources import Sources
 from gateway.ops.stalls import KINDS, Filters, attach_last_handoff, enrich, select_stalled
 from gateway.settings import GatewaySettings
 from gateway.upstream import Upstream
+from hub.contracts.vocabulary import Colour
 from hub.problems import Problem
 from hub.runtime import ServiceRuntime
 
 Kind = Literal["deadline", "idle", "outbox", "dead_letter", "adapter_delivery", "sms"]
-Colour = Literal["red", "orange", "yellow", "blue"]
 Code = Annotated[str, Query(max_length=100, pattern=r"^[A-Za-z0-9_@.\-]+$")]
 
 

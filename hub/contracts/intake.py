@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import Field
 
 from hub.contracts.base import Contract
+from hub.contracts.vocabulary import Category, Colour, ResponseLevel
 
 
 class ReporterContact(Contract):
@@ -26,14 +27,14 @@ class CaseRegisteredV1(Contract):
     channel: str
     source_ref: str | None = None
     request_type: str
-    category: str
+    category: Category
     title: str
     street_code: str | None = None
     grid_code: str | None = None
     people_involved: int = 1
-    colour: str
+    colour: Colour
     colour_reasons: list[dict[str, Any]] = Field(default_factory=list)
-    response_level: str
+    response_level: ResponseLevel
     duplicate_of: str | None = None
     registered_at: datetime
     trace_id: str | None = None
@@ -52,6 +53,7 @@ class CaseAssessmentChangedV1(Contract):
     text added to the case (a note, a 12345 urge) raised the colour.
 
     Fields after `colour_reasons` were added later with defaults, so v1 consumers keep working.
+    Colour, level and categories stay `str` here until intake's casework passes the vocabulary's enums.
     """
 
     TYPE = "case.assessment_changed.v1"

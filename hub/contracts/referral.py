@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from hub.contracts.base import Contract
+from hub.contracts.vocabulary import Category, Colour
 
 
 class ReferralDispatchedV1(Contract):
@@ -18,8 +19,8 @@ class ReferralDispatchedV1(Contract):
     department: str
     department_name: str = ""
     role: str  # lead | assisting
-    colour: str
-    category: str
+    colour: Colour
+    category: Category
     ack_due_at: datetime
     due_at: datetime
     deadline_provisional: bool = False
@@ -242,7 +243,7 @@ class CaseClosedV1(ActedBy):
     case_no: str
     reason: str
     satisfaction: str | None = None
-    colour: str
+    colour: Colour
     closed_at: datetime
 
 
@@ -303,8 +304,8 @@ class CaseReferredToCourtV1(ActedBy):
     case_no: str
     to: Literal["arbitration", "court"]
     outcome: ReplyOutcome
-    category: str
-    colour: str
+    category: Category
+    colour: Colour
     street_code: str | None = None
     referred_at: datetime
 
@@ -315,7 +316,7 @@ class CaseFollowUpDueV1(ActedBy):
     TYPE = "case.follow_up_due.v1"
 
     case_no: str
-    colour: str
+    colour: Colour
     cadence: str  # daily | weekly | monthly
     sequence: int  # 1 for the first follow-up
     scheduled_at: datetime
@@ -360,7 +361,7 @@ class CaseDistrictAlertedV1(ActedBy):
     case_no: str
     district_centre: str
     holding_centre: str
-    colour: str
+    colour: Colour
 
 
 class ScheduleLoadedV1(ActedBy):
@@ -422,9 +423,9 @@ class TaskCreatedV1(ActedBy):
     case_no: str
     due_at: datetime
     case_count: int = 1
-    category: str | None = None
+    category: Category | None = None
     # follow_up
-    colour: str | None = None
+    colour: Colour | None = None
     cadence: str | None = None  # daily | weekly | monthly
     sequence: int | None = None
     # weak signals: the window the cases fall in; for a burst, where (scope grid | street, its code)

@@ -8,7 +8,7 @@ dead-lettered too. A consumer never stops consuming because of one message.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -63,7 +63,7 @@ class EventConsumer:
         self,
         *,
         spec: QueueSpec,
-        handlers: dict[str, Handler],
+        handlers: Mapping[str, Handler],
         db: Database,
         inbox_table: Table,
         outbox: Outbox,

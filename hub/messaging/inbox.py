@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import Table, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.upsert import upsert
 
 
 async def claim(session: AsyncSession, inbox: Table, consumer: str, event_id: str, event_type: str) -> bool:
@@ -15,14 +15,13 @@ async def claim(session: AsyncSession, inbox: Table, consumer: str, event_id: st
 
     A concurrent replica inserting the same id waits on the key and then sees the conflict.
     """
-    dialect = session.bind.dialect.name if session.bind else "sqlite"
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = (
-        insert(inbox)
-        .values(consumer=consumer, event_id=event_id, event_type=event_type, processed_at=datetime.now(UTC))
-        .on_conflict_do_nothing(index_elements=["consumer", "event_id"])
-        .returning(inbox.c.event_id)
-    )
+    values = {
+        "consumer": consumer,
+        "event_id": event_id,
+        "event_type": event_type,
+        "processed_at": datetime.now(UTC),
+    }
+    stmt = upsert(session, inbox, ["consumer", "event_id"], values).returning(inbox.c.event_id)
     return (await session.execute(stmt)).first() is not None
 
 

@@ -13,7 +13,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from services.intake.domain.categories import Category
+from hub.contracts.vocabulary import Category, Colour
 from services.intake.domain.classifier import KeywordClassifier, default_classifier
 from services.intake.domain.duplicates import (
     CaseSummary,
@@ -21,7 +21,7 @@ from services.intake.domain.duplicates import (
     find_suspected_duplicate,
     normalise_address,
 )
-from services.intake.domain.enums import Channel, RequestType, RiskColour, RiskFlag
+from services.intake.domain.enums import Channel, RequestType, RiskFlag
 from services.intake.domain.grading import (
     Assessment,
     GradingFacts,
@@ -157,10 +157,10 @@ class Assessor:
         return _out(self._second_opinion(grade(facts, self.grading), parts))
 
     def severity(self, colour: str) -> int:
-        return RiskColour(colour).severity
+        return Colour(colour).severity
 
     def response_level_for(self, colour: str) -> str:
-        return self.grading.response_level_for(RiskColour(colour)).value
+        return self.grading.response_level_for(Colour(colour)).value
 
     def warm(self) -> None:
         """Load the classifier's tokenizer (about a second) and the numeral converter now rather than

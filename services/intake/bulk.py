@@ -40,8 +40,6 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import and_, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.config import Settings
@@ -49,6 +47,7 @@ from hub.crypto import FieldCipher
 from hub.problems import Problem, validation_errors
 from hub.runtime import ServiceRuntime
 from hub.tracing import current_ids
+from hub.upsert import upsert
 from services.intake.actors import Actor, CurrentActor, require
 from services.intake.assessment import Assessor
 from services.intake.audit_trail import record
@@ -88,11 +87,6 @@ class Outcome:
         if self.errors is not None:
             return {"source_ref": self.source_ref, "errors": self.errors}
         return {"source_ref": self.source_ref, "case_no": self.case_no, "created": self.created}
-
-
-def _insert(session: AsyncSession) -> Any:
-    dialect = session.bind.dialect.name if session.bind else "sqlite"
-    return pg_insert if dialect == "postgresql" else sqlite_insert
 
 
 def parse_items(raw: list[tuple[int, Any]]) -> tuple[list[tuple[int, ImportItem]], list[Outcome]]:
@@ -174,9 +168,7 @@ async def import_batch(
         rows = [row for _, row in prepared if (row["channel"], row["source_ref"]) not in known]
         await _number(session, rows)
         if rows:
-            await session.execute(
-                _insert(session)(cases).on_conflict_do_nothing(index_elements=["channel", "source_ref"]), rows
-            )
+            await session.execute(upsert(session, cases, ["channel", "source_ref"]), rows)
         # What is there now (ours, or another writer's that won a race) decides `created`.
         now_known = await _known(session, [k for k in keys if k not in known])
         planned = {(r["channel"], r["source_ref"]): r["case_no"] for r in rows}
@@ -294,9 +286,12 @@ async def _number(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
     for day in sorted(by_day):
         day_rows = by_day[day]
         n = len(day_rows)
-        base = _insert(session)(case_counters).values(day=day, last=n)
-        stmt = base.on_conflict_do_update(
-            index_elements=["day"], set_={"last": case_counters.c.last + n}
+        stmt = upsert(
+            session,
+            case_counters,
+            ["day"],
+            {"day": day, "last": n},
+            update={"last": case_counters.c.last + n},
         ).returning(case_counters.c.last)
         last = (await session.execute(stmt)).scalar_one()
         for offset, row in enumerate(day_rows):

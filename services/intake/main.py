@@ -7,6 +7,8 @@ import functools
 from fastapi import FastAPI
 
 from hub.app import create_service_app
+from hub.contracts.referral import CaseClosedV1, CaseReopenedV1, CaseReturnedToChannelV1, CaseWithdrawnV1
+from hub.messaging.handlers import Handlers
 from hub.runtime import ServiceRuntime
 from services.intake import api, bulk, ops
 from services.intake.casework.status_projection import project_case_status
@@ -15,7 +17,7 @@ from services.intake.settings import IntakeSettings
 from services.intake.tables import kit, metadata
 
 # Referral owns the case life cycle after registration; intake follows closure to refuse merges.
-STATUS_EVENTS = ("case.closed.v1", "case.withdrawn.v1", "case.reopened.v1", "case.returned_to_channel.v1")
+STATUS_EVENTS = (CaseClosedV1, CaseWithdrawnV1, CaseReopenedV1, CaseReturnedToChannelV1)
 
 
 def bootstrap(settings: IntakeSettings) -> FastAPI:
@@ -27,7 +29,7 @@ def bootstrap(settings: IntakeSettings) -> FastAPI:
     assessor.warm_signals()
     runtime = ServiceRuntime("intake", settings, metadata, kit)
     handler = functools.partial(project_case_status, rt=runtime)
-    runtime.consume("intake.case-status", dict.fromkeys(STATUS_EVENTS, handler))
+    runtime.consume("intake.case-status", Handlers(dict.fromkeys(STATUS_EVENTS, handler)))
     preparer = bulk.Preparer(settings.intake_import_workers)  # bulk import's workers, ended on stop
     app = create_service_app(
         runtime, [api.router, ops.router, bulk.router], title="Hub intake", on_stop=[preparer.stop]

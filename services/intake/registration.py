@@ -10,6 +10,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from hub.contracts.intake import CaseRegisteredV1, ReporterContact
+from hub.contracts.vocabulary import Category, Colour, ResponseLevel
 from hub.crypto import reporter_key
 from hub.runtime import ServiceRuntime
 from hub.tracing import current_ids
@@ -107,7 +108,7 @@ async def _register(
                 phone_hash=r.reporter_phone_hash,
                 address_key=r.address_key,
                 category=r.category,
-                registered_at=_aware(r.registered_at),
+                registered_at=r.registered_at,
                 text=f"{r.title} {r.description}",
             )
             for r in recent
@@ -156,14 +157,14 @@ async def _register(
             channel=values["channel"],
             source_ref=case_in.source_ref,
             request_type=values["request_type"],
-            category=category,
+            category=Category(category),
             title=case_in.title,
             street_code=case_in.location.street_code,
             grid_code=case_in.location.grid_code,
             people_involved=case_in.people_involved,
-            colour=assessment.colour,
+            colour=Colour(assessment.colour),
             colour_reasons=assessment.reasons,
-            response_level=assessment.response_level,
+            response_level=ResponseLevel(assessment.response_level),
             duplicate_of=duplicate_of,
             registered_at=now,
             trace_id=trace_id,
@@ -210,7 +211,3 @@ async def _surviving(session: Any, case_no: str) -> str:
             return case_no
         case_no = merged_into
     return case_no
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)

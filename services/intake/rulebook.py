@@ -9,18 +9,15 @@ is wrong, the line of the entry the rule-file path points at (e.g. `rules[3].col
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from hub.datafile import DataFileError
 from services.intake.assessment import Assessor
 from services.intake.domain.classifier import KeywordClassifier, load_classifier_rules
 from services.intake.domain.grading import load_grading_rules
 from services.intake.domain.resources import read_rule_text
-from services.intake.domain.rulefile import RuleFileError
 from services.intake.domain.signals import SignalReader, load_signal_rules
 from services.intake.domain.text_model import load_text_model
 
@@ -91,50 +88,6 @@ def _parse(name: str, origin: str, text: str, loader: Any) -> Any:
     shown = name if origin == "packaged" else origin
     try:
         return loader(text)
-    except RuleFileError as exc:
-        line, column = _position(text, exc)
+    except DataFileError as exc:
+        line, column = exc.position(text)
         raise RulesInvalid(shown, exc.problem, where=exc.where, line=line, column=column) from None
-
-
-def _position(text: str, exc: RuleFileError) -> tuple[int | None, int | None]:
-    cause = exc.__cause__
-    mark = getattr(cause, "problem_mark", None) or getattr(cause, "context_mark", None)
-    if mark is not None:  # a YAML syntax error: the parser knows where
-        return mark.line + 1, mark.column + 1
-    return locate(text, exc.where)
-
-
-_SEGMENT = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
-
-
-def locate(text: str, where: str) -> tuple[int | None, int | None]:
-    """Line and column (1-based) of the YAML node a rule-file path like `rules[3].when.field` names.
-
-    Walks as deep as the path exists (a missing key points at its parent mapping).
-    """
-    try:
-        node = yaml.compose(text)
-    except yaml.YAMLError:
-        return None, None
-    if node is None:
-        return None, None
-    segments: list[str | int] = [int(index) if index else key for key, index in _SEGMENT.findall(where)]
-    # Paths may start with the file's own label ("grading.version"): skip it when it is not a key.
-    if segments and isinstance(segments[0], str) and _child(node, segments[0]) is None:
-        segments = segments[1:]
-    for segment in segments:
-        child = _child(node, segment)
-        if child is None:
-            break
-        node = child
-    return node.start_mark.line + 1, node.start_mark.column + 1
-
-
-def _child(node: yaml.Node, segment: str | int) -> yaml.Node | None:
-    if isinstance(node, yaml.MappingNode) and isinstance(segment, str):
-        for key, value in node.value:
-            if str(key.value) == segment:
-                return value
-    if isinstance(node, yaml.SequenceNode) and isinstance(segment, int) and segment < len(node.value):
-        return node.value[segment]
-    return None

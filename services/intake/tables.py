@@ -19,7 +19,8 @@ from sqlalchemy import (
 )
 
 from hub.audit import define_audit_table
-from hub.messaging.tables import UtcDateTime, define_kit_tables
+from hub.messaging.tables import define_kit_tables
+from hub.utc import UtcDateTime
 
 metadata = MetaData()
 kit = define_kit_tables(metadata)

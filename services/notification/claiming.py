@@ -15,7 +15,7 @@ from sqlalchemy import case, or_, select, update
 from hub.db import Database
 from services.notification.delivery_records import WEBHOOK
 from services.notification.domain.scheduling import SendingPolicy, earliest_send
-from services.notification.ledger import aware, opted_out, send_history
+from services.notification.ledger import opted_out, send_history
 from services.notification.tables import deliveries
 
 
@@ -100,7 +100,7 @@ async def claim_due(
         Claimed(
             row,
             row.id in recovered,
-            aware(previous[row.id]) if previous[row.id] is not None else None,
+            previous[row.id],
         )
         for row in sorted(claimed, key=lambda r: order[r.id])
     ]

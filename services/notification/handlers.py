@@ -25,14 +25,16 @@ from hub.contracts.referral import (
 )
 from hub.crypto import FieldCipher, keyed_hash
 from hub.db import Database
-from hub.messaging.consumer import Handler, HandlerContext, RetryLater
+from hub.messaging.consumer import HandlerContext, RetryLater
+from hub.messaging.handlers import Handlers
 from hub.tracing import current_traceparent
+from hub.upsert import upsert
 from services.notification.contacts import ContactRegistry
 from services.notification.domain import messages
 from services.notification.domain.messages import Planned
 from services.notification.domain.scheduling import SendingPolicy, earliest_send
 from services.notification.domain.templates import TemplateCatalog
-from services.notification.ledger import opted_out, send_history, upsert_for
+from services.notification.ledger import opted_out, send_history
 from services.notification.tables import contacts, deliveries
 
 log = logging.getLogger("hub.notification.handlers")
@@ -64,22 +66,24 @@ class NotificationHandlers:
         self.policy = policy or SendingPolicy()
         self.clock = clock
 
-    def table(self) -> dict[str, Handler]:
-        return {
-            CaseRegisteredV1.TYPE: self.on_case_registered,
-            CaseAssessmentChangedV1.TYPE: self.on_assessment_changed,
-            ReferralDispatchedV1.TYPE: self.on_referral_dispatched,
-            ReferralSupervisionRaisedV1.TYPE: self.on_supervision_raised,
-            ReferralExtensionDecidedV1.TYPE: self.on_extension_decided,
-            CaseRepliedV1.TYPE: self.on_case_replied,
-            TaskCreatedV1.TYPE: self.on_task_created,
-        }
+    def table(self) -> Handlers:
+        return Handlers(
+            {
+                CaseRegisteredV1: self.on_case_registered,
+                CaseAssessmentChangedV1: self.on_assessment_changed,
+                ReferralDispatchedV1: self.on_referral_dispatched,
+                ReferralSupervisionRaisedV1: self.on_supervision_raised,
+                ReferralExtensionDecidedV1: self.on_extension_decided,
+                CaseRepliedV1: self.on_case_replied,
+                TaskCreatedV1: self.on_task_created,
+            }
+        )
 
     # --- citizen contact projection -------------------------------------------------------------
 
     async def on_case_registered(self, ctx: HandlerContext) -> None:
         case = CaseRegisteredV1.model_validate(ctx.event.data)
-        stmt = upsert_for(ctx.session)(contacts).values(
+        stmt = upsert(ctx.session, contacts, ["case_no"]).values(
             case_no=case.case_no,
             phone_enc=case.reporter.phone_enc,
             phone_hash=case.reporter.phone_hash,
@@ -87,7 +91,7 @@ class NotificationHandlers:
             colour=case.colour,
             updated_at=self.clock(),
         )
-        await ctx.session.execute(stmt.on_conflict_do_nothing(index_elements=["case_no"]))
+        await ctx.session.execute(stmt)
 
     async def on_assessment_changed(self, ctx: HandlerContext) -> None:
         change = CaseAssessmentChangedV1.model_validate(ctx.event.data)
@@ -293,7 +297,7 @@ class NotificationHandlers:
                 if not_before > now:
                     log.info("case %s: %s deferred to %s", case_no, template, not_before.isoformat())
         traceparent, _ = current_traceparent()
-        stmt = upsert_for(session)(deliveries).values(
+        stmt = upsert(session, deliveries, ["dedup_key"]).values(
             id=str(uuid.uuid4()),
             dedup_key=f"{scope or ctx.event.id}:{recipient_hash}:{template}",
             case_no=case_no,
@@ -310,5 +314,5 @@ class NotificationHandlers:
             traceparent=traceparent,
             created_at=now,
         )
-        await session.execute(stmt.on_conflict_do_nothing(index_elements=["dedup_key"]))
+        await session.execute(stmt)
         Database.flag(session, "deliveries")

@@ -28,9 +28,9 @@ from sqlalchemy import and_, select
 from hub.contracts.notification import SmsReplyReceivedV1
 from hub.crypto import keyed_hash
 from hub.runtime import ServiceRuntime
+from hub.upsert import upsert
 from services.notification.domain.phones import NotAMobile, normalise_mobile
 from services.notification.domain.replies import is_opt_out, parse_reply
-from services.notification.ledger import aware, upsert_for
 from services.notification.tables import deliveries, inbound_replies, opt_outs
 
 log = logging.getLogger("hub.notification.inbound")
@@ -71,10 +71,8 @@ class InboundReplies:
             await self._opt_out(session, phone_hash, source)
 
     async def _opt_out(self, session: Any, phone_hash: str, source: str) -> None:
-        stmt = upsert_for(session)(opt_outs).values(
-            phone_hash=phone_hash, source=source, created_at=self.clock()
-        )
-        await session.execute(stmt.on_conflict_do_nothing(index_elements=["phone_hash"]))
+        values = {"phone_hash": phone_hash, "source": source, "created_at": self.clock()}
+        await session.execute(upsert(session, opt_outs, ["phone_hash"], values))
 
     async def receive(self, message: InboundSms) -> str:
         """Record one inbound SMS; returns the outcome (never the number or the text)."""
@@ -90,7 +88,7 @@ class InboundReplies:
                 return "duplicate"
             record_id = str(uuid.uuid4())
             inserted = await session.execute(
-                upsert_for(session)(inbound_replies)
+                upsert(session, inbound_replies, ["dedup_key"])
                 .values(
                     id=record_id,
                     dedup_key=dedup_key,
@@ -100,7 +98,6 @@ class InboundReplies:
                     sent_at=message.sent_at,
                     received_at=now,
                 )
-                .on_conflict_do_nothing(index_elements=["dedup_key"])
                 .returning(inbound_replies.c.id)
             )
             if inserted.first() is None:
@@ -132,7 +129,7 @@ class InboundReplies:
                 select(inbound_replies.c.received_at).where(inbound_replies.c.dedup_key == key)
             )
         ).first()
-        return row is not None and aware(row.received_at) > now - self.redelivery_window
+        return row is not None and row.received_at > now - self.redelivery_window
 
     async def _decide(
         self, session: Any, phone_hash: str, message: InboundSms, now: datetime
@@ -171,7 +168,7 @@ class InboundReplies:
                 .limit(1)
             )
         ).first()
-        if latest is None or aware(latest.sent_at) < now - self.window:
+        if latest is None or latest.sent_at < now - self.window:
             return None
         answered = (
             await session.execute(

@@ -3,25 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Collection
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notification.tables import deliveries, opt_outs
-
-
-def upsert_for(session: AsyncSession) -> Any:
-    """The dialect's INSERT that knows ON CONFLICT."""
-    bind = session.bind
-    return pg_insert if bind is not None and bind.dialect.name == "postgresql" else sqlite_insert
-
-
-def aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 async def opted_out(session: AsyncSession, hashes: Collection[str]) -> set[str]:
@@ -54,7 +41,7 @@ async def send_history(
     )
     for row in handed:
         if row.id not in exclude:
-            history[row.recipient_hash].append(aware(row.sent_at))
+            history[row.recipient_hash].append(row.sent_at)
     statuses = ["pending", "sending"] if include_scheduled else ["sending"]
     queued = await session.execute(
         select(t.c.id, t.c.recipient_hash, t.c.not_before, t.c.status, t.c.sent_at).where(
@@ -64,5 +51,5 @@ async def send_history(
     for item in queued:
         if item.id in exclude or item.sent_at is not None:
             continue  # a resend already counted by its earlier hand-off
-        history[item.recipient_hash].append(max(aware(item.not_before), now))
+        history[item.recipient_hash].append(max(item.not_before, now))
     return history

@@ -34,7 +34,6 @@ from services.notification.contacts import ContactRegistry
 from services.notification.delivery_records import DeliveryRecords, channel_of
 from services.notification.domain.scheduling import SendingPolicy
 from services.notification.domain.templates import RenderedSms, TemplateCatalog, TemplateError
-from services.notification.ledger import aware
 from services.notification.receipts import apply_receipt
 from services.notification.settings import NotificationSettings
 from services.notification.sms.port import (
@@ -226,9 +225,7 @@ class Sender:
             self.outcomes.labels("sms", "resent_unconfirmed").inc()
             return False, "resent_unconfirmed"
         since = (
-            (claimed.previous_claim_until - self.lease)
-            if claimed.previous_claim_until
-            else aware(row.created_at)
+            (claimed.previous_claim_until - self.lease) if claimed.previous_claim_until else row.created_at
         )
         try:
             found = await provider.lookup(request, since - timedelta(minutes=1))

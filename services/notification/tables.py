@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from sqlalchemy import JSON, Boolean, Column, Index, Integer, MetaData, String, Table, Text, text
 
-from hub.messaging.tables import UtcDateTime, define_kit_tables
+from hub.messaging.tables import define_kit_tables
+from hub.utc import UtcDateTime
 
 metadata = MetaData()
 kit = define_kit_tables(metadata)

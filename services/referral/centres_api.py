@@ -17,11 +17,11 @@ from hub.contracts.http.referral import (
     ScheduleIn,
     ScheduleLoadedOut,
 )
+from hub.datafile import DataFileError
 from hub.problems import Problem
 from services.referral import centre_views
 from services.referral.domain.calendar import parse_year_schedule
 from services.referral.domain.centres import CentreTree
-from services.referral.domain.datafile import DataFileError
 from services.referral.edge import ActorDep, runtime, use_cases
 
 router = APIRouter(prefix="/internal/v1", tags=["referral"])
@@ -106,7 +106,7 @@ async def load_schedule(body: ScheduleIn, request: Request, actor: ActorDep) -> 
             "节假日安排文件有误",
             str(exc),
             type_="validation-error",
-            errors=[{"field": f"text.{exc.where}", "message": exc.message}],
+            errors=[{"field": f"text.{exc.where}", "message": exc.problem}],
         ) from None
     schedules = use_cases(request).schedules
     recomputed = await schedules.load_and_commit(runtime(request).db, schedule, actor)

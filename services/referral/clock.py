@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+from hub.utc import as_utc
+
 Clock = Callable[[], datetime]
 
 
@@ -21,20 +23,14 @@ class ManualClock:
     """A clock that stands still until told to move."""
 
     def __init__(self, start: datetime) -> None:
-        self._now = _aware(start)
+        self._now = as_utc(start)
 
     def __call__(self) -> datetime:
         return self._now
 
     def set(self, when: datetime) -> None:
-        self._now = _aware(when)
+        self._now = as_utc(when)
 
     def advance(self, delta: timedelta) -> datetime:
         self._now += delta
         return self._now
-
-
-def _aware(when: datetime) -> datetime:
-    if when.tzinfo is None or when.utcoffset() is None:
-        raise ValueError("the clock needs a timezone-aware time")
-    return when.astimezone(UTC)

@@ -13,18 +13,18 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 
-from services.referral.data import read_data_file
-from services.referral.domain.calendar import WorkingCalendar, business_tz, parse_year_schedule
-from services.referral.domain.centres import CentreTree, load_centres
-from services.referral.domain.datafile import (
+from hub.datafile import (
     DataFileError,
     expect_code,
     expect_int,
     expect_mapping,
     expect_table,
     expect_version,
-    parse_document,
+    parse_mapping,
 )
+from services.referral.data import read_data_file
+from services.referral.domain.calendar import WorkingCalendar, business_tz, parse_year_schedule
+from services.referral.domain.centres import CentreTree, load_centres
 from services.referral.domain.deadlines import ProcedureBook
 from services.referral.domain.procedure_documents import load_procedures
 from services.referral.domain.routing import (
@@ -74,7 +74,7 @@ class FollowUpPolicy:
 
 
 def load_follow_ups(text: str) -> FollowUpPolicy:
-    data = expect_mapping(parse_document(text, "followups"), "followups", required={"version", "follow_ups"})
+    data = expect_mapping(parse_mapping(text, "followups"), "followups", required={"version", "follow_ups"})
     expect_version(data, "followups")
     rules: dict[str, FollowUpRule] = {}
     for colour, node in expect_table(data["follow_ups"], "followups.follow_ups").items():

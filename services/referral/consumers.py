@@ -16,10 +16,11 @@ from sqlalchemy import select
 from hub.contracts.gateway import HotlineExtensionAnsweredV1, HotlineRatingReceivedV1, HotlineUrgeReceivedV1
 from hub.contracts.intake import CaseAssessmentChangedV1, CaseMergedV1, CaseRegisteredV1
 from hub.contracts.notification import SmsReplyReceivedV1
-from hub.messaging.consumer import Handler, HandlerContext, Reject, RetryLater
+from hub.contracts.vocabulary import Colour
+from hub.messaging.consumer import HandlerContext, Reject, RetryLater
+from hub.messaging.handlers import Handlers
 from services.referral import store
 from services.referral.actors import SYSTEM, Actor
-from services.referral.domain.codes import Colour
 from services.referral.domain.lifecycle import TransitionRefused
 from services.referral.errors import ReferralError
 from services.referral.tables import cases
@@ -28,13 +29,12 @@ from services.referral.usecases.wiring import ReferralUseCases
 log = logging.getLogger("hub.referral.consumers")
 
 
-def handlers(uc: ReferralUseCases) -> dict[str, Handler]:
+def handlers(uc: ReferralUseCases) -> Handlers:
+    handlers = Handlers()
+
+    @handlers.on(CaseRegisteredV1)
     async def on_case_registered(ctx: HandlerContext) -> None:
-        case = CaseRegisteredV1.model_validate(ctx.event.data)
-        try:
-            Colour(case.colour)
-        except ValueError:
-            raise Reject(f"unknown colour {case.colour!r}") from None
+        case = CaseRegisteredV1.model_validate(ctx.event.data)  # an unknown colour is refused here
         session = ctx.session
         exists = (
             await session.execute(select(cases.c.case_no).where(cases.c.case_no == case.case_no))
@@ -69,6 +69,7 @@ def handlers(uc: ReferralUseCases) -> dict[str, Handler]:
         # Early warning (弱信号): in the same transaction as the inbox row.
         await uc.worklist.case_registered(session, case)
 
+    @handlers.on(CaseMergedV1)
     async def on_case_merged(ctx: HandlerContext) -> None:
         merged = CaseMergedV1.model_validate(ctx.event.data)
         actor = Actor(merged.actor_role or "centre")
@@ -76,6 +77,7 @@ def handlers(uc: ReferralUseCases) -> dict[str, Handler]:
         if await uc.cases.merged(ctx.session, merged.case_no, merged.into, actor, limits=limits) is None:
             raise RetryLater("case not registered here yet")
 
+    @handlers.on(CaseAssessmentChangedV1)
     async def on_assessment_changed(ctx: HandlerContext) -> None:
         changed = CaseAssessmentChangedV1.model_validate(ctx.event.data)
         try:
@@ -101,20 +103,24 @@ def handlers(uc: ReferralUseCases) -> dict[str, Handler]:
         if not changed:
             log.info("repeated or late %s rating ignored", via)
 
+    @handlers.on(SmsReplyReceivedV1)
     async def on_sms_reply(ctx: HandlerContext) -> None:
         reply = SmsReplyReceivedV1.model_validate(ctx.event.data)
         await rate(ctx, reply.case_no, reply.satisfaction, None, SYSTEM, "sms")
 
+    @handlers.on(HotlineRatingReceivedV1)
     async def on_hotline_rating(ctx: HandlerContext) -> None:
         """12345's own callback result, when the gateway's adapter could not reach the callback endpoint."""
         rating = HotlineRatingReceivedV1.model_validate(ctx.event.data)
         await rate(ctx, rating.case_no, rating.satisfaction, rating.comment, Actor("adapter"), "hotline12345")
 
+    @handlers.on(HotlineUrgeReceivedV1)
     async def on_urge(ctx: HandlerContext) -> None:
         urge = HotlineUrgeReceivedV1.model_validate(ctx.event.data)
         if await uc.supervision.urge(ctx.session, urge.case_no, Actor("adapter")) < 0:
             raise RetryLater("case not registered here yet")
 
+    @handlers.on(HotlineExtensionAnsweredV1)
     async def on_extension_answered(ctx: HandlerContext) -> None:
         """12345 approved (new limitTime) or denied our extension request on its limit."""
         answer = HotlineExtensionAnsweredV1.model_validate(ctx.event.data)
@@ -133,12 +139,4 @@ def handlers(uc: ReferralUseCases) -> dict[str, Handler]:
         if done is None:
             raise RetryLater("case not registered here yet")
 
-    return {
-        CaseRegisteredV1.TYPE: on_case_registered,
-        HotlineExtensionAnsweredV1.TYPE: on_extension_answered,
-        CaseMergedV1.TYPE: on_case_merged,
-        CaseAssessmentChangedV1.TYPE: on_assessment_changed,
-        SmsReplyReceivedV1.TYPE: on_sms_reply,
-        HotlineRatingReceivedV1.TYPE: on_hotline_rating,
-        HotlineUrgeReceivedV1.TYPE: on_urge,
-    }
+    return handlers

@@ -25,7 +25,8 @@ from sqlalchemy import (
 )
 
 from hub.audit import define_audit_table
-from hub.messaging.tables import BigId, UtcDateTime, define_kit_tables
+from hub.messaging.tables import BigId, define_kit_tables
+from hub.utc import UtcDateTime
 
 metadata = MetaData()
 kit = define_kit_tables(metadata)

@@ -11,17 +11,16 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.adapters.common import EVENT_UPDATES, RANK, SYSTEMS
 from gateway.adapters.inbound import upsert_link
 from gateway.tables import adapter_cases, adapter_deliveries, adapter_links
 from hub.contracts.intake import CaseMergedV1
 from hub.db import Database
-from hub.messaging.consumer import Handler, HandlerContext, RetryLater
+from hub.messaging.consumer import HandlerContext, RetryLater
+from hub.messaging.handlers import Handlers
 from hub.tracing import current_traceparent
+from hub.upsert import upsert
 
 TOPIC = "adapter-deliveries"
 QUEUE = "gateway.adapter-sync"
@@ -65,11 +64,6 @@ class StatusEvent(BaseModel):
     external_due_at: str | None = None
 
 
-def _insert(session: AsyncSession) -> Any:
-    dialect = session.bind.dialect.name if session.bind else "sqlite"
-    return pg_insert if dialect == "postgresql" else sqlite_insert
-
-
 def _data(event: StatusEvent, at: datetime) -> dict[str, Any]:
     values = {
         "at": at.isoformat(),
@@ -111,8 +105,8 @@ class Ledger:
         # system → updates a work order merged into another case does not take from it
         self.not_for_merged = dict(not_for_merged or {})
 
-    def handlers(self) -> dict[str, Handler]:
-        return {**dict.fromkeys(EVENT_UPDATES, self.on_event), CaseMergedV1.TYPE: self.on_merged}
+    def handlers(self) -> Handlers:
+        return Handlers({**dict.fromkeys(EVENT_UPDATES, self.on_event), CaseMergedV1: self.on_merged})
 
     async def on_merged(self, ctx: HandlerContext) -> None:
         """A case merged into another: its links (and those of cases merged into it before) follow the
@@ -136,9 +130,9 @@ class Ledger:
             return  # the lead answers for the case; an assisting department's request stays inside
         if update_name == "registered":
             await session.execute(
-                _insert(session)(adapter_cases)
-                .values(case_no=case_no, channel=event.channel or "", round=FIRST_ROUND, seen_at=now)
-                .on_conflict_do_nothing(index_elements=["case_no"])
+                upsert(session, adapter_cases, ["case_no"]).values(
+                    case_no=case_no, channel=event.channel or "", round=FIRST_ROUND, seen_at=now
+                )
             )
             if event.channel in SYSTEMS and event.source_ref:
                 await upsert_link(
@@ -187,7 +181,7 @@ class Ledger:
             if follower and update_name in self.not_for_merged.get(link.system, frozenset()):
                 continue
             result = await session.execute(
-                _insert(session)(adapter_deliveries)
+                upsert(session, adapter_deliveries, ["case_no", "system", "update_key"])
                 .values(
                     update_id=str(uuid.uuid4()),
                     case_no=link.case_no,
@@ -204,7 +198,6 @@ class Ledger:
                     traceparent=traceparent or ctx.event.traceparent,
                     created_at=now,
                 )
-                .on_conflict_do_nothing(index_elements=["case_no", "system", "update_key"])
                 .returning(adapter_deliveries.c.id)
             )
             created = created or result.first() is not None

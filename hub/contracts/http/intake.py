@@ -2,38 +2,19 @@
 correction, merge, unlink and notes — what `POST /api/v1/cases/{case_no}/…` takes and the gateway
 forwards to `/internal/v1/cases/{case_no}/…` unchanged.
 
-Vocabularies are the codes intake's domain declares (services/intake/domain/enums.py, categories.py);
-unknown fields are refused (extra="forbid"), so a typo is a 422 rather than a silent no-op.
+Vocabularies are the shared codes of hub.contracts.vocabulary; unknown fields are refused
+(extra="forbid"), so a typo is a 422 rather than a silent no-op.
 """
 
 from __future__ import annotations
 
 import unicodedata
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
 from pydantic_core import PydanticCustomError
 
-RiskColour = Literal["red", "orange", "yellow", "blue"]
-ResponseLevel = Literal["immediate", "time_limited", "joint_consultation"]
-Category = Literal[
-    "property",
-    "neighbour",
-    "family",
-    "labour",
-    "contract",
-    "finance",
-    "land_compensation",
-    "construction_payment",
-    "public_facilities_alteration",
-    "noise",
-    "sanitation",
-    "public_security",
-    "petition",
-    "law_related",
-    "public_interest_clue",
-    "other",
-]
+from hub.contracts.vocabulary import Category, Colour, ResponseLevel
 
 
 def _multi_line(value: str) -> str:
@@ -59,7 +40,7 @@ class _Body(BaseModel):
 class OverrideIn(_Body):
     """Supervisor override of the risk colour (audited)."""
 
-    colour: RiskColour
+    colour: Colour
     reason: Reason
     response_level: ResponseLevel | None = None
 

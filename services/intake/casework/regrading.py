@@ -4,7 +4,7 @@ reasons into the rules' and a supervisor's override."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -56,7 +56,7 @@ async def notes_of(session: AsyncSession, case_no: str) -> list[tuple[int, str]]
 
 async def count_repeats(session: AsyncSession, assessor: Assessor, row: Any, category: str) -> int:
     """Earlier reports of the same matter (now: this category) in the 30 days before this case."""
-    registered_at = _aware(row.registered_at)
+    registered_at = row.registered_at
     earlier = (
         await session.execute(
             select(
@@ -78,13 +78,7 @@ async def count_repeats(session: AsyncSession, assessor: Assessor, row: Any, cat
     return assessor.repeat_count(
         this,
         [
-            Candidate(
-                r.case_no, r.reporter_phone_hash, r.address_key, r.category, _aware(r.registered_at), ""
-            )
+            Candidate(r.case_no, r.reporter_phone_hash, r.address_key, r.category, r.registered_at, "")
             for r in earlier
         ],
     )
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)

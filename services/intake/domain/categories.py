@@ -1,32 +1,15 @@
-"""Case categories: code names live here (typed), labels and GB/T 39666 codes in rules/categories.yaml."""
+"""Case categories: the codes are hub.contracts.vocabulary.Category; labels and GB/T 39666 codes are in
+rules/categories.yaml."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 from functools import cache
 
+from hub.contracts.vocabulary import Category
+from hub.datafile import DataFileError, expect_mapping, expect_str, expect_version, parse_mapping
+
 from .resources import read_rule_text
-from .rulefile import RuleFileError, expect_keys, expect_str, expect_version, parse_yaml_mapping
-
-
-class Category(StrEnum):
-    property = "property"
-    neighbour = "neighbour"
-    family = "family"
-    labour = "labour"
-    contract = "contract"
-    finance = "finance"
-    land_compensation = "land_compensation"
-    construction_payment = "construction_payment"
-    public_facilities_alteration = "public_facilities_alteration"
-    noise = "noise"
-    sanitation = "sanitation"
-    public_security = "public_security"
-    petition = "petition"
-    law_related = "law_related"
-    public_interest_clue = "public_interest_clue"
-    other = "other"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,28 +36,28 @@ def load_categories(text: str) -> dict[Category, CategoryInfo]:
     and names one class of the standard, so no two categories share one. A file that fills any
     code must say where the codes were read (``gbt39666.source``) and their length.
     """
-    data = parse_yaml_mapping(text, "categories")
-    expect_keys(data, "categories", required={"version", "categories"}, optional={"gbt39666"})
+    data = parse_mapping(text, "categories")
+    expect_mapping(data, "categories", required={"version", "categories"}, optional={"gbt39666"})
     expect_version(data, "categories")
     rules = _code_rules(data.get("gbt39666"))
     entries = data["categories"]
     if not isinstance(entries, list):
-        raise RuleFileError("categories.categories", "expected a list")
+        raise DataFileError("categories.categories", "expected a list")
     result: dict[Category, CategoryInfo] = {}
     coded: dict[str, Category] = {}
     for i, entry in enumerate(entries):
         where = f"categories[{i}]"
-        node = expect_keys(entry, where, required={"code", "label_zh", "gbt39666"})
+        node = expect_mapping(entry, where, required={"code", "label_zh", "gbt39666"})
         try:
             code = Category(node["code"])
         except ValueError:
-            raise RuleFileError(f"{where}.code", f"unknown category {node['code']!r}") from None
+            raise DataFileError(f"{where}.code", f"unknown category {node['code']!r}") from None
         if code in result:
-            raise RuleFileError(f"{where}.code", f"duplicate category {code.value!r}")
+            raise DataFileError(f"{where}.code", f"duplicate category {code.value!r}")
         gbt = _gbt_code(node["gbt39666"], rules, f"{where}.gbt39666")
         if gbt is not None:
             if gbt in coded:
-                raise RuleFileError(
+                raise DataFileError(
                     f"{where}.gbt39666",
                     f"code {gbt!r} is already {coded[gbt].value!r}'s: one class, one code",
                 )
@@ -82,7 +65,7 @@ def load_categories(text: str) -> dict[Category, CategoryInfo]:
         result[code] = CategoryInfo(code, expect_str(node["label_zh"], f"{where}.label_zh"), gbt)
     missing = set(Category) - result.keys()
     if missing:
-        raise RuleFileError("categories", f"no entry for: {', '.join(sorted(missing))}")
+        raise DataFileError("categories", f"no entry for: {', '.join(sorted(missing))}")
     return result
 
 
@@ -90,10 +73,10 @@ def _code_rules(node: object) -> _CodeRules:
     if node is None:
         return _CodeRules(None, None)
     where = "categories.gbt39666"
-    fields = expect_keys(node, where, required={"code_length", "source"})
+    fields = expect_mapping(node, where, required={"code_length", "source"})
     length, source = fields["code_length"], fields["source"]
     if length is not None and (isinstance(length, bool) or not isinstance(length, int) or length < 1):
-        raise RuleFileError(f"{where}.code_length", "expected a positive number of digits or null")
+        raise DataFileError(f"{where}.code_length", "expected a positive number of digits or null")
     if source is not None:
         source = expect_str(source, f"{where}.source")
     return _CodeRules(length, source)
@@ -103,13 +86,13 @@ def _gbt_code(value: object, rules: _CodeRules, where: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise RuleFileError(where, "expected a string code (quoted) or null")
+        raise DataFileError(where, "expected a string code (quoted) or null")
     if rules.length is None or rules.source is None:
-        raise RuleFileError(
+        raise DataFileError(
             where, "a code needs gbt39666.code_length and gbt39666.source (where the code table was read)"
         )
     if not (value.isascii() and value.isdigit() and len(value) == rules.length):
-        raise RuleFileError(where, f"{value!r} is not a code of {rules.length} digits")
+        raise DataFileError(where, f"{value!r} is not a code of {rules.length} digits")
     return value
 
 

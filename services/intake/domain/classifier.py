@@ -19,9 +19,10 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
 
-from .categories import Category
+from hub.contracts.vocabulary import Category
+from hub.datafile import DataFileError, expect_mapping, expect_version, parse_mapping
+
 from .resources import read_rule_text
-from .rulefile import RuleFileError, expect_keys, expect_version, parse_yaml_mapping
 
 if TYPE_CHECKING:
     import jieba
@@ -44,32 +45,32 @@ class ClassifierRules:
 
 
 def load_classifier_rules(text: str) -> ClassifierRules:
-    data = parse_yaml_mapping(text, "classifier")
-    expect_keys(data, "classifier", required={"version", "title_boost", "min_score", "categories"})
+    data = parse_mapping(text, "classifier")
+    expect_mapping(data, "classifier", required={"version", "title_boost", "min_score", "categories"})
     expect_version(data, "classifier")
     title_boost = _positive(data["title_boost"], "title_boost")
     min_score = _positive(data["min_score"], "min_score")
     categories = data["categories"]
     if not isinstance(categories, Mapping) or not categories:
-        raise RuleFileError("categories", "expected a mapping of category -> {keyword: weight}")
+        raise DataFileError("categories", "expected a mapping of category -> {keyword: weight}")
     keywords: dict[Category, dict[str, float]] = {}
     for code, words in categories.items():
         try:
             category = Category(code)
         except ValueError:
-            raise RuleFileError(f"categories.{code}", "unknown category") from None
+            raise DataFileError(f"categories.{code}", "unknown category") from None
         if category is Category.other:
-            raise RuleFileError("categories.other", "`other` is the fallback and takes no keywords")
+            raise DataFileError("categories.other", "`other` is the fallback and takes no keywords")
         if not isinstance(words, Mapping) or not words:
-            raise RuleFileError(f"categories.{code}", "expected a mapping of keyword -> weight")
+            raise DataFileError(f"categories.{code}", "expected a mapping of keyword -> weight")
         table: dict[str, float] = {}
         for word, weight in words.items():
             where = f"categories.{code}.{word}"
             if not isinstance(word, str) or not word.strip():
-                raise RuleFileError(where, "keywords must be non-empty strings")
+                raise DataFileError(where, "keywords must be non-empty strings")
             normalised = normalise_text(word)
             if normalised in table:
-                raise RuleFileError(where, "duplicate keyword")
+                raise DataFileError(where, "duplicate keyword")
             table[normalised] = _positive(weight, where)
         keywords[category] = table
     return ClassifierRules(title_boost, min_score, keywords)
@@ -77,7 +78,7 @@ def load_classifier_rules(text: str) -> ClassifierRules:
 
 def _positive(raw: object, where: str) -> float:
     if isinstance(raw, bool) or not isinstance(raw, int | float) or raw <= 0:
-        raise RuleFileError(where, f"expected a positive number, got {raw!r}")
+        raise DataFileError(where, f"expected a positive number, got {raw!r}")
     return float(raw)
 
 

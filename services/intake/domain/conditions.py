@@ -19,7 +19,7 @@ from decimal import Decimal, InvalidOperation
 from enum import Enum
 from typing import Any, Protocol
 
-from .rulefile import RuleFileError, expect_keys
+from hub.datafile import DataFileError, expect_mapping
 
 
 class FieldKind(Enum):
@@ -131,28 +131,28 @@ class Vocabulary:
 
 def parse_condition(node: object, where: str, vocab: Vocabulary) -> Condition:
     if not isinstance(node, Mapping):
-        raise RuleFileError(where, f"a condition must be a mapping, got {type(node).__name__}")
+        raise DataFileError(where, f"a condition must be a mapping, got {type(node).__name__}")
     if "all" in node or "any" in node:
         key = "all" if "all" in node else "any"
-        expect_keys(node, where, required={key})
+        expect_mapping(node, where, required={key})
         items = node[key]
         if not isinstance(items, list) or not items:
-            raise RuleFileError(f"{where}.{key}", "expected a non-empty list of conditions")
+            raise DataFileError(f"{where}.{key}", "expected a non-empty list of conditions")
         parsed = tuple(parse_condition(item, f"{where}.{key}[{i}]", vocab) for i, item in enumerate(items))
         return AllOf(parsed) if key == "all" else AnyOf(parsed)
     if "not" in node:
-        expect_keys(node, where, required={"not"})
+        expect_mapping(node, where, required={"not"})
         return Not(parse_condition(node["not"], f"{where}.not", vocab))
     if "flag" in node:
-        expect_keys(node, where, required={"flag"})
+        expect_mapping(node, where, required={"flag"})
         if node["flag"] not in vocab.flags:
             allowed = ", ".join(sorted(vocab.flags)) or "(none)"
-            raise RuleFileError(f"{where}.flag", f"unknown flag {node['flag']!r}; allowed: {allowed}")
+            raise DataFileError(f"{where}.flag", f"unknown flag {node['flag']!r}; allowed: {allowed}")
         return FlagCondition(node["flag"])
     if "field" in node:
-        expect_keys(node, where, required={"field", "op", "value"})
+        expect_mapping(node, where, required={"field", "op", "value"})
         return _parse_field_condition(node, where, vocab)
-    raise RuleFileError(where, "a condition needs one of: field, flag, all, any, not")
+    raise DataFileError(where, "a condition needs one of: field, flag, all, any, not")
 
 
 def _parse_field_condition(node: Mapping[str, Any], where: str, vocab: Vocabulary) -> FieldCondition:
@@ -160,46 +160,46 @@ def _parse_field_condition(node: Mapping[str, Any], where: str, vocab: Vocabular
     kind = vocab.fields.get(field)
     if kind is None:
         allowed = ", ".join(sorted(vocab.fields))
-        raise RuleFileError(f"{where}.field", f"unknown field {field!r}; allowed: {allowed}")
+        raise DataFileError(f"{where}.field", f"unknown field {field!r}; allowed: {allowed}")
     if kind is FieldKind.number:
         if op == "between":
             if not isinstance(raw, Sequence) or isinstance(raw, str) or len(raw) != 2:
-                raise RuleFileError(f"{where}.value", "between needs a list [low, high]")
+                raise DataFileError(f"{where}.value", "between needs a list [low, high]")
             low, high = (_number(v, f"{where}.value") for v in raw)
             if low > high:
-                raise RuleFileError(f"{where}.value", f"between low {low} is above high {high}")
+                raise DataFileError(f"{where}.value", f"between low {low} is above high {high}")
             return FieldCondition(field, op, (low, high))
         if op not in _NUMBER_OPS:
             allowed = ", ".join([*_NUMBER_OPS, "between"])
-            raise RuleFileError(f"{where}.op", f"unknown op {op!r} for a number; allowed: {allowed}")
+            raise DataFileError(f"{where}.op", f"unknown op {op!r} for a number; allowed: {allowed}")
         return FieldCondition(field, op, _number(raw, f"{where}.value"))
     if kind is FieldKind.boolean:
         if op not in ("==", "!="):
-            raise RuleFileError(f"{where}.op", f"unknown op {op!r} for a yes/no field; allowed: ==, !=")
+            raise DataFileError(f"{where}.op", f"unknown op {op!r} for a yes/no field; allowed: ==, !=")
         if not isinstance(raw, bool):
-            raise RuleFileError(f"{where}.value", f"expected true or false, got {raw!r}")
+            raise DataFileError(f"{where}.value", f"expected true or false, got {raw!r}")
         return FieldCondition(field, op, raw)
     if op not in _CODE_OPS:
         allowed = ", ".join(sorted(_CODE_OPS))
-        raise RuleFileError(f"{where}.op", f"unknown op {op!r} for a code; allowed: {allowed}")
+        raise DataFileError(f"{where}.op", f"unknown op {op!r} for a code; allowed: {allowed}")
     allowed_codes = vocab.codes.get(field, frozenset())
     values = raw if op == "in" else [raw]
     if not isinstance(values, list) or not values:
-        raise RuleFileError(f"{where}.value", "in needs a non-empty list")
+        raise DataFileError(f"{where}.value", "in needs a non-empty list")
     for value in values:
         if value not in allowed_codes:
-            raise RuleFileError(f"{where}.value", f"unknown {field} {value!r}")
+            raise DataFileError(f"{where}.value", f"unknown {field} {value!r}")
     return FieldCondition(field, op, frozenset(values) if op == "in" else str(raw))
 
 
 def _number(raw: object, where: str) -> Decimal:
     # bool is an int; "value: yes" would otherwise silently mean 1.
     if isinstance(raw, bool) or not isinstance(raw, int | float | str):
-        raise RuleFileError(where, f"expected a number, got {raw!r}")
+        raise DataFileError(where, f"expected a number, got {raw!r}")
     try:
         value = Decimal(str(raw))
     except InvalidOperation:
-        raise RuleFileError(where, f"expected a number, got {raw!r}") from None
+        raise DataFileError(where, f"expected a number, got {raw!r}") from None
     if not value.is_finite():
-        raise RuleFileError(where, f"expected a finite number, got {raw!r}")
+        raise DataFileError(where, f"expected a finite number, got {raw!r}")
     return value

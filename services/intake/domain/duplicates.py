@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from .categories import Category
+from hub.contracts.vocabulary import Category
 
 DUPLICATE_WINDOW = timedelta(days=7)
 REPEAT_WINDOW = timedelta(days=30)

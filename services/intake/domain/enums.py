@@ -1,4 +1,7 @@
-"""Enumerations shared by the intake domain; values are the English code names of RULES.md."""
+"""Enumerations of the intake domain; values are the English code names of RULES.md.
+
+Colour, response level and category are shared by every service: hub.contracts.vocabulary.
+"""
 
 from __future__ import annotations
 
@@ -39,31 +42,3 @@ class RiskFlag(StrEnum):
     mass_gathering_risk = "mass_gathering_risk"
     vulnerable_person = "vulnerable_person"
     criminal_risk = "criminal_risk"
-
-
-class RiskColour(StrEnum):
-    red = "red"
-    orange = "orange"
-    yellow = "yellow"
-    blue = "blue"
-
-    @property
-    def severity(self) -> int:
-        """Higher is more severe: blue 0 … red 3."""
-        return _COLOUR_SEVERITY[self]
-
-
-class ResponseLevel(StrEnum):
-    """The three "135" response levels, least to most demanding."""
-
-    immediate = "immediate"
-    time_limited = "time_limited"
-    joint_consultation = "joint_consultation"
-
-    @property
-    def rank(self) -> int:
-        return _LEVEL_RANK[self]
-
-
-_COLOUR_SEVERITY = {RiskColour.blue: 0, RiskColour.yellow: 1, RiskColour.orange: 2, RiskColour.red: 3}
-_LEVEL_RANK = {ResponseLevel.immediate: 0, ResponseLevel.time_limited: 1, ResponseLevel.joint_consultation: 2}

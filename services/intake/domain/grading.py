@@ -10,7 +10,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .categories import Category
+from hub.contracts.vocabulary import Category, Colour, ResponseLevel
+from hub.datafile import DataFileError, expect_mapping, expect_str, expect_version, parse_mapping
+
 from .conditions import (
     FLAGS_FIELD,
     AllOf,
@@ -21,10 +23,9 @@ from .conditions import (
     Vocabulary,
     parse_condition,
 )
-from .enums import Channel, RequestType, ResponseLevel, RiskColour, RiskFlag
+from .enums import Channel, RequestType, RiskFlag
 from .model import CaseIn
 from .resources import read_rule_text
-from .rulefile import RuleFileError, expect_keys, expect_str, expect_version, parse_yaml_mapping
 from .signal_evidence import Evidence, TextFacts, flag_key
 
 _GRADING_VOCAB = Vocabulary(
@@ -46,7 +47,7 @@ _GRADING_VOCAB = Vocabulary(
 )
 _LEVEL_VOCAB = Vocabulary(
     fields={"colour": FieldKind.code, "departments_count": FieldKind.number},
-    codes={"colour": frozenset(RiskColour)},
+    codes={"colour": frozenset(Colour)},
     flags=frozenset(),
 )
 
@@ -57,7 +58,7 @@ _LEVEL_VOCAB = Vocabulary(
 @dataclass(frozen=True, slots=True)
 class GradingRule:
     id: str
-    colour: RiskColour | None  # the colour the rule gives; None for a rule that raises
+    colour: Colour | None  # the colour the rule gives; None for a rule that raises
     description_zh: str
     when: Condition
     raise_steps: int = 0  # `raise: n`: the colour the other rules give, n steps up (red at most)
@@ -66,7 +67,7 @@ class GradingRule:
 @dataclass(frozen=True, slots=True)
 class DefaultReason:
     id: str
-    colour: RiskColour
+    colour: Colour
     description_zh: str
 
 
@@ -80,12 +81,12 @@ class LevelFloor:
 class GradingRules:
     rules: tuple[GradingRule, ...]
     default: DefaultReason
-    level_by_colour: Mapping[RiskColour, ResponseLevel]
+    level_by_colour: Mapping[Colour, ResponseLevel]
     level_floors: tuple[LevelFloor, ...] = ()
     # `text_model_enabled`: the text model's second opinion may raise the colour (second_opinion.py).
     text_model_enabled: bool = False
 
-    def response_level_for(self, colour: RiskColour, departments_count: int = 1) -> ResponseLevel:
+    def response_level_for(self, colour: Colour, departments_count: int = 1) -> ResponseLevel:
         level = self.level_by_colour[colour]
         facts = {"colour": colour.value, "departments_count": departments_count}
         for floor in self.level_floors:
@@ -101,7 +102,7 @@ class FiredRule(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     rule_id: str
-    colour: RiskColour
+    colour: Colour
     description_zh: str
     inputs: dict[str, Any]  # the facts the rule read, JSON-ready (amounts as decimal strings)
     # Where a fact the rule read came from the report's text: the quoted words and why.
@@ -111,7 +112,7 @@ class FiredRule(BaseModel):
 class Assessment(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    colour: RiskColour
+    colour: Colour
     reasons: list[FiredRule]  # most severe first, then in rule-file order
     response_level: ResponseLevel
 
@@ -271,10 +272,10 @@ def grade(
     )
 
 
-_BY_SEVERITY = sorted(RiskColour, key=lambda colour: colour.severity)
+_BY_SEVERITY = sorted(Colour, key=lambda colour: colour.severity)
 
 
-def _raised(colour: RiskColour, steps: int) -> RiskColour:
+def _raised(colour: Colour, steps: int) -> Colour:
     return _BY_SEVERITY[min(colour.severity + steps, len(_BY_SEVERITY) - 1)]
 
 
@@ -292,7 +293,7 @@ def assess_case(
 
 
 def response_level_for(
-    colour: RiskColour, departments_count: int = 1, rules: GradingRules | None = None
+    colour: Colour, departments_count: int = 1, rules: GradingRules | None = None
 ) -> ResponseLevel:
     return (rules or default_grading_rules()).response_level_for(colour, departments_count)
 
@@ -334,9 +335,9 @@ def _explain(condition: Condition, values: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def load_grading_rules(text: str) -> GradingRules:
-    """Parse and validate a grading rule file; raise RuleFileError naming the faulty entry."""
-    data = parse_yaml_mapping(text, "grading")
-    expect_keys(
+    """Parse and validate a grading rule file; raise DataFileError naming the faulty entry."""
+    data = parse_mapping(text, "grading")
+    expect_mapping(
         data,
         "grading",
         required={"version", "rules", "default", "response_levels"},
@@ -344,24 +345,24 @@ def load_grading_rules(text: str) -> GradingRules:
     )
     text_model_enabled = data.get("text_model_enabled", False)
     if not isinstance(text_model_enabled, bool):
-        raise RuleFileError("text_model_enabled", f"expected true or false, got {text_model_enabled!r}")
+        raise DataFileError("text_model_enabled", f"expected true or false, got {text_model_enabled!r}")
     expect_version(data, "grading")
     raw_rules = data["rules"]
     if not isinstance(raw_rules, list) or not raw_rules:
-        raise RuleFileError("rules", "expected a non-empty list of rules")
+        raise DataFileError("rules", "expected a non-empty list of rules")
     rules: list[GradingRule] = []
     seen: set[str] = set()
     for i, raw in enumerate(raw_rules):
         where = f"rules[{i}]"
-        node = expect_keys(
+        node = expect_mapping(
             raw, where, required={"id", "description_zh", "when"}, optional={"colour", "raise"}
         )
         rule_id = expect_str(node["id"], f"{where}.id")
         if rule_id in seen:
-            raise RuleFileError(f"{where}.id", f"duplicate rule id {rule_id!r}")
+            raise DataFileError(f"{where}.id", f"duplicate rule id {rule_id!r}")
         seen.add(rule_id)
         if ("colour" in node) == ("raise" in node):
-            raise RuleFileError(
+            raise DataFileError(
                 where, "a rule gives either a colour or a raise (steps up), not both or neither"
             )
         rules.append(
@@ -373,34 +374,34 @@ def load_grading_rules(text: str) -> GradingRules:
                 raise_steps=_steps(node["raise"], f"{where}.raise") if "raise" in node else 0,
             )
         )
-    default_node = expect_keys(data["default"], "default", required={"id", "colour", "description_zh"})
+    default_node = expect_mapping(data["default"], "default", required={"id", "colour", "description_zh"})
     default = DefaultReason(
         id=expect_str(default_node["id"], "default.id"),
         colour=_colour(default_node["colour"], "default.colour"),
         description_zh=expect_str(default_node["description_zh"], "default.description_zh"),
     )
     if default.id in seen:
-        raise RuleFileError("default.id", f"duplicate rule id {default.id!r}")
+        raise DataFileError("default.id", f"duplicate rule id {default.id!r}")
     by_colour, floors = _load_levels(data["response_levels"])
     return GradingRules(tuple(rules), default, by_colour, floors, text_model_enabled)
 
 
-def _load_levels(node: object) -> tuple[dict[RiskColour, ResponseLevel], tuple[LevelFloor, ...]]:
-    levels = expect_keys(node, "response_levels", required={"by_colour"}, optional={"floors"})
-    by_colour_node = expect_keys(
-        levels["by_colour"], "response_levels.by_colour", required={c.value for c in RiskColour}
+def _load_levels(node: object) -> tuple[dict[Colour, ResponseLevel], tuple[LevelFloor, ...]]:
+    levels = expect_mapping(node, "response_levels", required={"by_colour"}, optional={"floors"})
+    by_colour_node = expect_mapping(
+        levels["by_colour"], "response_levels.by_colour", required={c.value for c in Colour}
     )
     by_colour = {
-        RiskColour(colour): _level(level, f"response_levels.by_colour.{colour}")
+        Colour(colour): _level(level, f"response_levels.by_colour.{colour}")
         for colour, level in by_colour_node.items()
     }
     raw_floors = levels.get("floors") or []
     if not isinstance(raw_floors, list):
-        raise RuleFileError("response_levels.floors", "expected a list")
+        raise DataFileError("response_levels.floors", "expected a list")
     floors = []
     for i, raw in enumerate(raw_floors):
         where = f"response_levels.floors[{i}]"
-        floor = expect_keys(raw, where, required={"when", "at_least"})
+        floor = expect_mapping(raw, where, required={"when", "at_least"})
         floors.append(
             LevelFloor(
                 when=parse_condition(floor["when"], f"{where}.when", _LEVEL_VOCAB),
@@ -412,21 +413,21 @@ def _load_levels(node: object) -> tuple[dict[RiskColour, ResponseLevel], tuple[L
 
 def _steps(raw: object, where: str) -> int:
     if isinstance(raw, bool) or not isinstance(raw, int) or not 1 <= raw <= 3:
-        raise RuleFileError(where, f"expected a number of colour steps from 1 to 3, got {raw!r}")
+        raise DataFileError(where, f"expected a number of colour steps from 1 to 3, got {raw!r}")
     return raw
 
 
-def _colour(raw: object, where: str) -> RiskColour:
-    if isinstance(raw, str) and raw in RiskColour.__members__:
-        return RiskColour(raw)
-    raise RuleFileError(where, f"unknown colour {raw!r}; allowed: red, orange, yellow, blue")
+def _colour(raw: object, where: str) -> Colour:
+    if isinstance(raw, str) and raw in Colour.__members__:
+        return Colour(raw)
+    raise DataFileError(where, f"unknown colour {raw!r}; allowed: red, orange, yellow, blue")
 
 
 def _level(raw: object, where: str) -> ResponseLevel:
     if isinstance(raw, str) and raw in ResponseLevel.__members__:
         return ResponseLevel(raw)
     allowed = ", ".join(level.value for level in ResponseLevel)
-    raise RuleFileError(where, f"unknown response level {raw!r}; allowed: {allowed}")
+    raise DataFileError(where, f"unknown response level {raw!r}; allowed: {allowed}")
 
 
 @cache

@@ -25,7 +25,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from .categories import Category
+from hub.contracts.vocabulary import Category
+
 from .enums import Channel, IdType, RequestType, RiskFlag
 from .identifiers import is_mobile, normalise_cn_phone, validate_id_number
 

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .enums import RiskColour
+from hub.contracts.vocabulary import Colour
+
 from .grading import Assessment, FiredRule, GradingRules
 from .signal_evidence import Evidence
 from .signal_text import TextPart
 from .text_model import TextModel, TextScore, red_probability, score_texts
 
 RULE_ID = "second_opinion.text_model"
-_RAISED_TO = {"red": RiskColour.red, "orange_review": RiskColour.orange}
+_RAISED_TO = {"red": Colour.red, "orange_review": Colour.orange}
 
 
 def with_second_opinion(

@@ -2,7 +2,7 @@
 
 The lexicon and patterns the readers use are all here: each signal's terms, pairs, threatened words
 and near misses; threat frames; the words that count people, amounts and repeats; negation, hearsay
-and supposition cues; clause and sentence marks. A faulty file is refused with a RuleFileError that
+and supposition cues; clause and sentence marks. A faulty file is refused with a DataFileError that
 names the entry at fault.
 """
 
@@ -11,8 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from hub.datafile import DataFileError, expect_mapping, expect_str, expect_version, parse_mapping
+
 from .enums import RiskFlag
-from .rulefile import RuleFileError, expect_keys, expect_str, expect_version, parse_yaml_mapping
 from .signal_text import half_width
 
 SCOPES = ("clause", "sentence", "text")
@@ -137,9 +138,9 @@ class SignalRules:
 
 
 def load_signal_rules(text: str) -> SignalRules:
-    """Parse and validate signals.yaml; raise RuleFileError naming the faulty entry."""
-    data = parse_yaml_mapping(text, "signals")
-    expect_keys(
+    """Parse and validate signals.yaml; raise DataFileError naming the faulty entry."""
+    data = parse_mapping(text, "signals")
+    expect_mapping(
         data,
         "signals",
         required={
@@ -159,22 +160,22 @@ def load_signal_rules(text: str) -> SignalRules:
         optional={"hypothetical", "threats"},
     )
     expect_version(data, "signals")
-    bounds = expect_keys(data["boundaries"], "boundaries", required={"clause", "sentence"})
-    negation = expect_keys(data["negation"], "negation", required={"cues", "fillers", "max_gap"})
-    hearsay = expect_keys(data["hearsay"], "hearsay", required={"cues", "label_zh"}, optional={"refuted"})
-    hypothetical = expect_keys(
+    bounds = expect_mapping(data["boundaries"], "boundaries", required={"clause", "sentence"})
+    negation = expect_mapping(data["negation"], "negation", required={"cues", "fillers", "max_gap"})
+    hearsay = expect_mapping(data["hearsay"], "hearsay", required={"cues", "label_zh"}, optional={"refuted"})
+    hypothetical = expect_mapping(
         data.get("hypothetical", {}), "hypothetical", required=set(), optional={"cues"}
     )
-    ages = expect_keys(data["ages"], "ages", required={"elderly_from", "minor_below"})
+    ages = expect_mapping(data["ages"], "ages", required={"elderly_from", "minor_below"})
     raw_signals = data["signals"]
     if not isinstance(raw_signals, list) or not raw_signals:
-        raise RuleFileError("signals", "expected a non-empty list of signals")
+        raise DataFileError("signals", "expected a non-empty list of signals")
     signals: list[SignalRule] = []
     seen: set[str] = set()
     for i, raw in enumerate(raw_signals):
         rule = _signal(raw, f"signals[{i}]")
         if rule.id in seen:
-            raise RuleFileError(f"signals[{i}].id", f"duplicate signal id {rule.id!r}")
+            raise DataFileError(f"signals[{i}].id", f"duplicate signal id {rule.id!r}")
         seen.add(rule.id)
         signals.append(rule)
     return SignalRules(
@@ -200,7 +201,7 @@ def load_signal_rules(text: str) -> SignalRules:
 
 
 def _signal(raw: object, where: str) -> SignalRule:
-    node = expect_keys(
+    node = expect_mapping(
         raw,
         where,
         required={"id", "flag", "reason_zh"},
@@ -209,23 +210,23 @@ def _signal(raw: object, where: str) -> SignalRule:
     flag = node["flag"]
     if flag not in RiskFlag.__members__:
         allowed = ", ".join(RiskFlag)
-        raise RuleFileError(f"{where}.flag", f"unknown flag {flag!r}; allowed: {allowed}")
+        raise DataFileError(f"{where}.flag", f"unknown flag {flag!r}; allowed: {allowed}")
     raw_pairs = node.get("pairs") or []
     if not isinstance(raw_pairs, list):
-        raise RuleFileError(f"{where}.pairs", "expected a list of pairs")
+        raise DataFileError(f"{where}.pairs", "expected a list of pairs")
     pairs = tuple(_pair(p, f"{where}.pairs[{j}]") for j, p in enumerate(raw_pairs))
     terms = _words(node.get("terms") or [], f"{where}.terms", empty_ok=True)
     threatened = _words(node.get("threatened") or [], f"{where}.threatened", empty_ok=True)
     if not terms and not pairs and not threatened:
-        raise RuleFileError(where, "a signal needs terms, pairs or threatened words")
+        raise DataFileError(where, "a signal needs terms, pairs or threatened words")
     hearsay = node.get("hearsay", "mark")
     if hearsay not in HEARSAY_EFFECTS:
-        raise RuleFileError(
+        raise DataFileError(
             f"{where}.hearsay", f"expected one of {', '.join(HEARSAY_EFFECTS)}, got {hearsay!r}"
         )
     hypothetical = node.get("hypothetical", "keep")
     if hypothetical not in HYPOTHETICAL_EFFECTS:
-        raise RuleFileError(
+        raise DataFileError(
             f"{where}.hypothetical",
             f"expected one of {', '.join(HYPOTHETICAL_EFFECTS)}, got {hypothetical!r}",
         )
@@ -254,7 +255,7 @@ NO_THREAT_FRAMES = {
 
 
 def _threats(raw: object) -> ThreatFrames:
-    node = expect_keys(
+    node = expect_mapping(
         raw,
         "threats",
         required={"cues", "conditions", "consequences", "condition_within", "resigned", "within"},
@@ -270,15 +271,15 @@ def _threats(raw: object) -> ThreatFrames:
 
 
 def _pair(raw: object, where: str) -> Pair:
-    node = expect_keys(
+    node = expect_mapping(
         raw, where, required={"first", "then", "within", "scope"}, optional={"any_order", "also"}
     )
     scope = node["scope"]
     if scope not in SCOPES:
-        raise RuleFileError(f"{where}.scope", f"expected one of {', '.join(SCOPES)}, got {scope!r}")
+        raise DataFileError(f"{where}.scope", f"expected one of {', '.join(SCOPES)}, got {scope!r}")
     any_order = node.get("any_order", False)
     if not isinstance(any_order, bool):
-        raise RuleFileError(f"{where}.any_order", f"expected true or false, got {any_order!r}")
+        raise DataFileError(f"{where}.any_order", f"expected true or false, got {any_order!r}")
     return Pair(
         first=_words(node["first"], f"{where}.first", placeholders=True),
         then=_words(node["then"], f"{where}.then", placeholders=True),
@@ -290,14 +291,14 @@ def _pair(raw: object, where: str) -> Pair:
 
 
 def _numbers(raw: object) -> NumberWords:
-    node = expect_keys(
+    node = expect_mapping(
         raw,
         "numbers",
         required={"vague_digit", "vague_count", "near_prefixes", "near_factor", "prefixes", "suffixes"},
     )
     factor = node["near_factor"]
     if isinstance(factor, bool) or not isinstance(factor, int | float) or not 0 < factor <= 1:
-        raise RuleFileError("numbers.near_factor", f"expected a number above 0 and at most 1, got {factor!r}")
+        raise DataFileError("numbers.near_factor", f"expected a number above 0 and at most 1, got {factor!r}")
     return NumberWords(
         vague_digit=_int(node["vague_digit"], "numbers.vague_digit", low=1, high=9),
         vague_count=_int(node["vague_count"], "numbers.vague_count", low=1, high=9),
@@ -309,7 +310,7 @@ def _numbers(raw: object) -> NumberWords:
 
 
 def _people(raw: object) -> PeopleWords:
-    node = expect_keys(
+    node = expect_mapping(
         raw,
         "people",
         required={
@@ -328,17 +329,17 @@ def _people(raw: object) -> PeopleWords:
         },
         optional={"named", "collectives"},
     )
-    named = expect_keys(
+    named = expect_mapping(
         node.get("named", {"marks": [], "joiners": "、"}), "people.named", required={"marks", "joiners"}
     )
-    collectives = expect_keys(
+    collectives = expect_mapping(
         node.get("collectives", {"words": {}, "involved": []}),
         "people.collectives",
         required={"words", "involved"},
     )
     words = collectives["words"]
     if not isinstance(words, dict):
-        raise RuleFileError("people.collectives.words", "expected a mapping of each word to its least number")
+        raise DataFileError("people.collectives.words", "expected a mapping of each word to its least number")
     counted = tuple(
         (_words([word], "people.collectives.words")[0], _int(n, f"people.collectives.words.{word}", low=1))
         for word, n in words.items()
@@ -364,7 +365,7 @@ def _people(raw: object) -> PeopleWords:
 
 
 def _amounts(raw: object) -> AmountWords:
-    node = expect_keys(
+    node = expect_mapping(
         raw,
         "amounts",
         required={"reason_zh", "currency", "not_followed_by", "per_person", "per_person_within"},
@@ -379,7 +380,7 @@ def _amounts(raw: object) -> AmountWords:
 
 
 def _repeats(raw: object) -> RepeatWords:
-    node = expect_keys(
+    node = expect_mapping(
         raw,
         "repeats",
         required={
@@ -417,7 +418,7 @@ def _repeats(raw: object) -> RepeatWords:
 
 def _words(raw: object, where: str, *, empty_ok: bool = False, placeholders: bool = False) -> tuple[str, ...]:
     if not isinstance(raw, list) or (not raw and not empty_ok):
-        raise RuleFileError(
+        raise DataFileError(
             where, "expected a non-empty list of words" if not empty_ok else "expected a list"
         )
     words: list[str] = []
@@ -425,22 +426,22 @@ def _words(raw: object, where: str, *, empty_ok: bool = False, placeholders: boo
         if isinstance(word, int) and not isinstance(word, bool):
             word = str(word)  # "12345" written without quotes
         if not isinstance(word, str) or not word.strip():
-            raise RuleFileError(f"{where}[{i}]", f"expected a non-empty word, got {word!r}")
+            raise DataFileError(f"{where}[{i}]", f"expected a non-empty word, got {word!r}")
         word = half_width(word.strip())
         if word.startswith("@") and (not placeholders or word not in PLACEHOLDERS):
             allowed = ", ".join(PLACEHOLDERS) if placeholders else "none here"
-            raise RuleFileError(f"{where}[{i}]", f"unknown placeholder {word!r}; allowed: {allowed}")
+            raise DataFileError(f"{where}[{i}]", f"unknown placeholder {word!r}; allowed: {allowed}")
         if word not in words:
             words.append(word)
     return tuple(words)
 
 
 def _marks(raw: object, where: str) -> str:
-    return half_width(expect_str(raw, where))
+    return half_width(expect_str(raw, where, strip=False))  # a newline is a mark too
 
 
 def _int(raw: object, where: str, *, low: int, high: int | None = None) -> int:
     if isinstance(raw, bool) or not isinstance(raw, int) or raw < low or (high is not None and raw > high):
         bound = f"from {low} to {high}" if high is not None else f"{low} or more"
-        raise RuleFileError(where, f"expected a whole number {bound}, got {raw!r}")
+        raise DataFileError(where, f"expected a whole number {bound}, got {raw!r}")
     return raw

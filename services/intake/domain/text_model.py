@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
+from hub.datafile import DataFileError
+
 from .resources import read_rule_text
-from .rulefile import RuleFileError
 from .signal_evidence import EvidenceSpan
 from .signal_text import TextPart, half_width
 
@@ -71,35 +72,35 @@ class TextModel:
 
 
 def load_text_model(text: str) -> TextModel:
-    """Parse and check a text model file (JSON); raise RuleFileError naming the faulty field."""
+    """Parse and check a text model file (JSON); raise DataFileError naming the faulty field."""
     try:
         data = json.loads(text)
     except ValueError as exc:
-        raise RuleFileError("text_model", f"not JSON: {exc}") from exc
+        raise DataFileError("text_model", f"not JSON: {exc}") from exc
     if not isinstance(data, dict):
-        raise RuleFileError("text_model", "expected an object")
+        raise DataFileError("text_model", "expected an object")
     if data.get("version") != FORMAT_VERSION:
-        raise RuleFileError("text_model.version", f"expected version {FORMAT_VERSION}")
+        raise DataFileError("text_model.version", f"expected version {FORMAT_VERSION}")
     ngram = data.get("ngram_range")
     if not (isinstance(ngram, list) and len(ngram) == 2 and all(isinstance(n, int) for n in ngram)):
-        raise RuleFileError("text_model.ngram_range", "expected [min, max]")
+        raise DataFileError("text_model.ngram_range", "expected [min, max]")
     n_min, n_max = ngram
     if not 1 <= n_min <= n_max <= 8:
-        raise RuleFileError("text_model.ngram_range", "expected 1 <= min <= max <= 8")
+        raise DataFileError("text_model.ngram_range", "expected 1 <= min <= max <= 8")
     weights = data.get("weights")
     if not isinstance(weights, dict) or not all(
         isinstance(k, str) and isinstance(v, int | float) for k, v in weights.items()
     ):
-        raise RuleFileError("text_model.weights", "expected an object of n-gram: weight")
+        raise DataFileError("text_model.weights", "expected an object of n-gram: weight")
     option = data.get("option")
     if option not in ("red", "orange_review"):
-        raise RuleFileError("text_model.option", "expected 'red' or 'orange_review'")
+        raise DataFileError("text_model.option", "expected 'red' or 'orange_review'")
     threshold = _number(data.get("red_threshold"), "text_model.red_threshold")
     if not 0.0 < threshold < 1.0:
-        raise RuleFileError("text_model.red_threshold", "expected a probability between 0 and 1")
+        raise DataFileError("text_model.red_threshold", "expected a probability between 0 and 1")
     max_quotes = data.get("max_quotes", 4)
     if not isinstance(max_quotes, int) or not 1 <= max_quotes <= 8:
-        raise RuleFileError("text_model.max_quotes", "expected 1 to 8")
+        raise DataFileError("text_model.max_quotes", "expected 1 to 8")
     meta = data.get("meta", {})
     return TextModel(
         n_min=n_min,
@@ -115,7 +116,7 @@ def load_text_model(text: str) -> TextModel:
 
 def _number(raw: object, where: str) -> float:
     if isinstance(raw, bool) or not isinstance(raw, int | float):
-        raise RuleFileError(where, f"expected a number, got {raw!r}")
+        raise DataFileError(where, f"expected a number, got {raw!r}")
     return float(raw)
 
 

@@ -39,14 +39,14 @@ from zoneinfo import ZoneInfo
 
 import chinese_calendar
 
-from .datafile import (
+from hub.datafile import (
     DataFileError,
     expect_date,
     expect_int,
     expect_list,
     expect_mapping,
     expect_str,
-    parse_document,
+    parse_mapping,
 )
 
 ONE_DAY = timedelta(days=1)
@@ -147,7 +147,7 @@ def parse_year_schedule(text: str, *, source: str = "inline") -> YearSchedule:
           - 2027-02-14
     """
     data = expect_mapping(
-        parse_document(text, "schedule"),
+        parse_mapping(text, "schedule"),
         "schedule",
         required={"year", "holidays"},
         optional={"workdays", "source", "notes"},

@@ -15,7 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from .datafile import DataFileError, expect_list, expect_mapping, expect_str, expect_version, parse_document
+from hub.datafile import DataFileError, expect_list, expect_mapping, expect_str, expect_version, parse_mapping
+
 from .routing import AreaLevel, area_level
 
 
@@ -130,7 +131,7 @@ def load_centres(text: str, known_areas: Mapping[str, object] | None = None) -> 
           - {area: "150203001000", parent: "150203", name_zh: 白云路街道综治中心}
           - {area: "150203001001", parent: "150203001000", name_zh: 第二社区人民调解室}
     """
-    data = expect_mapping(parse_document(text, "centres"), "centres", required={"version", "centres"})
+    data = expect_mapping(parse_mapping(text, "centres"), "centres", required={"version", "centres"})
     expect_version(data, "centres")
     centres: dict[str, Centre] = {}
     for i, node in enumerate(expect_list(data["centres"], "centres.centres")):

@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from hub.contracts.vocabulary import Colour, ResponseLevel
+
 from .calendar import ONE_DAY, WORKING_DAY, ClockKind, Pause, WorkingCalendar
-from .codes import Colour, ResponseLevel
 from .supervision import DEFAULT_POLICY, SupervisionPolicy
 
 

@@ -9,8 +9,8 @@ from collections.abc import Mapping
 from fractions import Fraction
 from typing import Any
 
-from .codes import Colour, ResponseLevel
-from .datafile import (
+from hub.contracts.vocabulary import Colour, ResponseLevel
+from hub.datafile import (
     DataFileError,
     expect_bool,
     expect_code,
@@ -19,8 +19,9 @@ from .datafile import (
     expect_mapping,
     expect_str,
     expect_version,
-    parse_document,
+    parse_mapping,
 )
+
 from .deadlines import ExtensionRule, LimitUnit, Procedure, ProcedureBook, TimeLimit
 from .supervision import DEFAULT_POLICY, SupervisionPolicy
 
@@ -30,7 +31,7 @@ from .supervision import DEFAULT_POLICY, SupervisionPolicy
 def load_procedures(text: str) -> ProcedureBook:
     """Parse ``procedures.yaml`` (see that file for the format); errors name the offending path."""
     data = expect_mapping(
-        parse_document(text, "procedures"),
+        parse_mapping(text, "procedures"),
         "procedures",
         required={"version", "procedures"},
         optional={"supervision", "defaults"},  # ``defaults`` only holds YAML anchors

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TypeVar
 
-from .codes import Category
-from .datafile import (
+from hub.contracts.vocabulary import Category
+from hub.datafile import (
     DataFileError,
     expect_code,
     expect_list,
@@ -30,7 +30,7 @@ from .datafile import (
     expect_str,
     expect_table,
     expect_version,
-    parse_document,
+    parse_mapping,
 )
 
 
@@ -285,7 +285,7 @@ def _area_problem(
 def load_registry(text: str) -> DepartmentRegistry:
     """Parse ``departments.yaml`` (see that file for the format); errors name the offending path."""
     data = expect_mapping(
-        parse_document(text, "departments"), "departments", required={"version", "types", "areas", "units"}
+        parse_mapping(text, "departments"), "departments", required={"version", "types", "areas", "units"}
     )
     expect_version(data, "departments")
 
@@ -346,7 +346,7 @@ def load_registry(text: str) -> DepartmentRegistry:
 
 def load_routing_rules(text: str, registry: DepartmentRegistry | None = None) -> RoutingRules:
     """Parse ``routing.yaml``; with ``registry``, department types and areas are checked against it."""
-    data = expect_mapping(parse_document(text, "routing"), "routing", required={"version", "rules"})
+    data = expect_mapping(parse_mapping(text, "routing"), "routing", required={"version", "rules"})
     expect_version(data, "routing")
     rules: list[RoutingRule] = []
     scopes: dict[tuple[str, str | None, str | None, str | None], str] = {}

@@ -15,9 +15,9 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.contracts.referral import CaseCentreAssignedV1, CaseCentreMovedV1, CaseDistrictAlertedV1
+from hub.contracts.vocabulary import Colour
 from services.referral.actors import SYSTEM, Actor
 from services.referral.domain.centres import Centre, CentreLevel, area_contains, redact_reason
-from services.referral.domain.codes import Colour
 from services.referral.domain.lifecycle import CASE_MACHINE, TransitionRefused
 from services.referral.errors import InvalidRequest, StateConflict, field_error
 from services.referral.store import Record
@@ -74,7 +74,7 @@ class Centres:
             .values(district_alerted_at=now)
         )
         event = CaseDistrictAlertedV1(
-            case_no=case_no, district_centre=district.id, holding_centre=holding.id, colour=colour
+            case_no=case_no, district_centre=district.id, holding_centre=holding.id, colour=Colour(colour)
         )
         await self.ctx.emit(session, event, SYSTEM)
         return True

@@ -23,9 +23,9 @@ from hub.contracts.referral import (
     ReferralCancelledV1,
     ReferralDispatchedV1,
 )
+from hub.contracts.vocabulary import Colour, ResponseLevel
 from services.referral import store
 from services.referral.actors import Actor
-from services.referral.domain.codes import Colour, ResponseLevel
 from services.referral.domain.deadlines import (
     Deadline,
     DeadlineKind,

@@ -28,13 +28,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Row, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub import audit
 from hub.contracts.intake import CaseRegisteredV1
 from hub.contracts.referral import CaseFollowUpDueV1, TaskCreatedV1, TaskDoneV1, TaskSnoozedV1
+from hub.upsert import upsert
 from services.referral.actors import SYSTEM, Actor
 from services.referral.domain.centres import Centre, redact_reason
 from services.referral.domain.signals import (
@@ -122,7 +121,7 @@ class Worklist:
         keys = self._keys(case)
         await _lock(session, [k.signal_key for k in keys])
         inserted = await session.execute(
-            _insert(session)(signal_sightings)
+            upsert(session, signal_sightings, ["case_no"])
             .values(
                 case_no=case.case_no,
                 registered_at=case.registered_at,
@@ -131,7 +130,6 @@ class Worklist:
                 grid_code=case.grid_code,
                 reporter_key=case.reporter_key,
             )
-            .on_conflict_do_nothing(index_elements=["case_no"])
             .returning(signal_sightings.c.case_no)
         )
         if inserted.first() is None:
@@ -280,7 +278,7 @@ class Worklist:
         now = self.clock()
         task_id = str(uuid.uuid4())
         inserted = await session.execute(
-            _insert(session)(tasks)
+            upsert(session, tasks, ["dedup_key"])
             .values(
                 id=task_id,
                 kind=kind.value,
@@ -294,7 +292,6 @@ class Worklist:
                 updated_at=now,
                 **{k: (v.value if isinstance(v, Scope) else v) for k, v in columns.items()},
             )
-            .on_conflict_do_nothing(index_elements=["dedup_key"])
             .returning(tasks.c.id)
         )
         if inserted.first() is None:
@@ -420,11 +417,6 @@ async def _hold(session: AsyncSession, key: _Key, task_id: str, case_nos: Sequen
         .where(signal_sightings.c.case_no.in_(list(case_nos)), column.is_(None))
         .values({key.holder: task_id})
     )
-
-
-def _insert(session: AsyncSession) -> Any:
-    dialect = session.bind.dialect.name if session.bind else "sqlite"
-    return pg_insert if dialect == "postgresql" else sqlite_insert
 
 
 async def _lock(session: AsyncSession, keys: Sequence[str]) -> None:

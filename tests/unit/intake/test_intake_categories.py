@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from services.intake.domain.categories import Category, default_categories, label_zh, load_categories
-from services.intake.domain.rulefile import RuleFileError
+from hub.contracts.vocabulary import Category
+from hub.datafile import DataFileError
+from services.intake.domain.categories import default_categories, label_zh, load_categories
 
 
 def test_every_category_has_a_label() -> None:
@@ -106,7 +107,7 @@ def test_the_packaged_file_fills_no_code_without_a_source_and_says_what_was_sear
     ],
 )
 def test_bad_codes_are_refused(text: str, where: str, problem: str) -> None:
-    with pytest.raises(RuleFileError) as info:
+    with pytest.raises(DataFileError) as info:
         load_categories(text)
     assert info.value.where == where and problem in info.value.problem
 
@@ -138,6 +139,6 @@ def test_bad_codes_are_refused(text: str, where: str, problem: str) -> None:
     ],
 )
 def test_bad_tables_are_refused(text: str, where: str) -> None:
-    with pytest.raises(RuleFileError) as info:
+    with pytest.raises(DataFileError) as info:
         load_categories(text)
     assert info.value.where == where

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from services.intake.domain.categories import Category
+from hub.contracts.vocabulary import Category
+from hub.datafile import DataFileError
 from services.intake.domain.classifier import (
     KeywordClassifier,
     default_classifier,
     load_classifier_rules,
 )
-from services.intake.domain.rulefile import RuleFileError
 
 
 @pytest.fixture(scope="module")
@@ -127,7 +127,7 @@ def test_classifier_does_not_load_jieba_until_used() -> None:
     ],
 )
 def test_bad_classifier_files_are_refused(text: str, where: str) -> None:
-    with pytest.raises(RuleFileError) as info:
+    with pytest.raises(DataFileError) as info:
         load_classifier_rules(text)
     assert info.value.where == where
 

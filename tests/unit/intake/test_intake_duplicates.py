@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.intake.domain.categories import Category
+from hub.contracts.vocabulary import Category
 from services.intake.domain.duplicates import (
     DEFAULT_SIMILARITY_THRESHOLD,
     CaseSummary,

@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 
-from services.intake.domain.enums import ResponseLevel, RiskColour, RiskFlag
+from hub.contracts.vocabulary import Colour, ResponseLevel
+from hub.datafile import DataFileError
+from services.intake.domain.enums import RiskFlag
 from services.intake.domain.grading import (
     GradingFacts,
     assess_case,
@@ -18,7 +20,6 @@ from services.intake.domain.grading import (
 )
 from services.intake.domain.model import CaseIn
 from services.intake.domain.resources import read_rule_text
-from services.intake.domain.rulefile import RuleFileError
 from services.intake.domain.signals import case_texts, read_text_facts
 
 
@@ -29,17 +30,17 @@ def fired(facts: GradingFacts) -> list[str]:
 @pytest.mark.parametrize(
     ("people", "colour", "rules"),
     [
-        (1, RiskColour.blue, ["blue.default"]),
-        (2, RiskColour.blue, ["blue.default"]),
-        (3, RiskColour.yellow, ["yellow.people_3_9"]),
-        (9, RiskColour.yellow, ["yellow.people_3_9"]),
-        (10, RiskColour.orange, ["orange.people_10_29"]),
-        (29, RiskColour.orange, ["orange.people_10_29"]),
-        (30, RiskColour.red, ["red.people_ge_30"]),
-        (100_000, RiskColour.red, ["red.people_ge_30"]),
+        (1, Colour.blue, ["blue.default"]),
+        (2, Colour.blue, ["blue.default"]),
+        (3, Colour.yellow, ["yellow.people_3_9"]),
+        (9, Colour.yellow, ["yellow.people_3_9"]),
+        (10, Colour.orange, ["orange.people_10_29"]),
+        (29, Colour.orange, ["orange.people_10_29"]),
+        (30, Colour.red, ["red.people_ge_30"]),
+        (100_000, Colour.red, ["red.people_ge_30"]),
     ],
 )
-def test_people_bands(people: int, colour: RiskColour, rules: list[str]) -> None:
+def test_people_bands(people: int, colour: Colour, rules: list[str]) -> None:
     assessment = grade(GradingFacts(people_involved=people))
     assert assessment.colour is colour
     assert [r.rule_id for r in assessment.reasons] == rules
@@ -48,21 +49,21 @@ def test_people_bands(people: int, colour: RiskColour, rules: list[str]) -> None
 @pytest.mark.parametrize(
     ("amount", "people", "colour", "rules"),
     [
-        ("99999", 1, RiskColour.blue, ["blue.default"]),
-        ("99999.99", 1, RiskColour.blue, ["blue.default"]),
-        ("100000", 1, RiskColour.yellow, ["yellow.amount_ge_100k"]),
-        ("999999", 10, RiskColour.orange, ["orange.people_10_29", "yellow.amount_ge_100k"]),
-        ("999999.99", 29, RiskColour.orange, ["orange.people_10_29", "yellow.amount_ge_100k"]),
-        ("1000000", 9, RiskColour.yellow, ["yellow.people_3_9", "yellow.amount_ge_100k"]),
+        ("99999", 1, Colour.blue, ["blue.default"]),
+        ("99999.99", 1, Colour.blue, ["blue.default"]),
+        ("100000", 1, Colour.yellow, ["yellow.amount_ge_100k"]),
+        ("999999", 10, Colour.orange, ["orange.people_10_29", "yellow.amount_ge_100k"]),
+        ("999999.99", 29, Colour.orange, ["orange.people_10_29", "yellow.amount_ge_100k"]),
+        ("1000000", 9, Colour.yellow, ["yellow.people_3_9", "yellow.amount_ge_100k"]),
         (
             "1000000",
             10,
-            RiskColour.red,
+            Colour.red,
             ["red.amount_ge_1m_people_ge_10", "orange.people_10_29", "yellow.amount_ge_100k"],
         ),
     ],
 )
-def test_amount_thresholds(amount: str, people: int, colour: RiskColour, rules: list[str]) -> None:
+def test_amount_thresholds(amount: str, people: int, colour: Colour, rules: list[str]) -> None:
     assessment = grade(GradingFacts(people_involved=people, amount_yuan=Decimal(amount)))
     assert assessment.colour is colour
     assert [r.rule_id for r in assessment.reasons] == rules
@@ -75,14 +76,14 @@ def test_missing_amount_fires_no_amount_rule() -> None:
 @pytest.mark.parametrize(
     ("flag", "colour", "rule"),
     [
-        (RiskFlag.violence_threat, RiskColour.red, "red.violence_threat"),
-        (RiskFlag.self_harm_threat, RiskColour.red, "red.self_harm_threat"),
-        (RiskFlag.mass_gathering_risk, RiskColour.red, "red.mass_gathering_risk"),
-        (RiskFlag.criminal_risk, RiskColour.red, "red.criminal_risk"),
-        (RiskFlag.vulnerable_person, RiskColour.orange, "orange.vulnerable_person"),
+        (RiskFlag.violence_threat, Colour.red, "red.violence_threat"),
+        (RiskFlag.self_harm_threat, Colour.red, "red.self_harm_threat"),
+        (RiskFlag.mass_gathering_risk, Colour.red, "red.mass_gathering_risk"),
+        (RiskFlag.criminal_risk, Colour.red, "red.criminal_risk"),
+        (RiskFlag.vulnerable_person, Colour.orange, "orange.vulnerable_person"),
     ],
 )
-def test_each_flag(flag: RiskFlag, colour: RiskColour, rule: str) -> None:
+def test_each_flag(flag: RiskFlag, colour: Colour, rule: str) -> None:
     assessment = grade(GradingFacts(flags=frozenset({flag})))
     assert assessment.colour is colour
     assert [r.rule_id for r in assessment.reasons] == [rule]
@@ -92,15 +93,15 @@ def test_each_flag(flag: RiskFlag, colour: RiskColour, rule: str) -> None:
 @pytest.mark.parametrize(
     ("repeats", "colour", "rules"),
     [
-        (0, RiskColour.blue, ["blue.default"]),
+        (0, Colour.blue, ["blue.default"]),
         # second report of the same matter
-        (1, RiskColour.yellow, ["yellow.repeat_second"]),
+        (1, Colour.yellow, ["yellow.repeat_second"]),
         # third report within 30 days: two earlier ones
-        (2, RiskColour.orange, ["orange.repeat_ge_3_in_30d", "yellow.repeat_second"]),
-        (5, RiskColour.orange, ["orange.repeat_ge_3_in_30d", "yellow.repeat_second"]),
+        (2, Colour.orange, ["orange.repeat_ge_3_in_30d", "yellow.repeat_second"]),
+        (5, Colour.orange, ["orange.repeat_ge_3_in_30d", "yellow.repeat_second"]),
     ],
 )
-def test_repeat_reports(repeats: int, colour: RiskColour, rules: list[str]) -> None:
+def test_repeat_reports(repeats: int, colour: Colour, rules: list[str]) -> None:
     assessment = grade(GradingFacts(repeat_count_30d=repeats))
     assert assessment.colour is colour
     assert [r.rule_id for r in assessment.reasons] == rules
@@ -114,7 +115,7 @@ def test_highest_colour_wins_and_reasons_are_ordered_by_severity() -> None:
         repeat_count_30d=1,
     )
     assessment = grade(facts)
-    assert assessment.colour is RiskColour.red
+    assert assessment.colour is Colour.red
     assert [r.rule_id for r in assessment.reasons] == [
         "red.criminal_risk",
         "orange.vulnerable_person",
@@ -122,7 +123,7 @@ def test_highest_colour_wins_and_reasons_are_ordered_by_severity() -> None:
         "yellow.repeat_second",
         "yellow.amount_ge_100k",
     ]
-    assert [r.colour for r in assessment.reasons][:2] == [RiskColour.red, RiskColour.orange]
+    assert [r.colour for r in assessment.reasons][:2] == [Colour.red, Colour.orange]
 
 
 def test_reasons_carry_chinese_description_and_the_inputs_read() -> None:
@@ -139,24 +140,24 @@ def test_reasons_carry_chinese_description_and_the_inputs_read() -> None:
 
 def test_blue_explains_itself_with_the_default_reason() -> None:
     assessment = grade(GradingFacts())
-    assert assessment.colour is RiskColour.blue
-    assert [(r.rule_id, r.colour) for r in assessment.reasons] == [("blue.default", RiskColour.blue)]
+    assert assessment.colour is Colour.blue
+    assert [(r.rule_id, r.colour) for r in assessment.reasons] == [("blue.default", Colour.blue)]
     assert assessment.reasons[0].description_zh
 
 
 @pytest.mark.parametrize(
     ("colour", "departments", "level"),
     [
-        (RiskColour.red, 1, ResponseLevel.joint_consultation),
-        (RiskColour.red, 3, ResponseLevel.joint_consultation),
-        (RiskColour.orange, 1, ResponseLevel.time_limited),
-        (RiskColour.yellow, 1, ResponseLevel.immediate),
-        (RiskColour.yellow, 2, ResponseLevel.time_limited),
-        (RiskColour.blue, 1, ResponseLevel.immediate),
-        (RiskColour.blue, 2, ResponseLevel.time_limited),
+        (Colour.red, 1, ResponseLevel.joint_consultation),
+        (Colour.red, 3, ResponseLevel.joint_consultation),
+        (Colour.orange, 1, ResponseLevel.time_limited),
+        (Colour.yellow, 1, ResponseLevel.immediate),
+        (Colour.yellow, 2, ResponseLevel.time_limited),
+        (Colour.blue, 1, ResponseLevel.immediate),
+        (Colour.blue, 2, ResponseLevel.time_limited),
     ],
 )
-def test_response_level(colour: RiskColour, departments: int, level: ResponseLevel) -> None:
+def test_response_level(colour: Colour, departments: int, level: ResponseLevel) -> None:
     assert response_level_for(colour, departments) is level
 
 
@@ -172,7 +173,7 @@ def test_assess_case_reads_the_validated_case(make_payload, ctx) -> None:
         make_payload(people_involved=4, amount_yuan="150000", flags=["vulnerable_person"]), context=ctx
     )
     assessment = assess_case(case, repeat_count_30d=1)
-    assert assessment.colour is RiskColour.orange
+    assert assessment.colour is Colour.orange
     assert [r.rule_id for r in assessment.reasons] == [
         "orange.vulnerable_person",
         "yellow.people_3_9",
@@ -223,23 +224,21 @@ response_levels:
 
 
 def test_custom_rule_file_changes_behaviour_without_code() -> None:
-    from services.intake.domain.categories import Category
+    from hub.contracts.vocabulary import Category
     from services.intake.domain.enums import Channel
 
     rules = load_grading_rules(CUSTOM)
     noisy = GradingFacts(people_involved=5, category=Category.noise, channel=Channel.window)
-    assert grade(noisy, rules).colour is RiskColour.red
+    assert grade(noisy, rules).colour is Colour.red
     assert grade(noisy, rules).response_level is ResponseLevel.joint_consultation
     quiet = GradingFacts(people_involved=5, category=Category.property, channel=Channel.phone)
-    assert grade(quiet, rules).colour is RiskColour.blue
+    assert grade(quiet, rules).colour is Colour.blue
     assert [r.rule_id for r in grade(GradingFacts(channel=Channel.web), rules).reasons] == [
         "yellow.not_window"
     ]
     by_phone = Channel.phone
-    assert grade(GradingFacts(amount_yuan=Decimal(20), channel=by_phone), rules).colour is RiskColour.orange
-    assert (
-        grade(GradingFacts(amount_yuan=Decimal("20.01"), channel=by_phone), rules).colour is RiskColour.blue
-    )
+    assert grade(GradingFacts(amount_yuan=Decimal(20), channel=by_phone), rules).colour is Colour.orange
+    assert grade(GradingFacts(amount_yuan=Decimal("20.01"), channel=by_phone), rules).colour is Colour.blue
     # A missing value satisfies no comparison, so its negation holds.
     assert [r.rule_id for r in grade(GradingFacts(), rules).reasons] == ["yellow.not_window"]
 
@@ -356,7 +355,7 @@ def one_rule(when: str, colour: str = "red") -> str:
     ],
 )
 def test_bad_rule_files_are_refused_with_a_located_message(text: str, where: str, problem: str) -> None:
-    with pytest.raises(RuleFileError) as info:
+    with pytest.raises(DataFileError) as info:
         load_grading_rules(text)
     assert info.value.where == where
     assert problem in str(info.value)
@@ -380,17 +379,17 @@ def assess_text(case: CaseIn) -> Any:
 @pytest.mark.parametrize(
     ("title", "description", "colour", "rule_id", "quote"),
     [
-        ("讨要欠薪", "工人讨薪未果，扬言要从楼顶跳下去", RiskColour.red, "red.self_harm_threat", "扬言…跳下去"),
-        ("农民工讨薪", "45名农民工扬言明天集体堵路讨薪", RiskColour.red, "red.people_ge_30", "45名农民工"),
-        ("邻里纠纷", "对方扬言要拿刀砍人", RiskColour.red, "red.violence_threat", "砍人"),
-        ("老人无人照看", "八十多岁独居老人，子女在外地，家中无人照看", RiskColour.orange,
+        ("讨要欠薪", "工人讨薪未果，扬言要从楼顶跳下去", Colour.red, "red.self_harm_threat", "扬言…跳下去"),
+        ("农民工讨薪", "45名农民工扬言明天集体堵路讨薪", Colour.red, "red.people_ge_30", "45名农民工"),
+        ("邻里纠纷", "对方扬言要拿刀砍人", Colour.red, "red.violence_threat", "砍人"),
+        ("老人无人照看", "八十多岁独居老人，子女在外地，家中无人照看", Colour.orange,
          "orange.vulnerable_person", "独居老人…无人照看"),
-        ("拖欠工程款", "拖欠工程款八十万，多次催要无果", RiskColour.yellow, "yellow.amount_ge_100k", "八十万"),
-        ("噪音扰民", "这是第三次反映楼上噪音问题", RiskColour.orange, "orange.repeat_ge_3_in_30d", "第三次反映"),
+        ("拖欠工程款", "拖欠工程款八十万，多次催要无果", Colour.yellow, "yellow.amount_ge_100k", "八十万"),
+        ("噪音扰民", "这是第三次反映楼上噪音问题", Colour.orange, "orange.repeat_ge_3_in_30d", "第三次反映"),
     ],
 )  # fmt: skip
 def test_text_only_reports_are_graded_by_their_words(
-    make_payload, ctx, title: str, description: str, colour: RiskColour, rule_id: str, quote: str
+    make_payload, ctx, title: str, description: str, colour: Colour, rule_id: str, quote: str
 ) -> None:
     assessment = assess_text(text_only(make_payload, ctx, title, description))
     assert assessment.colour is colour
@@ -403,7 +402,7 @@ def test_text_only_reports_are_graded_by_their_words(
 def test_without_the_words_the_same_report_is_blue(make_payload, ctx) -> None:
     case = text_only(make_payload, ctx, "讨要欠薪", "没有人扬言要从楼顶跳下去，工人在等待协调")
     assessment = assess_text(case)
-    assert assessment.colour is RiskColour.blue
+    assert assessment.colour is Colour.blue
     assert [r.rule_id for r in assessment.reasons] == ["blue.default"]
 
 
@@ -437,17 +436,15 @@ def test_the_evidence_is_in_the_json_the_api_and_events_carry(make_payload, ctx)
 @pytest.mark.parametrize(
     ("facts", "colour", "rules"),
     [
-        (GradingFacts(urgent=True), RiskColour.yellow, ["raise.urgent", "blue.default"]),
-        (GradingFacts(urgent=True, people_involved=3), RiskColour.orange, ["raise.urgent", "yellow.people_3_9"]),
-        (GradingFacts(urgent=True, people_involved=12), RiskColour.red, ["raise.urgent", "orange.people_10_29"]),
+        (GradingFacts(urgent=True), Colour.yellow, ["raise.urgent", "blue.default"]),
+        (GradingFacts(urgent=True, people_involved=3), Colour.orange, ["raise.urgent", "yellow.people_3_9"]),
+        (GradingFacts(urgent=True, people_involved=12), Colour.red, ["raise.urgent", "orange.people_10_29"]),
         # Already red: the raise changes nothing and follows the rule that made the colour.
-        (GradingFacts(urgent=True, people_involved=30), RiskColour.red, ["red.people_ge_30", "raise.urgent"]),
-        (GradingFacts(urgent=False, people_involved=3), RiskColour.yellow, ["yellow.people_3_9"]),
+        (GradingFacts(urgent=True, people_involved=30), Colour.red, ["red.people_ge_30", "raise.urgent"]),
+        (GradingFacts(urgent=False, people_involved=3), Colour.yellow, ["yellow.people_3_9"]),
     ],
 )  # fmt: skip
-def test_urgency_raises_the_colour_one_step(
-    facts: GradingFacts, colour: RiskColour, rules: list[str]
-) -> None:
+def test_urgency_raises_the_colour_one_step(facts: GradingFacts, colour: Colour, rules: list[str]) -> None:
     assessment = grade(facts)
     assert assessment.colour is colour
     assert [r.rule_id for r in assessment.reasons] == rules
@@ -459,5 +456,5 @@ def test_urgency_raises_the_colour_one_step(
 def test_how_far_a_raise_goes_is_configuration() -> None:
     rules = load_grading_rules(read_rule_text("grading.yaml").replace("    raise: 1\n", "    raise: 2\n"))
     assessment = grade(GradingFacts(urgent=True), rules)
-    assert assessment.colour is RiskColour.orange
+    assert assessment.colour is Colour.orange
     assert assessment.reasons[0].inputs == {"urgent": True, "from_colour": "blue"}

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from services.intake.domain.categories import Category
+from hub.contracts.vocabulary import Category
 from services.intake.domain.enums import IdType, RiskFlag
 from services.intake.domain.identifiers import (
     is_mobile,

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from services.intake.domain.categories import Category
+from hub.contracts.vocabulary import Category
 from services.intake.domain.duplicates import normalise_address, text_similarity
 from services.intake.domain.enums import Channel, RequestType, RiskFlag
 from services.intake.domain.identifiers import resident_id_check_char

@@ -6,16 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from hub.datafile import locate
 from services.intake.domain.resources import read_rule_text
-from services.intake.rulebook import (
-    CLASSIFIER,
-    GRADING,
-    SIGNALS,
-    TEXT_MODEL,
-    RulesInvalid,
-    load_assessor,
-    locate,
-)
+from services.intake.rulebook import CLASSIFIER, GRADING, SIGNALS, TEXT_MODEL, RulesInvalid, load_assessor
 
 GRADING_TEXT = read_rule_text(GRADING)
 

@@ -11,10 +11,10 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hub.datafile import DataFileError
 from services.intake.domain.enums import RiskFlag
 from services.intake.domain.numerals import number_value
 from services.intake.domain.resources import read_rule_text
-from services.intake.domain.rulefile import RuleFileError
 from services.intake.domain.signals import (
     SignalReader,
     TextFacts,
@@ -592,7 +592,7 @@ def test_a_signals_file_written_before_threat_frames_still_loads() -> None:
 def test_rule_file_errors_name_the_entry(change: tuple[str, str], where: str, problem: str) -> None:
     old, new = change
     assert old in SIGNALS_TEXT
-    with pytest.raises(RuleFileError) as caught:
+    with pytest.raises(DataFileError) as caught:
         load_signal_rules(SIGNALS_TEXT.replace(old, new, 1))
     assert where in caught.value.where and problem in caught.value.problem
 

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
+from hub.contracts.vocabulary import Colour
 from services.intake.domain.classifier import classify
-from services.intake.domain.enums import RiskColour
 from services.intake.domain.grading import assess_case
 from services.intake.domain.model import CaseIn
 
@@ -52,8 +52,8 @@ def test_case_8_construction_payment_is_red_for_every_red_reason() -> None:
     (case8,) = [case for case in CASES if case["id"] == 8]
     case = CaseIn.model_validate(case8["payload"], context={"now": NOW})
     assessment = assess_case(case)
-    assert assessment.colour is RiskColour.red
-    red_inputs = {r.rule_id: r.inputs for r in assessment.reasons if r.colour is RiskColour.red}
+    assert assessment.colour is Colour.red
+    red_inputs = {r.rule_id: r.inputs for r in assessment.reasons if r.colour is Colour.red}
     assert red_inputs == {
         "red.people_ge_30": {"people_involved": 210},
         "red.mass_gathering_risk": {"flags": ["mass_gathering_risk"]},

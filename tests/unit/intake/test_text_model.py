@@ -13,12 +13,12 @@ from types import ModuleType
 
 import pytest
 
+from hub.datafile import DataFileError
 from services.intake.assessment import Assessor
 from services.intake.domain.classifier import default_classifier
 from services.intake.domain.grading import default_grading_rules, load_grading_rules
 from services.intake.domain.model import CaseIn
 from services.intake.domain.resources import read_rule_text
-from services.intake.domain.rulefile import RuleFileError
 from services.intake.domain.second_opinion import RULE_ID
 from services.intake.domain.signals import case_texts, default_signal_reader
 from services.intake.domain.text_model import default_text_model, fold, load_text_model, score_texts
@@ -124,7 +124,7 @@ def test_off_by_default_on_by_grading_yaml_and_nothing_without_a_model() -> None
         None,
     )
     assert grade(none, MISSED)[0] == "blue"
-    with pytest.raises(RuleFileError, match="text_model_enabled"):
+    with pytest.raises(DataFileError, match="text_model_enabled"):
         load_grading_rules(text.replace("text_model_enabled: true", "text_model_enabled: maybe"))
 
 
@@ -158,6 +158,6 @@ def test_a_re_grade_reads_the_notes_too() -> None:
 def test_a_faulty_model_file_is_refused_naming_the_field(change: dict[str, object], where: str) -> None:
     data = json.loads(read_rule_text("text_model.json"))
     data.update(change)
-    with pytest.raises(RuleFileError) as refused:
+    with pytest.raises(DataFileError) as refused:
         load_text_model(json.dumps(data))
     assert refused.value.where == where

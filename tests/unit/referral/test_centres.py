@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from hub.datafile import DataFileError
 from services.referral.config import ReferralConfig
 from services.referral.data import read_data_file
 from services.referral.domain.centres import CentreLevel, area_contains, load_centres, redact_reason
-from services.referral.domain.datafile import DataFileError
 from services.referral.domain.procedure_documents import (
     load_procedures,
     procedure_document,

@@ -6,10 +6,10 @@ from datetime import datetime
 
 import pytest
 
+from hub.contracts.vocabulary import Colour, ResponseLevel
+from hub.datafile import DataFileError
 from services.referral.data import read_data_file
 from services.referral.domain.calendar import ClockKind, Pause, WorkingCalendar
-from services.referral.domain.codes import Colour, ResponseLevel
-from services.referral.domain.datafile import DataFileError
 from services.referral.domain.deadlines import (
     PROCEDURE_SOURCE,
     DeadlineKind,

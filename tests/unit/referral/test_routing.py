@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from hub.datafile import DataFileError
 from services.referral.data import read_data_file
-from services.referral.domain.datafile import DataFileError
 from services.referral.domain.routing import (
     AreaLevel,
     DepartmentGroup,

@@ -7,13 +7,13 @@ from datetime import date
 
 import pytest
 
+from hub.datafile import DataFileError
 from services.referral.domain.calendar import (
     ScheduleError,
     WorkingCalendar,
     YearSchedule,
     parse_year_schedule,
 )
-from services.referral.domain.datafile import DataFileError
 
 from .helpers import sh
 

@@ -6,10 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from hub.datafile import DataFileError
 from services.referral.clock import ManualClock
 from services.referral.config import Cadence, FollowUpRule, ReferralConfig, load_follow_ups
 from services.referral.domain.calendar import ClockKind, Pause
-from services.referral.domain.datafile import DataFileError
 from services.referral.domain.supervision import Level
 from services.referral.usecases.supervision import ladder_start, next_check
 

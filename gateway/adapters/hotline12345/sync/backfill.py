@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from gateway.adapters.common import parse_local_time
 from gateway.adapters.hotline12345 import mapping
 from gateway.adapters.hotline12345.client import HotlineClient, make_client
-from gateway.adapters.hotline12345.sync.links import insert_for, link_imported, read_cursor, write_cursor
+from gateway.adapters.hotline12345.sync.links import link_imported, read_cursor, write_cursor
 from gateway.adapters.inbound import actor_headers
 from gateway.settings import GatewaySettings
 from gateway.tables import adapter_cursors
@@ -30,6 +30,7 @@ from hub import failpoints
 from hub.db import Database
 from hub.failpoints import failpoint
 from hub.problems import Problem
+from hub.upsert import upsert
 
 SYSTEM = mapping.SYSTEM
 CHUNK = 500  # list-API page size
@@ -297,13 +298,15 @@ async def _settle(
         pairs.append((order, str(case_no)))
     async with db.transaction() as session:
         if pairs:
-            await link_imported(db, session, pairs)
+            await link_imported(session, pairs)
         now = datetime.now(UTC)
         await session.execute(
-            insert_for(db)(adapter_cursors)
-            .values(name=source, position=batch.position, done=0, updated_at=now)
-            .on_conflict_do_update(
-                index_elements=["name"], set_={"position": batch.position, "updated_at": now}
+            upsert(
+                session,
+                adapter_cursors,
+                ["name"],
+                {"name": source, "position": batch.position, "done": 0, "updated_at": now},
+                update={"position": batch.position, "updated_at": now},
             )
         )
     report.position = batch.position

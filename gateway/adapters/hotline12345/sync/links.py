@@ -8,21 +8,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from gateway.adapters.hotline12345 import mapping
 from gateway.adapters.ledger import FIRST_ROUND
 from gateway.tables import adapter_cursors, adapter_links, timeline
 from hub.db import Database
+from hub.upsert import upsert
 
 SYSTEM = mapping.SYSTEM
 IMPORTED_EVENT = "case.imported"
 FINISHED = (3, 4, 6)  # 已办结待回访, 已归档, 已回退: not open in the hub either
-
-
-def insert_for(db: Database) -> Any:
-    return pg_insert if db.is_postgres else sqlite_insert
 
 
 async def read_cursor(db: Database, name: str) -> int:
@@ -35,13 +30,15 @@ async def read_cursor(db: Database, name: str) -> int:
 
 async def write_cursor(db: Database, name: str, position: int, done: bool = False) -> None:
     now = datetime.now(UTC)
-    insert = insert_for(db)(adapter_cursors).values(
-        name=name, position=position, done=int(done), updated_at=now
-    )
+    values = {"name": name, "position": position, "done": int(done), "updated_at": now}
     async with db.transaction() as session:
         await session.execute(
-            insert.on_conflict_do_update(
-                index_elements=["name"], set_={"position": position, "done": int(done), "updated_at": now}
+            upsert(
+                session,
+                adapter_cursors,
+                ["name"],
+                values,
+                update={"position": position, "done": int(done), "updated_at": now},
             )
         )
 
@@ -50,7 +47,7 @@ def _state(code: str | None) -> int:
     return int(code) if code and code.lstrip("-").isdigit() else -1
 
 
-async def link_imported(db: Database, session: Any, pairs: list[tuple[mapping.WorkOrder, str]]) -> None:
+async def link_imported(session: Any, pairs: list[tuple[mapping.WorkOrder, str]]) -> None:
     """Links for the batch (a work order linked before, e.g. by a push, keeps its link and state);
     a timeline entry "case.imported" for each case the back-fill brought in (once per case)."""
     now = datetime.now(UTC)
@@ -70,11 +67,12 @@ async def link_imported(db: Database, session: Any, pairs: list[tuple[mapping.Wo
         for order, case_no in pairs
     ]
     # executemany of one cached statement (a 1,000-row VALUES list would be compiled afresh each time)
-    insert = insert_for(db)(adapter_links)
     await session.execute(
-        insert.on_conflict_do_update(
-            index_elements=["system", "external_ref"],
-            set_={"case_no": func.coalesce(adapter_links.c.case_no, insert.excluded.case_no)},
+        upsert(
+            session,
+            adapter_links,
+            ["system", "external_ref"],
+            update=lambda new: {"case_no": func.coalesce(adapter_links.c.case_no, new.case_no)},
         ),
         rows,
     )
@@ -107,9 +105,7 @@ async def link_imported(db: Database, session: Any, pairs: list[tuple[mapping.Wo
         if row.case_no
     ]
     if entries:
-        await session.execute(
-            insert_for(db)(timeline).on_conflict_do_nothing(index_elements=["event_id"]), entries
-        )
+        await session.execute(upsert(session, timeline, ["event_id"]), entries)
 
 
 # Reconciliation registers a missed work order as a live one (the ledger takes it from there):
@@ -134,11 +130,7 @@ async def link_before(db: Database, orders: list[mapping.WorkOrder]) -> None:
         for order in orders
     ]
     async with db.transaction() as session:
-        await session.execute(
-            insert_for(db)(adapter_links)
-            .values(rows)
-            .on_conflict_do_nothing(index_elements=["system", "external_ref"])
-        )
+        await session.execute(upsert(session, adapter_links, ["system", "external_ref"]).values(rows))
 
 
 async def link_after(db: Database, pairs: list[tuple[str, str]]) -> None:

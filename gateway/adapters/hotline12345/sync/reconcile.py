@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 from gateway.adapters.common import RANK
 from gateway.adapters.hotline12345 import mapping
 from gateway.adapters.hotline12345.client import make_client
-from gateway.adapters.hotline12345.sync.links import insert_for, link_after, link_before
+from gateway.adapters.hotline12345.sync.links import link_after, link_before
 from gateway.adapters.inbound import register
 from gateway.adapters.ledger import TOPIC
 from gateway.settings import GatewaySettings
@@ -206,7 +206,7 @@ async def _resend(db: Database, latest: Any) -> None:
     now = datetime.now(UTC)
     async with db.transaction() as session:
         await session.execute(
-            insert_for(db)(adapter_deliveries).values(
+            adapter_deliveries.insert().values(
                 update_id=str(uuid.uuid4()),
                 case_no=latest.case_no,
                 system=SYSTEM,

@@ -12,7 +12,7 @@ Create Date: 2026-11-22 09:00:00.000000
 import sqlalchemy as sa
 from alembic import op
 
-from hub.audit import append_only_ddl, drop_append_only_ddl
+from hub.kit_migrations import create_audit_log, drop_audit_log
 from services.intake.domain.duplicates import normalise_address
 
 revision = "intake_0002"
@@ -22,27 +22,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_table(
-        "audit_log",
-        sa.Column(
-            "seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=False, nullable=False
-        ),
-        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("actor_role", sa.String(length=16), nullable=False),
-        sa.Column("actor_id", sa.String(length=64), nullable=True),
-        sa.Column("action", sa.String(length=64), nullable=False),
-        sa.Column("case_no", sa.String(length=32), nullable=True),
-        sa.Column("detail", sa.JSON(), nullable=False),
-        sa.Column("prev_hash", sa.String(length=64), nullable=False),
-        sa.Column("hash", sa.String(length=64), nullable=False),
-        sa.PrimaryKeyConstraint("seq"),
-        sa.UniqueConstraint("hash"),
-    )
-    with op.batch_alter_table("audit_log", schema=None) as batch_op:
-        batch_op.create_index("ix_audit_log_case_no", ["case_no"], unique=False)
-    # Append-only: the application cannot rewrite history; the hash chain catches whoever drops these.
-    for statement in append_only_ddl(op.get_bind().dialect.name):
-        op.execute(statement)
+    create_audit_log()
 
     with op.batch_alter_table("cases", schema=None) as batch_op:
         batch_op.add_column(sa.Column("override_reason", sa.Text(), nullable=True))
@@ -80,8 +60,4 @@ def downgrade() -> None:
         batch_op.drop_column("override_actor_role")
         batch_op.drop_column("override_reason")
 
-    for statement in drop_append_only_ddl(op.get_bind().dialect.name):
-        op.execute(statement)
-    with op.batch_alter_table("audit_log", schema=None) as batch_op:
-        batch_op.drop_index("ix_audit_log_case_no")
-    op.drop_table("audit_log")
+    drop_audit_log()

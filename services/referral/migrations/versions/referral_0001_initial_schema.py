@@ -8,6 +8,8 @@ Create Date: 2026-11-22 08:24:26.562235
 from alembic import op
 import sqlalchemy as sa
 
+from hub.kit_migrations import create_kit_tables, drop_kit_tables
+
 
 revision = "referral_0001"
 down_revision = None
@@ -47,48 +49,7 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("case_no"),
     )
-    op.create_table(
-        "inbox",
-        sa.Column("consumer", sa.String(length=100), nullable=False),
-        sa.Column("event_id", sa.String(length=64), nullable=False),
-        sa.Column("event_type", sa.String(length=100), nullable=False),
-        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("consumer", "event_id", name="pk_inbox"),
-    )
-    op.create_table(
-        "leases",
-        sa.Column("name", sa.String(length=100), nullable=False),
-        sa.Column("holder", sa.String(length=64), nullable=False),
-        sa.Column("until", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("name"),
-    )
-    op.create_table(
-        "outbox",
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
-        ),
-        sa.Column("event_id", sa.String(length=64), nullable=False),
-        sa.Column("type", sa.String(length=100), nullable=False),
-        sa.Column("subject", sa.String(length=64), nullable=True),
-        sa.Column("body", sa.Text(), nullable=False),
-        sa.Column("traceparent", sa.String(length=64), nullable=True),
-        sa.Column("tracestate", sa.String(length=512), nullable=True),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("claim_token", sa.String(length=36), nullable=True),
-        sa.Column("claimed_until", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("attempts", sa.Integer(), server_default="0", nullable=False),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("event_id"),
-    )
-    with op.batch_alter_table("outbox", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_outbox_pending",
-            ["id"],
-            unique=False,
-            postgresql_where=sa.text("published_at IS NULL"),
-            sqlite_where=sa.text("published_at IS NULL"),
-        )
+    create_kit_tables()
 
     op.create_table(
         "dispatch_queue",
@@ -312,15 +273,6 @@ def downgrade() -> None:
         batch_op.drop_index("ix_dispatch_queue_case")
 
     op.drop_table("dispatch_queue")
-    with op.batch_alter_table("outbox", schema=None) as batch_op:
-        batch_op.drop_index(
-            "ix_outbox_pending",
-            postgresql_where=sa.text("published_at IS NULL"),
-            sqlite_where=sa.text("published_at IS NULL"),
-        )
-
-    op.drop_table("outbox")
-    op.drop_table("leases")
-    op.drop_table("inbox")
+    drop_kit_tables()
     op.drop_table("cases")
     # ### end Alembic commands ###

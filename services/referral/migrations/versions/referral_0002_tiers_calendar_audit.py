@@ -16,7 +16,7 @@ Create Date: 2026-11-29 19:00:00.000000
 from alembic import op
 import sqlalchemy as sa
 
-from hub.audit import append_only_ddl, drop_append_only_ddl
+from hub.kit_migrations import create_audit_log, drop_audit_log
 
 revision = "referral_0002"
 down_revision = "referral_0001"
@@ -65,34 +65,11 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("year"),
     )
 
-    op.create_table(
-        "audit_log",
-        sa.Column(
-            "seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=False, nullable=False
-        ),
-        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("actor_role", sa.String(length=16), nullable=False),
-        sa.Column("actor_id", sa.String(length=64), nullable=True),
-        sa.Column("action", sa.String(length=64), nullable=False),
-        sa.Column("case_no", sa.String(length=32), nullable=True),
-        sa.Column("detail", sa.JSON(), nullable=False),
-        sa.Column("prev_hash", sa.String(length=64), nullable=False),
-        sa.Column("hash", sa.String(length=64), nullable=False),
-        sa.PrimaryKeyConstraint("seq"),
-        sa.UniqueConstraint("hash"),
-    )
-    with op.batch_alter_table("audit_log", schema=None) as batch_op:
-        batch_op.create_index("ix_audit_log_case_no", ["case_no"], unique=False)
-    for statement in append_only_ddl(op.get_bind().dialect.name):
-        op.execute(statement)
+    create_audit_log()
 
 
 def downgrade() -> None:
-    for statement in drop_append_only_ddl(op.get_bind().dialect.name):
-        op.execute(statement)
-    with op.batch_alter_table("audit_log", schema=None) as batch_op:
-        batch_op.drop_index("ix_audit_log_case_no")
-    op.drop_table("audit_log")
+    drop_audit_log()
     op.drop_table("holiday_schedules")
     with op.batch_alter_table("centre_moves", schema=None) as batch_op:
         batch_op.drop_index("ix_centre_moves_case")

@@ -1,10 +1,13 @@
-"""Strict readers for the referral service's YAML/JSON data files (text in, values out; no I/O).
+"""Strict reading of the hub's YAML data and rule files: text in, values out (no file I/O here).
 
-Every error names the path inside the document (``rules[3].lead``) so an operator can fix the file.
+Every error names the path inside the document (``rules[3].lead``) so an operator can fix the file;
+`DataFileError.position` turns that path (or the parser's own mark) into a line and column. Unknown
+keys are refused so a typo cannot hide. Domains may import this module: it only parses text.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
 from datetime import date, datetime
@@ -14,22 +17,29 @@ import yaml
 
 
 class DataFileError(ValueError):
-    """A data file is malformed; ``where`` is the path inside the document."""
+    """A data file is malformed: ``where`` is the path inside the document, ``problem`` what is wrong."""
 
-    def __init__(self, where: str, message: str) -> None:
-        super().__init__(f"{where}: {message}")
+    def __init__(self, where: str, problem: str) -> None:
+        super().__init__(f"{where}: {problem}")
         self.where = where
-        self.message = message
+        self.problem = problem
+
+    def position(self, text: str) -> tuple[int | None, int | None]:
+        """Line and column (1-based) in `text`: the parser's for a syntax error, else the entry's."""
+        mark = getattr(self.__cause__, "problem_mark", None) or getattr(self.__cause__, "context_mark", None)
+        if mark is not None:
+            return mark.line + 1, mark.column + 1
+        return locate(text, self.where)
 
 
-def parse_document(text: str, what: str) -> dict[str, Any]:
+def parse_mapping(text: str, what: str) -> dict[str, Any]:
     """Parse YAML (JSON is a subset) whose top level must be a mapping."""
     try:
         data = yaml.safe_load(text)
     except (yaml.YAMLError, ValueError) as exc:  # PyYAML raises ValueError for dates like 2027-13-01
-        raise DataFileError(what, f"not valid YAML/JSON: {exc}") from None
+        raise DataFileError(what, f"not valid YAML ({exc})") from exc
     if not isinstance(data, dict):
-        raise DataFileError(what, "expected a mapping at the top level")
+        raise DataFileError(what, "the top level must be a mapping")
     return data
 
 
@@ -70,10 +80,11 @@ def expect_list(node: object, where: str) -> list[Any]:
     return node
 
 
-def expect_str(node: object, where: str) -> str:
+def expect_str(node: object, where: str, *, strip: bool = True) -> str:
+    """A non-empty string, stripped unless its spaces are content (marks that include a newline)."""
     if not isinstance(node, str) or not node.strip():
         raise DataFileError(where, f"expected a non-empty string, got {_kind(node)}")
-    return node.strip()
+    return node.strip() if strip else node
 
 
 def expect_code(node: object, where: str) -> str:
@@ -112,10 +123,50 @@ def expect_date(node: object, where: str) -> date:
 
 
 def expect_version(data: Mapping[str, Any], what: str, supported: int = 1) -> None:
-    version = expect_int(data.get("version"), f"{what}.version")
-    if version != supported:
-        raise DataFileError(f"{what}.version", f"unsupported format version {version} (expected {supported})")
+    version = data.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version != supported:
+        raise DataFileError(
+            f"{what}.version", f"unsupported format version: must be {supported}, got {_kind(version)}"
+        )
 
 
 def _kind(node: object) -> str:
     return "nothing" if node is None else f"{type(node).__name__} {node!r}"
+
+
+_SEGMENT = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def locate(text: str, where: str) -> tuple[int | None, int | None]:
+    """Line and column (1-based) of the YAML node a path like `rules[3].when.field` names.
+
+    Walks as deep as the path exists (a missing key points at its parent mapping).
+    """
+    try:
+        node = yaml.compose(text)
+    except yaml.YAMLError:
+        return None, None
+    if node is None:
+        return None, None
+    segments: list[str | int] = [int(index) if index else key for key, index in _SEGMENT.findall(where)]
+    # Paths may start with the file's own label ("grading.version"): skip it when it is not a key.
+    if segments and isinstance(segments[0], str) and _child(node, segments[0]) is None:
+        segments = segments[1:]
+    for segment in segments:
+        child = _child(node, segment)
+        if child is None:
+            break
+        node = child
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+def _child(node: yaml.Node, segment: str | int) -> yaml.Node | None:
+    if isinstance(node, yaml.MappingNode) and isinstance(segment, str):
+        for key, value in node.value:
+            if str(key.value) == segment:
+                found: yaml.Node = value
+                return found
+    if isinstance(node, yaml.SequenceNode) and isinstance(segment, int) and segment < len(node.value):
+        item: yaml.Node = node.value[segment]
+        return item
+    return None
