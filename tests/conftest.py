@@ -27,9 +27,12 @@ def _is_xdist_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="session", autouse=True)
 def spans() -> Iterator[InMemorySpanExporter]:
-    """Every span of the in-process hubs, also written to a file for the personal-data scan."""
+    """Every span of the in-process hubs, also written to a file for the personal-data scan.
+
+    Autouse: OpenTelemetry takes the first global tracer provider only, so this one must be set before any
+    test bootstraps a service (which would set its own) — whatever order a worker runs the tests in."""
     from hub.tracing import JsonLinesSpanExporter
 
     exporter = InMemorySpanExporter()
