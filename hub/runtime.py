@@ -62,9 +62,10 @@ class ServiceRuntime(Generic[SettingsT]):
         self.stop_event = asyncio.Event()
         self.broker_ready = asyncio.Event()
 
-    def consume(self, queue: str, handlers: Handlers) -> None:
-        """Register a consumer queue bound to the event types it handles."""
-        self._consumer_specs.append((QueueSpec(queue, tuple(handlers)), handlers))
+    def consume(self, queue: str, handlers: Handlers, *, in_order: bool = False) -> None:
+        """Register a consumer queue bound to the event types it handles; `in_order` handles one message
+        at a time (otherwise up to `prefetch` run concurrently and may commit out of order)."""
+        self._consumer_specs.append((QueueSpec(queue, tuple(handlers), in_order), handlers))
 
     def background(self, name: str, loop: Loop) -> None:
         self._loops.append((name, loop))

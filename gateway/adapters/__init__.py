@@ -33,7 +33,9 @@ def install(runtime: ServiceRuntime[GatewaySettings], app: FastAPI) -> None:
         {name: spec.outbound for name, spec in enabled.items()},
         {name: spec.not_for_merged for name, spec in enabled.items()},
     )
-    runtime.consume(QUEUE, ledger.handlers())
+    # In order: a department's reply and the closure it causes are committed together by referral; handled
+    # concurrently, the closure could be recorded (and 归档 delivered) first and the reply skipped as behind.
+    runtime.consume(QUEUE, ledger.handlers(), in_order=True)
     policy = Policy(
         max_attempts=settings.adapter_max_attempts,
         base_s=settings.adapter_retry_base_s,

@@ -90,7 +90,7 @@ class EventConsumer:
 
     async def start(self) -> None:
         channel = await self.publisher.connection.channel()
-        await channel.set_qos(prefetch_count=self.settings.prefetch)
+        await channel.set_qos(prefetch_count=1 if self.spec.in_order else self.settings.prefetch)
         self.queue = await declare_consumer_queue(channel, self.spec, self.settings)
         # queue.consume(callback) (not iterator) so the aio-pika instrumentation wraps our handler.
         await self.queue.consume(self.on_message)

@@ -23,6 +23,9 @@ DLX = "hub.dlx"
 class QueueSpec:
     name: str
     bindings: tuple[str, ...]
+    # One message at a time, in the order the broker delivers them (prefetch 1): for a consumer whose
+    # effects depend on the order of events (the adapters' ledger: a reply before the closure it led to).
+    in_order: bool = False
 
     @property
     def dlq(self) -> str:
