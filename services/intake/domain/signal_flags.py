@@ -266,6 +266,8 @@ def no_fact_clauses(texts: Sequence[PreparedText], read: dict[int, list[_Found]]
     out: list[EvidenceSpan] = []
     for text in texts:
         found = read[id(text)]
+        if all(f.live for f in found):
+            continue  # most texts: nothing judged no fact
         live = [span for f in found if f.live for span in f.spans]
         clauses: list[list[int]] = []
         for a0, b0 in (span for f in found for span in f.no_fact):
