@@ -93,11 +93,14 @@ class Assessor:
         """What the report's words say (title, description and notes), with the quoted evidence."""
         return self.signals.read(case_texts(title, description, notes))
 
-    def _second_opinion(self, assessment: Assessment, parts: Sequence[TextPart]) -> Assessment:
-        """The rules' assessment, raised where the text model is sure enough of red (never lowered)."""
+    def _second_opinion(
+        self, assessment: Assessment, parts: Sequence[TextPart], facts: TextFacts
+    ) -> Assessment:
+        """The rules' assessment, raised where the text model is sure enough of red (never lowered);
+        the model does not read what the reader judged no fact (negated, supposed, refuted)."""
         if self.text_model is None or not self.grading.text_model_enabled:
             return assessment
-        return with_second_opinion(assessment, parts, self.text_model, self.grading)
+        return with_second_opinion(assessment, parts, self.text_model, self.grading, facts.no_fact)
 
     def address_key(self, address: str) -> str:
         return normalise_address(address)
@@ -112,14 +115,15 @@ class Assessor:
     def grade(self, case_in: CaseIn, category: str, repeat_count: int) -> AssessmentOut:
         """Grade a case being registered: its structured fields and what its title and description say."""
         parts = case_texts(case_in.title, case_in.description)
+        facts = self.signals.read(parts)
         assessment = assess_case(
             case_in,
             repeat_count_30d=repeat_count,
             category=Category(category),
             rules=self.grading,
-            text=self.signals.read(parts),
+            text=facts,
         )
-        return _out(self._second_opinion(assessment, parts))
+        return _out(self._second_opinion(assessment, parts, facts))
 
     def duplicate_of(self, new: Candidate, candidates: list[Candidate]) -> str | None:
         match = find_suspected_duplicate(new.summary(), [c.summary() for c in candidates])
@@ -143,6 +147,7 @@ class Assessor:
         """Grade a registered case again from what is stored (after a category correction, a note),
         its text read again with the notes added since."""
         parts = case_texts(title, description, notes)
+        text = self.signals.read(parts)
         facts = GradingFacts.combine(
             people_involved=people_involved,
             amount_yuan=amount_yuan,
@@ -152,9 +157,9 @@ class Assessor:
             request_type=RequestType(request_type),
             channel=Channel(channel),
             urgent=urgent,
-            text=self.signals.read(parts),
+            text=text,
         )
-        return _out(self._second_opinion(grade(facts, self.grading), parts))
+        return _out(self._second_opinion(grade(facts, self.grading), parts, text))
 
     def severity(self, colour: str) -> int:
         return Colour(colour).severity
@@ -172,7 +177,8 @@ class Assessor:
         """Import the numeral converter (cn2an, ~0.1 s once per process) before the first report."""
         self.read_text("预热", "约三十多人，二十万元")
         if self.text_model is not None:
-            self._second_opinion(grade(GradingFacts(), self.grading), case_texts("预热", "预热"))
+            parts = case_texts("预热", "预热")
+            self._second_opinion(grade(GradingFacts(), self.grading), parts, self.signals.read(parts))
 
 
 def _out(assessment: Assessment) -> AssessmentOut:

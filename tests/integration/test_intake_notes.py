@@ -176,6 +176,13 @@ async def signals_hub(
     rules = tmp_path / "rules"
     rules.mkdir()
     (rules / "signals.yaml").write_text(read_rule_text("signals.yaml"), encoding="utf-8")
+    # What the rules read, alone: the text model's second opinion calls "扬言要去他家门口泼油漆" red on
+    # its own (rightly: a threat), which would hide whether the rules read it.
+    grading = read_rule_text("grading.yaml")
+    assert "text_model_enabled: true" in grading
+    (rules / "grading.yaml").write_text(
+        grading.replace("text_model_enabled: true", "text_model_enabled: false"), encoding="utf-8"
+    )
     async with (
         isolated_backends(backend) as (amqp_url, db_url),
         running_hub(make_settings(tmp_path, amqp_url, db_url, intake_rules_dir=rules)) as running,

@@ -46,6 +46,9 @@ class TextFacts:
     repeat_count: int | None = None  # earlier reports of the matter the text speaks of
     flags: frozenset[RiskFlag] = frozenset()
     evidence: Mapping[str, tuple[Evidence, ...]] = field(default_factory=dict)
+    # Clauses whose risk words the reader judged no fact (negated, a supposition, refuted hearsay): not
+    # a fact graded on, and what the text model's second opinion does not read either.
+    no_fact: tuple[EvidenceSpan, ...] = ()
 
 
 def flag_key(flag: RiskFlag | str) -> str:

@@ -15,17 +15,23 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from .enums import RiskFlag
-from .signal_evidence import Evidence, flag_key
+from .signal_evidence import Evidence, EvidenceSpan, flag_key
 from .signal_filters import NearMisses
 from .signal_numbers import NumberReader
 from .signal_rules import Pair, SignalRule, SignalRules, ThreatFrames
-from .signal_text import PreparedText, Span, alternation, finder
+from .signal_text import PreparedText, Span, alternation, finder, half_width
 
 
 @dataclass(frozen=True, slots=True)
 class _Found:
     spans: tuple[Span, ...]
     hearsay: bool
+    # The words a near miss judged no fact (negated, supposed, refuted): the find is then no signal.
+    no_fact: tuple[Span, ...] = ()
+
+    @property
+    def live(self) -> bool:
+        return not self.no_fact
 
 
 class _CompiledSignal:
@@ -99,18 +105,24 @@ class FlagReader:
         self._signals = [_CompiledSignal(rule) for rule in rules.signals]
         self._threat_frames = ThreatFrameFinder(rules.threats, rules.sentence_marks)
 
-    def read(self, texts: Sequence[PreparedText]) -> tuple[set[RiskFlag], dict[str, list[Evidence]]]:
-        """The flags the texts raise, and their evidence keyed `flags.<flag>` (in the signals' order,
-        at most `max_quotes` each)."""
+    def read(
+        self, texts: Sequence[PreparedText]
+    ) -> tuple[set[RiskFlag], dict[str, list[Evidence]], list[EvidenceSpan]]:
+        """The flags the texts raise, their evidence keyed `flags.<flag>` (in the signals' order, at
+        most `max_quotes` each), and the clauses whose risk words are near misses (`no_fact_clauses`)."""
         # A title restates its description (12345's is often the description's first words): words
         # of the title that the description also has are read there, negation and context included.
         description = next((t.text for t in texts if t.part.source == "description"), "")
         evidence: dict[str, list[Evidence]] = {}
         flags: set[RiskFlag] = set()
+        read: dict[int, list[_Found]] = {id(text): [] for text in texts}
         for signal in self._signals:
             key = signal.key
             for text in texts:
                 for found in self._signal_in(signal, text):
+                    read[id(text)].append(found)
+                    if not found.live:
+                        continue
                     if text.part.source == "title" and all(
                         text.text[a:b] in description for a, b in found.spans
                     ):
@@ -119,7 +131,7 @@ class FlagReader:
                     found_list = evidence.setdefault(key, [])
                     if len(found_list) < self.rules.max_quotes:
                         found_list.append(self._flag_evidence(signal.rule, text, found))
-        return flags, evidence
+        return flags, evidence, no_fact_clauses(texts, read)
 
     def _signal_in(self, signal: _CompiledSignal, text: PreparedText) -> Iterator[_Found]:
         # Terms first (they are specific), then pairs; words already quoted are not quoted twice.
@@ -155,18 +167,25 @@ class FlagReader:
                 continue
             if any(s <= start and end <= e for start, end in spans for s, e in excepted):
                 continue
-            if any(near_misses.negated(text, span) for span in spans):
+            # The words are there but said not to be a fact: yielded as such (the text model must not
+            # read them either), unlike `except` and `unless`, which say they are another matter.
+            negated = tuple(span for span in spans if near_misses.negated(text, span))
+            if negated:
+                yield _Found(spans, hearsay=False, no_fact=negated)
                 continue
             if unless and near_misses.cancelled(text, spans[0], unless):
                 continue
-            if signal.rule.hypothetical == "ignore" and any(
-                near_misses.supposed(text, span) for span in spans
-            ):
-                continue
+            if signal.rule.hypothetical == "ignore":
+                supposed = tuple(span for span in spans if near_misses.supposed(text, span))
+                if supposed:
+                    yield _Found(spans, hearsay=False, no_fact=supposed)
+                    continue
             if near_misses.refuted_in_clause(text, spans[-1]):
+                yield _Found(spans, hearsay=False, no_fact=spans)
                 continue
             hearsay = near_misses.hearsay(text, spans[0])
             if hearsay and (signal.rule.hearsay == "ignore" or near_misses.refuted_after(text, spans[-1])):
+                yield _Found(spans, hearsay=True, no_fact=spans)
                 continue
             covered.update(i for start, end in spans for i in range(start, end))
             yield _Found(spans, hearsay)
@@ -233,3 +252,49 @@ class FlagReader:
             reason_zh=f"文本含“{quote}”：{rule.reason_zh}{label}",
             hearsay=found.hearsay,
         )
+
+
+# A title clause this long that its description's no-fact clause contains restates it (a 12345 title is
+# the description's first 30 characters, often cut inside that clause).
+_RESTATED_MIN = 4
+
+
+def no_fact_clauses(texts: Sequence[PreparedText], read: dict[int, list[_Found]]) -> list[EvidenceSpan]:
+    """The clauses of the risk words the reader judged no fact (negated, a supposition, refuted), less
+    those that also hold words it read as a fact; and a title's clauses that restate one of them. What
+    the text model must not read (second_opinion.py)."""
+    out: list[EvidenceSpan] = []
+    for text in texts:
+        found = read[id(text)]
+        if all(f.live for f in found):
+            continue  # most texts: nothing judged no fact
+        live = [span for f in found if f.live for span in f.spans]
+        clauses: list[list[int]] = []
+        for a0, b0 in (span for f in found for span in f.no_fact):
+            start, end = text.start_of(a0, "clause"), text.end_of(b0 - 1, "clause")
+            if not any(start < b and a < end for a, b in live):
+                clauses.append([start, end])
+        out += [text.span((start, end)) for start, end in _merged(clauses)]
+    restated = [half_width(span.text) for span in out if span.source != "title"]
+    for text in texts:
+        if text.part.source != "title" or not restated:
+            continue
+        bounds = [-1, *text.clauses, len(text.text)]
+        for start, end in zip([b + 1 for b in bounds[:-1]], bounds[1:], strict=True):
+            words = text.text[start:end].strip()
+            if len(words) >= _RESTATED_MIN and any(words in clause for clause in restated):
+                span = text.span((start, end))
+                if span not in out:
+                    out.append(span)
+    return out
+
+
+def _merged(spans: list[list[int]]) -> list[tuple[int, int]]:
+    spans.sort()
+    merged: list[list[int]] = []
+    for start, end in spans:
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    return [(start, end) for start, end in merged]

@@ -105,7 +105,7 @@ class SignalReader:
 
     def read(self, parts: Sequence[TextPart]) -> TextFacts:
         texts = [PreparedText(part, self._clause_marks, self._sentence_marks) for part in parts if part.text]
-        flags, evidence = self._flags.read(texts)
+        flags, evidence, no_fact = self._flags.read(texts)
         # A title restates its description: a number the description also says is read there, in its
         # context ("小区860户…" in a title, "小区一共有860户，…一户居民反映…" below: the estate's size).
         description = next((t.text for t in texts if t.part.source == "description"), "")
@@ -131,6 +131,7 @@ class SignalReader:
             repeat_count=int(repeats) if repeats is not None else None,
             flags=frozenset(flags),
             evidence={key: tuple(found) for key, found in evidence.items()},
+            no_fact=tuple(no_fact),
         )
 
     def _best(self, found: list[Found], evidence: dict[str, list[Evidence]], key: str) -> Decimal | None:

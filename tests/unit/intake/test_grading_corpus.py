@@ -14,7 +14,7 @@ test-artifacts/grading-accuracy.txt. The test fails when red recall is below 0.9
 0.85 on development; the held-out and whole-corpus figures are reported as they are.
 
 Two graders are measured: the rules alone, and the rules with the text model's second opinion (what
-intake runs when grading.yaml's `text_model_enabled` is true, off by default; rules/text_model.json),
+intake runs when grading.yaml's `text_model_enabled` is true, on by default; rules/text_model.json),
 measured here with it switched on. Both are gated
 on development. The model was trained on the development files, so its development figures say only
 that it does not spoil them; its writer-shift figures are in docs/decisions/0007-second-opinion.md.

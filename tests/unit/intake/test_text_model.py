@@ -109,14 +109,18 @@ def test_it_never_lowers_and_stays_quiet_on_a_plain_report() -> None:
     assert colour == "blue" and all(r["rule_id"] != RULE_ID for r in reasons)
 
 
-def test_off_by_default_on_by_grading_yaml_and_nothing_without_a_model() -> None:
-    # Off by default: it cannot read negation yet ("没有人扬言要…跳下去" scores red; docs/decisions/0007).
-    assert grade(Assessor.from_packaged_rules(), MISSED)[0] == "blue"
-    text = read_rule_text("grading.yaml").replace("text_model_enabled: false", "text_model_enabled: true")
-    on = Assessor(
-        load_grading_rules(text), default_classifier(), default_signal_reader(), default_text_model()
+def test_on_by_default_off_by_grading_yaml_and_nothing_without_a_model() -> None:
+    # On by default since it no longer reads what the reader judges no fact (docs/decisions/0007).
+    assert grade(Assessor.from_packaged_rules(), MISSED)[0] == "red"
+    text = read_rule_text("grading.yaml")
+    assert "text_model_enabled: true" in text
+    off = Assessor(
+        load_grading_rules(text.replace("text_model_enabled: true", "text_model_enabled: false")),
+        default_classifier(),
+        default_signal_reader(),
+        default_text_model(),
     )
-    assert grade(on, MISSED)[0] == "red"
+    assert grade(off, MISSED)[0] == "blue"
     none = Assessor(
         dataclasses.replace(default_grading_rules(), text_model_enabled=True),
         default_classifier(),
