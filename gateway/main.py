@@ -24,7 +24,10 @@ from hub.runtime import ServiceRuntime
 def bootstrap(settings: GatewaySettings) -> FastAPI:
     runtime = ServiceRuntime("gateway", settings, metadata, kit)
     runtime.consume("gateway.timeline", Handlers({EVERY_EVENT: project_event}))
-    client = httpx.AsyncClient()
+    # Idle connections to the services are dropped before uvicorn's own keep-alive timeout (5 s) closes
+    # them: at equal timeouts a request could go out on a connection the service is closing, and a POST
+    # that may have reached it cannot be retried blindly.
+    client = httpx.AsyncClient(limits=httpx.Limits(keepalive_expiry=2.0))
     app = create_service_app(
         runtime,
         [build_router(ROUTES), token_route.router, open311.router],  # /api/v1 (the route table), /open311/v2
