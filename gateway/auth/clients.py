@@ -23,6 +23,7 @@ from sqlalchemy import select, update
 
 from gateway.auth.roles import ROLES, SYSTEMS
 from gateway.tables import clients
+from hub.credentials import Principal, PrincipalKind
 from hub.db import Database
 
 DEFAULT_RATE_PER_MINUTE = 600
@@ -31,11 +32,29 @@ DEPARTMENT_CODE = re.compile(r"^[\w.@:\-]{1,100}$")
 
 @dataclass(frozen=True)
 class Identity:
+    """Who authenticated at the edge. `client_id` is the API client's id, or a person's user id when
+    `kind` is "user" (then `name` is their display name and `centre` the area code of their centre)."""
+
     client_id: str
     role: str
     department: str | None = None
     system: str | None = None
     rate_limit_per_minute: int = DEFAULT_RATE_PER_MINUTE
+    kind: PrincipalKind = "client"
+    name: str | None = None
+    centre: str | None = None
+
+    def principal(self) -> Principal:
+        """The principal the gateway vouches for to the services (hub/credentials.py)."""
+        return Principal(
+            kind=self.kind,
+            id=self.client_id,
+            role=self.role,
+            name=self.name,
+            centre=self.centre,
+            department=self.department,
+            system=self.system,
+        )
 
 
 @dataclass(frozen=True)
