@@ -48,6 +48,9 @@ _WHAT = {
 class Actor:
     role: str
     id: str | None = None
+    # A named person's centre (area code; None: the whole hub) and display name (audit only).
+    centre: str | None = None
+    name: str | None = None
 
     def may(self, permission: str) -> bool:
         return self.role in PERMISSIONS[permission]

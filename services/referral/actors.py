@@ -17,7 +17,10 @@ ROLES = ("centre", "department", "adapter", "ops", "system")
 class Actor:
     role: str
     department: str | None = None
-    id: str | None = None  # the authenticated API client (gateway: X-Hub-Actor-Id), not a person
+    id: str | None = None  # the authenticated API client or person (user id)
+    # A named person's centre (area code; None: the whole hub) and display name (audit only).
+    centre: str | None = None
+    name: str | None = None
 
     @property
     def is_department(self) -> bool:
