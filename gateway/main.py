@@ -17,6 +17,7 @@ from gateway.tables import kit, metadata
 from gateway.timeline import project_event
 from gateway.upstream import PassThrough, Upstream
 from hub.app import create_service_app
+from hub.credentials import CredentialMinter
 from hub.messaging.handlers import EVERY_EVENT, Handlers
 from hub.runtime import ServiceRuntime
 
@@ -37,6 +38,7 @@ def bootstrap(settings: GatewaySettings) -> FastAPI:
     app.state.upstream = Upstream(
         client,
         {s: settings.url_of(s) for s in ("intake", "referral", "notification")},
+        CredentialMinter(settings.internal_signing_key),  # the one holder of the signing key
     )
     metrics.install(runtime)  # adapter delivery gauges
     app.state.dead_letters = dead_letters.install(runtime)

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from hub.config import DEV_SECRET, Environment, Settings
+from hub.credentials import DEV_INTERNAL_SIGNING_KEY, public_key_of
 
 DEV_TOKEN_SECRET = "dev-only-token-secret"  # noqa: S105 - refused in production
 
@@ -101,12 +102,30 @@ class GatewaySettings(Settings):
         default=300, ge=0, description="An outbound adapter update still retrying after this long is stalled"
     )
 
-    # The public API's bearer tokens (only the gateway authenticates; services trust its headers).
+    # The public API's bearer tokens: only the gateway holds this key (the services never see it).
     token_secret: Annotated[str, DEV_SECRET] = DEV_TOKEN_SECRET
+    # The internal credential the gateway mints for every request it makes to a service
+    # (hub/credentials.py): an Ed25519 private key; the services hold its public half.
+    internal_signing_key: Annotated[str, DEV_SECRET] = Field(
+        default=DEV_INTERNAL_SIGNING_KEY,
+        description="Ed25519 key (base64 32-byte seed) signing the internal credential to the services; "
+        "`hub keys internal` makes one and prints its HUB_INTERNAL_VERIFY_KEYS",
+    )
+    sms_webhook_token: Annotated[str, DEV_SECRET] = Field(
+        default="dev-sms-webhook-token",  # noqa: S105 - refused in production
+        description="Secret in the SMS provider's push URLs (/adapters/sms/receipts|inbound?token=…): "
+        "the provider's pushes carry no signature",
+    )
     auth_required: bool = Field(
         default=True,
         description="Require a bearer token on /api/v1 (false trusts client-sent actor headers: dev and tests only)",
     )
+
+    @field_validator("internal_signing_key")
+    @classmethod
+    def _signing_key_is_ed25519(cls, value: str) -> str:
+        public_key_of(value)  # ValueError names what is wrong
+        return value
 
     @model_validator(mode="after")
     def _refuse_an_open_api_in_production(self) -> GatewaySettings:

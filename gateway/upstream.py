@@ -1,4 +1,9 @@
-"""Calls from the gateway to the services behind it (httpx, traced, problem details passed through)."""
+"""Calls from the gateway to the services behind it (httpx, traced, problem details passed through).
+
+Every call names its principal — the authenticated person or client (`gateway.principals.principal_of`),
+an adapter's system for a webhook, or the gateway itself for its own reads — and carries an internal
+credential minted for that principal and that service alone (hub/credentials.py): the services accept
+nothing else. No `X-Hub-Actor-*` header is ever forwarded."""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from typing import Any
 import httpx
 from fastapi import Response
 
+from hub.credentials import CredentialMinter, Principal
 from hub.problems import PROBLEM_JSON, Problem
 
 # Back-off between connection attempts to a service that is not listening (about 4 s in all).
@@ -25,9 +31,10 @@ def _unavailable(service: str, exc: httpx.HTTPError) -> Problem:
 
 
 class Upstream:
-    def __init__(self, client: httpx.AsyncClient, urls: dict[str, str]) -> None:
+    def __init__(self, client: httpx.AsyncClient, urls: dict[str, str], minter: CredentialMinter) -> None:
         self.client = client
         self.urls = urls
+        self.minter = minter
 
     async def request(
         self,
@@ -35,14 +42,18 @@ class Upstream:
         method: str,
         path: str,
         *,
+        principal: Principal,
         json: Any = None,
         headers: dict[str, str] | None = None,
         params: dict[str, Any] | None = None,
     ) -> httpx.Response:
+        sent = {k: v for k, v in (headers or {}).items() if not k.lower().startswith("x-hub-actor-")}
         for delay in (*CONNECT_RETRY_DELAYS_S, None):
+            # Minted per attempt: a retry after a back-off still carries a fresh credential.
+            sent.update(self.minter.headers(principal, service))
             try:
                 return await self.client.request(
-                    method, self.urls[service] + path, json=json, headers=headers, params=params, timeout=30
+                    method, self.urls[service] + path, json=json, headers=sent, params=params, timeout=30
                 )
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                 # Nothing reached the service (it is starting or restarting): trying again is safe even
@@ -54,8 +65,8 @@ class Upstream:
                 raise _unavailable(service, exc) from None
         raise AssertionError("unreachable")
 
-    async def json(self, service: str, method: str, path: str, **kwargs: Any) -> Any:
-        response = await self.request(service, method, path, **kwargs)
+    async def json(self, service: str, method: str, path: str, *, principal: Principal, **kwargs: Any) -> Any:
+        response = await self.request(service, method, path, principal=principal, **kwargs)
         if response.status_code >= 400:
             raise PassThrough(response)
         return response.json()

@@ -8,6 +8,9 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
+from hub.config import ServiceSettings
+from hub.credential_guard import CredentialGuard
+from hub.credentials import CredentialVerifier
 from hub.problems import install_problem_handlers
 from hub.request_guards import RefuseNulCharacters
 from hub.runtime import ServiceRuntime
@@ -43,6 +46,13 @@ def create_service_app(
     app.state.runtime = runtime
     install_problem_handlers(app)
     app.add_middleware(RefuseNulCharacters)
+    if runtime.service != "gateway":
+        # Behind the gateway: only requests it vouches for (added last, so it runs first).
+        settings = runtime.settings
+        if not isinstance(settings, ServiceSettings):
+            raise TypeError(f"{runtime.service} needs ServiceSettings (HUB_INTERNAL_VERIFY_KEYS)")
+        verifier = CredentialVerifier(settings.internal_verify_keys, runtime.service)
+        app.add_middleware(CredentialGuard, verifier=verifier)
 
     @app.get("/healthz", tags=["ops"], summary="Alive")
     async def healthz() -> dict[str, str]:

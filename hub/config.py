@@ -16,6 +16,8 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from hub.credentials import DEV_INTERNAL_VERIFY_KEY
+
 ServiceName = Literal["gateway", "intake", "referral", "notification"]
 SERVICES: tuple[ServiceName, ...] = ("gateway", "intake", "referral", "notification")
 
@@ -152,6 +154,40 @@ class Settings(BaseSettings):
     @property
     def uses_postgres(self) -> bool:
         return bool(self.database_url and self.database_url.startswith("postgresql"))
+
+
+class ServiceSettings(Settings):
+    """What every service behind the gateway reads (intake, referral, notification): the public keys
+    that check the gateway's internal credential (hub/credentials.py, hub/credential_guard.py)."""
+
+    internal_verify_keys: tuple[str, ...] = Field(
+        default=(DEV_INTERNAL_VERIFY_KEY,),
+        min_length=1,
+        description="Public keys (base64, JSON list) the gateway's internal credentials are checked with; "
+        "several while its signing key rotates (`hub keys internal`)",
+    )
+
+    @field_validator("internal_verify_keys")
+    @classmethod
+    def _verify_keys_are_ed25519(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for key in value:
+            try:
+                size = len(base64.b64decode(key, validate=True))
+            except ValueError:
+                raise ValueError("HUB_INTERNAL_VERIFY_KEYS: each key must be base64") from None
+            if size != 32:
+                raise ValueError(f"HUB_INTERNAL_VERIFY_KEYS: an Ed25519 public key is 32 bytes, got {size}")
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_the_development_verify_key_in_production(self) -> ServiceSettings:
+        # Refused even beside real keys: whoever has the source has the development signing key.
+        if self.env is Environment.prod and DEV_INTERNAL_VERIFY_KEY in self.internal_verify_keys:
+            raise ValueError(
+                "production refuses development secrets: HUB_INTERNAL_VERIFY_KEYS holds the development "
+                "key (make a pair with `hub keys internal`)"
+            )
+        return self
 
 
 def load_settings(**overrides: object) -> Settings:

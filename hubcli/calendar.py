@@ -2,9 +2,11 @@
 referral service, which keeps it in its database (every replica and every restart uses it), audits the
 load and recomputes the deadlines it had to count on weekends only (each exactly once).
 
-The file is checked here first (a malformed one changes nothing), then sent to the referral service's
-API (`POST /internal/v1/calendar/schedules`, as the centre); the console uses the same call through
-the gateway (`POST /api/v1/calendar/schedules`). `hub calendar status` shows which years are covered.
+The file is checked here first (a malformed one changes nothing), then sent through the gateway
+(`POST /api/v1/calendar/schedules`, the console's call) with a centre's bearer token: `--token` /
+HUB_API_TOKEN, or on the hub's own machine a local centre token (signed with HUB_TOKEN_SECRET, which
+that machine's gateway holds). The CLI never calls the referral service's port: that takes only the
+gateway's internal credential. `hub calendar status` shows which years are covered.
 """
 
 from __future__ import annotations
@@ -15,28 +17,30 @@ from typing import Annotated, Any
 import httpx
 import typer
 
-from hub.config import Settings
+from gateway.settings import GatewaySettings
 from hubcli.terminal import console, read_settings
 
 app = typer.Typer(help="Working-day calendar: official holiday schedules.", no_args_is_help=True)
 
-
-_HEADERS = {"X-Hub-Actor-Role": "centre"}
-
-
-def _settings() -> Settings:
-    return read_settings(Settings)
+Gateway = Annotated[str | None, typer.Option(help="Gateway base URL (default from settings)")]
+Token = Annotated[
+    str | None, typer.Option(envvar="HUB_API_TOKEN", help="A centre's bearer token (default: a local one)")
+]
 
 
-def _call(method: str, path: str, **kwargs: Any) -> httpx.Response:
-    base = _settings().url_of("referral")
+def _call(method: str, path: str, gateway: str | None, token: str | None, **kwargs: Any) -> httpx.Response:
+    from hubcli.clients import local_token
+
+    settings = read_settings(GatewaySettings)
+    base = gateway or f"http://{settings.host}:{settings.gateway_port}"
+    headers = {"Authorization": f"Bearer {token or local_token(settings, role='centre')}"}
     try:
         with httpx.Client(base_url=base, timeout=60) as client:
-            return client.request(method, path, headers=_HEADERS, **kwargs)
+            return client.request(method, path, headers=headers, **kwargs)
     except httpx.HTTPError as exc:
         console().print(
-            f"[red]the referral service at {base} is not reachable ({type(exc).__name__}); start it "
-            "(`hub up`) or set HUB_REFERRAL_URL[/red]"
+            f"[red]the gateway at {base} is not reachable ({type(exc).__name__}); start the hub "
+            "(`hub up`) or give --gateway[/red]"
         )
         raise typer.Exit(1) from None
 
@@ -44,6 +48,8 @@ def _call(method: str, path: str, **kwargs: Any) -> httpx.Response:
 @app.command()
 def load(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="YAML or JSON")],
+    gateway: Gateway = None,
+    token: Token = None,
 ) -> None:
     """Load one year's official schedule (holidays and make-up working days); audited."""
     from hub.datafile import DataFileError
@@ -55,7 +61,9 @@ def load(
     except DataFileError as exc:
         console().print(f"[red]{file}: {exc}[/red]")
         raise typer.Exit(2) from None
-    response = _call("POST", "/internal/v1/calendar/schedules", json={"text": text, "source": file.name})
+    response = _call(
+        "POST", "/api/v1/calendar/schedules", gateway, token, json={"text": text, "source": file.name}
+    )
     if response.status_code != 200:
         console().print(f"[red]refused ({response.status_code}): {response.text}[/red]")
         raise typer.Exit(1)
@@ -67,9 +75,9 @@ def load(
 
 
 @app.command()
-def status() -> None:
+def status(gateway: Gateway = None, token: Token = None) -> None:
     """Which years the calendar covers (schedule, package, or weekends only) and provisional deadlines."""
-    response = _call("GET", "/internal/v1/calendar")
+    response = _call("GET", "/api/v1/calendar", gateway, token)
     if response.status_code != 200:
         console().print(f"[red]{response.status_code}: {response.text}[/red]")
         raise typer.Exit(1)

@@ -14,7 +14,7 @@ import typer
 
 from gateway.settings import GatewaySettings
 from hub.config import SERVICES, Settings
-from hubcli import audit, calendar, clients, ops, sync
+from hubcli import audit, calendar, clients, keys, ops, sync
 from hubcli.terminal import console, read_settings
 
 app = typer.Typer(help="综治中心事项流转平台 — the referral hub.", no_args_is_help=True, add_completion=False)
@@ -24,6 +24,7 @@ app.add_typer(audit.app)  # `hub audit verify`, `hub pii rotate`
 app.add_typer(clients.app, name="clients")  # `hub clients create`
 app.add_typer(sync.app, name="sync")  # `hub sync reconcile|backfill`
 app.add_typer(calendar.app, name="calendar")  # `hub calendar load FILE`
+app.add_typer(keys.app, name="keys")  # `hub keys internal`
 
 
 def _configure_logging(level: str) -> None:
@@ -76,17 +77,26 @@ def serve(
 
 @sim_app.command("sms")
 def sim_sms(port: Annotated[int | None, typer.Option(help="Default HUB_SIM_SMS_PORT")] = None) -> None:
-    """Alibaba Cloud SMS simulator on loopback."""
+    """Alibaba Cloud SMS simulator on loopback; it pushes receipts and replies to the gateway."""
     import uvicorn
 
-    from services.notification.settings import NotificationSettings
+    from gateway.adapters.simkit import hub_url_of
+    from gateway.adapters.sms import push_url
+    from hubcli.services import HubSettings
     from services.notification.sms.simulator import create_app
 
-    settings = read_settings(NotificationSettings)
+    settings = read_settings(HubSettings)
     port = port or settings.sim_sms_port
+    hub_url = hub_url_of(settings)
     console().print(f"SMS simulator (Aliyun Dysms) on http://127.0.0.1:{port}  — received: /_sim/received")
     uvicorn.run(
-        create_app(settings.sms_access_key_secret, {settings.sms_sign_name}),
+        create_app(
+            settings.sms_access_key_secret,
+            {settings.sms_sign_name},
+            # The provider pushes to the public edge, which forwards to notification as the SMS adapter.
+            receipt_url=push_url(hub_url, "receipts", settings.sms_webhook_token),
+            inbound_url=push_url(hub_url, "inbound", settings.sms_webhook_token),
+        ),
         host="127.0.0.1",
         port=port,
         log_level="warning",

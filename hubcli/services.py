@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from gateway import migrations as gateway_migrations
 from gateway.settings import GatewaySettings
-from hub.config import SERVICES, ServiceName, Settings
+from hub.config import SERVICES, ServiceName, ServiceSettings, Settings
 from services.intake import migrations as intake_migrations
 from services.intake.settings import IntakeSettings
 from services.notification import migrations as notification_migrations
@@ -26,7 +26,7 @@ MIGRATIONS: dict[ServiceName, Callable[[Settings], None]] = {
 SETTINGS: dict[ServiceName, type[Settings]] = {
     "gateway": GatewaySettings,
     "intake": IntakeSettings,
-    "referral": Settings,
+    "referral": ServiceSettings,
     "notification": NotificationSettings,
 }
 

@@ -54,4 +54,7 @@ def install(runtime: ServiceRuntime[GatewaySettings], app: FastAPI) -> None:
     runtime.background("adapter-sender", sender_loop)
     for spec in specs.values():
         app.include_router(spec.router)
+    from gateway.adapters import sms
+
+    app.include_router(sms.router)  # the SMS provider's pushes, on to notification
     app.state.adapter_sender = sender

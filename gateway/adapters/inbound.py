@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.adapters.security import released_on_failure, verify_request
+from gateway.principals import adapter
 from gateway.tables import adapter_inbound, adapter_links
 from gateway.upstream import Upstream
 from hub.contracts.base import Contract
@@ -36,10 +37,6 @@ class Registered:
     case_no: str
     created: bool
     body: dict[str, Any]
-
-
-def actor_headers(system: str) -> dict[str, str]:
-    return {"X-Hub-Actor-Role": "adapter", "X-Hub-Actor-Id": system}
 
 
 async def upsert_link(
@@ -107,7 +104,7 @@ async def register(
 ) -> Registered:
     """Register the case at intake (idempotent by channel + source_ref); Problem on refusal."""
     response = await upstream.request(
-        "intake", "POST", "/internal/v1/cases", json=case_body, headers=actor_headers(system)
+        "intake", "POST", "/internal/v1/cases", principal=adapter(system), json=case_body
     )
     if response.status_code in (200, 201):
         body: dict[str, Any] = response.json()
@@ -231,8 +228,9 @@ async def add_note(
         "intake",
         "POST",
         f"/internal/v1/cases/{case_no}/notes",
+        principal=adapter(system),
         json={"text": text},
-        headers={**actor_headers(system), "Idempotency-Key": key},
+        headers={"Idempotency-Key": key},
     )
     if response.status_code in (200, 201):
         body: dict[str, Any] = response.json()
@@ -282,8 +280,9 @@ async def record_rating(
         "referral",
         "POST",
         f"/internal/v1/cases/{case_no}/callback",
+        principal=adapter(system),
         json=body,
-        headers={**actor_headers(system), "Idempotency-Key": f"{system}:rating:{rating_id}"},
+        headers={"Idempotency-Key": f"{system}:rating:{rating_id}"},
     )
     try:
         problem: dict[str, Any] = response.json() if response.status_code >= 400 else {}

@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse
 from gateway.auth.answers import problem_json
 from gateway.auth.clients import Identity, identity_of
 from gateway.auth.roles import SYSTEM_CHANNELS
+from gateway.principals import GATEWAY
 from gateway.upstream import Upstream
 from hub.problems import Problem
 
@@ -55,7 +56,8 @@ class CaseChannels:
         """The case's channel; False when intake does not know the case (not remembered: it may come)."""
         if case_no in self._known:
             return self._known[case_no]
-        answer = await self.upstream.request("intake", "GET", f"/internal/v1/cases/{quote(case_no, safe='')}")
+        path = f"/internal/v1/cases/{quote(case_no, safe='')}"
+        answer = await self.upstream.request("intake", "GET", path, principal=GATEWAY)
         if answer.status_code != 200:
             return False
         found = answer.json().get("channel")

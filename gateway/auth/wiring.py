@@ -20,6 +20,7 @@ def install(app: FastAPI, settings: GatewaySettings) -> None:
     """Bearer auth, role table, rate limits and request ids on the gateway; security in its OpenAPI."""
     issuer = TokenIssuer(settings.token_secret)
     app.state.token_issuer = issuer
+    app.state.auth_required = settings.auth_required  # gateway/principals.py: trust actor headers?
     app.state.client_authenticator = ClientAuthenticator(app.state.runtime.db)
     app.state.rate_limiter = RateLimiter()
     app.state.token_limiter = RateLimiter()

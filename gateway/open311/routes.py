@@ -17,6 +17,7 @@ from gateway.auth import ClientAuthenticator, Identity
 from gateway.open311.catalogue import Catalogue, Service, catalogue
 from gateway.open311.formats import FORMATS, error, respond
 from gateway.tables import open311_requests, timeline
+from gateway.principals import GATEWAY
 from gateway.upstream import Upstream
 from hub.problems import Problem
 from hub.runtime import ServiceRuntime
@@ -294,13 +295,10 @@ async def post_request(
 
 async def _register(request: Request, identity: Identity, body: dict[str, Any]) -> str:
     upstream: Upstream = request.app.state.upstream
-    headers = {
-        "X-Hub-Actor-Role": identity.role,
-        "X-Hub-Actor-Id": identity.client_id,
-        "X-Hub-Actor-System": identity.system or "",
-    }
     try:
-        answer = await upstream.request("intake", "POST", "/internal/v1/cases", json=body, headers=headers)
+        answer = await upstream.request(
+            "intake", "POST", "/internal/v1/cases", principal=identity.principal(), json=body
+        )
     except Problem as exc:
         raise _Invalid(exc.status, exc.detail or exc.title) from None
     if answer.status_code not in (200, 201):
@@ -339,7 +337,7 @@ def _split(value: str | None) -> list[str]:
 
 async def _case_state(upstream: Upstream, case_no: str) -> dict[str, Any]:
     """The case's state and lead department from referral (intake's state before referral saw it)."""
-    answer = await upstream.request("referral", "GET", f"/internal/v1/cases/{case_no}")
+    answer = await upstream.request("referral", "GET", f"/internal/v1/cases/{case_no}", principal=GATEWAY)
     if answer.status_code == 200:
         data = answer.json()
         lead = next((r for r in data.get("referrals", []) if r.get("role") == "lead"), None)
@@ -348,7 +346,7 @@ async def _case_state(upstream: Upstream, case_no: str) -> dict[str, Any]:
             "agency": lead.get("department_name") if lead else None,
             "due_at": datetime.fromisoformat(lead["due_at"]) if lead and lead.get("due_at") else None,
         }
-    answer = await upstream.request("intake", "GET", f"/internal/v1/cases/{case_no}")
+    answer = await upstream.request("intake", "GET", f"/internal/v1/cases/{case_no}", principal=GATEWAY)
     state = answer.json().get("status", "registered") if answer.status_code == 200 else "registered"
     return {"state": state, "agency": None, "due_at": None}
 

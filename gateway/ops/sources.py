@@ -16,6 +16,7 @@ from sqlalchemy import and_, or_, select
 from gateway.ops.stalls import minutes_between
 from gateway.settings import GatewaySettings
 from gateway.tables import adapter_deliveries, timeline
+from gateway.principals import GATEWAY
 from gateway.upstream import PassThrough, Upstream
 from hub.ops import stale_outbox
 from hub.problems import Problem
@@ -33,7 +34,7 @@ class Sources:
 
     async def _json(self, service: str, path: str, params: Any = None) -> Any:
         try:
-            return await self.upstream.json(service, "GET", path, params=params)
+            return await self.upstream.json(service, "GET", path, principal=GATEWAY, params=params)
         except (PassThrough, Problem, HTTPException):
             self.unavailable.append(service)
             return None
@@ -174,7 +175,9 @@ class Sources:
 
     async def facts(self, start: datetime | None, end: datetime | None) -> list[dict[str, Any]]:
         params = {k: v.isoformat() for k, v in (("from", start), ("to", end)) if v is not None}
-        page = await self.upstream.json("referral", "GET", "/internal/v1/ops/facts", params=params)
+        page = await self.upstream.json(
+            "referral", "GET", "/internal/v1/ops/facts", principal=GATEWAY, params=params
+        )
         items: list[dict[str, Any]] = page["items"]
         return items
 
@@ -200,7 +203,7 @@ class Sources:
 
     async def signals(self, since: datetime) -> list[dict[str, Any]]:
         page = await self.upstream.json(
-            "intake", "GET", "/internal/v1/ops/signals", params={"since": since.isoformat()}
+            "intake", "GET", "/internal/v1/ops/signals", principal=GATEWAY, params={"since": since.isoformat()}
         )
         items: list[dict[str, Any]] = page["items"]
         return items

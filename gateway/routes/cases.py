@@ -10,6 +10,7 @@ from fastapi import Request
 from pydantic import BaseModel
 
 from gateway.timeline import case_timeline, with_gaps
+from gateway.principals import principal_of
 from gateway.upstream import PassThrough, Upstream
 from hub.problems import Problem
 from hub.runtime import ServiceRuntime
@@ -34,8 +35,9 @@ def _upstream(request: Request) -> Upstream:
 
 async def get_case(case_no: str, request: Request) -> dict[str, Any]:
     up = _upstream(request)
+    who = principal_of(request)
     try:
-        case: dict[str, Any] = await up.json("intake", "GET", f"/internal/v1/cases/{case_no}")
+        case: dict[str, Any] = await up.json("intake", "GET", f"/internal/v1/cases/{case_no}", principal=who)
     except PassThrough as exc:
         if exc.response.status_code == 404:
             raise Problem(
@@ -43,7 +45,7 @@ async def get_case(case_no: str, request: Request) -> dict[str, Any]:
             ) from None
         raise
     try:
-        state = await up.json("referral", "GET", f"/internal/v1/cases/{case_no}")
+        state = await up.json("referral", "GET", f"/internal/v1/cases/{case_no}", principal=who)
     except PassThrough as exc:
         if exc.response.status_code != 404:
             raise

@@ -1,9 +1,9 @@
 """The one forwarder: FastAPI routes built from the route table (gateway/routes/table.py).
 
 For a forwarded row the endpoint's signature is assembled from the row — its path parameters, its
-typed body and query models, the actor headers referral reads — so FastAPI validates the public
-request and documents it in OpenAPI; the endpoint then calls the service and hands its answer back
-unchanged (status, body, content type; problem details included). A row served here is mounted
+typed body and query models, the actor headers trusted with HUB_AUTH_REQUIRED=false — so FastAPI
+validates the public request and documents it in OpenAPI; the endpoint then calls the service, with an
+internal credential naming who acts (gateway/principals.py), and hands its answer back unchanged (status, body, content type; problem details included). A row served here is mounted
 with its own handler. Row-level scoping that needs the case (`adapter_case`) runs as a dependency,
 before the body is validated, as it did when the middleware checked it.
 """
@@ -19,6 +19,7 @@ from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
 from pydantic import BaseModel
 
 from gateway.auth.scoping import adapter_case_guard
+from gateway.principals import principal_of
 from gateway.routes.spec import Route
 from gateway.upstream import Upstream
 
@@ -33,7 +34,6 @@ ActorId = Annotated[
     Header(max_length=64, pattern=r"^[\w.@:\-]+$", description="Set by the gateway from the token"),
 ]
 IdempotencyKey = Annotated[str | None, Header(max_length=128)]
-INTAKE_ACTOR_HEADERS = ("x-hub-actor-role", "x-hub-actor-id")
 
 _KW = inspect.Parameter.KEYWORD_ONLY
 
@@ -119,7 +119,13 @@ async def forward(request: Request, route: Route, values: dict[str, Any]) -> Res
         params = {k: v for k, v in query.model_dump().items() if v is not None and v != ""}
     upstream: Upstream = request.app.state.upstream
     answer = await upstream.request(
-        route.service, route.method, path, json=json, params=params, headers=_headers(request, route, values)
+        route.service,
+        route.method,
+        path,
+        principal=principal_of(request),
+        json=json,
+        params=params,
+        headers=_headers(request, route),
     )
     response = Response(
         answer.content, status_code=answer.status_code, media_type=answer.headers.get("content-type")
@@ -129,27 +135,10 @@ async def forward(request: Request, route: Route, values: dict[str, Any]) -> Res
     return response
 
 
-def _headers(request: Request, route: Route, values: dict[str, Any]) -> dict[str, str]:
+def _headers(request: Request, route: Route) -> dict[str, str]:
+    """Who acts travels only in the internal credential (gateway/principals.py); intake honours the
+    client's Idempotency-Key."""
     headers: dict[str, str] = {}
-    if route.actor == "role_and_id":
-        headers = {name: request.headers[name] for name in INTAKE_ACTOR_HEADERS if name in request.headers}
-    elif route.actor == "role_and_department":
-        headers = actor_headers(
-            values.get("x_hub_actor_role"),
-            values.get("x_hub_actor_department"),
-            values.get("x_hub_actor_id") if route.actor_id else None,
-        )
     if route.service == "intake" and request.headers.get("idempotency-key"):
         headers["Idempotency-Key"] = request.headers["idempotency-key"]
-    return headers
-
-
-def actor_headers(role: str | None, department: str | None, actor_id: str | None = None) -> dict[str, str]:
-    """The headers that tell the referral service who acts (role defaults to centre) and, where it is
-    audited by client, which API client."""
-    headers = {"X-Hub-Actor-Role": role or "centre"}
-    if department:
-        headers["X-Hub-Actor-Department"] = department
-    if actor_id:
-        headers["X-Hub-Actor-Id"] = actor_id
     return headers

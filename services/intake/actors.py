@@ -1,10 +1,10 @@
 """Who is calling intake, and what each role may do here.
 
-The gateway authenticates the client and passes the actor in two headers, `X-Hub-Actor-Role` and
-`X-Hub-Actor-Id`; intake listens only on loopback or the cluster network, so only the gateway can
-set them. Everything reads the actor through `current_actor`, one dependency the auth work can
-replace (`app.dependency_overrides[current_actor] = …`) without touching the endpoints. Until then
-an absent role means "centre", the hub's staff.
+The gateway authenticates the person or system and vouches for it in the internal credential it mints
+for every request (hub/credentials.py); the kit's guard (hub/credential_guard.py) has checked it and put
+its principal on the request before any endpoint runs, so a request without one never gets here.
+Everything reads the actor through `current_actor`, which builds it from that principal (role, id,
+kind, centre, display name); nothing a caller can set in a header decides who acts.
 """
 
 from __future__ import annotations
@@ -12,12 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Header
+from fastapi import Depends, Request
 
+from hub.credential_guard import principal_of
+from hub.credentials import PrincipalKind
 from hub.problems import Problem
 
 ROLES = ("centre", "department", "adapter", "ops")
-DEFAULT_ROLE = "centre"
 
 # What each role may do in intake (API.md "Auth": ops is read-only and sees no personal data;
 # departments see personal data only where their referral needs it, which is not intake's business).
@@ -51,19 +52,26 @@ class Actor:
     # A named person's centre (area code; None: the whole hub) and display name (audit only).
     centre: str | None = None
     name: str | None = None
+    kind: PrincipalKind | None = None  # user | client | system (None: the hub's own work)
 
     def may(self, permission: str) -> bool:
         return self.role in PERMISSIONS[permission]
 
 
-def current_actor(
-    x_hub_actor_role: Annotated[str | None, Header(max_length=16)] = None,
-    x_hub_actor_id: Annotated[str | None, Header(max_length=64, pattern=r"^[\w.@:\-]+$")] = None,
-) -> Actor:
-    role = (x_hub_actor_role or DEFAULT_ROLE).strip().lower()
+def current_actor(request: Request) -> Actor:
+    principal = principal_of(request)
+    if principal is None:  # the guard lets nothing through without one; never act as anyone
+        raise Problem(401, "未经网关认证的内部请求", "缺少内部凭证", type_="internal-credential")
+    role = principal.role.strip().lower()
     if role not in ROLES:
         raise Problem(403, "无权限", f"未知角色 {role!r}", type_="forbidden")
-    return Actor(role=role, id=x_hub_actor_id or None)
+    return Actor(
+        role=role,
+        id=principal.id or None,
+        centre=principal.centre,
+        name=principal.name,
+        kind=principal.kind,
+    )
 
 
 CurrentActor = Annotated[Actor, Depends(current_actor)]

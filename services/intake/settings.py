@@ -10,10 +10,10 @@ from pathlib import Path
 
 from pydantic import Field
 
-from hub.config import Settings
+from hub.config import ServiceSettings
 
 
-class IntakeSettings(Settings):
+class IntakeSettings(ServiceSettings):
     intake_rules_dir: Path | None = Field(
         default=None,
         description="Directory with intake rule files (grading.yaml, classifier.yaml); unset: the packaged ones",

@@ -1,8 +1,10 @@
 """Notification's internal HTTP interface: opt-outs, provider callbacks, the ops view of deliveries.
 
 Provider callbacks take Alibaba Cloud's push shapes (SmsReport for receipts, SmsUp for inbound
-messages) and answer ``{"code": 0, "msg": "成功"}`` as the provider expects; the gateway may forward
-them from the public edge later. Nothing here echoes or logs a phone number.
+messages) and answer ``{"code": 0, "msg": "成功"}`` as the provider expects. The provider pushes to the
+gateway (`/adapters/sms/receipts`, `/adapters/sms/inbound`), which forwards them with the SMS adapter's
+internal credential; here they are taken from that principal only (`sms_adapter_only`), so nobody else
+reaching this port can forge a citizen's reply or a receipt. Nothing here echoes or logs a phone number.
 """
 
 from __future__ import annotations
@@ -11,11 +13,12 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import APIRouter, Body, Depends, Query, Request
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import func, select
 
 from hub.contracts.http.notification import SmsReport, SmsUp
+from hub.credential_guard import principal_of
 from hub.problems import Problem
 from hub.runtime import ServiceRuntime
 from services.notification.domain.phones import NotAMobile, normalise_mobile
@@ -27,6 +30,23 @@ router = APIRouter(prefix="/internal/v1", tags=["notification"])
 
 _CHINA = ZoneInfo("Asia/Shanghai")
 ACK = {"code": 0, "msg": "成功"}
+SMS_SYSTEM = "sms"  # the gateway's SMS adapter, as its principal names it
+
+
+def sms_adapter_only(request: Request) -> None:
+    """Provider pushes come only through the gateway's SMS adapter (a system principal, role adapter)."""
+    principal = principal_of(request)
+    if principal is None or (principal.kind, principal.role, principal.system) != (
+        "system",
+        "adapter",
+        SMS_SYSTEM,
+    ):
+        raise Problem(
+            403,
+            "无权限",
+            "短信回执和上行短信只接受网关短信适配器转发的请求",
+            type_="sms-adapter-only",
+        )
 
 
 class OptOutIn(BaseModel):
@@ -87,7 +107,11 @@ async def opt_out(body: OptOutIn, request: Request) -> dict[str, bool]:
     return {"opted_out": True}
 
 
-@router.post("/sms/receipts", summary="Delivery receipts (Alibaba Cloud SmsReport push)")
+@router.post(
+    "/sms/receipts",
+    summary="Delivery receipts (Alibaba Cloud SmsReport push)",
+    dependencies=[Depends(sms_adapter_only)],
+)
 async def receipts(request: Request, body: Annotated[list[SmsReport] | SmsReport, Body()]) -> dict[str, Any]:
     sender: Sender = request.app.state.sender
     reports = body if isinstance(body, list) else [body]
@@ -107,7 +131,11 @@ async def receipts(request: Request, body: Annotated[list[SmsReport] | SmsReport
     return {**ACK, "outcomes": outcomes}
 
 
-@router.post("/sms/inbound", summary="Inbound SMS (Alibaba Cloud SmsUp push): callback answers, opt-outs")
+@router.post(
+    "/sms/inbound",
+    summary="Inbound SMS (Alibaba Cloud SmsUp push): callback answers, opt-outs",
+    dependencies=[Depends(sms_adapter_only)],
+)
 async def inbound(request: Request, body: Annotated[list[SmsUp] | SmsUp, Body()]) -> dict[str, Any]:
     replies: InboundReplies = request.app.state.inbound
     messages = body if isinstance(body, list) else [body]

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 
-from hub.config import Settings
+from hub.config import ServiceSettings
 
 # SMS provider adapters selectable by HUB_SMS_PROVIDERS (services/notification/sms/).
 SMS_PROVIDERS = ("aliyun", "smpp")
 
 
-class NotificationSettings(Settings):
+class NotificationSettings(ServiceSettings):
     sim_sms_port: int = Field(
         default=8101, description="Port of the SMS simulator started by `hub up --simulators`"
     )

@@ -1,13 +1,15 @@
-"""Who is acting: a role, for a department its unit code, and the API client's id when the gateway
-knows it (audit: who did it). Never a person's name. The HTTP edge reads it from the gateway's headers
-(:func:`services.referral.edge.actor_from_headers`); consumers and the watchdog act as `SYSTEM` or an
-adapter."""
+"""Who is acting: a role, for a department its unit code, the person's user id or the API client's id,
+whether it is a person, a client or a system, and a person's display name (for the audit trail only:
+never in logs, spans, metric labels or events). The HTTP edge builds it from the gateway's internal
+credential (:func:`services.referral.edge.actor_from_credential`); consumers and the watchdog act as
+`SYSTEM` or an adapter."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
+from hub.credentials import PrincipalKind
 from services.referral.errors import Forbidden
 
 ROLES = ("centre", "department", "adapter", "ops", "system")
@@ -21,6 +23,7 @@ class Actor:
     # A named person's centre (area code; None: the whole hub) and display name (audit only).
     centre: str | None = None
     name: str | None = None
+    kind: PrincipalKind | None = None  # user | client | system (None: the hub's own work)
 
     @property
     def is_department(self) -> bool:
@@ -34,4 +37,4 @@ class Actor:
             raise Forbidden("无权执行该操作", f"角色 {self.role} 不能执行此操作（需要: {', '.join(roles)}）")
 
 
-SYSTEM = Actor("system")
+SYSTEM = Actor("system", kind="system")

@@ -1,4 +1,4 @@
-"""The referral service's HTTP edge, shared by its routers: who is calling (the gateway's headers → an
+"""The referral service's HTTP edge, shared by its routers: who is calling (the gateway's internal credential → an
 :class:`~services.referral.actors.Actor`), the runtime and use cases of a request, and the one place
 where domain errors become RFC 9457 problem details.
 
@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, Header, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from opentelemetry import trace
 
+from hub.credential_guard import principal_of
 from hub.problems import Problem, problem_response
 from hub.runtime import ServiceRuntime
 from services.referral.actors import ROLES, Actor
@@ -32,22 +33,29 @@ STATUS: dict[type[ReferralError], int] = {
 _STATE_ZH = "当前状态不允许该操作"
 
 
-def actor_from_headers(
-    x_hub_actor_role: Annotated[str | None, Header(max_length=32)] = None,
-    x_hub_actor_department: Annotated[str | None, Header(max_length=100)] = None,
-    x_hub_actor_id: Annotated[str | None, Header(max_length=64, pattern=r"^[\w.@:\-]+$")] = None,
-) -> Actor:
-    """The gateway passes the caller's role and department (authentication is the gateway's job)."""
-    role = (x_hub_actor_role or "centre").strip().lower()
-    if role not in ROLES or role == "system":
-        raise Forbidden("未知角色", "X-Hub-Actor-Role 必须是 centre、department、adapter 或 ops")
-    department = (x_hub_actor_department or "").strip() or None
+def actor_from_credential(request: Request) -> Actor:
+    """Who acts, as the gateway vouched for it in the internal credential (hub/credential_guard.py has
+    checked it before any route runs): role, department, the person's or client's id, centre and name."""
+    principal = principal_of(request)
+    if principal is None:  # the guard lets nothing through without one; never act as anyone
+        raise Problem(401, "未经网关认证的内部请求", "缺少内部凭证", type_="internal-credential")
+    role = principal.role.strip().lower()
+    if role not in ROLES or role == "system":  # the hub's own work never comes over HTTP
+        raise Forbidden("未知角色", f"角色 {role} 不能调用转办服务（允许: centre、department、adapter、ops）")
+    department = (principal.department or "").strip() or None
     if role == "department" and department is None:
-        raise Forbidden("缺少部门", "部门角色必须带 X-Hub-Actor-Department（单位编码）")
-    return Actor(role, department if role == "department" else None, x_hub_actor_id or None)
+        raise Forbidden("缺少部门", "部门角色的内部凭证必须带部门（单位编码）")
+    return Actor(
+        role,
+        department if role == "department" else None,
+        principal.id or None,
+        centre=principal.centre,
+        name=principal.name,
+        kind=principal.kind,
+    )
 
 
-ActorDep = Annotated[Actor, Depends(actor_from_headers)]
+ActorDep = Annotated[Actor, Depends(actor_from_credential)]
 
 
 def runtime(request: Request) -> ServiceRuntime:

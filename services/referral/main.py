@@ -12,7 +12,7 @@ from datetime import timedelta
 from fastapi import FastAPI
 
 from hub.app import create_service_app
-from hub.config import Settings
+from hub.config import ServiceSettings, Settings
 from hub.runtime import ServiceRuntime
 from services.referral import api, centres_api, consumers, ops, tasks_api
 from services.referral.clock import Clock, system_clock
@@ -39,7 +39,7 @@ def signal_policy(settings: Settings) -> SignalPolicy:
 
 
 def bootstrap(
-    settings: Settings,
+    settings: ServiceSettings,
     *,
     clock: Clock | None = None,
     referral_settings: ReferralSettings | None = None,

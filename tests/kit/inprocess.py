@@ -22,6 +22,7 @@ from hub.config import SERVICES, Environment
 from hub.runtime import ServiceRuntime
 from hubcli.services import HubSettings, migrate_all
 from services.notification.sms.simulator import create_app as create_sms_simulator
+from tests.kit.credentials import gateway_sms_url
 from tests.kit.waiting import eventually
 
 BOOTSTRAPS = {
@@ -52,6 +53,15 @@ class InProcessHub:
     @property
     def sms(self) -> str:
         return self.apps["sms"].url
+
+    def url(self, service: str) -> str:
+        """A service's own port (tests that call it directly need tests/kit/credentials.py)."""
+        return self.apps[service].url
+
+    def sms_push_url(self, kind: str) -> str:
+        """The gateway's route the SMS provider pushes to: kind `receipt` or `inbound`."""
+        path = {"receipt": "receipts", "inbound": "inbound"}[kind]
+        return gateway_sms_url(self.gateway, path, self.settings.sms_webhook_token)
 
     def runtime(self, service: str) -> ServiceRuntime:
         rt: ServiceRuntime = self.apps[service].app.state.runtime
@@ -95,6 +105,12 @@ async def running_hub(settings: HubSettings) -> AsyncIterator[InProcessHub]:
         for service in ("intake", "referral", "notification", "gateway"):
             app = importlib.import_module(BOOTSTRAPS[service]).bootstrap(settings)
             hub.apps[service] = await _serve(app, ports.get(service, 0))
+        # The SMS provider pushes receipts and replies to the public edge, as in `hub up --simulators`.
+        async with httpx.AsyncClient() as client:
+            await client.post(
+                f"{hub.sms}/_sim/config",
+                json={kind + "_url": hub.sms_push_url(kind) for kind in ("receipt", "inbound")},
+            )
         for service in SERVICES:
             await eventually(
                 functools.partial(_broker_ready, hub.runtime(service)),

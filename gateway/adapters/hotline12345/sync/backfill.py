@@ -23,8 +23,9 @@ from gateway.adapters.common import parse_local_time
 from gateway.adapters.hotline12345 import mapping
 from gateway.adapters.hotline12345.client import HotlineClient, make_client
 from gateway.adapters.hotline12345.sync.links import link_imported, read_cursor, write_cursor
-from gateway.adapters.inbound import actor_headers
+from gateway.principals import adapter
 from gateway.settings import GatewaySettings
+from hub.credentials import CredentialMinter
 from gateway.tables import adapter_cursors
 from hub import failpoints
 from hub.db import Database
@@ -154,6 +155,7 @@ async def backfill(
         report = BackfillReport(source=source, total=total, resumed_from=start, position=start)
         items = _file_items(path, start) if path is not None else _simulator_items(client, start)
         url = settings.url_of("intake") + IMPORT_PATH
+        minter = CredentialMinter(settings.internal_signing_key)
         pending: deque[tuple[_Batch, asyncio.Task[list[dict[str, Any]]]]] = deque()
 
         settled = 0
@@ -179,7 +181,7 @@ async def backfill(
                 stop = limit is not None and taken >= limit
                 if full or stop:
                     batch = _prepare(chunk, report)
-                    pending.append((batch, asyncio.create_task(_post(http, url, batch))))
+                    pending.append((batch, asyncio.create_task(_post(http, url, batch, minter))))
                     chunk = []
                     while len(pending) >= in_flight:
                         await settle_oldest()
@@ -187,7 +189,7 @@ async def backfill(
                     break
             if chunk:
                 batch = _prepare(chunk, report)
-                pending.append((batch, asyncio.create_task(_post(http, url, batch))))
+                pending.append((batch, asyncio.create_task(_post(http, url, batch, minter))))
             while pending:
                 await settle_oldest()
             finished = total is not None and report.position >= total
@@ -241,13 +243,16 @@ def _prepare(chunk: list[tuple[int, Any]], report: BackfillReport) -> _Batch:
     return _Batch(chunk[-1][0], orders, body)
 
 
-async def _post(http: httpx.AsyncClient, url: str, batch: _Batch) -> list[dict[str, Any]]:
+async def _post(
+    http: httpx.AsyncClient, url: str, batch: _Batch, minter: CredentialMinter
+) -> list[dict[str, Any]]:
     """Intake's answer per item; retried while intake is away (the batch is idempotent)."""
     if not batch.orders:
         return []
-    headers = {**actor_headers(SYSTEM), "Content-Type": "application/json"}
     delay = 0.5
     for attempt in range(8):
+        # As the 12345 adapter, with a credential minted per attempt (it lives a minute).
+        headers = {**minter.headers(adapter(SYSTEM), "intake"), "Content-Type": "application/json"}
         try:
             response = await http.post(url, content=batch.body, headers=headers, timeout=300)
         except httpx.HTTPError as exc:

@@ -22,6 +22,7 @@ from gateway.adapters.ledger import TOPIC
 from gateway.settings import GatewaySettings
 from gateway.tables import adapter_deliveries, adapter_links
 from gateway.upstream import Upstream
+from hub.credentials import CredentialMinter
 from hub.db import Database
 
 SYSTEM = mapping.SYSTEM
@@ -75,7 +76,8 @@ async def reconcile(
             report.theirs = len(theirs)
             links, rows = await _our_side(db)
             report.ours = len(links)
-            upstream = Upstream(http, {"intake": settings.url_of("intake")})
+            minter = CredentialMinter(settings.internal_signing_key)
+            upstream = Upstream(http, {"intake": settings.url_of("intake")}, minter)
             for ref, record in theirs.items():
                 await _reconcile_one(db, upstream, report, ref, record, links.get(ref), rows, repair)
             for ref, link in links.items():
