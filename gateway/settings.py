@@ -112,7 +112,7 @@ class GatewaySettings(Settings):
         "`hub keys internal` makes one and prints its HUB_INTERNAL_VERIFY_KEYS",
     )
     sms_webhook_token: Annotated[str, DEV_SECRET] = Field(
-        default="dev-sms-webhook-token",  # noqa: S105 - refused in production
+        default="dev-sms-webhook-token",
         description="Secret in the SMS provider's push URLs (/adapters/sms/receipts|inbound?token=…): "
         "the provider's pushes carry no signature",
     )

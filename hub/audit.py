@@ -6,8 +6,13 @@ rolls back) with it. Each entry carries
 
     hash = HMAC-SHA256(HUB_HASH_KEY, "hub-audit-v1" \\n prev_hash \\n canonical JSON of the entry)
 
-where the entry is (at, actor_role, actor_id, action, case_no, detail) and prev_hash is the hash of
-the entry before it (64 zeros for the first). `verify(rows, key)` walks the chain in `seq` order and
+where the entry is (at, actor_role, actor_id, action, case_no, detail; and actor_kind and
+actor_name when set) and prev_hash is the hash of the entry before it (64 zeros for the first).
+
+Who acted: `actor_kind` is user (a named person: `actor_id` their user id, `actor_name` their display
+name), client (an API client) or system (an external system through its adapter, or the hub's own
+work); NULL in entries written before it was recorded, which hash as they always did. A display name
+is staff's personal data: it is in the audit log for the audit, never in logs, spans or metric labels. `verify(rows, key)` walks the chain in `seq` order and
 names the first entry that was changed, removed or moved.
 
 Design notes:
@@ -62,6 +67,8 @@ def define_audit_table(metadata: MetaData) -> Table:
         Column("at", UtcDateTime(), nullable=False),
         Column("actor_role", String(16), nullable=False),
         Column("actor_id", String(64)),
+        Column("actor_kind", String(8)),  # user | client | system (NULL: written before it was kept)
+        Column("actor_name", String(100)),  # a person's display name (audit only)
         Column("action", String(64), nullable=False),
         Column("case_no", String(32)),
         Column("detail", JSON, nullable=False),
@@ -120,8 +127,9 @@ def _at_text(at: datetime) -> str:
 
 
 def entry_of(row: Mapping[str, Any]) -> dict[str, Any]:
-    """The hashed part of an entry (everything but seq and the hashes)."""
-    return {
+    """The hashed part of an entry (everything but seq and the hashes). Who acted (kind, name) is
+    hashed when it is set, so entries written before it was kept verify exactly as before."""
+    entry = {
         "at": _at_text(row["at"]),
         "actor_role": row["actor_role"],
         "actor_id": row["actor_id"],
@@ -129,6 +137,11 @@ def entry_of(row: Mapping[str, Any]) -> dict[str, Any]:
         "case_no": row["case_no"],
         "detail": row["detail"],
     }
+    for key in ("actor_kind", "actor_name"):
+        value = row.get(key)
+        if value is not None:
+            entry[key] = value
+    return entry
 
 
 def chain_hash(key: str, prev_hash: str, entry: Mapping[str, Any]) -> str:
@@ -156,12 +169,16 @@ async def append(
     case_no: str | None,
     detail: Mapping[str, Any],
     at: datetime | None = None,
+    actor_kind: str | None = None,
+    actor_name: str | None = None,
 ) -> AuditEntry:
     """Add one entry to the chain inside the caller's transaction (call it last in the transaction)."""
     values = {
         "at": (at or datetime.now(UTC)).astimezone(UTC),
         "actor_role": actor_role,
         "actor_id": actor_id,
+        "actor_kind": actor_kind,
+        "actor_name": actor_name[:100] if actor_name else None,
         "action": action,
         "case_no": case_no,
         "detail": json_safe(detail),

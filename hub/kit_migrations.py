@@ -93,3 +93,21 @@ def drop_audit_log() -> None:
     with op.batch_alter_table("audit_log", schema=None) as batch_op:
         batch_op.drop_index("ix_audit_log_case_no")
     op.drop_table("audit_log")
+
+
+def add_audit_actor_columns() -> None:
+    """Who acted (hub/audit.py): the principal's kind and a person's display name. A plain nullable
+    ADD COLUMN on either dialect: the table is not rebuilt and its append-only triggers stay."""
+    op.add_column("audit_log", sa.Column("actor_kind", sa.String(length=8), nullable=True))
+    op.add_column("audit_log", sa.Column("actor_name", sa.String(length=100), nullable=True))
+
+
+def drop_audit_actor_columns() -> None:
+    dialect = op.get_bind().dialect.name
+    for statement in drop_append_only_ddl(dialect):  # SQLite rebuilds the table: triggers again after
+        op.execute(statement)
+    with op.batch_alter_table("audit_log", schema=None) as batch_op:
+        batch_op.drop_column("actor_name")
+        batch_op.drop_column("actor_kind")
+    for statement in append_only_ddl(dialect):
+        op.execute(statement)

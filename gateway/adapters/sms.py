@@ -36,9 +36,7 @@ def _check_token(request: Request) -> None:
     settings: GatewaySettings = request.app.state.runtime.settings
     given = request.query_params.get("token") or request.headers.get("x-hub-webhook-token") or ""
     if not hmac.compare_digest(given.encode(), settings.sms_webhook_token.encode()):
-        raise Problem(
-            401, "未认证", "短信推送地址的令牌缺失或不正确（token）", type_="sms-webhook-token"
-        )
+        raise Problem(401, "未认证", "短信推送地址的令牌缺失或不正确（token）", type_="sms-webhook-token")
 
 
 async def _body(request: Request) -> Any:
@@ -60,9 +58,7 @@ async def _forward(request: Request, kind: str) -> Response:
     _check_token(request)
     body = await _body(request)
     upstream: Upstream = request.app.state.upstream
-    answer = await upstream.request(
-        "notification", "POST", PATHS[kind], principal=SMS_ADAPTER, json=body
-    )
+    answer = await upstream.request("notification", "POST", PATHS[kind], principal=SMS_ADAPTER, json=body)
     return Response(
         answer.content, status_code=answer.status_code, media_type=answer.headers.get("content-type")
     )

@@ -16,8 +16,8 @@ from sqlalchemy.exc import IntegrityError
 from gateway.auth import ClientAuthenticator, Identity
 from gateway.open311.catalogue import Catalogue, Service, catalogue
 from gateway.open311.formats import FORMATS, error, respond
-from gateway.tables import open311_requests, timeline
 from gateway.principals import GATEWAY
+from gateway.tables import open311_requests, timeline
 from gateway.upstream import Upstream
 from hub.problems import Problem
 from hub.runtime import ServiceRuntime

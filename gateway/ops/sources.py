@@ -14,9 +14,9 @@ from fastapi import HTTPException
 from sqlalchemy import and_, or_, select
 
 from gateway.ops.stalls import minutes_between
+from gateway.principals import GATEWAY
 from gateway.settings import GatewaySettings
 from gateway.tables import adapter_deliveries, timeline
-from gateway.principals import GATEWAY
 from gateway.upstream import PassThrough, Upstream
 from hub.ops import stale_outbox
 from hub.problems import Problem
@@ -203,7 +203,11 @@ class Sources:
 
     async def signals(self, since: datetime) -> list[dict[str, Any]]:
         page = await self.upstream.json(
-            "intake", "GET", "/internal/v1/ops/signals", principal=GATEWAY, params={"since": since.isoformat()}
+            "intake",
+            "GET",
+            "/internal/v1/ops/signals",
+            principal=GATEWAY,
+            params={"since": since.isoformat()},
         )
         items: list[dict[str, Any]] = page["items"]
         return items

@@ -9,8 +9,8 @@ from typing import Any
 from fastapi import Request
 from pydantic import BaseModel
 
-from gateway.timeline import case_timeline, with_gaps
 from gateway.principals import principal_of
+from gateway.timeline import case_timeline, with_gaps
 from gateway.upstream import PassThrough, Upstream
 from hub.problems import Problem
 from hub.runtime import ServiceRuntime

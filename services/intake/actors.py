@@ -19,6 +19,7 @@ from hub.credentials import PrincipalKind
 from hub.problems import Problem
 
 ROLES = ("centre", "department", "adapter", "ops")
+DEFAULT_ROLE = "centre"  # registration called in-process without an actor (never over HTTP)
 
 # What each role may do in intake (API.md "Auth": ops is read-only and sees no personal data;
 # departments see personal data only where their referral needs it, which is not intake's business).

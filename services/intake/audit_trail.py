@@ -20,13 +20,16 @@ async def record(
     case_no: str | None,
     detail: dict[str, Any],
 ) -> None:
-    """Append to intake's audit log inside the current transaction (call it last)."""
+    """Append to intake's audit log inside the current transaction (call it last), naming who acted:
+    the person (user id and display name), the API client or the system."""
     await audit.append(
         session,
         audit_log,
         key=rt.settings.hash_key,
         actor_role=actor.role,
         actor_id=actor.id,
+        actor_kind=actor.kind,
+        actor_name=actor.name,
         action=action,
         case_no=case_no,
         detail=detail,

@@ -54,7 +54,9 @@ async def register_case(
     actor: Actor | None = None,
 ) -> Registered:
     try:
-        return await _register(rt, assessor, case_in, idempotency_key, actor or Actor(DEFAULT_ROLE))
+        return await _register(
+            rt, assessor, case_in, idempotency_key, actor or Actor(DEFAULT_ROLE, kind="system")
+        )
     except IntegrityError:
         # Lost a race with the same work order or key on another request: return the winner's case.
         async with rt.db.sessions() as session:

@@ -29,6 +29,10 @@ from services.referral.usecases.wiring import ReferralUseCases
 log = logging.getLogger("hub.referral.consumers")
 
 
+# 12345's pushes that arrive as events (the gateway's adapter could not call the endpoint): the system.
+HOTLINE = Actor("adapter", id="hotline12345", kind="system")
+
+
 def handlers(uc: ReferralUseCases) -> Handlers:
     handlers = Handlers()
 
@@ -112,12 +116,12 @@ def handlers(uc: ReferralUseCases) -> Handlers:
     async def on_hotline_rating(ctx: HandlerContext) -> None:
         """12345's own callback result, when the gateway's adapter could not reach the callback endpoint."""
         rating = HotlineRatingReceivedV1.model_validate(ctx.event.data)
-        await rate(ctx, rating.case_no, rating.satisfaction, rating.comment, Actor("adapter"), "hotline12345")
+        await rate(ctx, rating.case_no, rating.satisfaction, rating.comment, HOTLINE, "hotline12345")
 
     @handlers.on(HotlineUrgeReceivedV1)
     async def on_urge(ctx: HandlerContext) -> None:
         urge = HotlineUrgeReceivedV1.model_validate(ctx.event.data)
-        if await uc.supervision.urge(ctx.session, urge.case_no, Actor("adapter")) < 0:
+        if await uc.supervision.urge(ctx.session, urge.case_no, HOTLINE) < 0:
             raise RetryLater("case not registered here yet")
 
     @handlers.on(HotlineExtensionAnsweredV1)
@@ -134,7 +138,7 @@ def handlers(uc: ReferralUseCases) -> Handlers:
             limit=answer.limit_time,
             external_id=answer.delay_id,
             note=answer.opinion,
-            actor=Actor("adapter"),
+            actor=HOTLINE,
         )
         if done is None:
             raise RetryLater("case not registered here yet")

@@ -11,6 +11,7 @@ import pytest
 
 from tests.integration.test_walking_skeleton import CASE
 from tests.kit.auth import auth_headers
+from tests.kit.credentials import as_actor
 from tests.kit.infra import isolated_backends
 from tests.kit.inprocess import make_settings
 from tests.kit.processes import ProcessHub, process_hub
@@ -44,7 +45,9 @@ async def _post(hub: ProcessHub, body: dict[str, Any]) -> dict[str, Any]:
 
 async def _referrals(hub: ProcessHub, case_no: str) -> list[dict[str, Any]]:
     async with httpx.AsyncClient() as client:
-        response = await client.get(f"{hub.url('referral')}/internal/v1/cases/{case_no}", timeout=10)
+        response = await client.get(
+            f"{hub.url('referral')}/internal/v1/cases/{case_no}", headers=as_actor("referral"), timeout=10
+        )
     if response.status_code == 404:
         return []
     refs: list[dict[str, Any]] = response.json()["referrals"]

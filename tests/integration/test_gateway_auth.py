@@ -34,6 +34,7 @@ from gateway.routes.spec import Route
 from gateway.routes.table import ROUTES
 from gateway.settings import DEV_TOKEN_SECRET, GatewaySettings
 from gateway.tables import clients
+from hub.credentials import new_signing_key
 from hub.problems import PROBLEM_JSON, install_problem_handlers
 from tests.integration.test_walking_skeleton import CASE, post_case
 from tests.kit.auth import auth_headers, authed_hub, bearer, create_client, fetch_token
@@ -229,7 +230,13 @@ async def test_request_ids_are_echoed_generated_and_sanitised(bare: httpx.AsyncC
 
 
 def test_production_refuses_auth_switched_off() -> None:
-    real = {"pii_key": "c2VjcmV0LWtleS1mb3ItcHJvZHVjdGlvbi0zMmJ5dGU=", "hash_key": "h", "token_secret": "t"}
+    real = {
+        "pii_key": "c2VjcmV0LWtleS1mb3ItcHJvZHVjdGlvbi0zMmJ5dGU=",
+        "hash_key": "h",
+        "token_secret": "t",
+        "internal_signing_key": new_signing_key(),
+        "sms_webhook_token": "s",
+    }
     with pytest.raises(ValidationError, match="HUB_AUTH_REQUIRED"):
         GatewaySettings(env="prod", auth_required=False, **real)  # type: ignore[arg-type]
     assert GatewaySettings(env="prod", **real).auth_required is True  # type: ignore[arg-type]

@@ -12,11 +12,15 @@ from sqlalchemy import func, select
 
 from hub import audit
 from services.intake.tables import audit_log, cases, kit
+from tests.kit.credentials import as_actor
 from tests.kit.inprocess import InProcessHub
 
 pytestmark = pytest.mark.integration
 
-HEADERS = {"X-Hub-Actor-Role": "adapter", "X-Hub-Actor-Id": "hotline12345"}
+
+# What the gateway's 12345 adapter sends with its back-fill (a credential minted per request).
+def adapter() -> dict[str, str]:
+    return as_actor("intake", "adapter", id="hotline12345", kind="system", system="hotline12345")
 
 
 def _item(ref: str, phone: str = "13912345678", status: str = "closed") -> dict[str, Any]:
@@ -45,7 +49,7 @@ async def test_import_batch_is_idempotent_answers_each_item_and_writes_no_events
         {"case": {"channel": "hotline12345"}},  # nothing usable
     ]
     async with httpx.AsyncClient(timeout=60) as client:
-        first = await client.post(url, json={"items": batch}, headers=HEADERS)
+        first = await client.post(url, json={"items": batch}, headers=adapter())
         assert first.status_code == 200, first.text
         body = first.json()
         assert (body["created"], body["existing"], body["invalid"]) == (2, 0, 3)
@@ -57,12 +61,12 @@ async def test_import_batch_is_idempotent_answers_each_item_and_writes_no_events
         # Numbered on the day 12345 registered them (Beijing time), in one block.
         assert {i["case_no"] for i in items[:2]} == {"ZZ-20261001-000001", "ZZ-20261001-000002"}
 
-        again = await client.post(url, json={"items": batch[:2]}, headers=HEADERS)
+        again = await client.post(url, json={"items": batch[:2]}, headers=adapter())
         assert [(i["case_no"], i["created"]) for i in again.json()["items"]] == [
             (items[0]["case_no"], False),
             (items[1]["case_no"], False),
         ]
-        refused = await client.post(url, json={"items": batch[:1]}, headers={"X-Hub-Actor-Role": "ops"})
+        refused = await client.post(url, json={"items": batch[:1]}, headers=as_actor("intake", "ops"))
         assert refused.status_code == 403
 
     async with hub.runtime("intake").db.sessions() as session:

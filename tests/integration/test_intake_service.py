@@ -21,6 +21,7 @@ from hub import audit
 from hub.contracts.intake import CaseMergedV1
 from services.intake.domain.resources import read_rule_text
 from services.intake.tables import audit_log, cases
+from tests.kit.credentials import as_actor
 from tests.kit.infra import isolated_backends
 from tests.kit.inprocess import InProcessHub, make_settings, running_hub
 from tests.kit.waiting import eventually
@@ -86,7 +87,9 @@ async def register(hub: InProcessHub, body: dict[str, Any] | None = None, **head
 async def intake_case(hub: InProcessHub, case_no: str) -> dict[str, Any]:
     """Intake's own view (the gateway's GET overlays referral's status)."""
     async with httpx.AsyncClient() as client:
-        response = await client.get(f"{hub.apps['intake'].url}/internal/v1/cases/{case_no}")
+        response = await client.get(
+            f"{hub.apps['intake'].url}/internal/v1/cases/{case_no}", headers=as_actor("intake")
+        )
         assert response.status_code == 200, response.text
         result: dict[str, Any] = response.json()
         return result
@@ -165,11 +168,12 @@ async def test_idempotency_key_makes_a_window_case_once(hub: InProcessHub) -> No
 
 
 async def test_registration_is_audited_with_the_actor_and_without_personal_data(hub: InProcessHub) -> None:
-    # Straight to intake: the gateway's POST /api/v1/cases forwards the actor once auth sets it.
+    # Straight to intake, with the credential the gateway would mint for the caller.
     async with httpx.AsyncClient() as client:
         url = f"{hub.apps['intake'].url}/internal/v1/cases"
-        created = await client.post(url, json=WINDOW_CASE, headers=actor("adapter", "hotline-adapter"))
-        refused = await client.post(url, json=WINDOW_CASE, headers=actor("ops"))
+        adapter = as_actor("intake", "adapter", id="hotline-adapter")
+        created = await client.post(url, json=WINDOW_CASE, headers=adapter)
+        refused = await client.post(url, json=WINDOW_CASE, headers=as_actor("intake", "ops", id="sup-001"))
     assert created.status_code == 201, created.text
     (entry,) = await audit_entries(hub, created.json()["case_no"])
     assert (entry.action, entry.actor_role, entry.actor_id) == (
@@ -504,7 +508,7 @@ async def test_rules_reload_swaps_rules_and_a_broken_file_keeps_the_old_ones(
     grading = rules / "grading.yaml"
     text = grading.read_text(encoding="utf-8")
     grading.write_text(text.replace("value: 30}", "value: 5}", 1), encoding="utf-8")
-    reloaded = await _reload(hub, actor("centre", "ops-lead"))
+    reloaded = await _reload(hub, "centre", "ops-lead")
     assert reloaded.status_code == 200, reloaded.text
     files = {f["name"]: f for f in reloaded.json()["files"]}
     assert files["grading.yaml"]["origin"] == str(grading)
@@ -528,14 +532,16 @@ async def test_rules_reload_swaps_rules_and_a_broken_file_keeps_the_old_ones(
     syntax = (await _reload(hub)).json()
     assert syntax["status"] == 422 and syntax["line"] is not None and syntax["column"] is not None
 
-    refused = await _reload(hub, actor("ops"))
+    refused = await _reload(hub, "ops")
     assert refused.status_code == 403
     reloads = [e for e in await audit_entries(hub) if e.action == "rules.reloaded"]
     assert len(reloads) == 1 and reloads[0].actor_id == "ops-lead"
 
 
-async def _reload(hub: InProcessHub, headers: dict[str, str] | None = None) -> httpx.Response:
+async def _reload(hub: InProcessHub, role: str = "centre", actor_id: str = "sup-001") -> httpx.Response:
     async with httpx.AsyncClient() as client:
         return await client.post(
-            f"{hub.apps['intake'].url}/internal/v1/rules/reload", headers=headers, timeout=30
+            f"{hub.apps['intake'].url}/internal/v1/rules/reload",
+            headers=as_actor("intake", role, id=actor_id),
+            timeout=30,
         )

@@ -28,6 +28,7 @@ from tests.integration.test_notification_kit import (
     dispatched,
     registered,
 )
+from tests.kit.credentials import as_actor
 from tests.kit.infra import isolated_backends
 from tests.kit.inprocess import make_settings
 from tests.kit.processes import ProcessHub, process_hub
@@ -64,7 +65,10 @@ async def _delivery(hub: ProcessHub, case: str) -> dict[str, Any] | None:
     async with httpx.AsyncClient() as client:
         try:
             response = await client.get(
-                f"{hub.url('notification')}/internal/v1/deliveries", params={"case_no": case}, timeout=5
+                f"{hub.url('notification')}/internal/v1/deliveries",
+                params={"case_no": case},
+                headers=as_actor("notification"),
+                timeout=5,
             )
         except httpx.HTTPError:
             return None

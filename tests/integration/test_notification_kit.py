@@ -40,8 +40,10 @@ from services.notification.sms.port import SmsProvider
 from services.notification.sms.simulator import create_app as create_sms_simulator
 from services.notification.tables import deliveries
 from services.notification.webhook_simulator import create_app as create_webhook_simulator
+from tests.kit.credentials import as_actor, sms_adapter
 from tests.kit.infra import isolated_backends
 from tests.kit.inprocess import RunningApp, _reserve_port, _serve, make_settings
+from tests.kit.sms_adapter import create_sms_adapter, push_urls
 from tests.kit.waiting import eventually
 
 # Fake numbers; test files are not scanned, logs and spans are.
@@ -132,6 +134,11 @@ class NotificationHub:
             return doc
 
     async def post(self, app: str, path: str, **kwargs: Any) -> httpx.Response:
+        """A direct call; to notification with the credential the gateway would send (the SMS
+        adapter's for the provider's pushes)."""
+        if app == "notification" and "headers" not in kwargs:
+            pushed = path.startswith("/internal/v1/sms/")
+            kwargs["headers"] = sms_adapter() if pushed else as_actor("notification")
         async with httpx.AsyncClient() as client:
             return await client.post(f"{self.apps[app].url}{path}", timeout=30, **kwargs)
 
@@ -208,6 +215,7 @@ async def notification_hub(
                 **bootstrap_kwargs,
             )
             apps["notification"] = await _serve(app, port)
+            apps["sms_adapter"] = await _serve(create_sms_adapter(settings, url))
             await eventually(functools.partial(_ready, hub.runtime), what="notification broker", timeout=30)
             consumer_conn = await aio_pika.connect(amqp_url)
             channel = await consumer_conn.channel()
@@ -223,10 +231,8 @@ async def notification_hub(
                 for name in ("sms", "sms_b"):
                     await client.post(
                         f"{apps[name].url}/_sim/config",
-                        json={
-                            "receipt_url": f"{url}/internal/v1/sms/receipts",
-                            "inbound_url": f"{url}/internal/v1/sms/inbound",
-                        },
+                        # Through the gateway's SMS adapter, as the provider pushes in production.
+                        json=push_urls(apps["sms_adapter"].url, settings.sms_webhook_token),
                     )
             yield hub
         finally:

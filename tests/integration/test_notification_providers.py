@@ -33,6 +33,7 @@ from tests.integration.test_notification_kit import (
     notification_hub,
     registered,
 )
+from tests.kit.credentials import as_actor
 from tests.kit.waiting import eventually
 
 
@@ -193,7 +194,11 @@ async def test_undelivered_after_retries_is_failed_said_and_listed_for_ops_witho
     assert failed[0].data["reason"] == "undelivered: MOBILE_NOT_ON_SERVICE"
 
     async with httpx.AsyncClient() as client:
-        listing = await client.get(f"{notif.url}/internal/v1/deliveries", params={"status": "failed"})
+        listing = await client.get(
+            f"{notif.url}/internal/v1/deliveries",
+            params={"status": "failed"},
+            headers=as_actor("notification"),
+        )
     assert listing.status_code == 200
     doc = listing.json()
     assert doc["count"] == 1 and doc["items"][0]["case_no"] == case

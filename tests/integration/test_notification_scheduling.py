@@ -42,6 +42,7 @@ from tests.integration.test_notification_kit import (
     notification_hub,
     registered,
 )
+from tests.kit.credentials import as_actor
 from tests.kit.infra import isolated_backends
 from tests.kit.inprocess import RunningApp, _serve, make_settings
 from tests.kit.waiting import eventually
@@ -259,7 +260,11 @@ async def test_opt_out_api_stores_only_a_keyed_hash_and_never_echoes_the_number(
     assert await notif.sms(case_no=case) == []
     async with httpx.AsyncClient() as client:
         listing = (
-            await client.get(f"{notif.url}/internal/v1/deliveries", params={"status": "opted_out"})
+            await client.get(
+                f"{notif.url}/internal/v1/deliveries",
+                params={"status": "opted_out"},
+                headers=as_actor("notification"),
+            )
         ).json()
     assert [d["case_no"] for d in listing["items"]] == [case]
     assert national(CITIZEN) not in str(listing)

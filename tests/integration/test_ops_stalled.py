@@ -132,7 +132,7 @@ async def test_an_sms_undelivered_for_good_is_a_stall_with_its_case_number(
     notification = hub.apps["notification"]
     notification.app.state.sender.max_attempts = 1  # the first undelivered report is final
     async with httpx.AsyncClient(base_url=hub.sms) as sim:
-        await sim.post("/_sim/config", json={"receipt_url": f"{notification.url}/internal/v1/sms/receipts"})
+        # The simulator pushes receipts through the gateway's SMS adapter (tests/kit/inprocess.py).
         pushed = await sim.post(
             "/_sim/deliver-receipts", params={"success": False, "err_code": "MOBILE_NOT_ON_SERVICE"}
         )

@@ -24,6 +24,7 @@ from hub.runtime import ServiceRuntime
 from services.referral.clock import ManualClock
 from services.referral.tables import kit as referral_kit
 from services.referral.watchdog import Watchdog
+from tests.kit.credentials import as_actor
 from tests.kit.infra import isolated_backends
 from tests.kit.inprocess import InProcessHub, make_settings, running_hub
 from tests.kit.waiting import eventually
@@ -148,7 +149,7 @@ class Api:
     async def state(self, case_no: str) -> dict[str, Any]:
         """The referral service's view of the case (all rounds, deadlines, queue)."""
         async with httpx.AsyncClient(base_url=self.hub.apps["referral"].url, timeout=30) as client:
-            response = await client.get(f"/internal/v1/cases/{case_no}")
+            response = await client.get(f"/internal/v1/cases/{case_no}", headers=as_actor("referral"))
         return response.json() if response.status_code == 200 else {}
 
     async def dispatched(self, case_no: str, count: int = 1) -> dict[str, Any]:

@@ -198,8 +198,9 @@ async def test_a_deadline_into_an_unpublished_year_is_provisional_then_recompute
     assert mine and all(s["provisional"] for s in mine), stalled
 
     # The schedule arrives: `hub calendar load FILE` (here the sample 2027 file, New Year 01-01..03 off).
-    monkeypatch.setenv("HUB_REFERRAL_URL", hub.apps["referral"].url)
-    result = await asyncio.to_thread(CliRunner().invoke, hub_cli, ["calendar", "load", str(SCHEDULE_2027)])
+    # Through the gateway with a (local) centre token: the CLI never calls referral's port.
+    command = ["calendar", "load", str(SCHEDULE_2027), "--gateway", hub.gateway]
+    result = await asyncio.to_thread(CliRunner().invoke, hub_cli, command)
     assert result.exit_code == 0, result.output
     assert "3 provisional deadline(s) recomputed" in result.output
 

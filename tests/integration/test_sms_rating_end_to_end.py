@@ -90,10 +90,8 @@ async def test_an_inbound_3_from_the_citizen_reopens_the_right_case(hub: InProce
     other = await replied_and_invited(api, hub, other_body)  # another citizen, invited too
 
     async with httpx.AsyncClient(base_url=hub.sms, timeout=30) as sim:
-        notification = hub.apps["notification"].url
-        configured = await sim.post(
-            "/_sim/config", json={"inbound_url": f"{notification}/internal/v1/sms/inbound"}
-        )
+        # The provider pushes to the gateway's SMS adapter, which forwards to notification.
+        configured = await sim.post("/_sim/config", json={"inbound_url": hub.sms_push_url("inbound")})
         assert configured.status_code == 200, configured.text
         pushed = await sim.post(
             "/_sim/inbound", json={"phone": mine_body["reporter"]["phone"], "content": "3"}

@@ -20,7 +20,7 @@ def as_actor(
     service: str,
     role: str = "centre",
     *,
-    id: str = "test-client",  # noqa: A002 - the principal's field
+    id: str = "test-client",
     kind: PrincipalKind = "client",
     department: str | None = None,
     system: str | None = None,

@@ -12,7 +12,7 @@ from services.intake.audit_trail import record
 from services.intake.casework.guards import OPEN
 from services.intake.tables import cases
 
-SYSTEM_REFERRAL = Actor(role="system", id="referral")
+SYSTEM_REFERRAL = Actor(role="system", id="referral", kind="system")
 _PROJECTED = {
     "case.closed.v1": "closed",
     "case.withdrawn.v1": "withdrawn",

@@ -84,16 +84,22 @@ class Context:
         self, session: AsyncSession, actor: Actor, action: str, case_no: str | None, detail: dict[str, Any]
     ) -> None:
         """Append to referral's audit log inside the current transaction (call it last)."""
+        # Who: the person's user id (kind user, with their display name), the API client or the system;
+        # a department acting without an id (consumers) is named by its unit code, as before.
+        if actor.department and actor.id:
+            detail = {**detail, "actor_department": actor.department}
         await audit.append(
             session,
             audit_log,
             key=self.audit_key,
             actor_role=actor.role,
-            actor_id=actor.department,
+            actor_id=actor.id or actor.department,
             action=action,
             case_no=case_no,
             detail=detail,
             at=self.clock(),
+            actor_kind=actor.kind,
+            actor_name=actor.name,
         )
 
     def unit(self, code: str) -> Unit:

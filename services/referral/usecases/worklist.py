@@ -395,6 +395,8 @@ class Worklist:
             key=self.ctx.audit_key,
             actor_role=actor.role,
             actor_id=who,
+            actor_kind=actor.kind,
+            actor_name=actor.name,
             action=f"task.{target.value}",
             case_no=row.case_no,
             detail={

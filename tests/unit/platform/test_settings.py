@@ -73,7 +73,9 @@ def test_production_starts_with_real_secrets() -> None:
     settings = GatewaySettings(env="prod", pii_key=PROD_KEY, hash_key="h", **GATEWAY_SECRETS)  # type: ignore[arg-type]
     assert settings.env == "prod"
     # A service signs nothing: the shared secrets and the gateway's public key.
-    service = ServiceSettings(env="prod", pii_key=PROD_KEY, hash_key="h", internal_verify_keys=(public_key_of(SIGNING),))  # type: ignore[arg-type]
+    service = ServiceSettings(
+        env="prod", pii_key=PROD_KEY, hash_key="h", internal_verify_keys=(public_key_of(SIGNING),)
+    )  # type: ignore[arg-type]
     assert service.env == "prod"
 
 

@@ -25,9 +25,9 @@ from gateway.adapters.hotline12345.client import HotlineClient, make_client
 from gateway.adapters.hotline12345.sync.links import link_imported, read_cursor, write_cursor
 from gateway.principals import adapter
 from gateway.settings import GatewaySettings
-from hub.credentials import CredentialMinter
 from gateway.tables import adapter_cursors
 from hub import failpoints
+from hub.credentials import CredentialMinter
 from hub.db import Database
 from hub.failpoints import failpoint
 from hub.problems import Problem
