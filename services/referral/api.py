@@ -1,7 +1,7 @@
 """Referral's HTTP interface behind the gateway (/internal/v1): cases and referrals.
 
-The gateway passes who is calling in `X-Hub-Actor-Role` (centre | department | adapter | ops) and
-`X-Hub-Actor-Department` (a unit code). A department sees and acts on its own referrals only: another
+Who is calling comes from the gateway's internal credential (edge.py `actor_from_credential`): role
+(centre | department | adapter | ops) and, for a department, its unit code. A department sees and acts on its own referrals only: another
 department's referral is 404, as if it did not exist. Each action is one transaction: the state change,
 its events (outbox) and the answer are consistent; a refused transition is 409 naming the current
 state and the allowed actions; a late or repeated update is 200 with ``changed: false``. Each route

@@ -49,6 +49,9 @@ SECRET_SETTINGS = {
     "HUB_PII_KEY",
     "HUB_HASH_KEY",
     "HUB_TOKEN_SECRET",
+    "HUB_INTERNAL_SIGNING_KEY",
+    "HUB_INTERNAL_VERIFY_KEYS",
+    "HUB_SMS_WEBHOOK_TOKEN",
     "HUB_SMS_ACCESS_KEY_ID",
     "HUB_SMS_ACCESS_KEY_SECRET",
     "HUB_SMPP_PASSWORD",
@@ -522,8 +525,16 @@ def test_secrets_are_referenced_never_embedded(docs: Any) -> None:
                 if name in env:
                     assert "value" not in env[name], f"{where}: {name} must come from a secretKeyRef"
                     assert env[name]["valueFrom"]["secretKeyRef"]["name"], where
-            for name in ("HUB_PII_KEY", "HUB_HASH_KEY", "HUB_TOKEN_SECRET", "HUB_DATABASE_URL"):
+            for name in ("HUB_PII_KEY", "HUB_HASH_KEY", "HUB_DATABASE_URL"):
                 assert name in env, f"{where}: {name} missing (production validates all settings)"
+            # Only the gateway signs (API tokens, internal credentials); the services verify (decision 0009).
+            signing = {"HUB_TOKEN_SECRET", "HUB_INTERNAL_SIGNING_KEY", "HUB_SMS_WEBHOOK_TOKEN"}
+            if "gateway" in where or "migrate" in where:
+                assert signing <= set(env), f"{where}: the gateway's signing keys missing"
+            else:
+                assert not signing & set(env), f"{where}: a service must not hold a signing key"
+            if "gateway" not in where:
+                assert "HUB_INTERNAL_VERIFY_KEYS" in env, f"{where}: HUB_INTERNAL_VERIFY_KEYS missing"
 
 
 def test_no_literal_secret_data_anywhere_in_k8s_sources() -> None:
