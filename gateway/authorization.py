@@ -9,7 +9,7 @@ whatever else is mounted under /api/v1). A route whose `roles` is empty is refus
 Row-level scoping the table cannot express is the row's `own` (gateway/auth/scoping.py):
 `adapter_channel` (an adapter registers cases only on its own system's channel) and `adapter_case`
 (an adapter acts only on cases that came from its own system; others: 404). A department's referrals
-are scoped by the referral service itself, from `X-Hub-Actor-Department`.
+are scoped by the referral service itself, from the department the internal credential names.
 """
 
 from __future__ import annotations

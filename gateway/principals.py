@@ -17,7 +17,6 @@ from urllib.parse import unquote
 
 from fastapi import Request
 
-from gateway.auth.clients import identity_of
 from hub.credentials import Principal
 from hub.problems import Problem
 
@@ -39,6 +38,9 @@ def _header(request: Request, name: str, limit: int) -> str | None:
 
 def principal_of(request: Request) -> Principal:
     """The person or client a request to the gateway acts for."""
+    # Imported here: gateway.auth's package imports this module (its scoping reads as the gateway).
+    from gateway.auth.clients import identity_of
+
     identity = identity_of(request)
     if identity is not None:
         return identity.principal()

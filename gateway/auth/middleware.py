@@ -5,10 +5,12 @@ is 401 (with `WWW-Authenticate`); the per-client rate limit is 429 (with `Retry-
 role table (gateway/authorization.py) is 404 for a path that is no route and 403 for a role the
 route does not name; an adapter's case body is checked for its channel (gateway/auth/scoping.py).
 Then it **replaces** any `X-Hub-Actor-*` header the client sent with the token's identity, so route
-handlers and the services behind them see only who authenticated.
+handlers see only who authenticated; the services behind see none of these headers, only the internal
+credential the gateway mints from the identity (gateway/principals.py, gateway/upstream.py).
 
 `required=False` (HUB_AUTH_REQUIRED=false: development and tests only; production refuses it) lets
-requests without a token through untouched, trusting the actor headers they carry; a request that
+requests without a token through untouched, trusting the actor headers they carry (the gateway mints
+the internal credential from them); a request that
 does bring a token is checked exactly as above. Outside bearer auth: /healthz, /readyz, /metrics,
 /docs, /openapi.json, /open311/* (its own api_key) and /adapters/* (HMAC signatures).
 """

@@ -20,11 +20,12 @@ Method = Literal["GET", "POST"]
 # - adapter_channel: an adapter registers cases only on its own system's channel;
 # - adapter_case: an adapter acts only on cases that came from its own system (others: 404).
 Own = Literal["adapter_channel", "adapter_case"]
-# How the caller travels to the service:
-# - "none": not at all (registration: intake's default actor);
-# - "role_and_id": `X-Hub-Actor-Role`/`-Id` as the middleware set them (intake's casework);
+# Which actor headers the route declares in OpenAPI (trusted only with HUB_AUTH_REQUIRED=false). Who
+# acts reaches the service only in the internal credential, built from the token's identity (or those
+# headers) by gateway/principals.py, whatever the value here:
+# - "none", "role_and_id": none declared;
 # - "role_and_department": `X-Hub-Actor-Role` (default centre) and `-Department`, declared as header
-#   parameters; with `actor_id`, `X-Hub-Actor-Id` too (referral, which scopes by department).
+#   parameters; with `actor_id`, `X-Hub-Actor-Id` too.
 ActorPassing = Literal["none", "role_and_id", "role_and_department"]
 
 
