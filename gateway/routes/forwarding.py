@@ -3,8 +3,9 @@
 For a forwarded row the endpoint's signature is assembled from the row — its path parameters, its
 typed body and query models, the actor headers trusted with HUB_AUTH_REQUIRED=false — so FastAPI
 validates the public request and documents it in OpenAPI; the endpoint then calls the service, with an
-internal credential naming who acts (gateway/principals.py), and hands its answer back unchanged (status, body, content type; problem details included). A row served here is mounted
-with its own handler. Row-level scoping that needs the case (`adapter_case`) runs as a dependency,
+internal credential naming who acts (gateway/principals.py), and hands its answer back unchanged
+(status, body, content type; problem details included). A row served here is mounted with its own
+handler. Row-level scoping that needs the case (`adapter_case`) runs as a dependency,
 before the body is validated, as it did when the middleware checked it.
 """
 
