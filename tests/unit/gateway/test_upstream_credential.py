@@ -1,0 +1,55 @@
+"""The gateway's calls into the services: each carries a fresh credential for that service and that
+principal, and never an `X-Hub-Actor-*` header (gateway/upstream.py)."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from gateway.principals import GATEWAY, SMS_ADAPTER, adapter
+from gateway.upstream import Upstream
+from hub.credentials import (
+    CREDENTIAL_HEADER,
+    DEV_INTERNAL_SIGNING_KEY,
+    DEV_INTERNAL_VERIFY_KEY,
+    CredentialError,
+    CredentialMinter,
+    CredentialVerifier,
+    Principal,
+)
+
+PERSON = Principal(kind="user", id="u-7", role="department", name="李四", department="housing@150203")
+
+
+async def test_every_call_carries_a_credential_for_its_service_and_no_actor_header() -> None:
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={})
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as client:
+        upstream = Upstream(
+            client,
+            {"intake": "http://intake", "referral": "http://referral"},
+            CredentialMinter(DEV_INTERNAL_SIGNING_KEY),
+        )
+        forged = {"X-Hub-Actor-Role": "centre", "X-Hub-Actor-Id": "forged", "Idempotency-Key": "k"}
+        await upstream.request("referral", "GET", "/internal/v1/referrals", principal=PERSON, headers=forged)
+        await upstream.request("intake", "POST", "/internal/v1/cases", principal=adapter("police110"))
+    first, second = seen
+    assert not [k for k in first.headers if k.lower().startswith("x-hub-actor-")]
+    assert first.headers["idempotency-key"] == "k"
+    at_referral = CredentialVerifier((DEV_INTERNAL_VERIFY_KEY,), "referral")
+    assert at_referral.verify(first.headers[CREDENTIAL_HEADER]) == PERSON
+    # Addressed to intake: referral would refuse it.
+    with pytest.raises(CredentialError):
+        at_referral.verify(second.headers[CREDENTIAL_HEADER])
+    at_intake = CredentialVerifier((DEV_INTERNAL_VERIFY_KEY,), "intake")
+    system = at_intake.verify(second.headers[CREDENTIAL_HEADER])
+    assert (system.kind, system.role, system.system) == ("system", "adapter", "police110")
+
+
+def test_the_gateways_own_principals() -> None:
+    assert (GATEWAY.kind, GATEWAY.id) == ("system", "gateway")
+    assert (SMS_ADAPTER.kind, SMS_ADAPTER.role, SMS_ADAPTER.system) == ("system", "adapter", "sms")
