@@ -11,6 +11,7 @@ key every test hub runs on:
 
 from __future__ import annotations
 
+from gateway.adapters.sms import push_url
 from hub.credentials import DEV_INTERNAL_SIGNING_KEY, CredentialMinter, Principal, PrincipalKind
 
 MINTER = CredentialMinter(DEV_INTERNAL_SIGNING_KEY)
@@ -41,4 +42,4 @@ def sms_adapter(service: str = "notification") -> dict[str, str]:
 
 def gateway_sms_url(gateway: str, kind: str, token: str) -> str:
     """Where the SMS simulator pushes (`receipts` or `inbound`): the gateway's adapter route."""
-    return f"{gateway.rstrip('/')}/adapters/sms/{kind}?token={token}"
+    return push_url(gateway, kind, token)
