@@ -41,17 +41,17 @@ PHONE = "13812349876"
 SERVICES = ("intake", "referral", "notification")
 
 
-def forged() -> dict[str, str]:
+def forged(service: str) -> dict[str, str]:
     """Signed with a key the services do not trust (under a key id of its own)."""
-    return CredentialMinter(new_signing_key()).headers(CENTRE, "intake")
+    return CredentialMinter(new_signing_key()).headers(CENTRE, service)
 
 
-def forged_under_the_real_key_id() -> dict[str, str]:
+def forged_under_the_real_key_id(service: str) -> dict[str, str]:
     """Claims the development key's id but is signed with another key."""
-    genuine = CredentialMinter(DEV_INTERNAL_SIGNING_KEY).mint(CENTRE, "intake")
+    genuine = CredentialMinter(DEV_INTERNAL_SIGNING_KEY).mint(CENTRE, service)
     kid = jwt.get_unverified_header(genuine)["kid"]
     now = int(time.time())
-    claims = {"sub": "intruder", "knd": "client", "role": "centre", "iss": ISSUER, "aud": "intake"}
+    claims = {"sub": "intruder", "knd": "client", "role": "centre", "iss": ISSUER, "aud": service}
     token = jwt.encode(
         {**claims, "iat": now, "exp": now + 60},
         Ed25519PrivateKey.generate(),
@@ -61,13 +61,13 @@ def forged_under_the_real_key_id() -> dict[str, str]:
     return {CREDENTIAL_HEADER: token}
 
 
-def expired() -> dict[str, str]:
-    return CredentialMinter(DEV_INTERNAL_SIGNING_KEY, ttl_s=-60).headers(CENTRE, "intake")
+def expired(service: str) -> dict[str, str]:
+    return CredentialMinter(DEV_INTERNAL_SIGNING_KEY, ttl_s=-60).headers(CENTRE, service)
 
 
-def for_referral() -> dict[str, str]:
+def for_another(service: str) -> dict[str, str]:
     """A genuine credential, addressed to another service."""
-    return as_actor("referral")
+    return as_actor(next(s for s in SERVICES if s != service))
 
 
 def assert_refused(response: httpx.Response, status: int = 401, type_: str = "internal-credential") -> None:
@@ -136,12 +136,15 @@ async def test_a_service_port_without_a_valid_credential_answers_401_and_nothing
             ):
                 assert_refused(await client.get(url, headers=headers))
         # Forged (unknown key, or the known key id with another key), expired, for another service.
-        for headers in (forged(), forged_under_the_real_key_id(), expired(), for_referral()):
-            assert_refused(await client.post(f"{intake}/internal/v1/cases", json=CASE, headers=headers))
-            assert_refused(
-                await client.get(f"{intake}/internal/v1/cases/{case_no}/personal-data", headers=headers)
-            )
-        detail = (await client.get(f"{intake}/internal/v1/cases", headers=expired())).json()["detail"]
+        for bad in (forged, forged_under_the_real_key_id, expired, for_another):
+            assert_refused(await client.post(f"{intake}/internal/v1/cases", json=CASE, headers=bad("intake")))
+            personal = f"{intake}/internal/v1/cases/{case_no}/personal-data"
+            assert_refused(await client.get(personal, headers=bad("intake")))
+            assert_refused(await client.get(f"{referral}/internal/v1/cases", headers=bad("referral")))
+            deliveries = f"{notification}/internal/v1/deliveries"
+            assert_refused(await client.get(deliveries, headers=bad("notification")))
+        expired_at_intake = await client.get(f"{intake}/internal/v1/cases", headers=expired("intake"))
+        detail = expired_at_intake.json()["detail"]
         assert "过期" in detail
         # Still open: liveness, readiness, metrics.
         for service in SERVICES:
