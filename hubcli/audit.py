@@ -181,6 +181,7 @@ async def rotate_service(
                     key=settings.hash_key,
                     actor_role=ROTATION_ACTOR[0],
                     actor_id=ROTATION_ACTOR[1],
+                    actor_kind="system",
                     action="pii.rotated",
                     case_no=None,
                     detail={
