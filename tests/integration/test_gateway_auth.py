@@ -230,6 +230,7 @@ async def test_request_ids_are_echoed_generated_and_sanitised(bare: httpx.AsyncC
 
 def test_production_refuses_auth_switched_off() -> None:
     real = {"pii_key": "c2VjcmV0LWtleS1mb3ItcHJvZHVjdGlvbi0zMmJ5dGU=", "hash_key": "h", "token_secret": "t"}
+    real |= {f"{s}_webhook_secret": "w" for s in ("hotline12345", "police110", "court", "procuratorate12309")}
     with pytest.raises(ValidationError, match="HUB_AUTH_REQUIRED"):
         GatewaySettings(env="prod", auth_required=False, **real)  # type: ignore[arg-type]
     assert GatewaySettings(env="prod", **real).auth_required is True  # type: ignore[arg-type]
