@@ -5,8 +5,10 @@ A fresh vhost per test; users are broker-wide, so they carry a random prefix and
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
 
 import aio_pika
@@ -114,3 +116,30 @@ async def test_each_service_user_publishes_its_events_and_consumes_its_queue_onl
         )
         assert result.exit_code == 0, result.output
         assert result.output.count(": unchanged") == 4 and "password=" not in result.output
+
+
+USERS_FILE = Path(__file__).resolve().parents[2] / "deploy" / "rabbitmq" / "users.json"
+
+
+async def test_the_users_definitions_file_grants_what_the_set_up_grants(prefix: str) -> None:
+    """deploy/rabbitmq/users.json, imported (renamed into a fresh vhost), is exactly what the set-up
+    makes: running the set-up on top only gives the passwords, and until then nobody logs in."""
+    definitions = json.loads(USERS_FILE.read_text(encoding="utf-8"))
+    assert {u["name"] for u in definitions["users"]} == {f"hub_{s}" for s in SERVICES}
+    assert all(u["password_hash"] == "" and u["tags"] == [] for u in definitions["users"])
+    async with fresh_vhost() as vhost_url:
+        vhost = unquote(urlsplit(vhost_url).path[1:])
+        renamed = json.loads(
+            json.dumps({k: v for k, v in definitions.items() if not k.startswith("_")})
+            .replace('"hub_', f'"{prefix}')
+            .replace('"vhost": "/"', f'"vhost": "{vhost}"')
+        )
+        async with httpx.AsyncClient(base_url=RABBITMQ_API, auth=ADMIN, timeout=30) as api:
+            (await api.post("/definitions", json=renamed)).raise_for_status()
+        with pytest.raises(aiormq.exceptions.ProbableAuthenticationError):
+            await aio_pika.connect(_url_as(vhost_url, f"{prefix}intake", ""))
+        environ = {f"AMQP_PASSWORD_{prefix.upper()}{s.upper()}": f"pw-{s}" for s in SERVICES}
+        outcomes = await ensure_users(RABBITMQ_API, ADMIN, vhost=vhost, prefix=prefix, environ=environ)
+        assert [o.changes for o in outcomes] == [("password set",)] * 4
+        connection = await aio_pika.connect(_url_as(vhost_url, f"{prefix}intake", "pw-intake"))
+        await connection.close()
