@@ -143,6 +143,21 @@ def test_every_hub_service_runs_from_one_image_with_a_healthcheck() -> None:
         assert services[infrastructure]["healthcheck"]["test"], infrastructure
 
 
+def test_compose_gives_each_process_its_own_credentials_file_after_the_set_up() -> None:
+    services = compose()["services"]
+    for name in (*SERVICES, "migrate"):
+        files = [e["path"] for e in services[name]["env_file"]]
+        assert files == ["hub.env.example", "hub.env", f"hub.env.{name}"], name
+        assert services[name]["env_file"][-1]["required"] is False, name
+    assert services["db-roles"]["command"] == ["setup", "postgres-roles"]
+    assert services["broker-users"]["command"] == ["setup", "rabbitmq-users"]
+    assert services["migrate"]["depends_on"]["db-roles"]["condition"] == "service_completed_successfully"
+    for name in SERVICES:
+        assert services[name]["depends_on"]["broker-users"]["condition"] == "service_completed_successfully"
+    ignored = _lines(DEPLOY / ".gitignore")
+    assert "hub.env.*" in ignored and "!hub.env.example" in ignored
+
+
 def test_compose_has_the_required_infrastructure() -> None:
     images = {name: service.get("image", "") for name, service in compose()["services"].items()}
     assert images["postgres"].startswith("postgres:15")
@@ -900,9 +915,11 @@ def test_systemd_units_have_the_expected_structure() -> None:
     assert template["Service"]["ExecStart"] == ["/opt/hub/bin/hub serve %i"]
     assert "hub-migrate.service" in template["Unit"]["Requires"][0].split()
     assert "hub-migrate.service" in " ".join(template["Unit"]["After"]).split()
+    # The shared settings, then the unit's own credentials (optional: without them, the shared ones).
+    assert template["Service"]["EnvironmentFile"] == ["/etc/hub/hub.env", "-/etc/hub/%i.env"]
+    assert migrate["Service"]["EnvironmentFile"] == ["/etc/hub/hub.env", "-/etc/hub/migrate.env"]
     for unit in (migrate, template):
         service = unit["Service"]
-        assert service["EnvironmentFile"] == ["/etc/hub/hub.env"]
         assert service["NoNewPrivileges"] == ["yes"]
         assert service["ProtectSystem"] == ["strict"]
         assert "/var/lib/hub" in service["ReadWritePaths"]
