@@ -62,12 +62,8 @@ def password_variable(user: str) -> str:
 def published_event_types(service: ServiceName) -> tuple[str, ...]:
     """The event types of the service's own contracts module: what it may publish."""
     module = importlib.import_module(f"hub.contracts.{service}")
-    types = {
-        value.TYPE
-        for value in vars(module).values()
-        if isinstance(value, type) and isinstance(getattr(value, "TYPE", None), str)
-    }
-    return tuple(sorted(types))
+    types = {getattr(value, "TYPE", None) for value in vars(module).values() if isinstance(value, type)}
+    return tuple(sorted(t for t in types if isinstance(t, str)))
 
 
 def _alternatives(*names: str) -> str:
