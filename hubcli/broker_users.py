@@ -4,10 +4,11 @@
 What each process does on the broker (hub/messaging/topology.py, consumer.py, publisher.py):
   - declares hub.events (topic) and hub.dlx (direct) at start: configure on both;
   - declares, binds and consumes its own queues, all named `<service>.…` (work queue, `.dlq`,
-    `.retry.<ms>`; the gateway's dead-letter record queue too): configure, write, read on `<service>\\..*`;
+    `.wait.<ms>`, its `.retry` exchange; the gateway's dead-letter record queue too): configure, write, read on `<service>\\..*`;
   - binds its queues to hub.events (and the gateway's record queue to hub.dlx): read on both;
-  - publishes its events to hub.events, retries to its wait queues through the default exchange and
-    dead letters to hub.dlx: write on hub.events, amq.default and hub.dlx.
+  - publishes its events to hub.events, retries to its wait queues through its queue's own retry
+    exchange (`<queue>.retry`, inside its names) and dead letters to hub.dlx: write on hub.events and
+    hub.dlx. Never on the default exchange (amq.default), which routes to every queue by name.
 Topic permissions on hub.events limit what it publishes to the event types of its own contracts module
 (hub/contracts/<service>.py, "one module per producer"): intake cannot publish referral.dispatched.v1.
 
@@ -29,8 +30,6 @@ import httpx
 
 from hub.config import SERVICES, ServiceName, Settings
 from hub.messaging.topology import DLX
-
-DEFAULT_EXCHANGE = "amq.default"  # the name permissions know the default exchange by
 
 
 @dataclass(frozen=True)
@@ -75,7 +74,7 @@ def permissions_for(service: ServiceName, exchange: str = "hub.events") -> Permi
     exchanges = [re.escape(exchange), re.escape(DLX)]
     return Permissions(
         configure="^(" + "|".join([own, *exchanges]) + ")$",
-        write="^(" + "|".join([own, *exchanges, re.escape(DEFAULT_EXCHANGE)]) + ")$",
+        write="^(" + "|".join([own, *exchanges]) + ")$",
         read="^(" + "|".join([own, *exchanges]) + ")$",
         topic_write=_alternatives(*published_event_types(service)),
         topic_read=".*",

@@ -49,7 +49,7 @@ async def _refused(action: object) -> None:
 def test_permissions_follow_the_topology() -> None:
     intake = permissions_for("intake")
     assert intake.configure == r"^(intake\..*|hub\.events|hub\.dlx)$"
-    assert intake.write == r"^(intake\..*|hub\.events|hub\.dlx|amq\.default)$"
+    assert intake.write == intake.read == r"^(intake\..*|hub\.events|hub\.dlx)$"
     assert "case.registered.v1" in published_event_types("intake")
     assert "referral.dispatched.v1" in published_event_types("referral")
     # Each event type has one producer: no two services may publish the same type.
@@ -63,7 +63,8 @@ async def test_each_service_user_publishes_its_events_and_consumes_its_queue_onl
         first = await ensure_users(RABBITMQ_API, ADMIN, vhost=vhost, prefix=prefix, environ={})
         assert [o.created for o in first] == [True] * 4
         passwords = {o.service: str(o.password) for o in first}
-        settings = Settings(amqp_url=vhost_url)
+        # One long retry delay: a retried message waits in its wait queue while the test looks.
+        settings = Settings(amqp_url=vhost_url, retry_delays_ms=(60_000,))
 
         # Referral's user declares referral's queue (bound to intake's case.registered.v1) as at start.
         referral = await aio_pika.connect(_url_as(vhost_url, f"{prefix}referral", passwords["referral"]))
@@ -82,13 +83,22 @@ async def test_each_service_user_publishes_its_events_and_consumes_its_queue_onl
             delivered = await referral_queue.get(timeout=5, fail=True)
             assert delivered is not None and delivered.routing_key == "case.registered.v1"
             await delivered.ack()
-            # …and consumes its own queue (a retry through the default exchange lands there too).
+            # …retries through its queue's own retry exchange into its wait queue, and consumes its queues.
+            spec = QueueSpec("intake.case-status", ("case.closed.v1",))
             channel = await intake.channel(publisher_confirms=True)
-            await channel.default_exchange.publish(aio_pika.Message(b"{}"), routing_key="intake.case-status")
-            assert await own.get(timeout=5, fail=True) is not None
+            retry = await channel.get_exchange(spec.retry_exchange)
+            await retry.publish(aio_pika.Message(b"{}"), routing_key=spec.wait_queue(60_000), mandatory=True)
+            waiting = await channel.get_queue(spec.wait_queue(60_000), ensure=False)
+            assert await waiting.get(timeout=5, fail=True) is not None
+            assert await own.get(timeout=5, fail=False) is None
 
             # Not another service's event type (topic permission on hub.events).
             await _refused(publisher.publish(b"{}", "referral.dispatched.v1", message_id="m-2"))
+            # Not the default exchange, which would reach referral's queue by its name.
+            channel = await intake.channel(publisher_confirms=True)
+            await _refused(
+                channel.default_exchange.publish(aio_pika.Message(b"{}"), routing_key="referral.case-events")
+            )
             # Not referral's queue: neither consume it nor declare it nor bind it.
             channel = await intake.channel()
             queue = await channel.get_queue("referral.case-events", ensure=False)
