@@ -23,6 +23,7 @@ from hub.messaging.topology import QueueSpec, declare_consumer_queue
 from hubcli.broker_users import ensure_users, permissions_for, published_event_types
 from hubcli.main import app
 from tests.kit.infra import RABBITMQ_API, RABBITMQ_API_AUTH, fresh_vhost
+from tests.kit.waiting import eventually
 
 ADMIN = RABBITMQ_API_AUTH
 
@@ -68,7 +69,7 @@ async def test_each_service_user_publishes_its_events_and_consumes_its_queue_onl
 
         # Referral's user declares referral's queue (bound to intake's case.registered.v1) as at start.
         referral = await aio_pika.connect(_url_as(vhost_url, f"{prefix}referral", passwords["referral"]))
-        intake = await aio_pika.connect(_url_as(vhost_url, f"{prefix}intake", passwords["intake"]))
+        intake = await aio_pika.connect_robust(_url_as(vhost_url, f"{prefix}intake", passwords["intake"]))
         try:
             referral_queue = await declare_consumer_queue(
                 await referral.channel(), QueueSpec("referral.case-events", ("case.registered.v1",)), settings
@@ -94,6 +95,18 @@ async def test_each_service_user_publishes_its_events_and_consumes_its_queue_onl
 
             # Not another service's event type (topic permission on hub.events).
             await _refused(publisher.publish(b"{}", "referral.dispatched.v1", message_id="m-2"))
+
+            # The refusal closes the publisher's channel; the robust connection reopens it and the next
+            # event of its own goes out (the relay retries a refused outbox row the same way).
+            async def publish_own() -> bool:
+                try:
+                    await publisher.publish(b"{}", "case.registered.v1", message_id="m-3")
+                except aiormq.exceptions.ChannelInvalidStateError:
+                    return False
+                return True
+
+            await eventually(publish_own, what="the publisher's channel reopened")
+            assert await referral_queue.get(timeout=5, fail=True) is not None
             # Not the default exchange, which would reach referral's queue by its name.
             channel = await intake.channel(publisher_confirms=True)
             await _refused(
