@@ -10,10 +10,18 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from hub.config import DEV_SECRET, Environment, Settings
+from hub.config import DEV_SECRET, DevSecret, Environment, Settings
 from hub.credentials import DEV_INTERNAL_SIGNING_KEY, public_key_of
 
 DEV_TOKEN_SECRET = "dev-only-token-secret"  # noqa: S105 - refused in production
+
+# Our secret at an external system signs what we push to it: its development value is refused in
+# production once the system's URL is set (unset: nothing is pushed, the secret is never used). The
+# secret a system signs its pushes with is refused always: the webhook listens whether or not we push.
+_used_with_hotline12345 = DevSecret(needed=lambda s: s.hotline12345_url is not None)
+_used_with_police110 = DevSecret(needed=lambda s: s.police110_url is not None)
+_used_with_court = DevSecret(needed=lambda s: s.court_url is not None)
+_used_with_procuratorate12309 = DevSecret(needed=lambda s: s.procuratorate12309_url is not None)
 
 
 class GatewaySettings(Settings):
@@ -24,12 +32,12 @@ class GatewaySettings(Settings):
         default=None, description="Base URL of the 12345 platform's open API; unset: no outbound sync"
     )
     hotline12345_app_key: str = Field(default="hub-dev", description="Our appKey at the 12345 platform")
-    hotline12345_app_secret: str = Field(
-        default="dev-hotline12345-app-secret",  # development default
+    hotline12345_app_secret: Annotated[str, _used_with_hotline12345] = Field(
+        default="dev-hotline12345-app-secret",  # refused in production while HOTLINE12345_URL is set
         description="Our appSecret at the 12345 platform (signs our requests)",
     )
-    hotline12345_webhook_secret: str = Field(
-        default="dev-hotline12345-webhook-secret",  # development default
+    hotline12345_webhook_secret: Annotated[str, DEV_SECRET] = Field(
+        default="dev-hotline12345-webhook-secret",  # refused in production
         description="Shared secret the 12345 platform signs its pushes to the hub with",
     )
     sim_hotline12345_port: int = Field(default=8111, description="Port of the 12345 platform simulator")
@@ -37,12 +45,12 @@ class GatewaySettings(Settings):
         default=None, description="Base URL of the police 110 linkage API; unset: no outbound sync"
     )
     police110_app_key: str = Field(default="hub-dev", description="Our appid at the police 110 platform")
-    police110_app_secret: str = Field(
-        default="dev-police110-app-secret",  # development default
+    police110_app_secret: Annotated[str, _used_with_police110] = Field(
+        default="dev-police110-app-secret",  # refused in production while POLICE110_URL is set
         description="Our secret at the police 110 platform (signs our requests)",
     )
-    police110_webhook_secret: str = Field(
-        default="dev-police110-webhook-secret",  # development default
+    police110_webhook_secret: Annotated[str, DEV_SECRET] = Field(
+        default="dev-police110-webhook-secret",  # refused in production
         description="Shared secret police 110 signs its pushes to the hub with",
     )
     sim_police110_port: int = Field(default=8112, description="Port of the police 110 simulator")
@@ -50,12 +58,12 @@ class GatewaySettings(Settings):
         default=None, description="Base URL of the court's mediation platform API; unset: no outbound sync"
     )
     court_app_key: str = Field(default="hub-dev", description="Our clientId at the court's platform")
-    court_app_secret: str = Field(
-        default="dev-court-app-secret",  # development default
+    court_app_secret: Annotated[str, _used_with_court] = Field(
+        default="dev-court-app-secret",  # refused in production while COURT_URL is set
         description="Our secret at the court's platform (HMAC-SM3 signs our requests)",
     )
-    court_webhook_secret: str = Field(
-        default="dev-court-webhook-secret",  # development default
+    court_webhook_secret: Annotated[str, DEV_SECRET] = Field(
+        default="dev-court-webhook-secret",  # refused in production
         description="Shared secret the court signs its pushes to the hub with",
     )
     sim_court_port: int = Field(default=8113, description="Port of the court platform simulator")
@@ -63,12 +71,12 @@ class GatewaySettings(Settings):
         default=None, description="Base URL of the procuratorate 12309 platform API; unset: no outbound sync"
     )
     procuratorate12309_app_key: str = Field(default="hub-dev", description="Our appKey at 12309")
-    procuratorate12309_app_secret: str = Field(
-        default="dev-procuratorate12309-app-secret",  # development default
+    procuratorate12309_app_secret: Annotated[str, _used_with_procuratorate12309] = Field(
+        default="dev-procuratorate12309-app-secret",  # refused in production while PROCURATORATE12309_URL is set
         description="Our secret at 12309 (signs our requests)",
     )
-    procuratorate12309_webhook_secret: str = Field(
-        default="dev-procuratorate12309-webhook-secret",  # development default
+    procuratorate12309_webhook_secret: Annotated[str, DEV_SECRET] = Field(
+        default="dev-procuratorate12309-webhook-secret",  # refused in production
         description="Shared secret 12309 signs its pushes to the hub with",
     )
     sim_procuratorate12309_port: int = Field(default=8114, description="Port of the 12309 simulator")

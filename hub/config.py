@@ -9,9 +9,10 @@ HUB_REFERRAL_* table beside this one (services/referral/settings.py).
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -30,7 +31,15 @@ class DevSecret:
     """Marks a setting whose default is a development secret: production refuses to start on it.
 
     `Annotated[str, DEV_SECRET]` on a field of any settings class; the check below finds the marks.
+    `DevSecret(needed=…)` marks a secret used only in some configurations (an SMS provider that is
+    not selected, an external system with no URL): its default is refused only when it is in use.
     """
+
+    def __init__(self, needed: Callable[[Any], bool] | None = None) -> None:
+        self.needed = needed
+
+    def in_use(self, settings: object) -> bool:
+        return self.needed is None or self.needed(settings)
 
 
 DEV_SECRET = DevSecret()
@@ -51,6 +60,20 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./var")
     database_url: str | None = Field(
         default=None, description="PostgreSQL URL; unset means one embedded SQLite file per service"
+    )
+    # One PostgreSQL role per process (`hub setup postgres-roles`): where one environment serves
+    # several processes (`hub migrate`, one env file on a host), each finds its own role's URL here.
+    gateway_database_url: str | None = Field(
+        default=None, description="The gateway's own PostgreSQL URL (its role); unset: HUB_DATABASE_URL"
+    )
+    intake_database_url: str | None = Field(
+        default=None, description="Intake's own PostgreSQL URL (its role); unset: HUB_DATABASE_URL"
+    )
+    referral_database_url: str | None = Field(
+        default=None, description="Referral's own PostgreSQL URL (its role); unset: HUB_DATABASE_URL"
+    )
+    notification_database_url: str | None = Field(
+        default=None, description="Notification's own PostgreSQL URL (its role); unset: HUB_DATABASE_URL"
     )
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
     exchange: str = "hub.events"
@@ -129,7 +152,8 @@ class Settings(BaseSettings):
             weak = [
                 f"HUB_{name.upper()}"
                 for name, info in type(self).model_fields.items()
-                if DEV_SECRET in info.metadata and getattr(self, name) == info.default
+                if getattr(self, name) == info.default
+                and any(isinstance(mark, DevSecret) and mark.in_use(self) for mark in info.metadata)
             ]
             if weak:
                 raise ValueError(f"production refuses development secrets: set {', '.join(weak)}")
@@ -146,14 +170,16 @@ class Settings(BaseSettings):
         return explicit or f"http://{self.host}:{self.port_of(service)}"
 
     def database_url_for(self, service: ServiceName) -> str:
-        """Each service owns its data: a SQLite file each, or a schema each in one PostgreSQL database."""
-        if self.database_url:
-            return self.database_url
+        """Each service owns its data: a SQLite file each, or a schema each in one PostgreSQL database,
+        reached with the service's own role where HUB_<SERVICE>_DATABASE_URL names it."""
+        own: str | None = getattr(self, f"{service}_database_url")
+        if own or self.database_url:
+            return own or str(self.database_url)
         return f"sqlite+aiosqlite:///{(self.data_dir / f'{service}.db').resolve()}"
 
     @property
     def uses_postgres(self) -> bool:
-        return bool(self.database_url and self.database_url.startswith("postgresql"))
+        return any(self.database_url_for(s).startswith("postgresql") for s in SERVICES)
 
 
 class ServiceSettings(Settings):

@@ -24,7 +24,7 @@ def alembic_config(service: ServiceName, settings: Settings, scripts: Path) -> C
     cfg.set_main_option("script_location", str(scripts))
     cfg.attributes["url"] = normalise_url(settings.database_url_for(service))
     cfg.attributes["schema"] = service
-    if not settings.database_url:
+    if cfg.attributes["url"].startswith("sqlite"):
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     return cfg
 
@@ -46,7 +46,14 @@ def run_env(target_metadata: MetaData) -> None:
 
     def do_run(connection: Connection) -> None:
         if postgres:
-            connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+            # Created only when missing: with per-service roles (`hub setup postgres-roles`) the schema
+            # exists, owned by the service's role, which may not create schemas (CREATE SCHEMA IF NOT
+            # EXISTS checks that right before it looks).
+            exists = connection.execute(
+                text("SELECT 1 FROM pg_namespace WHERE nspname = :schema"), {"schema": schema}
+            ).first()
+            if exists is None:
+                connection.execute(text(f'CREATE SCHEMA "{schema}"'))
             connection.execute(text(f'SET search_path TO "{schema}"'))
             connection.commit()
         context.configure(

@@ -152,7 +152,12 @@ class EventConsumer:
             await self._dead_letter(message, f"gave up after {attempt} retries: {reason}")
             return
         log.warning("%s: retry %d of %s: %s", self.spec.name, attempt + 1, message.message_id, reason)
-        await self._republish(message, "", self.spec.wait_queue(delays[attempt]), {RETRY_HEADER: attempt + 1})
+        await self._republish(
+            message,
+            self.spec.retry_exchange,
+            self.spec.wait_queue(delays[attempt]),
+            {RETRY_HEADER: attempt + 1},
+        )
         await message.ack()
         self.retried += 1
         self._consumed(self.spec.name, "retried")
@@ -177,7 +182,7 @@ class EventConsumer:
         self, message: AbstractIncomingMessage, exchange_name: str, routing_key: str, extra: dict[str, Any]
     ) -> None:
         channel = self.publisher.channel
-        exchange = await channel.get_exchange(exchange_name) if exchange_name else channel.default_exchange
+        exchange = await channel.get_exchange(exchange_name)
         copy = aio_pika.Message(
             message.body,
             content_type=message.content_type,

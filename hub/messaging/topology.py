@@ -2,8 +2,15 @@
 
 hub.events (topic)  ──key=event type──►  <consumer queue> (quorum, delivery limit, DLX)
 hub.dlx (direct)    ──key=queue name──►  <consumer queue>.dlq
-default exchange    ──►  <consumer queue>.retry.<ms> (TTL) ──dead-letter──► <consumer queue>
-One wait queue per delay: per-message TTLs in one queue would block behind each other.
+<consumer queue>.retry (direct)  ──key=wait queue──►  <consumer queue>.wait.<ms> (TTL)
+                                 ──key=queue name──►  <consumer queue>  (where a wait queue's
+                                                       messages dead-letter when their time is up)
+One wait queue per delay: per-message TTLs in one queue would block behind each other. Retries go
+through the queue's own exchange, never the default one: a broker user allowed to write to the
+default exchange could put a message into any queue by name, and declaring a queue that dead-letters
+to an exchange takes that right (`hub setup rabbitmq-users`, decision 0014). Wait queues of earlier
+versions (`<consumer queue>.retry.<ms>`, dead-lettering through the default exchange) drain by
+themselves within their delay; delete them afterwards (deploy/README.md).
 """
 
 from __future__ import annotations
@@ -32,7 +39,11 @@ class QueueSpec:
         return f"{self.name}.dlq"
 
     def wait_queue(self, delay_ms: int) -> str:
-        return f"{self.name}.retry.{delay_ms}"
+        return f"{self.name}.wait.{delay_ms}"
+
+    @property
+    def retry_exchange(self) -> str:
+        return f"{self.name}.retry"
 
 
 async def declare_exchanges(channel: AbstractChannel, settings: Settings) -> AbstractExchange:
@@ -66,14 +77,17 @@ async def declare_consumer_queue(
     dlq_args: dict[str, Any] = {"x-queue-type": "quorum"} if settings.quorum_queues else {}
     dlq = await channel.declare_queue(spec.dlq, durable=True, arguments=dlq_args)
     await dlq.bind(DLX, routing_key=spec.name)
+    retry = await channel.declare_exchange(spec.retry_exchange, aio_pika.ExchangeType.DIRECT, durable=True)
+    await queue.bind(retry, routing_key=spec.name)
     for delay in settings.retry_delays_ms:
-        await channel.declare_queue(
+        wait = await channel.declare_queue(
             spec.wait_queue(delay),
             durable=True,
             arguments={
                 "x-message-ttl": delay,
-                "x-dead-letter-exchange": "",
+                "x-dead-letter-exchange": spec.retry_exchange,
                 "x-dead-letter-routing-key": spec.name,
             },
         )
+        await wait.bind(retry, routing_key=spec.wait_queue(delay))
     return queue

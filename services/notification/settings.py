@@ -6,12 +6,18 @@ A subclass of the kit's shared Settings, so the service's process validates both
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import Field, field_validator
 
-from hub.config import ServiceSettings
+from hub.config import DevSecret, ServiceSettings
 
 # SMS provider adapters selectable by HUB_SMS_PROVIDERS (services/notification/sms/).
 SMS_PROVIDERS = ("aliyun", "smpp")
+
+# A provider's development credentials are refused in production only where that provider is used.
+_used_with_aliyun = DevSecret(needed=lambda s: "aliyun" in s.sms_providers)
+_used_with_smpp = DevSecret(needed=lambda s: "smpp" in s.sms_providers)
 
 
 class NotificationSettings(ServiceSettings):
@@ -21,7 +27,10 @@ class NotificationSettings(ServiceSettings):
     sms_url: str = "http://127.0.0.1:8101"
     sms_sign_name: str = "昆都仑区综治中心"
     sms_access_key_id: str = "dev-access-key"
-    sms_access_key_secret: str = "dev-access-secret"  # noqa: S105 - development default
+    sms_access_key_secret: Annotated[str, _used_with_aliyun] = Field(
+        default="dev-access-secret",  # refused in production while aliyun is a provider
+        description="Our AccessKey secret at Alibaba Cloud SMS (signs our requests)",
+    )
     sms_providers: tuple[str, ...] = Field(
         default=("aliyun",),
         description="SMS providers in failover order (JSON list): aliyun, smpp",
@@ -29,8 +38,8 @@ class NotificationSettings(ServiceSettings):
     smpp_host: str = Field(default="127.0.0.1", description="SMPP gateway (SMSC) host")
     smpp_port: int = Field(default=2775, ge=1, le=65535, description="SMPP gateway (SMSC) port")
     smpp_system_id: str = Field(default="hub", description="SMPP bind system_id (account)")
-    smpp_password: str = Field(
-        default="dev-smpp",
+    smpp_password: Annotated[str, _used_with_smpp] = Field(
+        default="dev-smpp",  # refused in production while smpp is a provider
         description="SMPP bind password (SMPP v3.4 allows at most 8 characters)",
     )
     sms_inbound_redelivery_window_s: int = Field(

@@ -237,6 +237,7 @@ def test_production_refuses_auth_switched_off() -> None:
         "internal_signing_key": new_signing_key(),
         "sms_webhook_token": "s",
     }
+    real |= {f"{s}_webhook_secret": "w" for s in ("hotline12345", "police110", "court", "procuratorate12309")}
     with pytest.raises(ValidationError, match="HUB_AUTH_REQUIRED"):
         GatewaySettings(env="prod", auth_required=False, **real)  # type: ignore[arg-type]
     assert GatewaySettings(env="prod", **real).auth_required is True  # type: ignore[arg-type]

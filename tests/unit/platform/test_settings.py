@@ -4,7 +4,7 @@ import pytest
 from pydantic import ValidationError
 
 from gateway.settings import GatewaySettings
-from hub.config import ServiceSettings, Settings
+from hub.config import DevSecret, ServiceSettings, Settings
 from hub.credentials import DEV_INTERNAL_VERIFY_KEY, new_signing_key, public_key_of
 from hubcli.services import SETTINGS, HubSettings
 from services.intake.settings import IntakeSettings
@@ -59,18 +59,95 @@ def test_production_refuses_development_secrets() -> None:
         Settings(env="prod")  # type: ignore[arg-type]
 
 
+SYSTEMS = ("hotline12345", "police110", "court", "procuratorate12309")
+WEBHOOK_SECRETS = {f"{system}_webhook_secret": "w" for system in SYSTEMS}
+
+
 @pytest.mark.parametrize("kind", [GatewaySettings, HubSettings])
 def test_production_refuses_the_development_token_secret_where_tokens_are_signed(
     kind: type[Settings],
 ) -> None:
-    with pytest.raises(ValidationError, match="set HUB_PII_KEY, HUB_HASH_KEY, HUB_TOKEN_SECRET"):
+    with pytest.raises(ValidationError, match="set HUB_PII_KEY, HUB_HASH_KEY, HUB_"):
         kind(env="prod")  # type: ignore[arg-type]
-    with pytest.raises(ValidationError, match="set HUB_TOKEN_SECRET"):
-        kind(env="prod", pii_key=PROD_KEY, hash_key="h")  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match=r"set (HUB_SMS_ACCESS_KEY_SECRET, )?HUB_TOKEN_SECRET"):
+        kind(env="prod", pii_key=PROD_KEY, hash_key="h", **WEBHOOK_SECRETS)  # type: ignore[arg-type]
+
+
+def _dev_secret_fields(kind: type[Settings]) -> list[str]:
+    return [
+        name
+        for name, info in kind.model_fields.items()
+        if any(isinstance(mark, DevSecret) for mark in info.metadata)
+    ]
+
+
+# Every secret any process reads, with what makes it in use (a secret of an unused integration may
+# keep its development value: it is never sent anywhere and nothing is checked against it).
+IN_USE: dict[str, dict[str, object]] = {
+    **{f"{system}_app_secret": {f"{system}_url": f"https://{system}.example"} for system in SYSTEMS},
+    "sms_access_key_secret": {"sms_providers": ("aliyun",)},
+    "smpp_password": {"sms_providers": ("smpp",)},
+}
+
+
+def _real_values(kind: type[Settings]) -> dict[str, object]:
+    values: dict[str, object] = {name: f"real-{name}" for name in _dev_secret_fields(kind)}
+    values["pii_key"] = PROD_KEY
+    if "internal_signing_key" in values:
+        values["internal_signing_key"] = SIGNING
+    if "internal_verify_keys" in kind.model_fields:
+        values["internal_verify_keys"] = (public_key_of(SIGNING),)
+    return values
+
+
+def test_every_secret_with_a_development_default_is_marked() -> None:
+    """A secret-looking setting with a default must carry the mark, or production would start on it."""
+    secretish = {
+        name
+        for name, info in HubSettings.model_fields.items()
+        if any(word in name for word in ("secret", "password", "_key", "_token"))
+        and isinstance(info.default, str)
+        and not name.endswith(("_app_key", "access_key_id"))  # identifiers, not secrets
+    }
+    assert secretish == set(_dev_secret_fields(HubSettings)), "mark it Annotated[str, DEV_SECRET]"
+    assert {*(f"{s}_webhook_secret" for s in SYSTEMS), *IN_USE, "token_secret"} <= secretish
+
+
+@pytest.mark.parametrize("name", _dev_secret_fields(HubSettings))
+def test_production_refuses_each_development_secret_naming_it(name: str) -> None:
+    """Everything real but one secret left at its development default: refused, naming that variable."""
+    values = _real_values(HubSettings)
+    real = values.pop(name)
+    values |= IN_USE.get(name, {})
+    with pytest.raises(
+        ValidationError, match=f"production refuses development secrets: set HUB_{name.upper()} "
+    ):
+        HubSettings(env="prod", **values)  # type: ignore[arg-type]
+    # The same settings with the secret set start.
+    values[name] = real
+    assert HubSettings(env="prod", **values).env == "prod"  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("name", sorted(IN_USE))
+def test_an_unused_integrations_development_secret_is_not_refused(name: str) -> None:
+    values = _real_values(HubSettings)
+    del values[name]
+    values["sms_providers"] = ("smpp",) if name == "sms_access_key_secret" else ("aliyun",)
+    assert HubSettings(env="prod", **values).env == "prod"  # type: ignore[arg-type]
+
+
+def test_each_service_reads_its_own_database_url_and_falls_back_to_the_shared_one() -> None:
+    shared = "postgresql://hub:x@db/hub"
+    settings = Settings(database_url=shared, intake_database_url="postgresql://hub_intake:y@db/hub")
+    assert settings.database_url_for("intake") == "postgresql://hub_intake:y@db/hub"
+    assert settings.database_url_for("referral") == shared
+    assert Settings(referral_database_url="postgresql://r@db/hub").uses_postgres
 
 
 def test_production_starts_with_real_secrets() -> None:
-    settings = GatewaySettings(env="prod", pii_key=PROD_KEY, hash_key="h", **GATEWAY_SECRETS)  # type: ignore[arg-type]
+    settings = GatewaySettings(
+        env="prod", pii_key=PROD_KEY, hash_key="h", **GATEWAY_SECRETS, **WEBHOOK_SECRETS
+    )  # type: ignore[arg-type]
     assert settings.env == "prod"
     # A service signs nothing: the shared secrets and the gateway's public key.
     service = ServiceSettings(
@@ -81,7 +158,14 @@ def test_production_starts_with_real_secrets() -> None:
 
 def test_production_refuses_the_development_internal_keys() -> None:
     with pytest.raises(ValidationError, match="set HUB_INTERNAL_SIGNING_KEY"):
-        GatewaySettings(env="prod", pii_key=PROD_KEY, hash_key="h", token_secret="t", sms_webhook_token="s")  # type: ignore[arg-type]
+        GatewaySettings(
+            env="prod",
+            pii_key=PROD_KEY,
+            hash_key="h",
+            token_secret="t",
+            sms_webhook_token="s",
+            **WEBHOOK_SECRETS,
+        )  # type: ignore[arg-type]
     with pytest.raises(ValidationError, match="HUB_INTERNAL_VERIFY_KEYS holds the development key"):
         ServiceSettings(env="prod", pii_key=PROD_KEY, hash_key="h")  # type: ignore[arg-type]
     # Beside a real key too (rotation must not keep the development key accepted).
@@ -100,7 +184,14 @@ def test_production_refuses_the_development_internal_keys() -> None:
 
 def test_production_refuses_failpoints() -> None:
     with pytest.raises(ValidationError, match="FAILPOINTS"):
-        GatewaySettings(env="prod", pii_key=PROD_KEY, hash_key="h", failpoints="x=kill", **GATEWAY_SECRETS)  # type: ignore[arg-type]
+        GatewaySettings(
+            env="prod",
+            pii_key=PROD_KEY,
+            hash_key="h",
+            failpoints="x=kill",
+            **GATEWAY_SECRETS,
+            **WEBHOOK_SECRETS,
+        )  # type: ignore[arg-type]
 
 
 def test_each_service_gets_its_own_sqlite_file(tmp_path: Path) -> None:
