@@ -103,6 +103,25 @@ class GatewaySettings(Settings):
 
     # The public API's bearer tokens (only the gateway authenticates; services trust its headers).
     token_secret: Annotated[str, DEV_SECRET] = DEV_TOKEN_SECRET
+    # Named accounts (gateway/accounts/, docs/decisions/0010-named-accounts.md).
+    access_token_ttl_s: int = Field(
+        default=600, ge=30, le=3600, description="Lifetime of a person's access token (seconds)"
+    )
+    refresh_token_ttl_s: int = Field(
+        default=43200, ge=300, le=30 * 86400, description="Lifetime of a person's refresh token (seconds)"
+    )
+    login_max_failures: int = Field(
+        default=5, ge=1, le=100, description="Failed logins in a row after which an account is locked"
+    )
+    login_lockout_minutes: int = Field(
+        default=15, ge=1, le=1440, description="How long an account stays locked after too many failures"
+    )
+    login_attempts_per_minute: int = Field(
+        default=10, ge=1, description="Login attempts per minute for one username from one client address"
+    )
+    user_rate_limit_per_minute: int = Field(
+        default=600, ge=1, description="API requests per minute of one signed-in person"
+    )
     auth_required: bool = Field(
         default=True,
         description="Require a bearer token on /api/v1 (false trusts client-sent actor headers: dev and tests only)",

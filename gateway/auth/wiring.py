@@ -1,10 +1,13 @@
-"""Auth on the gateway app: the token issuer, the client authenticator, the rate limiters, the
-case-channel lookup of adapter scoping, the middlewares (auth inside request ids) and OpenAPI security."""
+"""Auth on the gateway app: the token issuer, the client authenticator, named accounts (login,
+refresh, logout and the per-request live check), the rate limiters, the case-channel lookup of adapter
+scoping, the middlewares (auth inside request ids) and OpenAPI security."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 
+from gateway.accounts.login import Accounts, Policy
+from gateway.accounts.sessions import LiveCheck
 from gateway.auth.clients import ClientAuthenticator
 from gateway.auth.middleware import AuthMiddleware
 from gateway.auth.openapi import declare_security
@@ -24,12 +27,27 @@ def install(app: FastAPI, settings: GatewaySettings) -> None:
     app.state.rate_limiter = RateLimiter()
     app.state.token_limiter = RateLimiter()
     app.state.case_channels = CaseChannels(app.state.upstream)
+    db = app.state.runtime.db
+    app.state.accounts = Accounts(
+        db,
+        issuer,
+        Policy(
+            access_ttl_s=settings.access_token_ttl_s,
+            refresh_ttl_s=settings.refresh_token_ttl_s,
+            max_failures=settings.login_max_failures,
+            lockout_minutes=settings.login_lockout_minutes,
+            rate_limit_per_minute=settings.user_rate_limit_per_minute,
+        ),
+    )
+    app.state.login_limiter = RateLimiter()
+    app.state.login_attempts_per_minute = settings.login_attempts_per_minute
     app.add_middleware(
         AuthMiddleware,
         permissions=permissions(),
         issuer=issuer,
         limiter=app.state.rate_limiter,
         required=settings.auth_required,
+        live=LiveCheck(db, user_rate_limit_per_minute=settings.user_rate_limit_per_minute),
     )
     app.add_middleware(RequestIdMiddleware)  # added last: outermost, so every error carries the id
     declare_security(app)

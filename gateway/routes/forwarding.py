@@ -23,7 +23,8 @@ from gateway.routes.spec import Route
 from gateway.upstream import Upstream
 
 ActorRole = Annotated[
-    str | None, Header(max_length=32, description="centre | department | adapter | ops (default centre)")
+    str | None,
+    Header(max_length=32, description="centre | department | adapter | ops | supervisor (default centre)"),
 ]
 ActorDepartment = Annotated[
     str | None, Header(max_length=100, description="The calling department's unit code")
@@ -34,6 +35,9 @@ ActorId = Annotated[
 ]
 IdempotencyKey = Annotated[str | None, Header(max_length=128)]
 INTAKE_ACTOR_HEADERS = ("x-hub-actor-role", "x-hub-actor-id")
+# Who the principal is, as the auth middleware set it: the kind (user | client | system), a person's
+# centre and display name (percent-encoded UTF-8). Passed to the service on every forwarded route.
+PRINCIPAL_HEADERS = ("x-hub-actor-kind", "x-hub-actor-centre", "x-hub-actor-name")
 
 _KW = inspect.Parameter.KEYWORD_ONLY
 
@@ -139,6 +143,9 @@ def _headers(request: Request, route: Route, values: dict[str, Any]) -> dict[str
             values.get("x_hub_actor_department"),
             values.get("x_hub_actor_id") if route.actor_id else None,
         )
+    for name in PRINCIPAL_HEADERS:
+        if name in request.headers:
+            headers[name] = request.headers[name]
     if route.service == "intake" and request.headers.get("idempotency-key"):
         headers["Idempotency-Key"] = request.headers["idempotency-key"]
     return headers
