@@ -16,7 +16,6 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from typer.testing import CliRunner
 
 from gateway.accounts.store import create_user
-from gateway.auth import set_disabled
 from hub.problems import TYPE_BASE
 from tests.integration.test_walking_skeleton import CASE
 from tests.kit.auth import authed_hub, bearer, create_client, fetch_token
@@ -305,7 +304,8 @@ async def test_a_disabled_user_or_client_is_refused_on_the_next_request_on_every
             assert_problem(await refresh(gateway, user["refresh_token"]), 401, "/refresh-refused")
             assert_problem(await login(gateway, "zhou.centre"), 401, "/login-failed")
 
-        assert await set_disabled(
+        code, out = await hub_cli(hub, "clients", "disable", client.client_id)
+        assert code == 0, out
             hub.runtime("gateway").db, client.client_id
         )  # what `hub clients disable` does
         for gateway in replicas:
