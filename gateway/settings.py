@@ -122,10 +122,30 @@ class GatewaySettings(Settings):
     user_rate_limit_per_minute: int = Field(
         default=600, ge=1, description="API requests per minute of one signed-in person"
     )
+    # Optional sign-in through an identity provider (统一身份认证, OpenID Connect; gateway/accounts/oidc.py).
+    oidc_issuer: str | None = Field(
+        default=None, description="The OpenID provider's issuer URL; unset: no OIDC sign-in"
+    )
+    oidc_client_id: str = Field(default="referral-hub", description="The hub's client id at the provider")
+    oidc_client_secret: str = Field(default="", description="The hub's client secret at the provider")
+    oidc_redirect_uri: str | None = Field(
+        default=None,
+        description="Our callback as registered at the provider: https://…/api/v1/auth/oidc/callback",
+    )
+    oidc_username_claim: str = Field(
+        default="preferred_username", description="The ID token claim that names the hub account (username)"
+    )
+    oidc_scopes: str = Field(default="openid profile", description="Scopes asked of the provider")
     auth_required: bool = Field(
         default=True,
         description="Require a bearer token on /api/v1 (false trusts client-sent actor headers: dev and tests only)",
     )
+
+    @model_validator(mode="after")
+    def _oidc_needs_its_client(self) -> GatewaySettings:
+        if self.oidc_issuer and not (self.oidc_redirect_uri and self.oidc_client_secret):
+            raise ValueError("HUB_OIDC_ISSUER needs HUB_OIDC_REDIRECT_URI and HUB_OIDC_CLIENT_SECRET as well")
+        return self
 
     @model_validator(mode="after")
     def _refuse_an_open_api_in_production(self) -> GatewaySettings:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from sqlalchemy import case, select, update
 
@@ -109,12 +109,27 @@ class Accounts:
             raise LoginRefused
         if row.disabled:
             raise LoginRefused
+        return await self._open(row, password)
+
+    async def sign_in(self, username: str) -> Tokens:
+        """A sign-in an identity provider vouched for (OIDC): the account must exist and be enabled."""
+        async with self.db.sessions() as session:
+            row = (
+                await session.execute(select(users).where(users.c.username == normalise_username(username)))
+            ).first()
+        if row is None or row.disabled:
+            raise LoginRefused
+        return await self._open(row, None)
+
+    async def _open(self, row: Any, password: str | None) -> Tokens:
         user = user_of(row)
+        now = datetime.now(UTC)
         async with self.db.transaction() as session:
-            values: dict[str, object] = {"failed_attempts": 0, "locked_until": None}
-            if needs_rehash(row.password_hash):
-                values["password_hash"] = await hash_password(password)
-            await session.execute(update(users).where(users.c.user_id == user.user_id).values(**values))
+            if password is not None:  # a password login: the failures are over (OIDC leaves them)
+                values: dict[str, object] = {"failed_attempts": 0, "locked_until": None}
+                if needs_rehash(row.password_hash):
+                    values["password_hash"] = await hash_password(password)
+                await session.execute(update(users).where(users.c.user_id == user.user_id).values(**values))
             opened = await open_session(session, user.user_id, self.policy.refresh_ttl_s, now)
         return self._tokens(user, opened.session_id, opened.generation)
 

@@ -45,7 +45,11 @@ API_PREFIX = "/api/v1/"
 TOKEN_PATH = "/api/v1/auth/token"  # noqa: S105 - a path, not a secret
 LOGIN_PATH = "/api/v1/auth/login"
 REFRESH_PATH = "/api/v1/auth/refresh"
-PUBLIC_PATHS = frozenset({TOKEN_PATH, LOGIN_PATH, REFRESH_PATH})  # they hand out tokens
+OIDC_LOGIN_PATH = "/api/v1/auth/oidc/login"
+OIDC_CALLBACK_PATH = "/api/v1/auth/oidc/callback"
+PUBLIC_PATHS = frozenset(
+    {TOKEN_PATH, LOGIN_PATH, REFRESH_PATH, OIDC_LOGIN_PATH, OIDC_CALLBACK_PATH}
+)  # tokens
 ACTOR_PREFIX = b"x-hub-actor-"
 
 

@@ -4,9 +4,13 @@ scoping, the middlewares (auth inside request ids) and OpenAPI security."""
 
 from __future__ import annotations
 
+import hmac
+from hashlib import sha256
+
 from fastapi import FastAPI
 
 from gateway.accounts.login import Accounts, Policy
+from gateway.accounts.oidc import OidcConfig, OidcSignIn
 from gateway.accounts.sessions import LiveCheck
 from gateway.auth.clients import ClientAuthenticator
 from gateway.auth.middleware import AuthMiddleware
@@ -38,6 +42,23 @@ def install(app: FastAPI, settings: GatewaySettings) -> None:
             lockout_minutes=settings.login_lockout_minutes,
             rate_limit_per_minute=settings.user_rate_limit_per_minute,
         ),
+    )
+    app.state.oidc = (
+        OidcSignIn(
+            OidcConfig(
+                issuer=settings.oidc_issuer,
+                client_id=settings.oidc_client_id,
+                client_secret=settings.oidc_client_secret,
+                redirect_uri=settings.oidc_redirect_uri or "",
+                username_claim=settings.oidc_username_claim,
+                scopes=settings.oidc_scopes,
+            ),
+            state_key=hmac.new(
+                settings.token_secret.encode(), b"referral-hub oidc state v1", sha256
+            ).digest(),
+        )
+        if settings.oidc_issuer
+        else None
     )
     app.state.login_limiter = RateLimiter()
     app.state.login_attempts_per_minute = settings.login_attempts_per_minute

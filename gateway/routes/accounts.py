@@ -1,6 +1,8 @@
 """Named accounts over HTTP (docs/api-accounts.md): sign in, refresh, sign out, who am I.
 
-`POST /api/v1/auth/login` and `/refresh` are outside bearer auth (like the token endpoint);
+`POST /api/v1/auth/login` and `/refresh` are outside bearer auth (like the token endpoint), and so are
+`GET /api/v1/auth/oidc/login` and `/oidc/callback`, the optional sign-in through an identity provider
+(gateway/accounts/oidc.py; 404 while `HUB_OIDC_ISSUER` is unset);
 `GET /api/v1/auth/me` and `POST /api/v1/auth/logout` are rows of the route table
 (gateway/routes/table.py) served here. Every refusal is an RFC 9457 problem with a Chinese title; a
 wrong username and a wrong password get the very same 401. Tokens are answered with `no-store`.
@@ -10,15 +12,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import BaseModel, Field
 
 from gateway.accounts.login import AccountLocked, Accounts, LoginRefused, RefreshRefused, Tokens
+from gateway.accounts.oidc import OidcError, OidcSignIn
 from gateway.accounts.store import get_user
 from gateway.auth.answers import REALM, problem_json
 from gateway.auth.clients import identity_of
-from gateway.auth.middleware import LOGIN_PATH, REFRESH_PATH
+from gateway.auth.middleware import LOGIN_PATH, OIDC_CALLBACK_PATH, OIDC_LOGIN_PATH, REFRESH_PATH
 
 router = APIRouter(tags=["auth"])
 
@@ -161,3 +164,79 @@ async def me(request: Request) -> Any:
         if user is not None:
             out = out.model_copy(update={"username": user.username, "name": user.name})
     return JSONResponse(out.model_dump(), headers=NO_STORE)
+
+
+OIDC_COOKIE = "hub_oidc_flow"
+
+
+def _oidc(request: Request) -> OidcSignIn | None:
+    found: OidcSignIn | None = request.app.state.oidc
+    return found
+
+
+def _oidc_off() -> JSONResponse:
+    return problem_json(
+        404, "未启用统一身份认证", "本平台未配置 OIDC 身份提供方 (HUB_OIDC_ISSUER)", "oidc-disabled"
+    )
+
+
+def _oidc_failed(detail: str) -> JSONResponse:
+    response = problem_json(401, "统一身份认证失败", detail, "oidc-failed", {**CHALLENGE, **NO_STORE})
+    response.delete_cookie(OIDC_COOKIE, path="/api/v1/auth/oidc")
+    return response
+
+
+@router.get(
+    OIDC_LOGIN_PATH,
+    summary="Sign in through the identity provider (统一身份认证, OIDC): redirects there",
+    status_code=302,
+    responses={302: {"description": "To the provider"}, 404: {"description": "OIDC not configured"}},
+)
+async def oidc_login(request: Request) -> Response:
+    oidc = _oidc(request)
+    if oidc is None:
+        return _oidc_off()
+    try:
+        where, flow = await oidc.start()
+    except OidcError as exc:
+        return problem_json(502, "身份提供方不可用", str(exc), "oidc-unavailable")
+    response = RedirectResponse(where, status_code=302, headers=NO_STORE)
+    response.set_cookie(
+        OIDC_COOKIE,
+        flow,
+        max_age=600,
+        path="/api/v1/auth/oidc",
+        httponly=True,
+        secure=request.url.scheme == "https",
+        samesite="lax",
+    )
+    return response
+
+
+@router.get(
+    OIDC_CALLBACK_PATH,
+    response_model=SessionTokensOut,
+    summary="Where the identity provider sends the person back: the same tokens as a password login",
+    responses={401: {"description": "The provider's answer did not check out, or no such enabled account"}},
+)
+async def oidc_callback(
+    request: Request,
+    code: str | None = Query(default=None, max_length=2048),
+    state: str | None = Query(default=None, max_length=256),
+    error: str | None = Query(default=None, max_length=256),
+) -> Any:
+    oidc = _oidc(request)
+    if oidc is None:
+        return _oidc_off()
+    if error or not code or not state:
+        return _oidc_failed(f"身份提供方未授权 (the provider answered {error or 'without a code'})")
+    try:
+        username = await oidc.finish(code, state, request.cookies.get(OIDC_COOKIE))
+        tokens = await _accounts(request).sign_in(username)
+    except OidcError as exc:
+        return _oidc_failed(str(exc))
+    except LoginRefused:
+        return _oidc_failed("该统一身份账号未在本平台开通或已停用 (no enabled hub account for this identity)")
+    response = _answer(tokens)
+    response.delete_cookie(OIDC_COOKIE, path="/api/v1/auth/oidc")
+    return response
