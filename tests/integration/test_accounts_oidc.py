@@ -90,10 +90,15 @@ async def test_the_identity_provider_signs_an_existing_account_in(
         # The flow cookie is used up with the code: the same callback again is refused.
         assert (await http.get(f"{hub.gateway}/api/v1/auth/oidc/callback?code=x&state=y")).status_code == 401
 
-        for tamper in ("audience", "nonce", "signature"):
+        for tamper, why in (
+            ("audience", "invalid id_token"),
+            ("nonce", "nonce mismatch"),
+            ("signature", "invalid"),
+        ):
             provider.tamper = tamper
             refused = await sign_in(hub, http)
             assert refused.status_code == 401, (tamper, refused.text)
+            assert why in refused.json()["detail"], (tamper, refused.json())
             assert (
                 refused.json()["type"].endswith("/oidc-failed")
                 and refused.json()["title"] == "统一身份认证失败"
