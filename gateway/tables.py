@@ -1,4 +1,5 @@
-"""The gateway's own tables: the case timeline projection and the kit's tables."""
+"""The gateway's own tables: the case timeline projection, API clients, named accounts and their
+sessions, the adapters' ledgers, the audit log of account events, and the kit's tables."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from sqlalchemy import (
     text,
 )
 
+from hub.audit import define_audit_table
 from hub.messaging.tables import BigId, define_kit_tables
 from hub.utc import UtcDateTime
 
@@ -90,6 +92,10 @@ user_sessions = Table(
     Column("revoked_reason", String(32)),  # logout | disabled | password_reset | refresh_reuse
     Index("ix_user_sessions_user", "user_id"),
 )
+
+# The hash-chained audit log (hub/audit.py) of account events: sign-ins, failures, lockouts, sign-outs,
+# refresh-token reuse, and `hub users` changes. Ids and codes only; never a name or a password.
+audit_log = define_audit_table(metadata)
 
 # Cases filed through Open311 (gateway/open311): what an Open311 client may list and follow.
 open311_requests = Table(

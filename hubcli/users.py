@@ -75,14 +75,22 @@ def create(
     except AccountError as exc:
         raise _refuse(str(exc)) from None
     password = _stdin_password() if password_stdin else None
+    settings = _settings()
 
     async def work(db: Database) -> NewUser:
         return await create_user(
-            db, username, role=role, centre=centre, department=department, name=name, password=password
+            db,
+            username,
+            role=role,
+            centre=centre,
+            department=department,
+            name=name,
+            password=password,
+            audit_key=settings.hash_key,
         )
 
     try:
-        new = asyncio.run(_with_gateway_db(_settings(), work))
+        new = asyncio.run(_with_gateway_db(settings, work))
     except (AccountError, PasswordRejected) as exc:
         raise _refuse(str(exc)) from None
     user = new.user
@@ -108,10 +116,12 @@ def list_accounts() -> None:
 
 
 def _set_disabled(username: str, disabled: bool) -> None:
-    async def work(db: Database) -> User | None:
-        return await set_user_disabled(db, username, disabled)
+    settings = _settings()
 
-    found = asyncio.run(_with_gateway_db(_settings(), work))
+    async def work(db: Database) -> User | None:
+        return await set_user_disabled(db, username, disabled, audit_key=settings.hash_key)
+
+    found = asyncio.run(_with_gateway_db(settings, work))
     if found is None:
         raise _no_user(username)
     what = "已停用，会话已撤销 (disabled; sessions revoked)" if disabled else "已启用 (enabled)"
@@ -139,12 +149,13 @@ def reset(
 ) -> None:
     """Give an account a new password (printed once unless --password-stdin); revokes its sessions."""
     password = _stdin_password() if password_stdin else None
+    settings = _settings()
 
     async def work(db: Database) -> NewUser | None:
-        return await reset_password(db, username, password)
+        return await reset_password(db, username, password, audit_key=settings.hash_key)
 
     try:
-        new = asyncio.run(_with_gateway_db(_settings(), work))
+        new = asyncio.run(_with_gateway_db(settings, work))
     except PasswordRejected as exc:
         raise _refuse(str(exc)) from None
     if new is None:

@@ -24,6 +24,7 @@ from sqlalchemy import case, select, update
 from gateway.accounts.passwords import hash_password, needs_rehash, verify_password
 from gateway.accounts.sessions import open_session, revoke_session
 from gateway.accounts.store import User, normalise_username, user_of
+from gateway.accounts.trail import record
 from gateway.auth.clients import Identity
 from gateway.auth.tokens import RefreshClaims, TokenError, TokenIssuer
 from gateway.tables import user_sessions, users
@@ -85,13 +86,16 @@ class _UnknownNames:
 class Accounts:
     """Login, refresh and logout against the gateway's database."""
 
-    def __init__(self, db: Database, issuer: TokenIssuer, policy: Policy) -> None:
+    def __init__(
+        self, db: Database, issuer: TokenIssuer, policy: Policy, *, audit_key: str | None = None
+    ) -> None:
         self.db = db
         self.issuer = issuer
         self.policy = policy
+        self.audit_key = audit_key  # HUB_HASH_KEY: every sign-in, failure and sign-out is audited
         self._unknown = _UnknownNames()
 
-    async def login(self, username: str, password: str) -> Tokens:
+    async def login(self, username: str, password: str, *, address: str | None = None) -> Tokens:
         login = normalise_username(username)
         async with self.db.sessions() as session:
             row = (await session.execute(select(users).where(users.c.username == login))).first()
@@ -101,27 +105,42 @@ class Accounts:
                 raise AccountLocked(locked)
             await verify_password(None, password)  # the same work as a real check
             self._unknown.failed(login, self.policy)
+            # No username in the entry: a password typed into the wrong field must not be kept.
+            await self._audit(
+                "account.login_failed", ("anonymous", None), reason="unknown_user", address=address
+            )
             raise LoginRefused
+        actor = (row.role, row.user_id)
         if row.locked_until is not None and row.locked_until > now:
+            await self._audit("account.login_failed", actor, reason="locked", address=address)
             raise AccountLocked(int((row.locked_until - now).total_seconds()) + 1)
         if not await verify_password(row.password_hash, password):
-            await self._failed(row.user_id, now)
+            await self._failed(row, now, address)
             raise LoginRefused
         if row.disabled:
+            await self._audit("account.login_failed", actor, reason="disabled", address=address)
             raise LoginRefused
-        return await self._open(row, password)
+        return await self._open(row, password, address=address)
 
-    async def sign_in(self, username: str) -> Tokens:
+    async def _audit(self, action: str, actor: tuple[str, str | None], **detail: object) -> None:
+        if self.audit_key is None:
+            return
+        async with self.db.transaction() as session:
+            await record(session, self.audit_key, action, actor=actor, **detail)
+
+    async def sign_in(self, username: str, *, address: str | None = None) -> Tokens:
         """A sign-in an identity provider vouched for (OIDC): the account must exist and be enabled."""
         async with self.db.sessions() as session:
             row = (
                 await session.execute(select(users).where(users.c.username == normalise_username(username)))
             ).first()
         if row is None or row.disabled:
+            actor = (row.role, row.user_id) if row is not None else ("anonymous", None)
+            await self._audit("account.login_failed", actor, reason="oidc_no_account", address=address)
             raise LoginRefused
-        return await self._open(row, None)
+        return await self._open(row, None, address=address)
 
-    async def _open(self, row: Any, password: str | None) -> Tokens:
+    async def _open(self, row: Any, password: str | None, *, address: str | None) -> Tokens:
         user = user_of(row)
         now = datetime.now(UTC)
         async with self.db.transaction() as session:
@@ -131,21 +150,31 @@ class Accounts:
                     values["password_hash"] = await hash_password(password)
                 await session.execute(update(users).where(users.c.user_id == user.user_id).values(**values))
             opened = await open_session(session, user.user_id, self.policy.refresh_ttl_s, now)
+            await record(
+                session, self.audit_key, "account.login", actor=(user.role, user.user_id),
+                method="password" if password is not None else "oidc",
+                session_id=opened.session_id, address=address,
+            )  # fmt: skip
         return self._tokens(user, opened.session_id, opened.generation)
 
-    async def _failed(self, user_id: str, now: datetime) -> None:
+    async def _failed(self, row: Any, now: datetime, address: str | None) -> None:
         """Count a failure atomically; the `max_failures`-th locks the account (and starts a new count)."""
         reaches = users.c.failed_attempts + 1 >= self.policy.max_failures
         until = now + timedelta(minutes=self.policy.lockout_minutes)
         async with self.db.transaction() as session:
             await session.execute(
                 update(users)
-                .where(users.c.user_id == user_id)
+                .where(users.c.user_id == row.user_id)
                 .values(
                     failed_attempts=case((reaches, 0), else_=users.c.failed_attempts + 1),
                     locked_until=case((reaches, until), else_=users.c.locked_until),
                 )
             )
+            locks = row.failed_attempts + 1 >= self.policy.max_failures  # as read before: for the record
+            await record(
+                session, self.audit_key, "account.login_failed", actor=(row.role, row.user_id),
+                reason="password", locks=locks, address=address,
+            )  # fmt: skip
 
     async def refresh(self, refresh_token: str) -> Tokens:
         try:
@@ -187,7 +216,13 @@ class Accounts:
             raise RefreshRefused("会话已结束，请重新登录 (session ended: sign in again)")
         if found.generation > claims.generation:
             # An older refresh token came back: someone holds a copy. End the whole sign-in.
-            await revoke_session(self.db, claims.session_id, "refresh_reuse")
+            await revoke_session(
+                self.db,
+                claims.session_id,
+                "refresh_reuse",
+                audit_key=self.audit_key,
+                actor=("user", claims.user_id),
+            )
             raise RefreshRefused(
                 "刷新令牌已被使用，会话已撤销，请重新登录 (refresh token reused: session revoked)"
             )
@@ -196,7 +231,10 @@ class Accounts:
     async def logout(self, identity: Identity) -> bool:
         if identity.kind != "user" or identity.session_id is None:
             return False
-        return await revoke_session(self.db, identity.session_id, "logout")
+        actor = (identity.role, identity.client_id)
+        return await revoke_session(
+            self.db, identity.session_id, "logout", audit_key=self.audit_key, actor=actor
+        )
 
     def _tokens(self, user: User, session_id: str, generation: int) -> Tokens:
         identity = Identity(

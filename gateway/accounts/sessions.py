@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.accounts.trail import record
 from gateway.auth.clients import Identity
 from gateway.tables import clients, user_sessions, users
 from hub.db import Database
@@ -50,15 +51,26 @@ async def open_session(session: AsyncSession, user_id: str, ttl_s: int, now: dat
     return opened
 
 
-async def revoke_session(db: Database, session_id: str, reason: str) -> bool:
-    """Revoke one session (logout, or a reused refresh token); False when it was not live."""
+async def revoke_session(
+    db: Database,
+    session_id: str,
+    reason: str,
+    *,
+    audit_key: str | None = None,
+    actor: tuple[str, str | None] = ("system", None),
+) -> bool:
+    """Revoke one session (logout, or a reused refresh token), recorded as `session.<reason>`; False
+    when it was not live."""
     async with db.transaction() as session:
         result = await session.execute(
             update(user_sessions)
             .where(user_sessions.c.session_id == session_id, user_sessions.c.revoked_at.is_(None))
             .values(revoked_at=datetime.now(UTC), revoked_reason=reason)
         )
-    return bool(getattr(result, "rowcount", 0))
+        revoked = bool(getattr(result, "rowcount", 0))
+        if revoked:
+            await record(session, audit_key, f"session.{reason}", actor=actor, session_id=session_id)
+    return revoked
 
 
 async def revoke_user_sessions(session: AsyncSession, user_id: str, reason: str, now: datetime) -> None:

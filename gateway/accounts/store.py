@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 
 from gateway.accounts.passwords import check_new_password, generate_password, hash_password
 from gateway.accounts.sessions import revoke_user_sessions
+from gateway.accounts.trail import CLI_ACTOR, record
 from gateway.auth.clients import DEPARTMENT_CODE
 from gateway.auth.roles import USER_ROLES
 from gateway.tables import users
@@ -114,9 +115,10 @@ async def create_user(
     department: str | None = None,
     name: str | None = None,
     password: str | None = None,
+    audit_key: str | None = None,
 ) -> NewUser:
     """Create an account. With no password one is generated and returned here once; only its argon2id
-    hash is stored."""
+    hash is stored. With `audit_key` (HUB_HASH_KEY) the creation is recorded in the audit log."""
     validate_user_fields(username, role, centre, department, name)
     chosen = password is not None
     if password is None:
@@ -143,6 +145,10 @@ async def create_user(
                     updated_at=now,
                 )
             )
+            await record(
+                session, audit_key, "account.created", actor=CLI_ACTOR,
+                user_id=user.user_id, role=role, centre=centre, department=department,
+            )  # fmt: skip
     except IntegrityError:
         raise AccountError(f"用户名 {login} 已存在 (username {login} is taken)") from None
     return NewUser(user, None if chosen else password)
@@ -168,7 +174,9 @@ async def list_users(db: Database) -> list[User]:
     return [user_of(r) for r in rows]
 
 
-async def set_user_disabled(db: Database, username: str, disabled: bool = True) -> User | None:
+async def set_user_disabled(
+    db: Database, username: str, disabled: bool = True, *, audit_key: str | None = None
+) -> User | None:
     """Disable (its sessions are revoked in the same transaction: refused at once on every replica) or
     enable an account; None when there is no such user."""
     login = normalise_username(username)
@@ -183,10 +191,14 @@ async def set_user_disabled(db: Database, username: str, disabled: bool = True) 
         await session.execute(update(users).where(users.c.user_id == row.user_id).values(**values))
         if disabled:
             await revoke_user_sessions(session, row.user_id, "disabled", now)
+        action = "account.disabled" if disabled else "account.enabled"
+        await record(session, audit_key, action, actor=CLI_ACTOR, user_id=row.user_id)
     return User(row.user_id, row.username, row.display_name, row.role, row.centre, row.department, disabled)
 
 
-async def reset_password(db: Database, username: str, password: str | None = None) -> NewUser | None:
+async def reset_password(
+    db: Database, username: str, password: str | None = None, *, audit_key: str | None = None
+) -> NewUser | None:
     """A new password (generated and returned once, unless given); every session of the user is revoked
     and a lockout lifted. None when there is no such user."""
     chosen = password is not None
@@ -206,4 +218,5 @@ async def reset_password(db: Database, username: str, password: str | None = Non
             .values(password_hash=password_hash, failed_attempts=0, locked_until=None, updated_at=now)
         )
         await revoke_user_sessions(session, row.user_id, "password_reset", now)
+        await record(session, audit_key, "account.password_reset", actor=CLI_ACTOR, user_id=row.user_id)
     return NewUser(user_of(row), None if chosen else password)

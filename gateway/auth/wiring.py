@@ -42,6 +42,7 @@ def install(app: FastAPI, settings: GatewaySettings) -> None:
             lockout_minutes=settings.login_lockout_minutes,
             rate_limit_per_minute=settings.user_rate_limit_per_minute,
         ),
+        audit_key=settings.hash_key,
     )
     app.state.oidc = (
         OidcSignIn(

@@ -106,7 +106,7 @@ async def login(request: Request, body: LoginIn) -> Any:
             {"Retry-After": str(verdict.retry_after_s), **NO_STORE},
         )
     try:
-        tokens = await _accounts(request).login(body.username, body.password)
+        tokens = await _accounts(request).login(body.username, body.password, address=address)
     except LoginRefused:
         return problem_json(401, "登录失败", "用户名或密码错误", "login-failed", {**CHALLENGE, **NO_STORE})
     except AccountLocked as locked:
@@ -232,7 +232,9 @@ async def oidc_callback(
         return _oidc_failed(f"身份提供方未授权 (the provider answered {error or 'without a code'})")
     try:
         username = await oidc.finish(code, state, request.cookies.get(OIDC_COOKIE))
-        tokens = await _accounts(request).sign_in(username)
+        tokens = await _accounts(request).sign_in(
+            username, address=request.client.host if request.client else None
+        )
     except OidcError as exc:
         return _oidc_failed(str(exc))
     except LoginRefused:

@@ -16,6 +16,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from typer.testing import CliRunner
 
 from gateway.accounts.store import create_user
+from gateway.tables import audit_log
+from hub import audit
 from hub.problems import TYPE_BASE
 from tests.integration.test_walking_skeleton import CASE
 from tests.kit.auth import authed_hub, bearer, create_client, fetch_token
@@ -55,6 +57,16 @@ async def refresh(gateway: str, token: str) -> httpx.Response:
 async def me(gateway: str, access_token: str) -> httpx.Response:
     async with httpx.AsyncClient(base_url=gateway) as http:
         return await http.get("/api/v1/auth/me", headers=bearer(access_token))
+
+
+async def account_events(hub: InProcessHub) -> list[tuple[str, str, str | None, dict[str, Any]]]:
+    """The gateway's audit log as (action, actor role, actor id, detail), after checking its chain."""
+    async with hub.runtime("gateway").db.sessions() as session:
+        rows = await audit.read_chain(session, audit_log)
+    assert audit.verify(rows, hub.settings.hash_key).ok
+    for row in rows:  # ids and codes only
+        assert STAFF_NAME not in repr(row) and PASSWORD not in repr(row) and "username" not in row.detail
+    return [(r.action, r.actor_role, r.actor_id, r.detail) for r in rows]
 
 
 def assert_problem(response: httpx.Response, status: int, type_suffix: str) -> dict[str, Any]:
@@ -135,6 +147,17 @@ async def test_hub_users_create_then_login_me_and_the_actor_forwarded(
     code, out = await hub_cli(hub, "users", "disable", "nobody")
     assert code == 1 and "no user nobody" in out and "没有用户" in out
 
+    events = await account_events(hub)
+    user_id = body["user"]["id"]
+    assert events[0] == (
+        "account.created",
+        "system",
+        "hub users",
+        {"user_id": user_id, "role": "supervisor", "centre": "150203"},
+    )
+    assert events[1][:3] == ("account.login", "supervisor", user_id)
+    assert events[1][3]["method"] == "password" and events[1][3]["address"] == "127.0.0.1"
+
 
 async def test_generated_password_is_shown_once_and_reset_revokes_sessions(authed_hub: InProcessHub) -> None:
     hub = authed_hub
@@ -188,6 +211,9 @@ async def test_refresh_rotates_and_a_reused_refresh_token_revokes_the_whole_sess
     # A new sign-in is a new session, untouched by the old one's fate.
     again = (await login(hub.gateway, "wang.centre")).json()
     assert (await me(hub.gateway, again["access_token"])).status_code == 200
+    actions = [(action, detail.get("session_id")) for action, _, _, detail in await account_events(hub)]
+    session_id = next(sid for action, sid in actions if action == "account.login")
+    assert ("session.refresh_reuse", session_id) in actions
 
 
 async def test_logout_refuses_the_sessions_tokens_at_once(authed_hub: InProcessHub) -> None:
@@ -206,6 +232,9 @@ async def test_logout_refuses_the_sessions_tokens_at_once(authed_hub: InProcessH
         assert_problem(await http.post("/api/v1/auth/logout"), 401, "/invalid-token")
     assert_problem(await refresh(hub.gateway, tokens["refresh_token"]), 401, "/refresh-refused")
     assert (await me(hub.gateway, other["access_token"])).status_code == 200  # only that session ended
+    assert [e[:2] for e in await account_events(hub) if e[0] == "session.logout"] == [
+        ("session.logout", "department")
+    ]
 
 
 # ---------------------------------------------------------------- lockout, rate limit, no enumeration
@@ -239,6 +268,12 @@ async def test_lockout_after_n_failures_and_the_same_answers_for_unknown_usernam
     )
     ghost_locked = await login(hub.gateway, "no.such.person", PASSWORD)
     assert shape(ghost_locked)[:3] == shape(await login(hub.gateway, "qian.centre"))[:3]
+
+    failures = [e for e in await account_events(hub) if e[0] == "account.login_failed"]
+    reasons = [(role, detail["reason"], detail.get("locks")) for _, role, _, detail in failures]
+    assert reasons[:limit] == [("centre", "password", False)] * (limit - 1) + [("centre", "password", True)]
+    assert reasons[limit : 2 * limit] == [("anonymous", "unknown_user", None)] * limit
+    assert ("centre", "locked", None) in reasons
 
     # `hub users enable` lifts the lockout.
     code, out = await hub_cli(hub, "users", "enable", "qian.centre")

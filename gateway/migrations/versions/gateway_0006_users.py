@@ -1,4 +1,5 @@
-"""Named accounts: people (users) and their sign-in sessions (refresh-token families)
+"""Named accounts: people (users), their sign-in sessions (refresh-token families) and the audit log
+of account events
 
 Revision ID: gateway_0006
 Revises: gateway_0005
@@ -7,6 +8,8 @@ Create Date: 2026-12-05 11:00:00
 
 import sqlalchemy as sa
 from alembic import op
+
+from hub.kit_migrations import create_audit_log, drop_audit_log
 
 revision = "gateway_0006"
 down_revision = "gateway_0005"
@@ -46,9 +49,11 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("user_sessions") as batch:
         batch.create_index("ix_user_sessions_user", ["user_id"], unique=False)
+    create_audit_log()
 
 
 def downgrade() -> None:
+    drop_audit_log()
     with op.batch_alter_table("user_sessions") as batch:
         batch.drop_index("ix_user_sessions_user")
     op.drop_table("user_sessions")
