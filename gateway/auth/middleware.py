@@ -47,9 +47,8 @@ LOGIN_PATH = "/api/v1/auth/login"
 REFRESH_PATH = "/api/v1/auth/refresh"
 OIDC_LOGIN_PATH = "/api/v1/auth/oidc/login"
 OIDC_CALLBACK_PATH = "/api/v1/auth/oidc/callback"
-PUBLIC_PATHS = frozenset(
-    {TOKEN_PATH, LOGIN_PATH, REFRESH_PATH, OIDC_LOGIN_PATH, OIDC_CALLBACK_PATH}
-)  # tokens
+# The endpoints that hand out tokens: outside bearer auth.
+PUBLIC_PATHS = frozenset({TOKEN_PATH, LOGIN_PATH, REFRESH_PATH, OIDC_LOGIN_PATH, OIDC_CALLBACK_PATH})
 ACTOR_PREFIX = b"x-hub-actor-"
 
 
