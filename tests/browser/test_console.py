@@ -150,8 +150,15 @@ async def test_an_access_token_about_to_expire_is_renewed_with_the_refresh_token
     nav = page.get_by_role("navigation", name="主导航")
     await nav.get_by_role("link", name="超期滞留").click()
     await expect(page.get_by_role("heading", level=1)).to_have_text("超期滞留")
-    await expect(page.locator("main")).not_to_contain_text("正在加载")  # its calls have been answered
-    after = await page.evaluate(read)
+
+    async def stored() -> dict[str, Any]:
+        found: dict[str, Any] = await page.evaluate(read)
+        return found
+
+    after = await eventually(
+        stored, until=lambda now: now["token"] != before["token"], what="a renewed token"
+    )
+    await expect(page.locator("main")).not_to_contain_text("正在加载")
     assert after["token"] != before["token"] and after["refreshToken"] != before["refreshToken"]
     assert after["expiresAt"] > before["expiresAt"] - 1000
     async with httpx.AsyncClient(base_url=console_hub.gateway) as http:  # the old refresh token is used up
