@@ -211,6 +211,13 @@ async def test_refresh_rotates_and_a_reused_refresh_token_revokes_the_whole_sess
     # A new sign-in is a new session, untouched by the old one's fate.
     again = (await login(hub.gateway, "wang.centre")).json()
     assert (await me(hub.gateway, again["access_token"])).status_code == 200
+    # Two refreshes with one token at the same instant: exactly one wins the rotation, and the other
+    # is taken for a copy, so the session ends for both.
+    racing = await asyncio.gather(*(refresh(hub.gateway, again["refresh_token"]) for _ in range(2)))
+    assert sorted(r.status_code for r in racing) == [200, 401]
+    winner = next(r for r in racing if r.status_code == 200).json()
+    assert_problem(await me(hub.gateway, winner["access_token"]), 401, "/invalid-token")
+
     actions = [(action, detail.get("session_id")) for action, _, _, detail in await account_events(hub)]
     session_id = next(sid for action, sid in actions if action == "account.login")
     assert ("session.refresh_reuse", session_id) in actions
