@@ -9,6 +9,7 @@ from gateway import adapters, console
 from gateway.auth import wiring as auth
 from gateway.open311 import routes as open311
 from gateway.ops import dead_letters, metrics
+from gateway.routes import accounts as account_routes
 from gateway.routes import auth as token_route
 from gateway.routes.forwarding import build_router
 from gateway.routes.table import ROUTES
@@ -31,7 +32,12 @@ def bootstrap(settings: GatewaySettings) -> FastAPI:
     client = httpx.AsyncClient(limits=httpx.Limits(keepalive_expiry=2.0))
     app = create_service_app(
         runtime,
-        [build_router(ROUTES), token_route.router, open311.router],  # /api/v1 (the route table), /open311/v2
+        [
+            build_router(ROUTES),
+            token_route.router,
+            account_routes.router,
+            open311.router,
+        ],  # /api/v1, /open311/v2
         title="综治中心事项流转平台 API (Referral hub)",
         on_stop=[client.aclose],
     )

@@ -17,7 +17,7 @@ from urllib.parse import unquote
 
 from fastapi import Request
 
-from hub.credentials import Principal
+from hub.credentials import KINDS, Principal
 from hub.problems import Problem
 
 GATEWAY = Principal(kind="system", id="gateway", role="centre")
@@ -49,8 +49,9 @@ def principal_of(request: Request) -> Principal:
         raise Problem(401, "未认证", "请先用 POST /api/v1/auth/token 换取令牌", type_="unauthenticated")
     role = (_header(request, "x-hub-actor-role", 32) or "centre").lower()
     name = _header(request, "x-hub-actor-name", 300)
+    kind = _header(request, "x-hub-actor-kind", 16)
     return Principal(
-        kind="user" if name else "client",
+        kind=kind if kind in KINDS else ("user" if name else "client"),  # type: ignore[arg-type]
         id=_header(request, "x-hub-actor-id", 64) or "",
         role=role,
         name=unquote(name)[:100] if name else None,

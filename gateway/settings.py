@@ -124,6 +124,39 @@ class GatewaySettings(Settings):
         description="Secret in the SMS provider's push URLs (/adapters/sms/receipts|inbound?token=…): "
         "the provider's pushes carry no signature",
     )
+    # Named accounts (gateway/accounts/, docs/decisions/0010-named-accounts.md).
+    access_token_ttl_s: int = Field(
+        default=600, ge=30, le=3600, description="Lifetime of a person's access token (seconds)"
+    )
+    refresh_token_ttl_s: int = Field(
+        default=43200, ge=300, le=30 * 86400, description="Lifetime of a person's refresh token (seconds)"
+    )
+    login_max_failures: int = Field(
+        default=5, ge=1, le=100, description="Failed logins in a row after which an account is locked"
+    )
+    login_lockout_minutes: int = Field(
+        default=15, ge=1, le=1440, description="How long an account stays locked after too many failures"
+    )
+    login_attempts_per_minute: int = Field(
+        default=10, ge=1, description="Login attempts per minute for one username from one client address"
+    )
+    user_rate_limit_per_minute: int = Field(
+        default=600, ge=1, description="API requests per minute of one signed-in person"
+    )
+    # Optional sign-in through an identity provider (统一身份认证, OpenID Connect; gateway/accounts/oidc.py).
+    oidc_issuer: str | None = Field(
+        default=None, description="The OpenID provider's issuer URL; unset: no OIDC sign-in"
+    )
+    oidc_client_id: str = Field(default="referral-hub", description="The hub's client id at the provider")
+    oidc_client_secret: str = Field(default="", description="The hub's client secret at the provider")
+    oidc_redirect_uri: str | None = Field(
+        default=None,
+        description="Our callback as registered at the provider: https://…/api/v1/auth/oidc/callback",
+    )
+    oidc_username_claim: str = Field(
+        default="preferred_username", description="The ID token claim that names the hub account (username)"
+    )
+    oidc_scopes: str = Field(default="openid profile", description="Scopes asked of the provider")
     auth_required: bool = Field(
         default=True,
         description="Require a bearer token on /api/v1 (false trusts client-sent actor headers: dev and tests only)",
@@ -134,6 +167,12 @@ class GatewaySettings(Settings):
     def _signing_key_is_ed25519(cls, value: str) -> str:
         public_key_of(value)  # ValueError names what is wrong
         return value
+
+    @model_validator(mode="after")
+    def _oidc_needs_its_client(self) -> GatewaySettings:
+        if self.oidc_issuer and not (self.oidc_redirect_uri and self.oidc_client_secret):
+            raise ValueError("HUB_OIDC_ISSUER needs HUB_OIDC_REDIRECT_URI and HUB_OIDC_CLIENT_SECRET as well")
+        return self
 
     @model_validator(mode="after")
     def _refuse_an_open_api_in_production(self) -> GatewaySettings:

@@ -1,4 +1,5 @@
-"""The gateway's own tables: the case timeline projection and the kit's tables."""
+"""The gateway's own tables: the case timeline projection, API clients, named accounts and their
+sessions, the adapters' ledgers, the audit log of account events, and the kit's tables."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from sqlalchemy import (
     text,
 )
 
+from hub.audit import define_audit_table
 from hub.messaging.tables import BigId, define_kit_tables
 from hub.utc import UtcDateTime
 
@@ -54,6 +56,46 @@ clients = Table(
     Column("created_at", UtcDateTime(), nullable=False),
     Column("disabled", Boolean, nullable=False, server_default=false()),
 )
+
+# Named accounts (people: centre staff, departments, ops, supervisors; gateway/accounts/). The password
+# is kept only as an argon2id hash; the username is stored lower-case (unique, case-insensitive).
+users = Table(
+    "users",
+    metadata,
+    Column("user_id", String(36), primary_key=True),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("display_name", String(50), nullable=False),  # personal data: never logged
+    Column("role", String(16), nullable=False),  # centre | department | ops | supervisor
+    Column("centre", String(12), nullable=False),  # the centre's area code (6 or 12 digits)
+    Column("department", String(100)),  # the department code, for role department
+    Column("password_hash", String(255), nullable=False),
+    Column("disabled", Boolean, nullable=False, server_default=false()),
+    Column("failed_attempts", Integer, nullable=False, server_default="0"),
+    Column("locked_until", UtcDateTime()),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+# One row per sign-in (a refresh-token family). Every request with a user's access token reads its row
+# by primary key, joined to the user's (gateway/accounts/sessions.py): a revoked session or a disabled
+# user is refused at once on every replica. `generation` is the number of the one live refresh token.
+user_sessions = Table(
+    "user_sessions",
+    metadata,
+    Column("session_id", String(32), primary_key=True),
+    Column("user_id", String(36), nullable=False),
+    Column("generation", Integer, nullable=False, server_default="0"),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("refreshed_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),  # when the current refresh token expires
+    Column("revoked_at", UtcDateTime()),
+    Column("revoked_reason", String(32)),  # logout | disabled | password_reset | refresh_reuse
+    Index("ix_user_sessions_user", "user_id"),
+)
+
+# The hash-chained audit log (hub/audit.py) of account events: sign-ins, failures, lockouts, sign-outs,
+# refresh-token reuse, and `hub users` changes. Ids and codes only; never a name or a password.
+audit_log = define_audit_table(metadata)
 
 # Cases filed through Open311 (gateway/open311): what an Open311 client may list and follow.
 open311_requests = Table(

@@ -14,7 +14,7 @@ import typer
 
 from gateway.settings import GatewaySettings
 from hub.config import SERVICES, Settings
-from hubcli import audit, calendar, clients, keys, ops, setup, sync
+from hubcli import audit, calendar, clients, keys, ops, setup, sync, users
 from hubcli.terminal import console, read_settings
 
 app = typer.Typer(help="综治中心事项流转平台 — the referral hub.", no_args_is_help=True, add_completion=False)
@@ -22,6 +22,7 @@ sim_app = typer.Typer(help="Loopback simulators of external systems.", no_args_i
 app.add_typer(sim_app, name="sim")
 app.add_typer(audit.app)  # `hub audit verify`, `hub pii rotate`
 app.add_typer(clients.app, name="clients")  # `hub clients create`
+app.add_typer(users.app, name="users")  # `hub users create USERNAME --role … --centre …`
 app.add_typer(sync.app, name="sync")  # `hub sync reconcile|backfill`
 app.add_typer(calendar.app, name="calendar")  # `hub calendar load FILE`
 app.add_typer(keys.app, name="keys")  # `hub keys internal`

@@ -2,7 +2,8 @@
 the check of presented credentials (token endpoint, Open311 `api_key`).
 
 A client has a role — centre, department (bound to one department code), adapter (bound to one
-external system) or ops — a rate limit, and can be disabled: a disabled client gets no new token.
+external system) or ops — a rate limit, and can be disabled: a disabled client gets no new token, and
+the tokens it holds are refused on their next request (gateway/accounts/sessions.py `LiveCheck`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from gateway.auth.roles import ROLES, SYSTEMS
+from gateway.auth.roles import CLIENT_ROLES, SYSTEMS
 from gateway.tables import clients
 from hub.credentials import Principal, PrincipalKind
 from hub.db import Database
@@ -33,7 +34,9 @@ DEPARTMENT_CODE = re.compile(r"^[\w.@:\-]{1,100}$")
 @dataclass(frozen=True)
 class Identity:
     """Who authenticated at the edge. `client_id` is the API client's id, or a person's user id when
-    `kind` is "user" (then `name` is their display name and `centre` the area code of their centre)."""
+    `kind` is "user" (then `name` is their display name, `centre` the area code of their centre and
+    `session_id` their sign-in session); kind "system" is a token minted beside the hub with its
+    secret (`hubcli.clients.local_token`), naming no stored client."""
 
     client_id: str
     role: str
@@ -43,6 +46,7 @@ class Identity:
     kind: PrincipalKind = "client"
     name: str | None = None
     centre: str | None = None
+    session_id: str | None = None  # a person's sign-in session (gateway/accounts/sessions.py)
 
     def principal(self) -> Principal:
         """The principal the gateway vouches for to the services (hub/credentials.py)."""
@@ -98,8 +102,8 @@ def verify_secret(secret: str, stored: str) -> bool:
 
 
 def validate_client_fields(role: str, department: str | None, system: str | None) -> None:
-    if role not in ROLES:
-        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    if role not in CLIENT_ROLES:
+        raise ValueError(f"role must be one of {', '.join(CLIENT_ROLES)}")
     if role == "department":
         if not department or not DEPARTMENT_CODE.match(department):
             raise ValueError("a department client needs --department CODE (letters, digits, . @ : - _)")
@@ -152,9 +156,10 @@ async def set_disabled(db: Database, client_id: str, disabled: bool = True) -> b
 
 
 class ClientAuthenticator:
-    """Checks client credentials against the table. A successful check is remembered for a minute
-    (keyed by a hash of the presented secret), so a busy Open311 client does not pay scrypt on
-    every request; at most two scrypt checks run at once, off the event loop."""
+    """Checks client credentials against the table. A successful scrypt check is remembered for a
+    minute (keyed by a hash of the presented secret), so a busy Open311 client does not pay scrypt on
+    every request; the row itself (disabled?) is read every time, by primary key, so a client
+    disabled on any replica is refused at once. At most two scrypt checks run at once, off the loop."""
 
     def __init__(self, db: Database, *, cache_s: float = 60.0) -> None:
         self.db = db
@@ -164,13 +169,13 @@ class ClientAuthenticator:
 
     async def authenticate(self, client_id: str, secret: str) -> Identity | None:
         key = (client_id, hashlib.sha256(secret.encode()).digest())
-        cached = self._cache.get(key)
-        if cached and cached[1] > time.monotonic():
-            return cached[0]
         async with self.db.sessions() as session:
             row = (await session.execute(select(clients).where(clients.c.client_id == client_id))).first()
         if row is None or row.disabled:
             return None
+        cached = self._cache.get(key)
+        if cached and cached[1] > time.monotonic():
+            return cached[0]
         async with self._kdf_slots:
             ok = await asyncio.to_thread(verify_secret, secret, row.secret_hash)
         if not ok:

@@ -1,12 +1,17 @@
-"""The ASGI middleware that guards every `/api/v1/*` route except the token endpoint.
+"""The ASGI middleware that guards every `/api/v1/*` route except those handing out tokens (the token
+endpoint, login and refresh).
 
 In order: a path with characters no resource has is 404; a missing, invalid or expired bearer token
-is 401 (with `WWW-Authenticate`); the per-client rate limit is 429 (with `Retry-After`); the route ×
+is 401 (with `WWW-Authenticate`); so is a token whose person's session was revoked (logout, reuse of a
+refresh token, password reset), whose person or API client was disabled — one primary-key read per
+request against the shared database (`live`, gateway/accounts/sessions.py), so revocation is at
+once on every replica; the per-client rate limit is 429 (with `Retry-After`); the route ×
 role table (gateway/authorization.py) is 404 for a path that is no route and 403 for a role the
 route does not name; an adapter's case body is checked for its channel (gateway/auth/scoping.py).
 Then it **replaces** any `X-Hub-Actor-*` header the client sent with the token's identity, so route
-handlers see only who authenticated; the services behind see none of these headers, only the internal
-credential the gateway mints from the identity (gateway/principals.py, gateway/upstream.py).
+handlers see only who authenticated (role, id, department, system, the kind of principal and, for a
+person, their centre and display name); the services behind see none of these headers, only the
+internal credential the gateway mints from the identity (gateway/principals.py, gateway/upstream.py).
 
 `required=False` (HUB_AUTH_REQUIRED=false: development and tests only; production refuses it) lets
 requests without a token through untouched, trusting the actor headers they carry (the gateway mints
@@ -19,9 +24,11 @@ from __future__ import annotations
 
 import unicodedata
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 from fastapi.responses import JSONResponse
 from opentelemetry import trace
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.auth.answers import problem_json, unauthenticated
@@ -32,10 +39,17 @@ from gateway.auth.tokens import TokenError, TokenIssuer
 from gateway.ratelimit import RateLimiter
 
 if TYPE_CHECKING:  # gateway.authorization reads the roles from this package
+    from gateway.accounts.sessions import LiveCheck
     from gateway.authorization import Permissions
 
 API_PREFIX = "/api/v1/"
 TOKEN_PATH = "/api/v1/auth/token"  # noqa: S105 - a path, not a secret
+LOGIN_PATH = "/api/v1/auth/login"
+REFRESH_PATH = "/api/v1/auth/refresh"
+OIDC_LOGIN_PATH = "/api/v1/auth/oidc/login"
+OIDC_CALLBACK_PATH = "/api/v1/auth/oidc/callback"
+# The endpoints that hand out tokens: outside bearer auth.
+PUBLIC_PATHS = frozenset({TOKEN_PATH, LOGIN_PATH, REFRESH_PATH, OIDC_LOGIN_PATH, OIDC_CALLBACK_PATH})
 ACTOR_PREFIX = b"x-hub-actor-"
 
 
@@ -62,7 +76,7 @@ def unsafe_path(path: str) -> bool:
 
 
 def needs_bearer(path: str) -> bool:
-    return (path.startswith(API_PREFIX) or path == API_PREFIX.rstrip("/")) and path != TOKEN_PATH
+    return (path.startswith(API_PREFIX) or path == API_PREFIX.rstrip("/")) and path not in PUBLIC_PATHS
 
 
 class AuthMiddleware:
@@ -74,12 +88,14 @@ class AuthMiddleware:
         issuer: TokenIssuer,
         limiter: RateLimiter,
         required: bool,
+        live: LiveCheck | None = None,
     ) -> None:
         self.app = app
         self.permissions = permissions
         self.issuer = issuer
         self.limiter = limiter
         self.required = required
+        self.live = live  # None only on test apps without a database
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not needs_bearer(scope["path"]):
@@ -92,7 +108,7 @@ class AuthMiddleware:
         if token is None and not self.required:
             await self.app(scope, receive, send)  # development/tests: actor headers are trusted
             return
-        checked = self._check(scope, token)
+        checked = await self._check(scope, token)
         if isinstance(checked, JSONResponse):
             await checked(scope, receive, send)
             return
@@ -110,15 +126,24 @@ class AuthMiddleware:
         _set_actor(scope, identity)
         await self.app(scope, receive, send)
 
-    def _check(self, scope: Scope, token: str | None) -> JSONResponse | tuple[Identity, str | None]:
+    async def _check(self, scope: Scope, token: str | None) -> JSONResponse | tuple[Identity, str | None]:
         if token is None:
             return unauthenticated(
-                "请先用 POST /api/v1/auth/token 换取令牌，再以 Bearer 方式携带", invalid=False
+                "请先登录 (POST /api/v1/auth/login) 或用 POST /api/v1/auth/token 换取令牌，再以 Bearer 方式携带",
+                invalid=False,
             )
         try:
             identity = self.issuer.verify(token)
         except TokenError as exc:
             return unauthenticated(str(exc), invalid=True)
+        if self.live is not None:
+            try:
+                current = await self.live.current(identity)
+            except (SQLAlchemyError, OSError):
+                return problem_json(503, "服务暂不可用", "暂时无法核验令牌，请稍后重试", "unavailable")
+            if current is None:
+                return unauthenticated("令牌已撤销：会话已结束或账号已停用 (token revoked)", invalid=True)
+            identity = current
         span = trace.get_current_span()
         if span.is_recording():
             span.set_attribute("hub.client_id", identity.client_id)
@@ -166,5 +191,10 @@ def _set_actor(scope: Scope, identity: Identity) -> None:
         headers.append((b"x-hub-actor-department", identity.department.encode()))
     if identity.system:
         headers.append((b"x-hub-actor-system", identity.system.encode()))
+    headers.append((b"x-hub-actor-kind", identity.kind.encode()))
+    if identity.centre:
+        headers.append((b"x-hub-actor-centre", identity.centre.encode()))
+    if identity.name:
+        headers.append((b"x-hub-actor-name", quote(identity.name, safe="").encode()))
     scope["headers"] = headers
     scope.setdefault("state", {})["identity"] = identity

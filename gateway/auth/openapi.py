@@ -35,7 +35,8 @@ SECURITY_SCHEMES: dict[str, Any] = {
         "type": "http",
         "scheme": "bearer",
         "bearerFormat": "JWT",
-        "description": "Token from POST /api/v1/auth/token (OAuth2 client credentials)",
+        "description": "Token from POST /api/v1/auth/token (OAuth2 client credentials: systems) or "
+        "POST /api/v1/auth/login (a person; renewed with POST /api/v1/auth/refresh)",
     },
     "clientCredentials": {
         "type": "oauth2",

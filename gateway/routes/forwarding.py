@@ -25,7 +25,8 @@ from gateway.routes.spec import Route
 from gateway.upstream import Upstream
 
 ActorRole = Annotated[
-    str | None, Header(max_length=32, description="centre | department | adapter | ops (default centre)")
+    str | None,
+    Header(max_length=32, description="centre | department | adapter | ops | supervisor (default centre)"),
 ]
 ActorDepartment = Annotated[
     str | None, Header(max_length=100, description="The calling department's unit code")

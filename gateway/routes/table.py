@@ -4,25 +4,30 @@ mirrors the public one under /internal/v1/) with which typed request, or which h
 
 gateway/routes/forwarding.py builds the FastAPI routes from these rows and gateway/authorization.py
 the route × role permissions, so a route cannot exist without its roles. A path that is not here is
-not a route, and an empty `roles` closes one to everybody. The token endpoint (/api/v1/auth/token,
-gateway/routes/auth.py) is outside bearer auth and not listed.
+not a route, and an empty `roles` closes one to everybody. The endpoints that hand out tokens are outside
+bearer auth and not listed: /api/v1/auth/token (gateway/routes/auth.py), /api/v1/auth/login and
+/api/v1/auth/refresh (gateway/routes/accounts.py).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from gateway.routes import adapter_ops, cases, ops
+from gateway.auth.roles import ROLES, USER_ROLES
+from gateway.routes import accounts, adapter_ops, cases, ops
 from gateway.routes.spec import Method, Route, roles
 from hub.contracts.http import intake
 from hub.contracts.http import referral as ref
 
-CENTRE = roles("centre")
-CENTRE_OPS = roles("centre", "ops")
-CENTRE_ADAPTER = roles("centre", "adapter")
+# A supervisor (督办) may do whatever the centre may: every set naming the centre names it too.
+CENTRE = roles("centre", "supervisor")
+CENTRE_OPS = roles("centre", "supervisor", "ops")
+CENTRE_ADAPTER = roles("centre", "supervisor", "adapter")
 DEPARTMENT = roles("department")
-DEPARTMENT_CENTRE = roles("department", "centre")
-OPS_CENTRE = roles("ops", "centre")
+DEPARTMENT_CENTRE = roles("department", "centre", "supervisor")
+OPS_CENTRE = roles("ops", "centre", "supervisor")
+EVERYONE = roles(*ROLES)
+PEOPLE = roles(*USER_ROLES)
 
 CASE = "/api/v1/cases/{case_no}"
 REFERRAL = "/api/v1/referrals/{referral_id}"
@@ -53,6 +58,11 @@ feedbackType 7 with returnType)."""
 
 # fmt: off
 ROUTES: tuple[Route, ...] = (
+    # ---- who am I, and signing out (named accounts: gateway/routes/accounts.py)
+    here("/api/v1/auth/me", "get_me", "Who the bearer token speaks for (person, API client or the hub)",
+         accounts.me, "auth", EVERYONE, response=accounts.MeOut),
+    Route("POST", "/api/v1/auth/logout", "logout", "Sign out: the session's tokens are refused at once",
+          "auth", PEOPLE, handler=accounts.logout, status_code=204),
     # ---- cases: registration and 研判 (intake)
     to_intake("POST", "/api/v1/cases", "post_case", "Register a case (受理)", CENTRE_ADAPTER,
               own="adapter_channel", status_code=201, actor="none", idempotency_key=True, body=dict[str, Any],

@@ -100,14 +100,14 @@ class CaseRepliedV1(Contract):
 
 
 # --- The department workflow, callback and closure (referral dispatch issue) ----------------------
-# Every event below says who acted: `actor_role` (centre | department | adapter | ops | system) and
-# `actor_department` (a unit code for department callers), never a person. The classes above that
-# predate this section (referral.dispatched, case.dispatched, case.queued_for_dispatcher,
+# Every event below says who acted: `actor_role` (centre | department | adapter | ops | system |
+# supervisor) and `actor_department` (a unit code for department callers), never a person. The
+# classes above that predate this section (referral.dispatched, case.dispatched, case.queued_for_dispatcher,
 # referral.supervision_raised, referral.extension_decided, case.replied) are emitted with the same two
 # keys added to their data (and, where useful, `round` and `deadline_kind`): consumers ignore fields
 # they do not know.
 
-ActorRole = Literal["centre", "department", "adapter", "ops", "system"]
+ActorRole = Literal["centre", "department", "adapter", "ops", "system", "supervisor"]
 ReturnReasonCode = Literal["not_our_duty", "wrong_area", "insufficient_info", "duplicate", "other"]
 ReplyOutcome = Literal["resolved", "mediated", "partially_resolved", "unresolved", "referred_to_litigation"]
 

@@ -18,20 +18,20 @@ from hub.credential_guard import principal_of
 from hub.credentials import PrincipalKind
 from hub.problems import Problem
 
-ROLES = ("centre", "department", "adapter", "ops")
+ROLES = ("centre", "department", "adapter", "ops", "supervisor")  # supervisor (督办): as the centre
 DEFAULT_ROLE = "centre"  # registration called in-process without an actor (never over HTTP)
 
 # What each role may do in intake (API.md "Auth": ops is read-only and sees no personal data;
 # departments see personal data only where their referral needs it, which is not intake's business).
 PERMISSIONS: dict[str, frozenset[str]] = {
-    "case.register": frozenset({"centre", "adapter"}),
-    "assessment.override": frozenset({"centre"}),
-    "category.correct": frozenset({"centre"}),
-    "case.merge": frozenset({"centre"}),
-    "case.unlink": frozenset({"centre"}),
-    "case.note": frozenset({"centre", "adapter"}),
-    "personal_data.read": frozenset({"centre"}),
-    "rules.reload": frozenset({"centre"}),
+    "case.register": frozenset({"centre", "supervisor", "adapter"}),
+    "assessment.override": frozenset({"centre", "supervisor"}),
+    "category.correct": frozenset({"centre", "supervisor"}),
+    "case.merge": frozenset({"centre", "supervisor"}),
+    "case.unlink": frozenset({"centre", "supervisor"}),
+    "case.note": frozenset({"centre", "supervisor", "adapter"}),
+    "personal_data.read": frozenset({"centre", "supervisor"}),
+    "rules.reload": frozenset({"centre", "supervisor"}),
 }
 
 _WHAT = {

@@ -68,7 +68,7 @@ async def list_tasks(
             status=status,
             page=page,
             page_size=page_size,
-            with_notes=actor.role == "centre",
+            with_notes=actor.role in ("centre", "supervisor"),
         )
 
 
@@ -83,7 +83,7 @@ async def get_task(task_id: str, request: Request, actor: ActorDep) -> TaskOut:
             row,
             worklist.ctx.config.centres,
             worklist.clock(),
-            with_notes=actor.role == "centre",
+            with_notes=actor.role in ("centre", "supervisor"),
         )
 
 

@@ -4,6 +4,7 @@ department acknowledge (报到) and reply (答复) to its referral — each chan
 from __future__ import annotations
 
 import re
+import secrets
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -12,12 +13,14 @@ import httpx
 import pytest
 from playwright.async_api import Page, Route, expect
 
+from gateway.accounts.store import create_user, set_user_disabled
 from tests.browser.conftest import keep_for_docs, screenshot_path
 from tests.kit.auth import bearer, create_client, fetch_token
 from tests.kit.inprocess import InProcessHub
 from tests.kit.waiting import eventually
 
 STREET = "150203001000"
+PASSWORD = "console-test-password"
 # Obviously synthetic reporter data (a name no person has, the 13800000000 test number); the console
 # never shows the reporter, and the personal-data scan reads every log of the run.
 CASE: dict[str, Any] = {
@@ -32,18 +35,28 @@ CASE: dict[str, Any] = {
 }
 
 
-async def _login(page: Page, hub: InProcessHub, role: str, **kwargs: Any) -> None:
-    client = await create_client(hub, role, **kwargs)
+async def _login(page: Page, hub: InProcessHub, role: str, department: str | None = None) -> str:
+    """Sign a new named account of that role in through the form; its username."""
+    username = f"{role}.{secrets.token_hex(4)}"
+    await create_user(
+        hub.runtime("gateway").db,
+        username,
+        role=role,
+        centre="150203",
+        department=department,
+        password=PASSWORD,
+    )
     await page.goto(hub.gateway + "/")
     await expect(page).to_have_url(re.compile(r"/console/#/login$"))
-    # Keyboard only: the id field has focus, Tab to the secret, Enter submits.
-    await expect(page.get_by_label("客户端编号")).to_be_focused()
-    await page.keyboard.type(client.client_id)
+    # Keyboard only: the username field has focus, Tab to the password, Enter submits.
+    await expect(page.get_by_label("用户名")).to_be_focused()
+    await page.keyboard.type(username)
     await page.keyboard.press("Tab")
-    await expect(page.get_by_label("客户端密钥")).to_be_focused()
-    await page.keyboard.type(client.secret)
+    await expect(page.get_by_label("密码")).to_be_focused()
+    await page.keyboard.type(PASSWORD)
     await page.keyboard.press("Enter")
     await expect(page.get_by_role("status")).to_have_text("登录成功。")
+    return username
 
 
 async def _dispatched_case(hub: InProcessHub) -> tuple[str, dict[str, Any], dict[str, str]]:
@@ -65,10 +78,10 @@ async def _dispatched_case(hub: InProcessHub) -> tuple[str, dict[str, Any], dict
 async def test_login_shows_the_dashboard(console_hub: InProcessHub, page: Page) -> None:
     # A wrong secret is refused with the gateway's own Chinese problem title.
     await page.goto(console_hub.gateway + "/console/")
-    await page.get_by_label("客户端编号").fill("centre-0000000000000000")
-    await page.get_by_label("客户端密钥").fill("not-the-secret")
+    await page.get_by_label("用户名").fill("nobody.here")
+    await page.get_by_label("密码").fill("not-the-password")
     await page.get_by_role("button", name="登录", exact=True).click()
-    await expect(page.locator("#login-error")).to_contain_text("令牌申请失败")
+    await expect(page.locator("#login-error")).to_contain_text("登录失败：用户名或密码错误")
 
     await _login(page, console_hub, "centre")
     await expect(page).to_have_url(re.compile(r"#/dashboard$"))
@@ -102,11 +115,55 @@ async def test_login_shows_the_dashboard(console_hub: InProcessHub, page: Page) 
     await expect(page.get_by_role("status")).to_have_text("登录已过期或令牌无效，请重新登录。")
     assert await page.evaluate("sessionStorage.length") == 0
 
-    await _login(page, console_hub, "centre")
+    # A person disabled while signed in: the very next call is refused, back to the login form.
+    username = await _login(page, console_hub, "centre")
+    await set_user_disabled(console_hub.runtime("gateway").db, username)
+    await nav.get_by_role("link", name="超期滞留").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("登录工作台")
+    await expect(page.get_by_role("status")).to_have_text("登录已过期或令牌无效，请重新登录。")
+
+    # Signing out revokes the session at the gateway, not only in the tab.
+    await _login(page, console_hub, "supervisor")
+    await expect(page.locator("#who-text")).to_contain_text("督办")
+    token = await page.evaluate("JSON.parse(sessionStorage.getItem('hub.console.session')).token")
     await page.get_by_role("button", name="退出登录").click()
     await expect(page.get_by_role("heading", level=1)).to_have_text("登录工作台")
     await expect(page.get_by_role("status")).to_have_text("已退出登录。")
     assert await page.evaluate("sessionStorage.length") == 0
+
+    async def refused() -> bool:
+        async with httpx.AsyncClient(base_url=console_hub.gateway) as http:
+            return (await http.get("/api/v1/auth/me", headers=bearer(token))).status_code == 401
+
+    await eventually(refused, what="the signed-out session refused at the gateway")
+
+
+async def test_an_access_token_about_to_expire_is_renewed_with_the_refresh_token(
+    console_hub: InProcessHub, page: Page
+) -> None:
+    await _login(page, console_hub, "ops")
+    read = "JSON.parse(sessionStorage.getItem('hub.console.session'))"
+    before = await page.evaluate(read)
+    await page.evaluate(
+        f"() => sessionStorage.setItem('hub.console.session', JSON.stringify({{ ...{read}, expiresAt: Date.now() }}))"
+    )
+    nav = page.get_by_role("navigation", name="主导航")
+    await nav.get_by_role("link", name="超期滞留").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("超期滞留")
+
+    async def stored() -> dict[str, Any]:
+        found: dict[str, Any] = await page.evaluate(read)
+        return found
+
+    after = await eventually(
+        stored, until=lambda now: now["token"] != before["token"], what="a renewed token"
+    )
+    await expect(page.locator("main")).not_to_contain_text("正在加载")
+    assert after["token"] != before["token"] and after["refreshToken"] != before["refreshToken"]
+    assert after["expiresAt"] > before["expiresAt"] - 1000
+    async with httpx.AsyncClient(base_url=console_hub.gateway) as http:  # the old refresh token is used up
+        again = await http.post("/api/v1/auth/refresh", json={"refresh_token": before["refreshToken"]})
+        assert again.status_code == 401
 
 
 async def test_a_case_and_its_timeline(console_hub: InProcessHub, page: Page) -> None:

@@ -27,6 +27,7 @@ from gateway.auth import (
     set_disabled,
     verify_secret,
 )
+from gateway.auth.middleware import PUBLIC_PATHS
 from gateway.authorization import Permissions
 from gateway.ratelimit import RateLimiter
 from gateway.requestid import RequestIdMiddleware
@@ -159,11 +160,13 @@ async def test_actor_headers_sent_by_the_client_are_replaced_by_the_tokens_ident
         "x-hub-actor-role": "department",
         "x-hub-actor-id": "department-test",
         "x-hub-actor-department": "housing@150203",
+        "x-hub-actor-kind": "client",
     }
     seen = (await bare.get("/api/v1/cases/ZZ-1", headers={**forged, **bearer(ISSUE.issue(CENTRE))})).json()
     assert {k: v for k, v in seen.items() if k.startswith("x-hub-actor-")} == {
         "x-hub-actor-role": "centre",
         "x-hub-actor-id": "centre-test",
+        "x-hub-actor-kind": "client",
     }
 
 
@@ -330,7 +333,7 @@ async def test_openapi_declares_the_bearer_scheme_on_every_api_route(authed_hub:
     for path, operations in doc["paths"].items():
         for method, op in operations.items():
             secured = "security" in op
-            expected = path.startswith("/api/v1/") and path != "/api/v1/auth/token"
+            expected = path.startswith("/api/v1/") and path not in PUBLIC_PATHS  # token, login, refresh
             assert secured == expected, (method, path)
             if expected:
                 assert {"401", "403", "429"} <= set(op["responses"]), (method, path)

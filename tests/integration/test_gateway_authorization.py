@@ -10,6 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
+from gateway.accounts.store import create_user
+from gateway.auth.middleware import PUBLIC_PATHS
 from gateway.authorization import ROLES, decide
 from tests.integration.test_walking_skeleton import CASE
 from tests.kit.auth import authed_hub, bearer, create_client, fetch_token
@@ -43,6 +45,20 @@ async def _token(hub: InProcessHub, role: str, **kwargs: Any) -> dict[str, str]:
     return bearer(await fetch_token(hub.gateway, await create_client(hub, role, **kwargs)))
 
 
+async def _person(hub: InProcessHub, role: str) -> dict[str, str]:
+    """A named account's access token (supervisor is a person's role, never an API client's)."""
+    password = "matrix-test-password"
+    await create_user(
+        hub.runtime("gateway").db, f"matrix.{role}", role=role, centre="150203", password=password
+    )
+    async with httpx.AsyncClient(base_url=hub.gateway) as http:
+        answer = await http.post(
+            "/api/v1/auth/login", json={"username": f"matrix.{role}", "password": password}
+        )
+    assert answer.status_code == 200, answer.text
+    return bearer(answer.json()["access_token"])
+
+
 async def _world(hub: InProcessHub) -> World:
     centre = await _token(hub, "centre")
     async with httpx.AsyncClient(base_url=hub.gateway, headers=centre, timeout=30) as http:
@@ -59,6 +75,7 @@ async def _world(hub: InProcessHub) -> World:
     tokens = {
         "centre": centre,
         "ops": await _token(hub, "ops"),
+        "supervisor": await _person(hub, "supervisor"),
         "department": await _token(hub, "department", department=lead["department"]),
         "adapter": await _token(hub, "adapter", system="police110"),
         "other-department": await _token(hub, "department", department=OTHER_DEPARTMENT),
@@ -72,7 +89,7 @@ def _operations(doc: dict[str, Any]) -> list[tuple[str, str]]:
         (method.upper(), path)
         for path, ops in doc["paths"].items()
         for method in ops
-        if path.startswith("/api/v1/") and path != "/api/v1/auth/token"
+        if path.startswith("/api/v1/") and path not in PUBLIC_PATHS
     )
 
 
@@ -96,8 +113,9 @@ async def test_every_role_on_every_endpoint_gets_what_the_table_says(authed_hub:
     async with httpx.AsyncClient(base_url=authed_hub.gateway, timeout=30) as http:
         operations = _operations((await http.get("/openapi.json")).json())
         assert len(operations) >= 10 and ("POST", "/api/v1/cases") in operations
-        # Reads first, then writes (which may change the case): every answer is judged alone.
-        operations.sort(key=lambda op: op[0] != "GET")
+        # Reads first, then writes (which may change the case), signing out last: every answer is
+        # judged alone.
+        operations.sort(key=lambda op: (op[0] != "GET", op[1] == "/api/v1/auth/logout"))
         outcomes: list[str] = []
         for method, template in operations:
             for role in ROLES:

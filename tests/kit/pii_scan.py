@@ -12,8 +12,9 @@ from pathlib import Path
 # Digits not glued to hex/digits on either side, so trace and span ids do not match by accident.
 MOBILE = re.compile(r"(?<![0-9A-Za-z])(?:\+?86)?1[3-9]\d{9}(?![0-9A-Za-z])")
 RESIDENT_ID = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
-# Reporter names the test suite uses; a name in a log line means a reporter leaked.
-TEST_NAMES = ("王女士", "李先生", "张三", "赵六", "钱七", "测试用户甲")  # the last: tests/browser
+# Reporter names the test suite uses; a name in a log line means a reporter leaked. 测试用户甲 is
+# tests/browser's; 孙督办 a staff account's display name (tests/integration/test_accounts.py).
+TEST_NAMES = ("王女士", "李先生", "张三", "赵六", "钱七", "测试用户甲", "孙督办")
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,8 @@
-// The hub's public API as the console calls it: the bearer token from the login form, kept in
-// sessionStorage (this tab only, gone when it closes), sent on every call; problem+json errors become
-// ApiError with the gateway's Chinese title and detail. A 401 ends the session (back to login).
+// The hub's public API as the console calls it: a person signs in with a username and password
+// (POST /api/v1/auth/login); the access and refresh tokens are kept in sessionStorage (this tab only,
+// gone when it closes), the access token sent on every call and renewed shortly before it expires;
+// problem+json errors become ApiError with the gateway's Chinese title and detail. A 401 (session
+// revoked, account disabled) ends the session (back to login).
 
 const KEY = "hub.console.session";
 const listeners = new Set();
@@ -15,15 +17,24 @@ export class ApiError extends Error {
   }
 }
 
-function decodeClaims(token) {
-  try {
-    const part = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
-    const padded = part + "=".repeat((4 - (part.length % 4)) % 4);
-    const bytes = Uint8Array.from(atob(padded), (c) => c.charCodeAt(0));
-    return JSON.parse(new TextDecoder().decode(bytes));
-  } catch {
-    return {};
-  }
+// A person's session: the access token (short), the refresh token (rotating: each refresh uses it up),
+// and who they are as the login answered. Refreshes never run twice at once: the gateway takes a
+// refresh token presented a second time for a stolen copy and ends the whole session.
+function save(data) {
+  const session = {
+    token: data.access_token,
+    refreshToken: data.refresh_token,
+    expiresAt: Date.now() + (data.expires_in || 600) * 1000,
+    refreshExpiresAt: Date.now() + (data.refresh_expires_in || 0) * 1000,
+    userId: data.user.id,
+    username: data.user.username,
+    name: data.user.name,
+    role: data.user.role,
+    centre: data.user.centre,
+    department: data.user.department || null,
+  };
+  sessionStorage.setItem(KEY, JSON.stringify(session));
+  return session;
 }
 
 export function currentSession() {
@@ -33,7 +44,7 @@ export function currentSession() {
   } catch {
     saved = null;
   }
-  if (!saved || !saved.token || saved.expiresAt <= Date.now()) {
+  if (!saved || !saved.token || !saved.refreshToken || saved.refreshExpiresAt <= Date.now()) {
     if (saved) sessionStorage.removeItem(KEY);
     return null;
   }
@@ -45,7 +56,16 @@ export function onSessionEnd(listener) {
 }
 
 export function logout(reason) {
+  const session = currentSession();
   sessionStorage.removeItem(KEY);
+  if (reason === "user" && session) {
+    // Revoke the session at the gateway too (its tokens are refused from now on); best effort.
+    fetch("/api/v1/auth/logout", {
+      method: "POST",
+      credentials: "omit",
+      headers: { Authorization: `Bearer ${session.token}` },
+    }).catch(() => {});
+  }
   for (const listener of listeners) listener(reason);
 }
 
@@ -65,42 +85,51 @@ async function problemOf(response) {
   return new ApiError(response.status, title, detail, body);
 }
 
-export async function login(clientId, clientSecret) {
-  const form = new URLSearchParams({
-    grant_type: "client_credentials",
-    client_id: clientId,
-    client_secret: clientSecret,
-  });
-  let response;
+async function postJson(path, body) {
   try {
-    // credentials "omit": the 401 of a wrong secret carries `WWW-Authenticate: Basic` (RFC 6749), which
-    // would otherwise open the browser's own password dialog instead of our Chinese message.
-    response = await fetch("/api/v1/auth/token", {
+    return await fetch(path, {
       method: "POST",
       credentials: "omit",
-      headers: { "Content-Type": "application/x-www-form-urlencoded", Accept: "application/json" },
-      body: form,
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify(body),
     });
   } catch {
     throw new ApiError(0, "无法连接平台", "请检查网络或稍后重试");
   }
+}
+
+export async function login(username, password) {
+  const response = await postJson("/api/v1/auth/login", { username, password });
   if (!response.ok) throw await problemOf(response);
-  const data = await response.json();
-  const claims = decodeClaims(data.access_token);
-  const session = {
-    token: data.access_token,
-    expiresAt: Date.now() + (data.expires_in || 900) * 1000,
-    clientId: claims.sub || clientId,
-    role: claims.role || "",
-    department: claims.dept || null,
-  };
-  sessionStorage.setItem(KEY, JSON.stringify(session));
+  return save(await response.json());
+}
+
+let refreshing = null;
+
+// A new pair for the session's refresh token; null when the session is over (revoked, expired).
+function refreshSession(session) {
+  if (!refreshing) {
+    refreshing = (async () => {
+      try {
+        const response = await postJson("/api/v1/auth/refresh", { refresh_token: session.refreshToken });
+        return response.ok ? save(await response.json()) : null;
+      } finally {
+        refreshing = null;
+      }
+    })();
+  }
+  return refreshing;
+}
+
+async function liveSession() {
+  let session = currentSession();
+  if (session && session.expiresAt - 30000 <= Date.now()) session = await refreshSession(session);
   return session;
 }
 
 // GET/POST a path under /api/v1. `optional: true` turns a 404 into null (an endpoint not there yet).
 export async function api(path, { method = "GET", body, params, optional = false } = {}) {
-  const session = currentSession();
+  const session = await liveSession();
   if (!session) {
     logout("expired");
     throw new ApiError(401, "未登录", "请先登录");

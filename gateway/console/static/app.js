@@ -35,12 +35,12 @@ function quiet() {
 // ------------------------------------------------------------------ navigation by role
 
 const PAGES = [
-  { path: "dashboard", title: "工作总览", roles: ["centre", "ops"] },
-  { path: "queue", title: "调度队列", roles: ["centre"] },
-  { path: "case", title: "事项查询", roles: ["centre", "ops"] },
-  { path: "stalled", title: "超期滞留", roles: ["centre", "ops"] },
-  { path: "referrals", title: "转办事项", roles: ["centre", "department"] },
-  { path: "alerts", title: "弱信号预警", roles: ["centre", "ops"] },
+  { path: "dashboard", title: "工作总览", roles: ["centre", "supervisor", "ops"] },
+  { path: "queue", title: "调度队列", roles: ["centre", "supervisor"] },
+  { path: "case", title: "事项查询", roles: ["centre", "supervisor", "ops"] },
+  { path: "stalled", title: "超期滞留", roles: ["centre", "supervisor", "ops"] },
+  { path: "referrals", title: "转办事项", roles: ["centre", "supervisor", "department"] },
+  { path: "alerts", title: "弱信号预警", roles: ["centre", "supervisor", "ops"] },
 ];
 
 function homeOf(role) {
@@ -66,7 +66,7 @@ function drawChrome(session) {
   nav.hidden = false;
   who.hidden = false;
   const dept = session.department ? ` · ${session.department}` : "";
-  document.getElementById("who-text").textContent = `${label("role", session.role)}${dept}`;
+  document.getElementById("who-text").textContent = `${session.name} · ${label("role", session.role)}${dept}`;
 }
 
 function heading(text, ...extra) {
@@ -99,40 +99,40 @@ function loginView() {
   const form = h(
     "form",
     { class: "card login", novalidate: true, "aria-describedby": "login-help" },
-    h("p", { id: "login-help", class: "hint" }, "请输入管理员为本单位发放的客户端编号和密钥（hub clients create 生成）。"),
-    h("label", { for: "client-id" }, "客户端编号"),
-    h("input", { id: "client-id", name: "client_id", autocomplete: "username", required: true, spellcheck: "false" }),
-    h("label", { for: "client-secret" }, "客户端密钥"),
-    h("input", { id: "client-secret", name: "client_secret", type: "password", autocomplete: "current-password", required: true }),
+    h("p", { id: "login-help", class: "hint" }, "请输入管理员为您开通的用户名和密码（hub users create 生成）。"),
+    h("label", { for: "username" }, "用户名"),
+    h("input", { id: "username", name: "username", autocomplete: "username", required: true, spellcheck: "false" }),
+    h("label", { for: "password" }, "密码"),
+    h("input", { id: "password", name: "password", type: "password", autocomplete: "current-password", required: true }),
     error,
     h("button", { type: "submit", class: "primary" }, "登录"),
   );
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    const id = form.elements.client_id.value.trim();
-    const secret = form.elements.client_secret.value;
+    const id = form.elements.username.value.trim();
+    const secret = form.elements.password.value;
     if (!id || !secret) {
-      error.textContent = "请填写客户端编号和密钥。";
-      (id ? form.elements.client_secret : form.elements.client_id).focus();
+      error.textContent = "请填写用户名和密码。";
+      (id ? form.elements.password : form.elements.username).focus();
       return;
     }
     const button = form.querySelector("button");
     button.disabled = true;
     try {
       const session = await login(id, secret);
-      form.elements.client_secret.value = "";
+      form.elements.password.value = "";
       flash("登录成功。");
       location.hash = homeOf(session.role);
     } catch (err) {
       error.textContent = err.message;
-      form.elements.client_secret.focus();
+      form.elements.password.focus();
     } finally {
       button.disabled = false;
     }
   });
   append(main, [heading("登录工作台"), form]);
   if (status) say(status);
-  form.elements.client_id.focus();
+  form.elements.username.focus();
 }
 
 // ------------------------------------------------------------------ dashboard
@@ -408,7 +408,7 @@ async function caseView(caseNo) {
       ),
     ),
   );
-  if ((currentSession() || {}).role === "centre") main.append(caseActions(c));
+  if (["centre", "supervisor"].includes((currentSession() || {}).role)) main.append(caseActions(c));
 }
 
 function caseActions(c) {
