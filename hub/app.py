@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
+from hub.body_limits import BodyLimits, LimitRequestBody
 from hub.problems import install_problem_handlers
 from hub.request_guards import RefuseNulCharacters
 from hub.runtime import ServiceRuntime
@@ -23,7 +24,9 @@ def create_service_app(
     title: str,
     on_start: list[Hook] | None = None,
     on_stop: list[Hook] | None = None,
+    body_limits: BodyLimits | None = None,
 ) -> FastAPI:
+    """`body_limits`: the largest request bodies (default: HUB_MAX_BODY_BYTES on every path)."""
     configure_tracing(runtime.service, runtime.settings)
     instrument_libraries()
 
@@ -43,6 +46,8 @@ def create_service_app(
     app.state.runtime = runtime
     install_problem_handlers(app)
     app.add_middleware(RefuseNulCharacters)
+    # Outside the NUL check (which reads text bodies whole): no body is read past its limit.
+    app.add_middleware(LimitRequestBody, limits=body_limits or BodyLimits(runtime.settings.max_body_bytes))
 
     @app.get("/healthz", tags=["ops"], summary="Alive")
     async def healthz() -> dict[str, str]:
