@@ -24,7 +24,7 @@ from gateway.adapters.security import signed_headers
 from gateway.adapters.simkit import SimState
 from gateway.main import bootstrap
 from gateway.settings import GatewaySettings
-from hubcli.services import migrate_all
+from hubcli.services import HubSettings, migrate_all
 from tests.kit.infra import isolated_backends
 from tests.kit.inprocess import _serve, make_settings
 
@@ -38,7 +38,8 @@ WEBHOOK = "/adapters/hotline12345/work-orders"
 @asynccontextmanager
 async def gateway_alone(tmp_path: Path, **extra: Any) -> AsyncIterator[tuple[str, GatewaySettings]]:
     async with isolated_backends("sqlite") as (amqp_url, db_url):
-        settings = make_settings(tmp_path, amqp_url, db_url, **extra)
+        # Validated as a whole, so production's checks run on production settings.
+        settings = HubSettings(**{**make_settings(tmp_path, amqp_url, db_url).model_dump(), **extra})
         await asyncio.to_thread(migrate_all, settings)
         running = await _serve(bootstrap(settings))
         try:
