@@ -25,7 +25,9 @@ def _integer_query_parameters(spec: dict[str, Any]) -> list[tuple[str, str, str,
                 schema = parameter.get("schema", {})
                 integers = [s for s in [schema, *schema.get("anyOf", [])] if s.get("type") == "integer"]
                 if parameter["in"] == "query" and integers:
-                    found.append((method.upper(), path, parameter["name"], [s.get("maximum") for s in integers]))
+                    found.append(
+                        (method.upper(), path, parameter["name"], [s.get("maximum") for s in integers])
+                    )
     return found
 
 
@@ -40,6 +42,6 @@ def test_every_integer_query_parameter_has_a_maximum(service: str, tmp_path: Pat
     names = {name for _m, _p, name, _x in parameters}
     # The walk did find the lists (a schema shape it cannot read would pass vacuously).
     if service == "gateway":
-        assert PAGING <= names
+        assert names >= PAGING
     if service == "referral":
         assert {"page", "page_size"} <= names
