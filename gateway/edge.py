@@ -31,7 +31,6 @@ def body_limits(settings: GatewaySettings) -> BodyLimits:
         settings.max_body_bytes,
         (
             (AUTH_PREFIX, settings.auth_max_body_bytes),
-            (AUTH_PREFIX.rstrip("/"), settings.auth_max_body_bytes),
             (OPEN311_PREFIX, settings.open311_max_body_bytes),
             (ADAPTERS_PREFIX, settings.adapter_max_body_bytes),
         ),

@@ -34,9 +34,12 @@ class BodyLimits:
     prefixes: tuple[tuple[str, int], ...] = ()
 
     def for_path(self, path: str) -> int:
+        """The limit of the longest prefix matching `path`; a prefix ending in `/` names a directory
+        (`/api/v1/auth/` matches `/api/v1/auth` and below, not `/api/v1/authority`)."""
         best, limit = -1, self.default
         for prefix, value in self.prefixes:
-            if path.startswith(prefix) and len(prefix) > best:
+            matches = path.startswith(prefix) or (prefix.endswith("/") and path == prefix[:-1])
+            if matches and len(prefix) > best:
                 best, limit = len(prefix), value
         return limit
 
