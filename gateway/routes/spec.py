@@ -21,7 +21,7 @@ Method = Literal["GET", "POST"]
 # - adapter_case: an adapter acts only on cases that came from its own system (others: 404).
 Own = Literal["adapter_channel", "adapter_case"]
 # How the caller travels to the service:
-# - "none": not at all (registration: intake's default actor);
+# - "none": not at all (the case list: referral reads no actor there);
 # - "role_and_id": `X-Hub-Actor-Role`/`-Id` as the middleware set them (intake's casework);
 # - "role_and_department": `X-Hub-Actor-Role` (default centre) and `-Department`, declared as header
 #   parameters; with `actor_id`, `X-Hub-Actor-Id` too (referral, which scopes by department).
