@@ -87,14 +87,11 @@ class LimitRequestBody:
         path: str = scope.get("path", "")
         limit = self.limits.for_path(path)
         declared = _declared_length(scope)
-        if declared is not None:
-            if declared > limit:
-                await refuse(send, receive, limit, path)  # not one byte of it read
-                return
-            await self.app(scope, receive, send)  # the server delivers no more than it declared
+        if declared is not None and declared > limit:
+            await refuse(send, receive, limit, path)  # not one byte of it read
             return
-        if not _may_have_body(scope):
-            await self.app(scope, receive, send)
+        if not _is_streamed(scope):  # (a Transfer-Encoding outweighs a Content-Length: counted below)
+            await self.app(scope, receive, send)  # none, or no more than it declared
             return
         # Streamed: count as it arrives; hold at most `limit` bytes, and hand it on only once complete.
         messages: list[Message] = []
@@ -113,7 +110,7 @@ class LimitRequestBody:
         await self.app(scope, _replay(messages, receive), send)
 
 
-def _may_have_body(scope: Scope) -> bool:
+def _is_streamed(scope: Scope) -> bool:
     for name, value in scope.get("headers") or ():
         if name == b"transfer-encoding" and bytes(value).strip():
             return True
