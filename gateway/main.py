@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 from fastapi import FastAPI, Request, Response
 
-from gateway import adapters, console
+from gateway import adapters, console, edge
 from gateway.auth import wiring as auth
 from gateway.open311 import routes as open311
 from gateway.ops import dead_letters, metrics
@@ -40,6 +40,7 @@ def bootstrap(settings: GatewaySettings) -> FastAPI:
         ],  # /api/v1, /open311/v2
         title="综治中心事项流转平台 API (Referral hub)",
         on_stop=[client.aclose],
+        body_limits=edge.body_limits(settings),  # general, token endpoint, Open311, webhooks
     )
     app.state.upstream = Upstream(
         client,
@@ -51,6 +52,7 @@ def bootstrap(settings: GatewaySettings) -> FastAPI:
     adapters.install(runtime, app)  # /adapters/* webhooks, outbound sync
     auth.install(app, settings)  # bearer auth, roles, limits, ids
     console.install(app)  # /console/ web console; / → there
+    edge.install(app, settings)  # security headers, /docs and /metrics closed in production (outermost)
 
     @app.exception_handler(PassThrough)
     async def _pass_through(_request: Request, exc: PassThrough) -> Response:

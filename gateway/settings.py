@@ -174,6 +174,40 @@ class GatewaySettings(Settings):
             raise ValueError("HUB_OIDC_ISSUER needs HUB_OIDC_REDIRECT_URI and HUB_OIDC_CLIENT_SECRET as well")
         return self
 
+    # Edge limits (issue 14, docs/security.md): bodies per kind of path (the general API limit is the
+    # shared HUB_MAX_BODY_BYTES), security headers, and what production closes.
+    auth_max_body_bytes: int = Field(
+        default=8 << 10, ge=256, description="Largest body of /api/v1/auth/* (the token endpoint, login)"
+    )
+    open311_max_body_bytes: int = Field(default=64 << 10, ge=1024, description="Largest body of /open311/*")
+    adapter_max_body_bytes: int = Field(
+        default=256 << 10, ge=1024, description="Largest body of an external system's push to /adapters/*"
+    )
+    behind_tls: bool = Field(
+        default=False,
+        description="Clients reach the gateway only over TLS (a terminating proxy): send HSTS on every answer",
+    )
+    hsts_max_age_s: int = Field(default=31_536_000, ge=0, description="max-age of Strict-Transport-Security")
+    docs_enabled: bool | None = Field(
+        default=None, description="Serve /docs, /redoc and /openapi.json (unset: yes, except in production)"
+    )
+    metrics_public: bool | None = Field(
+        default=None,
+        description="Serve /metrics without a token (unset: yes, except in production)",
+    )
+    metrics_token: str | None = Field(
+        default=None,
+        description="Bearer token that opens /metrics where it is not public (unset there: /metrics is 404)",
+    )
+
+    @property
+    def docs_open(self) -> bool:
+        return self.env is not Environment.prod if self.docs_enabled is None else self.docs_enabled
+
+    @property
+    def metrics_open(self) -> bool:
+        return self.env is not Environment.prod if self.metrics_public is None else self.metrics_public
+
     @model_validator(mode="after")
     def _refuse_an_open_api_in_production(self) -> GatewaySettings:
         if self.env is Environment.prod and not self.auth_required:

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
+from hub.body_limits import BodyLimits, LimitRequestBody
 from hub.config import ServiceSettings
 from hub.credential_guard import CredentialGuard
 from hub.credentials import CredentialVerifier
@@ -26,7 +27,9 @@ def create_service_app(
     title: str,
     on_start: list[Hook] | None = None,
     on_stop: list[Hook] | None = None,
+    body_limits: BodyLimits | None = None,
 ) -> FastAPI:
+    """`body_limits`: the largest request bodies (default: HUB_MAX_BODY_BYTES on every path)."""
     configure_tracing(runtime.service, runtime.settings)
     instrument_libraries()
 
@@ -47,12 +50,15 @@ def create_service_app(
     install_problem_handlers(app)
     app.add_middleware(RefuseNulCharacters)
     if runtime.service != "gateway":
-        # Behind the gateway: only requests it vouches for (added last, so it runs first).
+        # Behind the gateway: only requests it vouches for (before any handler reads a byte).
         settings = runtime.settings
         if not isinstance(settings, ServiceSettings):
             raise TypeError(f"{runtime.service} needs ServiceSettings (HUB_INTERNAL_VERIFY_KEYS)")
         verifier = CredentialVerifier(settings.internal_verify_keys, runtime.service)
         app.add_middleware(CredentialGuard, verifier=verifier)
+    # Outermost (added last, runs first): no body is read past its limit, neither by the NUL check
+    # (which reads text bodies whole) nor by anything else.
+    app.add_middleware(LimitRequestBody, limits=body_limits or BodyLimits(runtime.settings.max_body_bytes))
 
     @app.get("/healthz", tags=["ops"], summary="Alive")
     async def healthz() -> dict[str, str]:

@@ -129,6 +129,11 @@ class Settings(BaseSettings):
     db_max_overflow: int = Field(
         default=5, ge=0, description="Extra PostgreSQL connections per process under load"
     )
+    max_body_bytes: int = Field(
+        default=1 << 20,
+        ge=1024,
+        description="Largest request body any process accepts (413 before reading more); the gateway's general API limit",
+    )
     relay_batch: int = Field(default=200, ge=1)
     relay_idle_poll_s: float = Field(default=0.5, gt=0)
     lease_s: float = Field(default=30.0, gt=0)

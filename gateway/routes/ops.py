@@ -72,7 +72,7 @@ async def get_stalled(
     department: Code | None = None,
     colour: Colour | None = None,
     street: Code | None = None,
-    min_overdue_minutes: Annotated[int | None, Query(ge=0)] = None,
+    min_overdue_minutes: Annotated[int | None, Query(ge=0, le=525_600)] = None,  # a year
     kind: Kind | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> StalledOut:

@@ -65,7 +65,7 @@ ROUTES: tuple[Route, ...] = (
           "auth", PEOPLE, handler=accounts.logout, status_code=204),
     # ---- cases: registration and 研判 (intake)
     to_intake("POST", "/api/v1/cases", "post_case", "Register a case (受理)", CENTRE_ADAPTER,
-              own="adapter_channel", status_code=201, actor="none", idempotency_key=True, body=dict[str, Any],
+              own="adapter_channel", status_code=201, idempotency_key=True, body=dict[str, Any],
               body_description="API.md: channel, request_type, title, description, …"),
     to_intake("POST", f"{CASE}/assessment", "post_assessment", "Supervisor override of the risk colour (audited)",
               CENTRE, body=intake.OverrideIn),

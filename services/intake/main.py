@@ -7,6 +7,7 @@ import functools
 from fastapi import FastAPI
 
 from hub.app import create_service_app
+from hub.body_limits import BodyLimits
 from hub.contracts.referral import CaseClosedV1, CaseReopenedV1, CaseReturnedToChannelV1, CaseWithdrawnV1
 from hub.messaging.handlers import Handlers
 from hub.runtime import ServiceRuntime
@@ -31,8 +32,16 @@ def bootstrap(settings: IntakeSettings) -> FastAPI:
     handler = functools.partial(project_case_status, rt=runtime)
     runtime.consume("intake.case-status", Handlers(dict.fromkeys(STATUS_EVENTS, handler)))
     preparer = bulk.Preparer(settings.intake_import_workers)  # bulk import's workers, ended on stop
+    # The bulk import takes up to 2000 cases in one body; every other route the general limit.
+    limits = BodyLimits(
+        settings.max_body_bytes, (("/internal/v1/cases:import", settings.intake_import_max_body_bytes),)
+    )
     app = create_service_app(
-        runtime, [api.router, ops.router, bulk.router], title="Hub intake", on_stop=[preparer.stop]
+        runtime,
+        [api.router, ops.router, bulk.router],
+        title="Hub intake",
+        on_stop=[preparer.stop],
+        body_limits=limits,
     )
     app.state.import_preparer = preparer
     app.state.assessor = assessor

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, select
 from sqlalchemy.exc import IntegrityError
 
 from hub.contracts.intake import CaseRegisteredV1, ReporterContact
@@ -19,6 +19,7 @@ from services.intake.assessment import Assessor, Candidate
 from services.intake.audit_trail import record
 from services.intake.case_columns import case_columns, phone_hash_of
 from services.intake.domain.model import CaseIn
+from services.intake.idempotency import body_digest, check_same_body, scoped_key
 from services.intake.matching import same_source
 from services.intake.numbering import next_case_no
 from services.intake.tables import cases
@@ -33,17 +34,20 @@ class Registered:
     row: Any
 
 
-async def find_existing(session: Any, case_in: CaseIn, idempotency_key: str | None) -> Any:
-    conditions = []
+async def find_existing(session: Any, case_in: CaseIn, key: str | None, digest: str | None = None) -> Any:
+    """The case this registration already made: the same channel + source_ref (whatever the body:
+    API.md), else the same caller's same Idempotency-Key (`key` scoped; 422 if the body differs)."""
     if case_in.source_ref:
-        conditions.append(
-            and_(cases.c.channel == case_in.channel.value, cases.c.source_ref == case_in.source_ref)
-        )
-    if idempotency_key:
-        conditions.append(cases.c.idempotency_key == idempotency_key)
-    if not conditions:
+        by_source = and_(cases.c.channel == case_in.channel.value, cases.c.source_ref == case_in.source_ref)
+        row = (await session.execute(select(cases).where(by_source))).first()
+        if row is not None:
+            return row
+    if not key:
         return None
-    return (await session.execute(select(cases).where(or_(*conditions)))).first()
+    row = (await session.execute(select(cases).where(cases.c.idempotency_key == key))).first()
+    if row is not None and digest is not None:
+        check_same_body(row.idempotency_body, digest, "事项登记")
+    return row
 
 
 async def register_case(
@@ -53,21 +57,27 @@ async def register_case(
     idempotency_key: str | None,
     actor: Actor | None = None,
 ) -> Registered:
+    actor = actor or Actor(DEFAULT_ROLE, kind="system")
+    key = scoped_key(actor, idempotency_key)
+    digest = body_digest(case_in.model_dump(mode="json")) if key else None
     try:
-        return await _register(
-            rt, assessor, case_in, idempotency_key, actor or Actor(DEFAULT_ROLE, kind="system")
-        )
+        return await _register(rt, assessor, case_in, key, digest, actor)
     except IntegrityError:
         # Lost a race with the same work order or key on another request: return the winner's case.
         async with rt.db.sessions() as session:
-            existing = await find_existing(session, case_in, idempotency_key)
+            existing = await find_existing(session, case_in, key, digest)
         if existing is None:
             raise
         return Registered(False, existing)
 
 
 async def _register(
-    rt: ServiceRuntime, assessor: Assessor, case_in: CaseIn, idempotency_key: str | None, actor: Actor
+    rt: ServiceRuntime,
+    assessor: Assessor,
+    case_in: CaseIn,
+    idempotency_key: str | None,
+    digest: str | None,
+    actor: Actor,
 ) -> Registered:
     now = datetime.now(UTC)
     settings = rt.settings
@@ -75,7 +85,7 @@ async def _register(
     phone_hash = phone_hash_of(settings.hash_key, case_in)
     address_key = assessor.address_key(case_in.location.address)
     async with rt.db.transaction() as session:
-        existing = await find_existing(session, case_in, idempotency_key)
+        existing = await find_existing(session, case_in, idempotency_key, digest)
         if existing is not None:
             return Registered(False, existing)
 
@@ -135,6 +145,7 @@ async def _register(
         values: dict[str, Any] = {
             "case_no": case_no,
             "idempotency_key": idempotency_key,
+            "idempotency_body": digest,
             **case_columns(
                 case_in,
                 category=category,

@@ -21,3 +21,8 @@ class IntakeSettings(ServiceSettings):
     intake_import_workers: int = Field(
         default=1, ge=0, le=8, description="Worker processes preparing bulk-import batches (0: a thread)"
     )
+    intake_import_max_body_bytes: int = Field(
+        default=32 << 20,
+        ge=1 << 20,
+        description="Largest body of the bulk import (/internal/v1/cases:import, up to 2000 cases)",
+    )

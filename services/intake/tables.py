@@ -32,7 +32,8 @@ cases = Table(
     Column("case_no", String(32), primary_key=True),
     Column("channel", String(32), nullable=False),
     Column("source_ref", String(64)),
-    Column("idempotency_key", String(128)),
+    Column("idempotency_key", String(128)),  # a digest of the caller and its key (intake/idempotency.py)
+    Column("idempotency_body", String(64)),  # a digest of the body the key was first used with
     Column("request_type", String(32), nullable=False),
     Column("category", String(64), nullable=False),
     Column("category_source", String(16), nullable=False),  # caller | classifier | dispatcher
@@ -103,7 +104,8 @@ case_notes = Table(
     Column("text", Text, nullable=False),
     Column("actor_role", String(16), nullable=False),
     Column("actor_id", String(64)),
-    Column("idempotency_key", String(128)),
+    Column("idempotency_key", String(128)),  # a digest of the caller and its key (intake/idempotency.py)
+    Column("idempotency_body", String(64)),  # a digest of the body the key was first used with
     Column("created_at", UtcDateTime(), nullable=False),
     UniqueConstraint("idempotency_key", name="uq_case_notes_idempotency_key"),
 )

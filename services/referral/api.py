@@ -17,6 +17,7 @@ from fastapi import APIRouter, Body, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.contracts.http.referral import (
+    MAX_PAGE,
     CallbackIn,
     CaseActionOut,
     CasePage,
@@ -59,7 +60,7 @@ async def list_cases(
     category: Annotated[str | None, Query(max_length=64)] = None,
     street_code: Annotated[str | None, Query(max_length=12, pattern=r"^[0-9]+$")] = None,
     overdue: bool | None = None,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     page_size: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> CasePage:
     async with runtime(request).db.sessions() as session:
@@ -204,7 +205,7 @@ async def list_referrals(
     overdue: bool | None = None,
     department: Annotated[str | None, Query(max_length=100)] = None,
     case_no: Annotated[str | None, Query(max_length=32)] = None,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     page_size: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> ReferralPage:
     async with runtime(request).db.sessions() as session:

@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from hub.contracts.http.referral import (
+    MAX_PAGE,
     CentreCasesOut,
     CentreOut,
     ResolutionLevelsOut,
@@ -57,7 +58,7 @@ async def centre_cases(
     actor: ActorDep,
     open_only: bool = True,
     colour: Annotated[str | None, Query(max_length=16)] = None,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     page_size: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> CentreCasesOut:
     actor.require("centre", "ops")

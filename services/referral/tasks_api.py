@@ -16,7 +16,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.contracts.http.referral import DoneIn, SnoozeIn, TaskOut, TaskPage, TaskResultOut
+from hub.contracts.http.referral import MAX_PAGE, DoneIn, SnoozeIn, TaskOut, TaskPage, TaskResultOut
 from hub.problems import Problem
 from services.referral import task_views
 from services.referral.edge import ActorDep, annotate, runtime, use_cases
@@ -40,7 +40,7 @@ async def list_tasks(
     include_below: bool = False,
     kind: Kind | None = None,
     status: Status | None = None,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     page_size: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> TaskPage:
     actor.require("centre", "ops")

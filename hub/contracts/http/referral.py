@@ -421,7 +421,8 @@ class TaskResultOut(BaseModel):
 
 # --- list queries (the gateway's query parameters, public names, bounds and descriptions) ----------------
 
-Page = Annotated[int, Field(ge=1)]
+MAX_PAGE = 10_000  # a page number past this is a client error (a huge one overflowed the database: 500)
+Page = Annotated[int, Field(ge=1, le=MAX_PAGE)]
 PageSize = Annotated[int, Field(ge=1, le=200)]
 
 

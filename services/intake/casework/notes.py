@@ -23,6 +23,7 @@ from services.intake.audit_trail import record
 from services.intake.casework.guards import OPEN, lock_case, reload_case
 from services.intake.casework.regrading import grade_again, override_reasons
 from services.intake.domain.pii import redact_free_text
+from services.intake.idempotency import body_digest, check_same_body, scoped_key
 from services.intake.tables import case_notes, cases
 
 
@@ -57,11 +58,13 @@ async def add_note(
                 break
             row = await lock_case(session, row.merged_into)
         case_no = row.case_no
-        if idempotency_key:
+        key = scoped_key(actor, idempotency_key)
+        digest = body_digest({"text": text}) if key else None  # another case: the 422 below
+        if key:
             earlier = (
                 await session.execute(
-                    select(case_notes.c.case_no, case_notes.c.note_no).where(
-                        case_notes.c.idempotency_key == idempotency_key
+                    select(case_notes.c.case_no, case_notes.c.note_no, case_notes.c.idempotency_body).where(
+                        case_notes.c.idempotency_key == key
                     )
                 )
             ).first()
@@ -74,6 +77,7 @@ async def add_note(
                         type_="idempotency-key-reused",
                         errors=[{"field": "Idempotency-Key", "message": "used for another case's note"}],
                     )
+                check_same_body(earlier.idempotency_body, digest or "", "备注")
                 return NoteAdded(False, earlier.note_no, row.colour, row)
         last = (
             await session.execute(
@@ -88,7 +92,8 @@ async def add_note(
                 text=text,
                 actor_role=actor.role,
                 actor_id=actor.id,
-                idempotency_key=idempotency_key,
+                idempotency_key=key,
+                idempotency_body=digest,
                 created_at=now,
             )
         )
