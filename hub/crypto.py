@@ -135,7 +135,7 @@ def check_key(suite: Suite, key_b64: str, what: str = "HUB_PII_KEY") -> bytes:
         raise ValueError(f"{what} must be base64") from None
     sizes = key_sizes(suite)
     if len(key) not in sizes:
-        need = " or ".join(str(s) for s in sizes)
+        need = " or ".join(filter(None, (", ".join(str(s) for s in sizes[:-1]), str(sizes[-1]))))
         algorithm = (
             "SM4 keys are 128 bits" if suite is Suite.national else "AES keys are 128, 192 or 256 bits"
         )

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import functools
 import importlib
+import os
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -121,10 +122,19 @@ async def _broker_ready(rt: ServiceRuntime) -> bool:
     return rt.broker_ready.is_set()
 
 
-def make_settings(data_dir: Path, amqp_url: str, database_url: str | None, **extra: Any) -> HubSettings:
+def test_crypto() -> str:
+    """The suite tests run under: HUB_TEST_CRYPTO=national runs a suite again under SM4/SM3 (`make test`
+    does so for intake and notification)."""
+    return os.environ.get("HUB_TEST_CRYPTO", "international")
+
+
+def make_settings(
+    data_dir: Path, amqp_url: str, database_url: str | None, *, crypto: str | None = None, **extra: Any
+) -> HubSettings:
     """Every service's settings in one (each bootstrap takes it as its own), on the test's backends."""
     return HubSettings(
         env=Environment.test,
+        crypto=crypto or test_crypto(),
         data_dir=data_dir,
         amqp_url=amqp_url,
         database_url=database_url,
