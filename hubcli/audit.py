@@ -106,20 +106,22 @@ def audit_verify() -> None:
     settings = _settings()
     reports = asyncio.run(verify_all(settings))
     table = RichTable(title="审计日志校验 audit log verification")
-    for column in ("service", "result", "entries", "head (seq / hash)", "first bad entry"):
+    for column in ("service", "result", "entries", "head (seq / hash)", "key segments", "first bad entry"):
         table.add_column(column)
     for report in reports:
         r = report.result
         if r is None:
-            table.add_row(report.service, "no audit log", "", "", "")
+            table.add_row(report.service, "no audit log", "", "", "", "")
         elif r.ok:
             head = f"{r.head_seq} / {r.head_hash[:16]}…" if r.head_hash else "(empty)"
-            table.add_row(report.service, "[green]ok[/green]", str(r.checked), head, "")
+            segments = " → ".join(f"v{v} {mac} from {seq}" for v, mac, seq in r.segments)
+            table.add_row(report.service, "[green]ok[/green]", str(r.checked), head, segments, "")
         else:
             table.add_row(
                 report.service,
                 "[bold red]FAILED[/bold red]",
                 str(r.checked),
+                "",
                 "",
                 f"{r.first_bad_seq}: {r.reason}",
             )

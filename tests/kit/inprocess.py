@@ -20,6 +20,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from hub.config import SERVICES, Environment
+from hub.crypto import Suite
 from hub.runtime import ServiceRuntime
 from hubcli.services import HubSettings, migrate_all
 from services.notification.sms.simulator import create_app as create_sms_simulator
@@ -122,7 +123,7 @@ async def _broker_ready(rt: ServiceRuntime) -> bool:
     return rt.broker_ready.is_set()
 
 
-def test_crypto() -> str:
+def crypto_under_test() -> str:
     """The suite tests run under: HUB_TEST_CRYPTO=national runs a suite again under SM4/SM3 (`make test`
     does so for intake and notification)."""
     return os.environ.get("HUB_TEST_CRYPTO", "international")
@@ -134,7 +135,7 @@ def make_settings(
     """Every service's settings in one (each bootstrap takes it as its own), on the test's backends."""
     return HubSettings(
         env=Environment.test,
-        crypto=crypto or test_crypto(),
+        crypto=Suite(crypto or crypto_under_test()),
         data_dir=data_dir,
         amqp_url=amqp_url,
         database_url=database_url,
