@@ -156,7 +156,7 @@ class Rotation:
         stats = TableRotation(table.name, columns)
         pk = next(iter(table.primary_key.columns))
         hashed = {c: f for c, f in HASHED_FROM.get((service, table.name), {}).items() if c in table.c}
-        extra = [table.c[c] for c in ("department", "recipient_kind") if c in table.c and hashed]
+        extra = [table.c[c] for c in ("department", "recipient_kind", "dedup_key") if c in table.c and hashed]
         wanted = [pk, *(table.c[c] for c in columns), *(table.c[c] for c in hashed), *extra]
         total = await _count(db, table)
         last: Any = None
@@ -205,7 +205,7 @@ class Rotation:
             if self.cipher.needs_rotation(token):
                 new_values[name] = self.cipher.encrypt(plain[name], aad=aad) or ""
                 guards.append(table.c[name] == token)  # unchanged since read, or leave it be
-        values = len(new_values)
+        values, hashes = len(new_values), 0
         for column, source in hashed.items():
             if not opened_all:
                 break
@@ -217,12 +217,16 @@ class Rotation:
                 self._learn_phone(row[column], new_hash)
             if row[column] != new_hash:
                 new_values[column] = new_hash
+                hashes += 1
                 guards.append(table.c[column] == row[column])
+                dedup = row.get("dedup_key")
+                if dedup and row[column] and f":{row[column]}:" in dedup:  # a delivery's once-only key
+                    new_values["dedup_key"] = dedup.replace(f":{row[column]}:", f":{new_hash}:")
         if not new_values:
             return
         stats.rows += 1
         stats.values += values
-        stats.hashes += len(new_values) - values
+        stats.hashes += hashes
         if not self.dry_run:
             await session.execute(update(table).where(and_(*guards)).values(**new_values))
 

@@ -25,7 +25,7 @@ from hubcli.audit import rotate_all, verify_all
 from services.intake.case_columns import reporter_aad
 from services.intake.tables import cases
 from services.notification.ledger import opted_out
-from services.notification.tables import contacts
+from services.notification.tables import contacts, deliveries, delivery_aad
 from services.referral.tables import signal_sightings
 from tests.integration.test_intake_service import (
     PHONE,
@@ -169,6 +169,18 @@ async def test_rotating_both_keys_keeps_data_lookups_and_the_audit_chain(
             assert await _sighting_key(hub, original) == reporter_key(after.hash_key, new_phone_hash)
             async with hub.runtime("notification").db.sessions() as session:
                 assert await opted_out(session, [new_phone_hash]) == {new_phone_hash}
+                to_citizen = list(
+                    await session.execute(
+                        select(deliveries).where(
+                            deliveries.c.case_no == original, deliveries.c.recipient_kind == "citizen"
+                        )
+                    )
+                )
+            for delivery in to_citizen:  # rate limits and once-only keys follow the phone's new hash
+                assert (
+                    delivery.recipient_hash == new_phone_hash and f":{new_phone_hash}:" in delivery.dedup_key
+                )
+                assert only_new.decrypt(delivery.recipient_enc, aad=delivery_aad(delivery.id)) == E164
 
             # The same reporter again, elsewhere in the city: found by the rotated phone hash.
             again = await register(
