@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from hub import audit
 from hub.config import SERVICES, ServiceName, Settings
 from hub.db import Database, create_engine_for
+from hubcli.pii_dead_letters import rotate_dead_letters
 from hubcli.pii_rotation import (
     ORDER,
     ROTATION_ACTOR,
@@ -154,18 +155,34 @@ async def rotate_service(
 
 
 async def rotate_all(
-    settings: Settings, *, dry_run: bool = False, batch: int = 500, progress: ProgressFn | None = None
+    settings: Settings,
+    *,
+    dry_run: bool = False,
+    batch: int = 500,
+    progress: ProgressFn | None = None,
+    queues: bool = True,
 ) -> list[ServiceRotation]:
-    """Every service, intake first (what it learns maps the hashes others keep without plaintext)."""
+    """Every service, intake first (what it learns maps the hashes others keep without plaintext), then
+    the dead-letter queues (`queues`; the broker must be reachable)."""
     rotation = Rotation(settings, dry_run=dry_run, batch=batch, progress=progress or _no_progress)
     by_service = {s: await rotate_service(settings, s, rotation=rotation) for s in ORDER}
-    return [by_service[s] for s in SERVICES]
+    reports = [by_service[s] for s in SERVICES]
+    if queues:
+        from gateway.ops.dead_letters import WATCHED_QUEUES
+
+        reports.append(
+            ServiceRotation("broker", [await rotate_dead_letters(rotation, settings, WATCHED_QUEUES)])
+        )
+    return reports
 
 
 @pii_app.command("rotate")
 def pii_rotate(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Count only, change nothing")] = False,
     batch: Annotated[int, typer.Option(min=1, help="Rows per transaction")] = 500,
+    skip_queues: Annotated[
+        bool, typer.Option("--skip-queues", help="Leave the dead-letter queues (broker unreachable)")
+    ] = False,
 ) -> None:
     """Re-encrypt personal data (tables, outbox copies) under HUB_PII_KEY in the HUB_CRYPTO suite, bound
     to each row; recompute keyed hashes with HUB_HASH_KEY (docs/cryptography.md "Rotation")."""
@@ -184,7 +201,9 @@ def pii_rotate(
                 tasks[label] = bar.add_task(label, total=total)
             bar.update(tasks[label], completed=done, total=total)
 
-        reports = asyncio.run(rotate_all(settings, dry_run=dry_run, batch=batch, progress=advance))
+        reports = asyncio.run(
+            rotate_all(settings, dry_run=dry_run, batch=batch, progress=advance, queues=not skip_queues)
+        )
     table = RichTable(title="个人信息密钥轮换 personal-data key rotation" + (" (dry run)" if dry_run else ""))
     for column in ("service", "table", "fields", "rows", "values", "hashes", "undecryptable", "unmapped"):
         table.add_column(column)

@@ -277,7 +277,7 @@ class Rotation:
                     if not isinstance(data, dict):
                         continue
                     before = (stats.values, stats.hashes)
-                    self._event_data(row.type, row.subject, data, "", stats)
+                    self.event_data(row.type, row.subject, data, "", stats)
                     if (stats.values, stats.hashes) == before:
                         continue
                     stats.rows += 1
@@ -293,14 +293,14 @@ class Rotation:
                 return stats
             last = rows[-1].id
 
-    def _event_data(
+    def event_data(
         self, type_: str, subject: str | None, data: dict[str, Any], at: str, stats: TableRotation
     ) -> None:
         for name in list(data):
             value = data[name]
             path = f"{at}{name}"
             if isinstance(value, dict):
-                self._event_data(type_, subject, value, f"{path}.", stats)
+                self.event_data(type_, subject, value, f"{path}.", stats)
             elif name == "reporter_key" and isinstance(value, str) and value in self.learnt.reporter_keys:
                 data[name] = self.learnt.reporter_keys[value]
                 stats.hashes += 1

@@ -10,9 +10,13 @@
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+import aio_pika
 import httpx
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -20,7 +24,9 @@ from sqlalchemy import select, update
 
 from hub import audit
 from hub.config import Settings
+from hub.contracts.intake import CaseRegisteredV1, ReporterContact, reporter_phone_aad
 from hub.crypto import FieldCipher, Suite, keyed_hash, reporter_key
+from hub.messaging.envelope import Event
 from hubcli.audit import rotate_all, verify_all
 from services.intake.case_columns import reporter_aad
 from services.intake.tables import cases
@@ -97,6 +103,52 @@ async def test_a_phone_copied_to_another_case_does_not_decrypt(national_hub: InP
     assert_chain_ok(await audit_entries(hub), hub)
 
 
+DLQ = "notification.events.dlq"
+
+
+def _registered_event(hub: InProcessHub, case_no: str) -> bytes:
+    data = CaseRegisteredV1(
+        case_no=case_no,
+        channel="window",
+        request_type="complaint",
+        category="noise",
+        title="夜间施工噪声扰民",
+        colour="blue",
+        response_level="immediate",
+        registered_at=datetime.now(UTC),
+        reporter=ReporterContact(
+            phone_enc=hub.runtime("intake").cipher.encrypt(E164, aad=reporter_phone_aad(case_no)),
+            phone_hash=keyed_hash(hub.settings.hash_key, E164),
+            sms_capable=True,
+        ),
+    )
+    return Event(
+        type=data.TYPE, source="hub/intake", subject=case_no, data=data.model_dump(mode="json")
+    ).to_json()
+
+
+async def _dead_letter(settings: Settings, body: bytes) -> None:
+    connection = await aio_pika.connect(settings.amqp_url)
+    try:
+        channel = await connection.channel(publisher_confirms=True)
+        await channel.default_exchange.publish(aio_pika.Message(body, message_id="dead-1"), routing_key=DLQ)
+    finally:
+        await connection.close()
+
+
+async def _take_dead_letter(settings: Settings) -> dict[str, Any]:
+    connection = await aio_pika.connect(settings.amqp_url)
+    try:
+        channel = await connection.channel()
+        queue = await channel.declare_queue(DLQ, passive=True)
+        message = await queue.get(no_ack=True)
+        assert message.message_id == "dead-1"
+        event: dict[str, Any] = json.loads(message.body)
+        return event
+    finally:
+        await connection.close()
+
+
 async def _contact_hash(settings: InProcessHub, case_no: str) -> str | None:
     async with settings.runtime("notification").db.sessions() as session:
         return (
@@ -129,6 +181,8 @@ async def test_rotating_both_keys_keeps_data_lookups_and_the_audit_chain(
             await eventually(lambda: _contact_hash(hub, original), what="notification's contact")
             await eventually(lambda: _sighting_key(hub, original), what="referral's sighting")
             await wait_quiescent(before)
+            # An event that was dead-lettered: its copy of the phone lives only in the broker.
+            await _dead_letter(before, _registered_event(hub, "ZZ-20261122-900009"))
 
         after = make_settings(
             tmp_path,
@@ -195,4 +249,10 @@ async def test_rotating_both_keys_keeps_data_lookups_and_the_audit_chain(
             assert_chain_ok(await audit_entries(hub), hub)
             assert (await audit_entries(hub))[-1].key_version == 2
         assert all(v.ok for v in await verify_all(after))
+        event = await _take_dead_letter(after)
+        assert event["data"]["reporter"]["phone_enc"].startswith("v2.sm4gcm.")
+        aad = reporter_phone_aad("ZZ-20261122-900009")
+        assert only_new.decrypt(event["data"]["reporter"]["phone_enc"], aad=aad) == E164
+        assert event["data"]["reporter"]["phone_hash"] == new_phone_hash
+        assert tables[("broker", "dead-letter queues")].values == 1
         assert audit.verify([], after.hash_key).ok

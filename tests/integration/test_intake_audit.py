@@ -33,6 +33,7 @@ def cli_env(hub: InProcessHub, **extra: str) -> dict[str, str | None]:
     return {
         "HUB_DATA_DIR": str(settings.data_dir),
         "HUB_DATABASE_URL": settings.database_url,
+        "HUB_AMQP_URL": settings.amqp_url,
         "HUB_HASH_KEY": settings.hash_key,
         "HUB_PII_KEY": settings.pii_key,
         "HUB_CRYPTO": settings.crypto.value,
