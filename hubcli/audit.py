@@ -233,8 +233,8 @@ def pii_rotate(
             "seen in a case) could not be mapped to the new hash key: they no longer match[/yellow]"
         )
     console().print(
-        "Values re-encrypted; old keys not needed by these tables any more (dead-letter queues aside: "
-        "docs/cryptography.md)."
+        "Values re-encrypted; old keys not needed by these tables any more"
+        + (" (dead-letter queues skipped: docs/cryptography.md)." if skip_queues else ".")
         if not dry_run
         else ""
     )

@@ -14,9 +14,7 @@ the plaintext):
 4. Copies inside events: every outbox row's `*_enc` fields (bound to `event_aad(type, subject,
    path)`), their `*_hash` siblings and `reporter_key` are rewritten alike.
 
-Dead-lettered messages are not in any table (gateway's `dead_letters` keeps ids and reasons only; the
-message itself stays in RabbitMQ's `<queue>.dlq`): keep a retired key in HUB_PII_OLD_KEYS until those
-queues are replayed or purged (docs/cryptography.md).
+5. The dead-letter queues' copies: hubcli/pii_dead_letters.py, with the same `event_data`.
 
 Each row is updated only if its values are unchanged since read (a concurrent writer wins), and each
 batch is one transaction, so the command can be stopped and run again.
