@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test lint typecheck unit integration bench clean
+.PHONY: setup run test test-national lint typecheck unit integration bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (found %s)" % sys.version.split()[0])'
@@ -27,7 +27,14 @@ test: setup
 	bash scripts/ensure-services
 	$(MAKE) lint typecheck
 	$(BIN)/pytest -q -n $(TEST_WORKERS) -m "not chaos" --durations=20
+	$(MAKE) test-national
 	$(BIN)/pytest -q -m chaos --durations=5
+
+## The intake and notification suites again under national cryptography (SM4-GCM, HMAC-SM3): the suites
+## that encrypt, hash and reveal personal data (docs/cryptography.md).
+NATIONAL_SUITE := tests/unit/intake tests/unit/notification tests/integration/test_intake_*.py tests/integration/test_notification_*.py
+test-national: setup
+	HUB_TEST_CRYPTO=national $(BIN)/pytest -q -n $(TEST_WORKERS) -m "not chaos" -p no:randomly $(NATIONAL_SUITE)
 
 lint: setup
 	$(BIN)/ruff check .

@@ -4,16 +4,27 @@ Every service that changes state or reads personal data adds `define_audit_table
 own metadata and calls `append(...)` inside the transaction of the change, so the entry commits (or
 rolls back) with it. Each entry carries
 
-    hash = HMAC-SHA256(HUB_HASH_KEY, "hub-audit-v1" \\n prev_hash \\n canonical JSON of the entry)
+    hash = HMAC(key of version v, "hub-audit-v1" \\n prev_hash \\n canonical JSON of the entry)
 
-where the entry is (at, actor_role, actor_id, action, case_no, detail; and actor_kind and
-actor_name when set) and prev_hash is the hash of the entry before it (64 zeros for the first).
+where the entry is (at, actor_role, actor_id, action, case_no, detail), prev_hash is the hash of
+the entry before it (64 zeros for the first), the HMAC is HMAC-SHA256 or HMAC-SM3 (`HUB_CRYPTO`), and
+each row records which: `key_version` and `mac`. `verify(rows, key)` walks the chain in `seq` order
+and names the first entry that was changed, removed or moved.
+
+Versioned chain keys (docs/cryptography.md "Rotation"): the key passed in is `settings.hash_key`, a
+`hub.crypto.HashKey` that carries its suite, its version (`HUB_HASH_KEY_VERSION`) and the retired
+versions (`HUB_HASH_OLD_KEYS`, "version:key"). Appending uses the current version; verifying uses
+each row's own version. Rotating the hash key therefore starts a new segment of the same chain (the
+first entry under the new key links to the last one under the old) without rewriting history, as
+long as the old version stays configured for verification. Versions never go back along the chain:
+an entry under a retired version after a newer one is reported (a leaked old key cannot extend the
+log). A plain `str` key means version 1, HMAC-SHA256 (entries from before versions).
 
 Who acted: `actor_kind` is user (a named person: `actor_id` their user id, `actor_name` their display
 name), client (an API client) or system (an external system through its adapter, or the hub's own
-work); NULL in entries written before it was recorded, which hash as they always did. A display name
-is staff's personal data: it is in the audit log for the audit, never in logs, spans or metric labels. `verify(rows, key)` walks the chain in `seq` order and
-names the first entry that was changed, removed or moved.
+work); both are in the hashed entry when set (NULL in entries written before, which hash as they
+always did). A display name is staff's personal data: in the audit log for the audit, never in logs,
+spans or metric labels.
 
 Design notes:
 - `seq` is the position; it is checked through the links (prev_hash) and the no-gap rule, and is
@@ -36,7 +47,6 @@ Design notes:
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
 from collections.abc import Iterable, Iterator, Mapping
@@ -48,6 +58,7 @@ from sqlalchemy import JSON, BigInteger, Column, Index, Integer, MetaData, Strin
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hub.crypto import MAC_NAMES, Suite, mac_hex, suite_of_key, suite_of_mac, version_of_key
 from hub.utc import UtcDateTime
 
 GENESIS = "0" * 64
@@ -74,6 +85,9 @@ def define_audit_table(metadata: MetaData) -> Table:
         Column("detail", JSON, nullable=False),
         Column("prev_hash", String(64), nullable=False),
         Column("hash", String(64), nullable=False, unique=True),
+        # Which chain key made `hash` (versioned chain keys: rotation starts a new segment).
+        Column("key_version", Integer, nullable=False, server_default="1"),
+        Column("mac", String(16), nullable=False, server_default=MAC_NAMES[Suite.international]),
         Index("ix_audit_log_case_no", "case_no"),
     )
 
@@ -144,9 +158,19 @@ def entry_of(row: Mapping[str, Any]) -> dict[str, Any]:
     return entry
 
 
-def chain_hash(key: str, prev_hash: str, entry: Mapping[str, Any]) -> str:
+def chain_hash(key: str, prev_hash: str, entry: Mapping[str, Any], suite: Suite | None = None) -> str:
+    """The entry's MAC under `key` (in the key's own suite unless `suite` says otherwise)."""
     message = b"\n".join((_DOMAIN, prev_hash.encode("ascii"), canonical(entry).encode("utf-8")))
-    return hmac.new(key.encode("utf-8"), message, hashlib.sha256).hexdigest()
+    return mac_hex(suite or suite_of_key(key), key, message)
+
+
+def _row_key(key: str, row: Mapping[str, Any]) -> tuple[str | None, Suite, int]:
+    """The key text, suite and version a stored entry was chained with (None: version not configured)."""
+    version = int(row.get("key_version") or 1)
+    suite = suite_of_mac(str(row.get("mac") or MAC_NAMES[Suite.international]))
+    secret_of = getattr(key, "secret_of", None)
+    secret = secret_of(version) if secret_of else (key if version == 1 else None)
+    return secret, suite, version
 
 
 # --- appending -----------------------------------------------------------------------------------
@@ -190,7 +214,14 @@ async def append(
         seq = tail[0] + 1 if tail else 1
         prev_hash = tail[1] if tail else GENESIS
         digest = chain_hash(key, prev_hash, entry)
-        insert = table.insert().values(seq=seq, prev_hash=prev_hash, hash=digest, **values)
+        insert = table.insert().values(
+            seq=seq,
+            prev_hash=prev_hash,
+            hash=digest,
+            key_version=version_of_key(key),
+            mac=MAC_NAMES[suite_of_key(key)],
+            **values,
+        )
         if not postgres:
             await session.execute(insert)
             return AuditEntry(seq, digest)
@@ -227,6 +258,8 @@ class VerifyResult:
     checked: int = 0
     head_seq: int | None = None
     head_hash: str | None = None
+    # (key version, MAC, first seq) of each segment of the chain, oldest first
+    segments: tuple[tuple[int, str, int], ...] = ()
 
 
 def _as_mapping(row: Any) -> Mapping[str, Any]:
@@ -250,10 +283,19 @@ def verify(rows: Iterable[Any], key: str) -> VerifyResult:
     prev_seq = 0
     prev_hash = GENESIS
     checked = 0
+    segments: list[tuple[int, str, int]] = []
     for row in iterator:
         seq = int(row["seq"])
+        secret, suite, version = _row_key(key, row)
+        if secret is None:
+            return _bad(
+                seq,
+                f"entry {seq} was chained with hash key version {version}, which is not configured "
+                "(keep retired keys in HUB_HASH_OLD_KEYS as version:key)",
+                checked,
+            )
         own_hash_ok = hmac.compare_digest(
-            chain_hash(key, str(row["prev_hash"]), entry_of(row)), str(row["hash"])
+            chain_hash(secret, str(row["prev_hash"]), entry_of(row), suite), str(row["hash"])
         )
         if seq <= prev_seq:
             return _bad(seq, f"entry {seq} is out of order (comes after entry {prev_seq})", checked)
@@ -279,9 +321,19 @@ def verify(rows: Iterable[Any], key: str) -> VerifyResult:
                 f"entry {seq} does not follow entry {prev_seq}: an entry before it was removed or replaced",
                 checked,
             )
+        if segments and version < segments[-1][0]:
+            return _bad(
+                seq,
+                f"entry {seq} uses retired hash key version {version} after version {segments[-1][0]}",
+                checked,
+            )
+        if not segments or (version, MAC_NAMES[suite]) != segments[-1][:2]:
+            segments.append((version, MAC_NAMES[suite], seq))
         prev_seq, prev_hash = seq, str(row["hash"])
         checked += 1
-    return VerifyResult(True, None, "", checked, prev_seq or None, prev_hash if prev_seq else None)
+    return VerifyResult(
+        True, None, "", checked, prev_seq or None, prev_hash if prev_seq else None, tuple(segments)
+    )
 
 
 def _bad(seq: int, reason: str, checked: int) -> VerifyResult:

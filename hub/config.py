@@ -14,16 +14,18 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hub.credentials import DEV_INTERNAL_VERIFY_KEY
+from hub.crypto import HashKey, Suite, check_key
 
 ServiceName = Literal["gateway", "intake", "referral", "notification"]
 SERVICES: tuple[ServiceName, ...] = ("gateway", "intake", "referral", "notification")
 
 # Development secrets: usable on a laptop, refused in production.
 DEV_PII_KEY = "ZGV2LW9ubHktcGlpLWtleS0zMi1ieXRlcy0hISEhISE="  # base64 of 32 bytes
+DEV_PII_KEY_SM4 = "ZGV2LW9ubHktc200LWtleQ=="  # base64 of 16 bytes: the default under HUB_CRYPTO=national
 DEV_HASH_KEY = "dev-only-hash-key"
 
 
@@ -43,6 +45,7 @@ class DevSecret:
 
 
 DEV_SECRET = DevSecret()
+_DEV_VALUES = frozenset({DEV_PII_KEY, DEV_PII_KEY_SM4, DEV_HASH_KEY})
 
 
 class Environment(StrEnum):
@@ -112,10 +115,29 @@ class Settings(BaseSettings):
         default=3, ge=2, description="Early warning: cases by one reporter (keyed hash) within the window"
     )
 
-    pii_key: Annotated[str, DEV_SECRET] = DEV_PII_KEY
+    # Cryptography (docs/cryptography.md): the suite, the personal-data keys, the keyed-hash keys.
+    crypto: Suite = Field(
+        default=Suite.international,
+        description="international: AES-GCM + HMAC-SHA256; national (密评): SM4-GCM + HMAC-SM3",
+    )
+    pii_key: Annotated[str, DEV_SECRET] = Field(
+        default=DEV_PII_KEY,
+        description="Personal-data key (base64): 16/24/32 bytes for AES, 16 bytes for SM4",
+    )
     pii_old_keys: tuple[str, ...] = Field(
         default=(),
         description="Retired personal-data keys (base64), still accepted for reading until `hub pii rotate`",
+    )
+    pii_read_v1: bool = Field(
+        default=True,
+        description="Still read the v1 ciphertext format (no associated data); off once `hub pii rotate` ran",
+    )
+    hash_key_version: int = Field(
+        default=1, ge=1, description="Version of HUB_HASH_KEY, recorded in every audit entry it chains"
+    )
+    hash_old_keys: tuple[str, ...] = Field(
+        default=(),
+        description='Retired hash keys as "version:key": audit entries chained with them still verify',
     )
     hash_key: Annotated[str, DEV_SECRET] = DEV_HASH_KEY
 
@@ -139,16 +161,55 @@ class Settings(BaseSettings):
     lease_s: float = Field(default=30.0, gt=0)
     failpoints: str = Field(default="", description="Test-only crash points: name=action[,name=action]")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _national_dev_key(cls, data: Any) -> Any:
+        """Under HUB_CRYPTO=national without a key set, the development key is a 16-byte (SM4) one."""
+        if isinstance(data, dict) and str(data.get("crypto", "")) == Suite.national and "pii_key" not in data:
+            return {**data, "pii_key": DEV_PII_KEY_SM4}
+        return data
+
     @field_validator("pii_key")
     @classmethod
-    def _pii_key_is_an_aes_key(cls, value: str) -> str:
-        try:
-            size = len(base64.b64decode(value, validate=True))
-        except ValueError:
-            raise ValueError("HUB_PII_KEY must be base64") from None
-        if size not in (16, 24, 32):
-            raise ValueError(f"HUB_PII_KEY must decode to 16, 24 or 32 bytes (got {size})")
+    def _pii_key_fits_the_suite(cls, value: str, info: ValidationInfo) -> str:
+        check_key(info.data.get("crypto", Suite.international), value)
         return value
+
+    @field_validator("pii_old_keys")
+    @classmethod
+    def _old_keys_are_keys(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for i, key in enumerate(value, start=1):
+            check_key(Suite.international, key, f"HUB_PII_OLD_KEYS (key {i})")  # AES sizes include SM4's
+        return value
+
+    @field_validator("hash_old_keys")
+    @classmethod
+    def _old_hash_keys_are_versioned(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        seen: set[int] = set()
+        for item in value:
+            version, sep, secret = item.partition(":")
+            if not sep or not version.strip().isdigit() or not secret:
+                raise ValueError('HUB_HASH_OLD_KEYS entries are "version:key" (e.g. 1:the-old-key)')
+            if int(version) in seen:
+                raise ValueError(f"HUB_HASH_OLD_KEYS names version {int(version)} twice")
+            seen.add(int(version))
+        return value
+
+    @field_validator("hash_key")
+    @classmethod
+    def _hash_key_carries_suite_and_version(cls, value: str, info: ValidationInfo) -> str:
+        if not value:
+            raise ValueError("HUB_HASH_KEY must not be empty")
+        version = int(info.data.get("hash_key_version", 1))
+        older: dict[int, str] = {}
+        for item in info.data.get("hash_old_keys", ()):
+            old_version, _, secret = item.partition(":")
+            older[int(old_version)] = secret
+        if version in older:
+            raise ValueError(f"HUB_HASH_OLD_KEYS names version {version}, which is HUB_HASH_KEY_VERSION")
+        return HashKey(
+            value, suite=info.data.get("crypto", Suite.international), version=version, older=older
+        )
 
     @model_validator(mode="after")
     def _refuse_dev_secrets_in_production(self) -> Settings:
@@ -157,8 +218,8 @@ class Settings(BaseSettings):
             weak = [
                 f"HUB_{name.upper()}"
                 for name, info in type(self).model_fields.items()
-                if getattr(self, name) == info.default
-                and any(isinstance(mark, DevSecret) and mark.in_use(self) for mark in info.metadata)
+                if any(isinstance(mark, DevSecret) and mark.in_use(self) for mark in info.metadata)
+                and (getattr(self, name) == info.default or getattr(self, name) in _DEV_VALUES)
             ]
             if weak:
                 raise ValueError(f"production refuses development secrets: set {', '.join(weak)}")

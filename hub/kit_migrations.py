@@ -111,3 +111,25 @@ def drop_audit_actor_columns() -> None:
         batch_op.drop_column("actor_kind")
     for statement in append_only_ddl(dialect):
         op.execute(statement)
+
+
+def add_audit_key_versions() -> None:
+    """Versioned chain keys (hub/audit.py): which key version and MAC made each entry's hash.
+
+    Existing entries were chained with the one hash key there was, HMAC-SHA256: version 1. Adding a
+    column with a constant default writes no row (no UPDATE, so the append-only triggers stay put)."""
+    op.add_column("audit_log", sa.Column("key_version", sa.Integer(), nullable=False, server_default="1"))
+    op.add_column(
+        "audit_log", sa.Column("mac", sa.String(length=16), nullable=False, server_default="hmac-sha256")
+    )
+
+
+def drop_audit_key_versions() -> None:
+    dialect = op.get_bind().dialect.name
+    for statement in drop_append_only_ddl(dialect):
+        op.execute(statement)
+    with op.batch_alter_table("audit_log", schema=None) as batch_op:
+        batch_op.drop_column("mac")
+        batch_op.drop_column("key_version")
+    for statement in append_only_ddl(dialect):
+        op.execute(statement)

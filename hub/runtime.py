@@ -19,7 +19,7 @@ from typing_extensions import TypeVar
 
 from hub import failpoints
 from hub.config import ServiceName, Settings
-from hub.crypto import FieldCipher
+from hub.crypto import field_cipher
 from hub.db import Database, create_engine_for, wait_for_database
 from hub.messaging.consumer import EventConsumer
 from hub.messaging.handlers import Handlers
@@ -47,7 +47,7 @@ class ServiceRuntime(Generic[SettingsT]):
         self.db = Database(create_engine_for(settings, service))
         self.outbox = Outbox(kit.outbox, source=f"hub/{service}")
         self.metrics = KitMetrics(service)
-        self.cipher = FieldCipher(settings.pii_key, settings.pii_old_keys)
+        self.cipher = field_cipher(settings)
         self.connection: AbstractRobustConnection | None = None
         self.publisher: Publisher | None = None
         self.relay: OutboxRelay | None = None

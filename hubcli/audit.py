@@ -9,19 +9,30 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table as RichTable
-from sqlalchemy import MetaData, Table, and_, inspect, select, update
+from sqlalchemy import MetaData, inspect
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub import audit
 from hub.config import SERVICES, ServiceName, Settings
-from hub.crypto import DecryptionError, FieldCipher
 from hub.db import Database, create_engine_for
+from hubcli.pii_dead_letters import rotate_dead_letters
+from hubcli.pii_rotation import (
+    ORDER,
+    ROTATION_ACTOR,
+    Rotation,
+    ServiceRotation,
+    TableRotation,
+    _no_progress,
+    rotate_database,
+)
+from hubcli.pii_rotation import Progress as ProgressFn
 from hubcli.terminal import console, read_settings
 
 app = typer.Typer(add_completion=False)
@@ -30,8 +41,7 @@ pii_app = typer.Typer(help="Personal data at rest (encrypted fields).", no_args_
 app.add_typer(audit_app, name="audit")
 app.add_typer(pii_app, name="pii")
 
-
-ROTATION_ACTOR = ("system", "hub pii rotate")
+__all__ = ["ROTATION_ACTOR", "ServiceRotation", "TableRotation", "rotate_all", "rotate_service", "verify_all"]
 
 
 def _settings() -> Settings:
@@ -97,20 +107,22 @@ def audit_verify() -> None:
     settings = _settings()
     reports = asyncio.run(verify_all(settings))
     table = RichTable(title="审计日志校验 audit log verification")
-    for column in ("service", "result", "entries", "head (seq / hash)", "first bad entry"):
+    for column in ("service", "result", "entries", "head (seq / hash)", "key segments", "first bad entry"):
         table.add_column(column)
     for report in reports:
         r = report.result
         if r is None:
-            table.add_row(report.service, "no audit log", "", "", "")
+            table.add_row(report.service, "no audit log", "", "", "", "")
         elif r.ok:
             head = f"{r.head_seq} / {r.head_hash[:16]}…" if r.head_hash else "(empty)"
-            table.add_row(report.service, "[green]ok[/green]", str(r.checked), head, "")
+            segments = " → ".join(f"v{v} {mac} from {seq}" for v, mac, seq in r.segments)
+            table.add_row(report.service, "[green]ok[/green]", str(r.checked), head, segments, "")
         else:
             table.add_row(
                 report.service,
                 "[bold red]FAILED[/bold red]",
                 str(r.checked),
+                "",
                 "",
                 f"{r.first_bad_seq}: {r.reason}",
             )
@@ -124,127 +136,76 @@ def audit_verify() -> None:
     )
 
 
-# --- pii rotate ----------------------------------------------------------------------------------
-
-
-@dataclass
-class TableRotation:
-    table: str
-    columns: list[str]
-    rows: int = 0  # rows re-encrypted
-    values: int = 0  # fields re-encrypted
-    undecryptable: int = 0  # fields no key in the ring opens
-
-
-@dataclass
-class ServiceRotation:
-    service: str
-    tables: list[TableRotation] = field(default_factory=list)
-
-    @property
-    def undecryptable(self) -> int:
-        return sum(t.undecryptable for t in self.tables)
-
-
-def _encrypted_tables(metadata: MetaData) -> list[tuple[Table, list[str]]]:
-    """Tables with encrypted fields: by the hub's convention, columns named `*_enc`."""
-    found = []
-    for table in metadata.sorted_tables:
-        columns = [c.name for c in table.columns if c.name.endswith("_enc")]
-        if columns and len(table.primary_key.columns) == 1:
-            found.append((table, columns))
-    return found
+# --- pii rotate (the work: hubcli/pii_rotation.py) ---------------------------------------------------
 
 
 async def rotate_service(
-    settings: Settings, service: ServiceName, *, dry_run: bool = False, batch: int = 500
+    settings: Settings,
+    service: ServiceName,
+    *,
+    dry_run: bool = False,
+    batch: int = 500,
+    rotation: Rotation | None = None,
 ) -> ServiceRotation:
-    cipher = FieldCipher(settings.pii_key, settings.pii_old_keys)
-    report = ServiceRotation(service)
+    rotation = rotation or Rotation(settings, dry_run=dry_run, batch=batch, progress=_no_progress)
     async with _engine(settings, service) as engine:
         if engine is None:
-            return report
-        metadata = MetaData()
-        async with engine.connect() as conn:
-            await conn.run_sync(lambda sync: metadata.reflect(sync))
-        db = Database(engine)
-        for table, columns in _encrypted_tables(metadata):
-            report.tables.append(
-                await _rotate_table(db, table, columns, cipher, dry_run=dry_run, batch=batch)
-            )
-        changed = [t for t in report.tables if t.values or t.undecryptable]
-        if changed and not dry_run and audit.TABLE_NAME in metadata.tables:
-            async with db.transaction() as session:
-                await audit.append(
-                    session,
-                    audit.define_audit_table(MetaData()),
-                    key=settings.hash_key,
-                    actor_role=ROTATION_ACTOR[0],
-                    actor_id=ROTATION_ACTOR[1],
-                    actor_kind="system",
-                    action="pii.rotated",
-                    case_no=None,
-                    detail={
-                        "tables": {
-                            t.table: {"rows": t.rows, "values": t.values, "undecryptable": t.undecryptable}
-                            for t in changed
-                        }
-                    },
-                )
-    return report
+            return ServiceRotation(service)
+        return await rotate_database(rotation, service, engine)
 
 
-async def _rotate_table(
-    db: Database, table: Table, columns: list[str], cipher: FieldCipher, *, dry_run: bool, batch: int
-) -> TableRotation:
-    stats = TableRotation(table.name, columns)
-    pk = next(iter(table.primary_key.columns))
-    last: Any = None
-    while True:
-        query = select(pk, *(table.c[c] for c in columns)).order_by(pk).limit(batch)
-        if last is not None:
-            query = query.where(pk > last)
-        async with db.transaction() as session:
-            rows = list(await session.execute(query))
-            for row in rows:
-                new_values: dict[str, str] = {}
-                guards = [pk == row[0]]
-                for i, name in enumerate(columns, start=1):
-                    token = row[i]
-                    if token is None or not cipher.needs_rotation(token):
-                        continue
-                    try:
-                        plaintext = cipher.decrypt(token)
-                    except DecryptionError:
-                        stats.undecryptable += 1
-                        continue
-                    new_values[name] = cipher.encrypt(plaintext) or ""
-                    guards.append(table.c[name] == token)  # unchanged since read, or leave it be
-                if not new_values:
-                    continue
-                stats.rows += 1
-                stats.values += len(new_values)
-                if not dry_run:
-                    await session.execute(update(table).where(and_(*guards)).values(**new_values))
-        if len(rows) < batch:
-            return stats
-        last = rows[-1][0]
+async def rotate_all(
+    settings: Settings,
+    *,
+    dry_run: bool = False,
+    batch: int = 500,
+    progress: ProgressFn | None = None,
+    queues: bool = True,
+) -> list[ServiceRotation]:
+    """Every service, intake first (what it learns maps the hashes others keep without plaintext), then
+    the dead-letter queues (`queues`; the broker must be reachable)."""
+    rotation = Rotation(settings, dry_run=dry_run, batch=batch, progress=progress or _no_progress)
+    by_service = {s: await rotate_service(settings, s, rotation=rotation) for s in ORDER}
+    reports = [by_service[s] for s in SERVICES]
+    if queues:
+        from gateway.ops.dead_letters import WATCHED_QUEUES
 
-
-async def rotate_all(settings: Settings, *, dry_run: bool = False, batch: int = 500) -> list[ServiceRotation]:
-    return [await rotate_service(settings, s, dry_run=dry_run, batch=batch) for s in SERVICES]
+        reports.append(
+            ServiceRotation("broker", [await rotate_dead_letters(rotation, settings, WATCHED_QUEUES)])
+        )
+    return reports
 
 
 @pii_app.command("rotate")
 def pii_rotate(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Count only, change nothing")] = False,
     batch: Annotated[int, typer.Option(min=1, help="Rows per transaction")] = 500,
+    skip_queues: Annotated[
+        bool, typer.Option("--skip-queues", help="Leave the dead-letter queues (broker unreachable)")
+    ] = False,
 ) -> None:
-    """Re-encrypt personal-data fields still under a key from HUB_PII_OLD_KEYS with HUB_PII_KEY."""
+    """Re-encrypt personal data (tables, outbox copies) under HUB_PII_KEY in the HUB_CRYPTO suite, bound
+    to each row; recompute keyed hashes with HUB_HASH_KEY (docs/cryptography.md "Rotation")."""
     settings = _settings()
-    reports = asyncio.run(rotate_all(settings, dry_run=dry_run, batch=batch))
+    with Progress(
+        TextColumn("[bold]{task.description}[/bold]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console(),
+    ) as bar:
+        tasks: dict[str, TaskID] = {}
+
+        def advance(label: str, done: int, total: int | None) -> None:
+            if label not in tasks:
+                tasks[label] = bar.add_task(label, total=total)
+            bar.update(tasks[label], completed=done, total=total)
+
+        reports = asyncio.run(
+            rotate_all(settings, dry_run=dry_run, batch=batch, progress=advance, queues=not skip_queues)
+        )
     table = RichTable(title="个人信息密钥轮换 personal-data key rotation" + (" (dry run)" if dry_run else ""))
-    for column in ("service", "table", "fields", "rows", "values", "undecryptable"):
+    for column in ("service", "table", "fields", "rows", "values", "hashes", "undecryptable", "unmapped"):
         table.add_column(column)
     for report in reports:
         for t in report.tables:
@@ -254,7 +215,9 @@ def pii_rotate(
                 ", ".join(t.columns),
                 str(t.rows),
                 str(t.values),
+                str(t.hashes),
                 str(t.undecryptable),
+                str(t.unmapped),
             )
     console().print(table)
     bad = sum(r.undecryptable for r in reports)
@@ -263,6 +226,15 @@ def pii_rotate(
             f"[bold red]{bad} value(s) open with no configured key: keep their key in HUB_PII_OLD_KEYS[/bold red]"
         )
         raise typer.Exit(1)
+    unmapped = sum(r.unmapped for r in reports)
+    if unmapped:
+        console().print(
+            f"[yellow]{unmapped} keyed hash(es) kept without plaintext (e.g. opt-outs of numbers never "
+            "seen in a case) could not be mapped to the new hash key: they no longer match[/yellow]"
+        )
     console().print(
-        "Values re-encrypted; old keys not needed by these tables any more." if not dry_run else ""
+        "Values re-encrypted; old keys not needed by these tables any more"
+        + (" (dead-letter queues skipped: docs/cryptography.md)." if skip_queues else ".")
+        if not dry_run
+        else ""
     )

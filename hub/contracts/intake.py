@@ -7,12 +7,16 @@ from typing import Any
 
 from pydantic import Field
 
+from hub.contracts.aad import event_aad
 from hub.contracts.base import Contract
 from hub.contracts.vocabulary import Category, Colour, ResponseLevel
 
 
 class ReporterContact(Contract):
-    """How to reach the reporter: ciphertext only; notification decrypts at send time."""
+    """How to reach the reporter: ciphertext only; notification decrypts at send time.
+
+    `phone_enc` is encrypted for this event's field (associated data `reporter_phone_aad(case_no)`),
+    not a copy of intake's stored value: each place a phone is kept binds its own ciphertext."""
 
     anonymous: bool = False
     phone_enc: str | None = None
@@ -46,6 +50,14 @@ class CaseRegisteredV1(Contract):
     # A pseudonym of the reporter for early warning (repeat reporters): hub.crypto.reporter_key, a
     # keyed hash, never a phone. None for an anonymous report (and from producers before this field).
     reporter_key: str | None = None
+
+
+REPORTER_PHONE_PATH = "reporter.phone_enc"
+
+
+def reporter_phone_aad(case_no: str) -> str:
+    """The associated data of `case.registered.v1`'s `reporter.phone_enc` (its subject is the case)."""
+    return event_aad(CaseRegisteredV1.TYPE, case_no, REPORTER_PHONE_PATH)
 
 
 class CaseAssessmentChangedV1(Contract):

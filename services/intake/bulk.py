@@ -43,7 +43,6 @@ from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.config import Settings
-from hub.crypto import FieldCipher
 from hub.problems import Problem, validation_errors
 from hub.runtime import ServiceRuntime
 from hub.tracing import current_ids
@@ -51,7 +50,7 @@ from hub.upsert import upsert
 from services.intake.actors import Actor, CurrentActor, require
 from services.intake.assessment import Assessor
 from services.intake.audit_trail import record
-from services.intake.case_columns import case_columns, phone_hash_of
+from services.intake.case_columns import case_columns, phone_hash_of, seal_reporter
 from services.intake.domain.model import CaseIn
 from services.intake.numbering import business_day, format_case_no
 from services.intake.rulebook import load_assessor
@@ -138,10 +137,11 @@ def _ref_of(data: Any) -> str | None:
 Prepared = tuple[list[tuple[int, dict[str, Any]]], list[Outcome]]
 
 
-def prepare(settings: Any, cipher: Any, assessor: Assessor, raw: list[tuple[int, Any]]) -> Prepared:
-    """Validate, classify, grade and encrypt: the rows to insert (unnumbered) and the refusals."""
+def prepare(settings: Any, assessor: Assessor, raw: list[tuple[int, Any]]) -> Prepared:
+    """Validate, classify and grade: the rows to insert (unnumbered; personal data is encrypted once
+    the row has its case number, which the associated data binds) and the refusals."""
     good, bad = parse_items(raw)
-    return [(index, _row(settings, cipher, assessor, item)) for index, item in good], bad
+    return [(index, _row(settings, assessor, item)) for index, item in good], bad
 
 
 async def import_batch(
@@ -167,6 +167,8 @@ async def import_batch(
         known = await _known(session, keys)
         rows = [row for _, row in prepared if (row["channel"], row["source_ref"]) not in known]
         await _number(session, rows)
+        for row in rows:
+            seal_reporter(row, rt.cipher)
         if rows:
             await session.execute(upsert(session, cases, ["channel", "source_ref"]), rows)
         # What is there now (ours, or another writer's that won a race) decides `created`.
@@ -200,18 +202,18 @@ async def import_batch(
 
 
 # --- preparing in a worker process ---------------------------------------------------------------
-# Validation, classification (jieba) and encryption are CPU work of ~0.3 ms a case: a worker process
+# Validation, classification (jieba) and grading are CPU work of ~0.3 ms a case: a worker process
 # does it for a batch while intake's own process reads, numbers and inserts the previous one, so a
 # back-fill uses a second core. The worker loads the same rule files; a rules reload starts a new one.
 
-_worker: tuple[Any, Any, Assessor] | None = None
+_worker: tuple[Any, Assessor] | None = None
 
 
 def _start_worker(settings: IntakeSettings) -> None:
     global _worker
     assessor, _ = load_assessor(settings.intake_rules_dir)
     assessor.warm()
-    _worker = (settings, FieldCipher(settings.pii_key, settings.pii_old_keys), assessor)
+    _worker = (settings, assessor)
 
 
 def _prepare_in_worker(raw: list[tuple[int, Any]]) -> Prepared:
@@ -232,7 +234,7 @@ class Preparer:
         self, rt: ServiceRuntime[IntakeSettings], assessor: Assessor, raw: list[tuple[int, Any]]
     ) -> Prepared:
         if self.workers < 1:
-            return await asyncio.to_thread(prepare, rt.settings, rt.cipher, assessor, raw)
+            return await asyncio.to_thread(prepare, rt.settings, assessor, raw)
         if self._pool is None or self._assessor is not assessor:  # first use, or rules reloaded
             await self.stop()
             self._pool = ProcessPoolExecutor(
@@ -250,7 +252,7 @@ class Preparer:
             log.exception("bulk import: the worker process failed; preparing in a thread from now on")
             await self.stop()
             self.workers = 0
-            return await asyncio.to_thread(prepare, rt.settings, rt.cipher, assessor, raw)
+            return await asyncio.to_thread(prepare, rt.settings, assessor, raw)
 
     async def stop(self) -> None:
         pool, self._pool = self._pool, None
@@ -298,7 +300,7 @@ async def _number(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
             row["case_no"] = format_case_no(day, last - n + 1 + offset)
 
 
-def _row(settings: Settings, cipher: FieldCipher, assessor: Assessor, item: ImportItem) -> dict[str, Any]:
+def _row(settings: Settings, assessor: Assessor, item: ImportItem) -> dict[str, Any]:
     case_in = item.case
     category, words = (
         (case_in.category.value, [])
@@ -313,7 +315,6 @@ def _row(settings: Settings, cipher: FieldCipher, assessor: Assessor, item: Impo
             case_in,
             category=category,
             words=words,
-            cipher=cipher,
             hash_key=settings.hash_key,
             phone_hash=phone_hash_of(settings.hash_key, case_in),
             address_key=assessor.address_key(case_in.location.address),

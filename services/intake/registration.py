@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import and_, select
 from sqlalchemy.exc import IntegrityError
 
-from hub.contracts.intake import CaseRegisteredV1, ReporterContact
+from hub.contracts.intake import CaseRegisteredV1, ReporterContact, reporter_phone_aad
 from hub.contracts.vocabulary import Category, Colour, ResponseLevel
 from hub.crypto import reporter_key
 from hub.runtime import ServiceRuntime
@@ -17,7 +17,7 @@ from hub.tracing import current_ids
 from services.intake.actors import DEFAULT_ROLE, Actor
 from services.intake.assessment import Assessor, Candidate
 from services.intake.audit_trail import record
-from services.intake.case_columns import case_columns, phone_hash_of
+from services.intake.case_columns import case_columns, phone_hash_of, seal_reporter
 from services.intake.domain.model import CaseIn
 from services.intake.idempotency import body_digest, check_same_body, scoped_key
 from services.intake.matching import same_source
@@ -150,7 +150,6 @@ async def _register(
                 case_in,
                 category=category,
                 words=words,
-                cipher=rt.cipher,
                 hash_key=settings.hash_key,
                 phone_hash=phone_hash,
                 address_key=address_key,
@@ -164,6 +163,8 @@ async def _register(
             "trace_id": trace_id,
             "registered_at": now,
         }
+        phone = case_in.reporter.phone
+        seal_reporter(values, rt.cipher)
         await session.execute(cases.insert().values(**values))
         event = CaseRegisteredV1(
             case_no=case_no,
@@ -183,7 +184,10 @@ async def _register(
             trace_id=trace_id,
             reporter=ReporterContact(
                 anonymous=reporter.anonymous,
-                phone_enc=values["reporter_phone_enc"] if values["sms_capable"] else None,
+                # Its own ciphertext, bound to this event's field (not a copy of the row's value).
+                phone_enc=rt.cipher.encrypt(phone, aad=reporter_phone_aad(case_no))
+                if values["sms_capable"]
+                else None,
                 phone_hash=phone_hash,
                 sms_capable=values["sms_capable"],
             ),

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from hub.contracts.intake import CaseAssessmentChangedV1, CaseRegisteredV1
+from hub.contracts.intake import CaseAssessmentChangedV1, CaseRegisteredV1, reporter_phone_aad
 from hub.contracts.referral import (
     CaseRepliedV1,
     ReferralDispatchedV1,
@@ -23,7 +23,7 @@ from hub.contracts.referral import (
     ReferralSupervisionRaisedV1,
     TaskCreatedV1,
 )
-from hub.crypto import FieldCipher, keyed_hash
+from hub.crypto import DecryptionError, FieldCipher, keyed_hash
 from hub.db import Database
 from hub.messaging.consumer import HandlerContext, RetryLater
 from hub.messaging.handlers import Handlers
@@ -35,7 +35,7 @@ from services.notification.domain.messages import Planned
 from services.notification.domain.scheduling import SendingPolicy, earliest_send
 from services.notification.domain.templates import TemplateCatalog
 from services.notification.ledger import opted_out, send_history
-from services.notification.tables import contacts, deliveries
+from services.notification.tables import contact_aad, contacts, deliveries, delivery_aad
 
 log = logging.getLogger("hub.notification.handlers")
 
@@ -83,9 +83,12 @@ class NotificationHandlers:
 
     async def on_case_registered(self, ctx: HandlerContext) -> None:
         case = CaseRegisteredV1.model_validate(ctx.event.data)
+        # The event's ciphertext is bound to the event's field; the contact row gets its own. A value
+        # that does not open for this case (copied from another) raises: retried, then dead-lettered.
+        phone = self.cipher.decrypt(case.reporter.phone_enc, aad=reporter_phone_aad(case.case_no))
         stmt = upsert(ctx.session, contacts, ["case_no"]).values(
             case_no=case.case_no,
-            phone_enc=case.reporter.phone_enc,
+            phone_enc=self.cipher.encrypt(phone, aad=contact_aad(case.case_no)),
             phone_hash=case.reporter.phone_hash,
             sms_capable=case.reporter.sms_capable,
             colour=case.colour,
@@ -187,7 +190,7 @@ class NotificationHandlers:
                 case_no=new.case_no,
                 params=plan.params,
                 recipient_kind="department",
-                recipient_enc=self.cipher.encrypt(phone) or "",
+                recipient=phone,
                 recipient_hash=keyed_hash(self.hash_key, phone),
                 colour=None,
                 department=unit,
@@ -200,7 +203,7 @@ class NotificationHandlers:
                 case_no=new.case_no,
                 params=plan.params,
                 recipient_kind="department_webhook",
-                recipient_enc=self.cipher.encrypt(hook.url) or "",
+                recipient=hook.url,
                 recipient_hash=keyed_hash(self.hash_key, f"webhook:{unit}"),
                 colour=None,
                 department=unit,
@@ -211,13 +214,18 @@ class NotificationHandlers:
     async def _to_citizen(
         self, ctx: HandlerContext, plan: Planned, case_no: str, contact: Any, scope: str | None = None
     ) -> None:
+        try:
+            phone = self.cipher.decrypt(contact.phone_enc, aad=contact_aad(case_no)) or ""
+        except DecryptionError:
+            log.error("case %s: the reporter's contact cannot be decrypted for this case; no SMS", case_no)
+            return
         await self.enqueue(
             ctx,
             template=plan.template,
             case_no=case_no,
             params=plan.params,
             recipient_kind="citizen",
-            recipient_enc=contact.phone_enc,
+            recipient=phone,
             recipient_hash=contact.phone_hash or "",
             colour=contact.colour,
             scope=scope,
@@ -241,7 +249,7 @@ class NotificationHandlers:
                 case_no=case_no,
                 params=plan.params,
                 recipient_kind="department",
-                recipient_enc=self.cipher.encrypt(phone) or "",
+                recipient=phone,
                 recipient_hash=keyed_hash(self.hash_key, phone),
                 colour=colour,
                 department=department,
@@ -254,7 +262,7 @@ class NotificationHandlers:
                 case_no=case_no,
                 params=plan.params,
                 recipient_kind="department_webhook",
-                recipient_enc=self.cipher.encrypt(hook.url) or "",
+                recipient=hook.url,
                 recipient_hash=keyed_hash(self.hash_key, f"webhook:{department}"),
                 colour=colour,
                 department=department,
@@ -268,13 +276,15 @@ class NotificationHandlers:
         case_no: str | None,
         params: dict[str, Any],
         recipient_kind: str,
-        recipient_enc: str,
+        recipient: str,
         recipient_hash: str,
         colour: str | None,
         department: str | None = None,
         scope: str | None = None,
     ) -> None:
         """One ledger row; a second one for the same (event, recipient, template) is ignored.
+
+        `recipient` (a phone or a webhook URL) is encrypted here, bound to the new row's id.
 
         `scope` widens "event" where one message per case is meant (the acceptance notice).
         """
@@ -297,14 +307,15 @@ class NotificationHandlers:
                 if not_before > now:
                     log.info("case %s: %s deferred to %s", case_no, template, not_before.isoformat())
         traceparent, _ = current_traceparent()
+        delivery_id = str(uuid.uuid4())
         stmt = upsert(session, deliveries, ["dedup_key"]).values(
-            id=str(uuid.uuid4()),
+            id=delivery_id,
             dedup_key=f"{scope or ctx.event.id}:{recipient_hash}:{template}",
             case_no=case_no,
             template=template,
             params=messages.fit_params(self.catalog, template, params),
             recipient_kind=recipient_kind,
-            recipient_enc=recipient_enc,
+            recipient_enc=self.cipher.encrypt(recipient, aad=delivery_aad(delivery_id)) or "",
             recipient_hash=recipient_hash,
             colour=colour,
             department=department,

@@ -31,7 +31,7 @@ from hub.runtime import ServiceRuntime
 from hub.upsert import upsert
 from services.notification.domain.phones import NotAMobile, normalise_mobile
 from services.notification.domain.replies import is_opt_out, parse_reply
-from services.notification.tables import deliveries, inbound_replies, opt_outs
+from services.notification.tables import deliveries, inbound_aad, inbound_replies, opt_outs
 
 log = logging.getLogger("hub.notification.inbound")
 
@@ -93,7 +93,7 @@ class InboundReplies:
                     id=record_id,
                     dedup_key=dedup_key,
                     phone_hash=phone_hash,
-                    content_enc=self.rt.cipher.encrypt(message.content) or "",
+                    content_enc=self.rt.cipher.encrypt(message.content, aad=inbound_aad(record_id)) or "",
                     outcome="pending",
                     sent_at=message.sent_at,
                     received_at=now,

@@ -44,6 +44,7 @@ from services.notification.sms.port import (
     SmsRequest,
     SmsUnavailable,
 )
+from services.notification.tables import delivery_aad
 from services.notification.webhook import WebhookChannel, WebhookMessage, WebhookRejected, WebhookUnavailable
 
 log = logging.getLogger("hub.notification.sender")
@@ -159,9 +160,11 @@ class Sender:
     async def _send_sms(self, claimed: Claimed, rendered: RenderedSms) -> None:
         row = claimed.row
         try:
-            phone = self.rt.cipher.decrypt(row.recipient_enc) or ""
+            phone = self.rt.cipher.decrypt(row.recipient_enc, aad=delivery_aad(row.id)) or ""
         except DecryptionError:
-            await self.records.failed(row, "recipient cannot be decrypted (unknown key)", final=True)
+            await self.records.failed(
+                row, "recipient cannot be decrypted (unknown key, or not this row's value)", final=True
+            )
             return
         request = _request(row.id, phone, rendered)
         recovery: str | None = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import JSON, Boolean, Column, Index, Integer, MetaData, String, Table, Text, text
 
+from hub.contracts.aad import row_aad
 from hub.messaging.tables import define_kit_tables
 from hub.utc import UtcDateTime
 
@@ -94,3 +95,17 @@ inbound_replies = Table(
     Column("received_at", UtcDateTime(), nullable=False),
     Index("ix_inbound_replies_delivery", "delivery_id"),
 )
+
+
+# Associated data of each encrypted column (hub/crypto.py): the row it belongs to, so a ciphertext
+# copied to another row or column does not decrypt. `hub pii rotate` derives the same from the table.
+def contact_aad(case_no: str) -> str:
+    return row_aad("notification", "contacts", case_no, "phone_enc")
+
+
+def delivery_aad(delivery_id: str) -> str:
+    return row_aad("notification", "deliveries", delivery_id, "recipient_enc")
+
+
+def inbound_aad(reply_id: str) -> str:
+    return row_aad("notification", "inbound_replies", reply_id, "content_enc")

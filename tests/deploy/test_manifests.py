@@ -61,7 +61,7 @@ SECRET_SETTINGS = {
 }
 SECRETISH_KEY = re.compile(r"PASS|SECRET|TOKEN|_KEYS?\b|_KEY_|CREDENTIAL", re.IGNORECASE)
 # Secret-looking by name, public by nature: the gateway's public keys the services verify with.
-PUBLIC_KEYS = {"HUB_INTERNAL_VERIFY_KEYS"}
+PUBLIC_KEYS = {"HUB_INTERNAL_VERIFY_KEYS", "HUB_HASH_KEY_VERSION"}  # a public key; a version number
 URL_WITH_PASSWORD = re.compile(r"[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@", re.IGNORECASE)
 
 

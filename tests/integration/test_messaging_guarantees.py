@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import aio_pika
 from sqlalchemy import select
 
-from hub.contracts.intake import CaseRegisteredV1, ReporterContact
+from hub.contracts.intake import CaseRegisteredV1, ReporterContact, reporter_phone_aad
 from hub.crypto import keyed_hash
 from hub.messaging.envelope import Event
 from hub.messaging.publisher import Publisher, connect
@@ -35,7 +35,7 @@ def registered_event(hub: InProcessHub, case_no: str) -> Event:
         response_level="immediate",
         registered_at=datetime.now(UTC),
         reporter=ReporterContact(
-            phone_enc=hub.runtime("intake").cipher.encrypt(phone),
+            phone_enc=hub.runtime("intake").cipher.encrypt(phone, aad=reporter_phone_aad(case_no)),
             phone_hash=keyed_hash(hub.settings.hash_key, phone),
             sms_capable=True,
         ),

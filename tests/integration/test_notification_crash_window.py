@@ -19,7 +19,7 @@ import aio_pika
 import httpx
 import pytest
 
-from hub.crypto import FieldCipher
+from hub.crypto import field_cipher
 from services.notification.domain.phones import national
 from tests.integration.test_notification_kit import (
     CASE_ACCEPTED,
@@ -104,7 +104,7 @@ async def test_killed_between_provider_call_and_record(
         await procs.start("notification", HUB_FAILPOINTS=f"{FAILPOINT}=kill")
         case = case_no(90)
         builder = SimpleNamespace(
-            runtime=SimpleNamespace(cipher=FieldCipher(procs.settings.pii_key)), settings=procs.settings
+            runtime=SimpleNamespace(cipher=field_cipher(procs.settings)), settings=procs.settings
         )
         await _publish(procs, registered(builder, case), dispatched(case, "nowhere@000000"))  # type: ignore[arg-type]
         assert await procs.wait_exit("notification") == -9  # killed after the provider said OK

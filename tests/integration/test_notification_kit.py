@@ -23,7 +23,7 @@ import aio_pika
 import httpx
 from sqlalchemy import select
 
-from hub.contracts.intake import CaseRegisteredV1, ReporterContact
+from hub.contracts.intake import CaseRegisteredV1, ReporterContact, reporter_phone_aad
 from hub.contracts.referral import ReferralDispatchedV1
 from hub.crypto import keyed_hash
 from hub.messaging.envelope import Event, parse_event
@@ -267,7 +267,7 @@ def registered(
         registered_at=datetime.now(UTC),
         reporter=ReporterContact(
             anonymous=phone is None,
-            phone_enc=cipher.encrypt(phone) if phone else None,
+            phone_enc=cipher.encrypt(phone, aad=reporter_phone_aad(case_no)) if phone else None,
             phone_hash=keyed_hash(hub.settings.hash_key, phone) if phone else None,
             sms_capable=phone is not None,
         ),

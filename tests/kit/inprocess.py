@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import functools
 import importlib
+import os
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,6 +20,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from hub.config import SERVICES, Environment
+from hub.crypto import Suite
 from hub.runtime import ServiceRuntime
 from hubcli.services import HubSettings, migrate_all
 from services.notification.sms.simulator import create_app as create_sms_simulator
@@ -137,10 +139,19 @@ async def _broker_ready(rt: ServiceRuntime) -> bool:
     return rt.broker_ready.is_set()
 
 
-def make_settings(data_dir: Path, amqp_url: str, database_url: str | None, **extra: Any) -> HubSettings:
+def crypto_under_test() -> str:
+    """The suite tests run under: HUB_TEST_CRYPTO=national runs a suite again under SM4/SM3 (`make test`
+    does so for intake and notification)."""
+    return os.environ.get("HUB_TEST_CRYPTO", "international")
+
+
+def make_settings(
+    data_dir: Path, amqp_url: str, database_url: str | None, *, crypto: str | None = None, **extra: Any
+) -> HubSettings:
     """Every service's settings in one (each bootstrap takes it as its own), on the test's backends."""
     return HubSettings(
         env=Environment.test,
+        crypto=Suite(crypto or crypto_under_test()),
         data_dir=data_dir,
         amqp_url=amqp_url,
         database_url=database_url,

@@ -111,6 +111,10 @@ async def process_hub(
         "HUB_RELAY_IDLE_POLL_S": "0.2",
         "HUB_LEASE_S": "3",
         "HUB_AUTH_REQUIRED": "true" if settings.auth_required else "false",
+        # The suite and keys of the test's settings (HUB_TEST_CRYPTO=national reaches the processes too).
+        "HUB_CRYPTO": settings.crypto.value,
+        "HUB_PII_KEY": settings.pii_key,
+        "HUB_HASH_KEY": str(settings.hash_key),
         **{f"HUB_{s.upper()}_URL": f"http://127.0.0.1:{ports[s]}" for s in SERVICES},
     }
     if settings.database_url:

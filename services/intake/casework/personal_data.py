@@ -3,6 +3,7 @@ every refused attempt audited."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -12,8 +13,11 @@ from hub.problems import Problem
 from hub.runtime import ServiceRuntime
 from services.intake.actors import Actor, forbidden
 from services.intake.audit_trail import record
+from services.intake.case_columns import REPORTER_FIELDS, reporter_aad
 from services.intake.casework.guards import not_found
 from services.intake.tables import cases
+
+log = logging.getLogger("hub.intake.personal_data")
 
 
 @dataclass(frozen=True)
@@ -50,26 +54,39 @@ async def read_personal_data(rt: ServiceRuntime, case_no: str, *, actor: Actor) 
         row = (await session.execute(select(cases).where(cases.c.case_no == case_no))).first()
         if row is None:
             raise not_found(case_no)
-        try:
+        opened: dict[str, str | None] = {}
+        refused: list[str] = []
+        for column, field in REPORTER_FIELDS:
+            try:
+                opened[field] = rt.cipher.decrypt(row._mapping[column], aad=reporter_aad(case_no, column))
+            except DecryptionError:
+                refused.append(field)
+        if refused:
+            # Not this row's value (copied from another case or column), altered, or a retired key:
+            # nothing is shown, and the attempt is on the record.
+            await record(rt, session, actor, "personal_data.undecryptable", case_no, {"fields": refused})
+        else:
             data = PersonalData(
                 case_no=case_no,
                 anonymous=bool(row.reporter_anonymous),
-                name=rt.cipher.decrypt(row.reporter_name_enc),
-                phone=rt.cipher.decrypt(row.reporter_phone_enc),
+                name=opened["name"],
+                phone=opened["phone"],
                 id_type=row.reporter_id_type,
-                id_number=rt.cipher.decrypt(row.reporter_id_enc),
+                id_number=opened["id_number"],
             )
-        except DecryptionError:
-            raise Problem(
-                500,
-                "个人信息无法解密",
-                "密钥已退役或数据损坏：请检查 HUB_PII_KEY / HUB_PII_OLD_KEYS",
-                type_="personal-data-undecryptable",
-            ) from None
-        fields = [
-            name
-            for name, value in (("name", data.name), ("phone", data.phone), ("id_number", data.id_number))
-            if value is not None
-        ]
-        await record(rt, session, actor, "personal_data.read", case_no, {"fields": fields})
+            fields = [
+                name
+                for name, value in (("name", data.name), ("phone", data.phone), ("id_number", data.id_number))
+                if value is not None
+            ]
+            await record(rt, session, actor, "personal_data.read", case_no, {"fields": fields})
+    if refused:
+        log.warning("case %s: personal data does not decrypt for this case (%s)", case_no, ", ".join(refused))
+        raise Problem(
+            409,
+            "个人信息无法解密",
+            "该事项的个人信息无法用本事项的身份解密（被复制自其他事项或字段、被篡改，或密钥已退役）："
+            f"{', '.join(refused)}。请检查 HUB_PII_KEY / HUB_PII_OLD_KEYS 并核查数据来源",
+            type_="personal-data-undecryptable",
+        )
     return data

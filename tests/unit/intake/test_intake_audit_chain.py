@@ -34,7 +34,7 @@ def chain(n: int, key: str = KEY) -> list[dict[str, Any]]:
 def test_an_untouched_chain_verifies_and_reports_its_head() -> None:
     rows = chain(5)
     result = audit.verify(rows, KEY)
-    assert result == audit.VerifyResult(True, None, "", 5, 5, rows[-1]["hash"])
+    assert result == audit.VerifyResult(True, None, "", 5, 5, rows[-1]["hash"], ((1, "hmac-sha256", 1),))
     assert audit.verify([], KEY).ok
 
 

@@ -45,26 +45,29 @@ def test_anything_else_is_malformed(body: bytes) -> None:
         parse_event(body)
 
 
+AAD = "intake.cases|ZZ-20261122-000001|reporter_phone_enc"
+
+
 def test_field_cipher_round_trips_and_rotates_keys() -> None:
     old = FieldCipher(KEY_A)
-    token = old.encrypt("13812341234")
+    token = old.encrypt("13812341234", aad=AAD)
     assert token and "13812341234" not in token
     rotated = FieldCipher(KEY_B, (KEY_A,))
-    assert rotated.decrypt(token) == "13812341234"  # old ciphertext still readable
+    assert rotated.decrypt(token, aad=AAD) == "13812341234"  # old ciphertext still readable
     assert rotated.needs_rotation(token)
-    assert not rotated.needs_rotation(rotated.encrypt("x") or "")
+    assert not rotated.needs_rotation(rotated.encrypt("x", aad=AAD) or "")
     with pytest.raises(DecryptionError):
-        FieldCipher(KEY_B).decrypt(token)  # key retired: a clear error, not garbage
+        FieldCipher(KEY_B).decrypt(token, aad=AAD)  # key retired: a clear error, not garbage
 
 
 def test_tampered_ciphertext_is_refused() -> None:
     cipher = FieldCipher(KEY_A)
-    token = cipher.encrypt("张三") or ""
+    token = cipher.encrypt("张三", aad=AAD) or ""
     prefix, blob = token.rsplit(".", 1)
     raw = bytearray(base64.b64decode(blob))
     raw[-1] ^= 1
     with pytest.raises(DecryptionError):
-        cipher.decrypt(f"{prefix}.{base64.b64encode(bytes(raw)).decode()}")
+        cipher.decrypt(f"{prefix}.{base64.b64encode(bytes(raw)).decode()}", aad=AAD)
 
 
 def test_keyed_hash_is_stable_and_keyed() -> None:
