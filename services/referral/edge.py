@@ -10,11 +10,13 @@ installed here answer them with the problem `type`, `title`, `status`, `detail` 
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import unquote
 
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.responses import JSONResponse
 from opentelemetry import trace
 
+from hub import scope
 from hub.problems import Problem, problem_response
 from hub.runtime import ServiceRuntime
 from services.referral.actors import ROLES, Actor
@@ -36,15 +38,32 @@ def actor_from_headers(
     x_hub_actor_role: Annotated[str | None, Header(max_length=32)] = None,
     x_hub_actor_department: Annotated[str | None, Header(max_length=100)] = None,
     x_hub_actor_id: Annotated[str | None, Header(max_length=64, pattern=r"^[\w.@:\-]+$")] = None,
+    x_hub_actor_centre: Annotated[str | None, Header(max_length=12, pattern=r"^[0-9]+$")] = None,
+    x_hub_actor_name: Annotated[str | None, Header(max_length=300)] = None,
 ) -> Actor:
-    """The gateway passes the caller's role and department (authentication is the gateway's job)."""
+    """The gateway passes the caller's role and department (authentication is the gateway's job), and
+    for a named person their centre (an area code: what they may see, hub/scope.py) and their display
+    name (percent-encoded UTF-8; audit only)."""
     role = (x_hub_actor_role or "centre").strip().lower()
     if role not in ROLES or role == "system":
         raise Forbidden("未知角色", "X-Hub-Actor-Role 必须是 centre、department、adapter 或 ops")
     department = (x_hub_actor_department or "").strip() or None
     if role == "department" and department is None:
         raise Forbidden("缺少部门", "部门角色必须带 X-Hub-Actor-Department（单位编码）")
-    return Actor(role, department if role == "department" else None, x_hub_actor_id or None)
+    centre = centre_of_header(x_hub_actor_centre)
+    name = unquote(x_hub_actor_name or "", errors="replace").strip() or None
+    return Actor(role, department if role == "department" else None, x_hub_actor_id or None, centre, name)
+
+
+def centre_of_header(value: str | None) -> str | None:
+    """A district, street or community code, or None (the whole hub); anything else is refused."""
+    if not value:
+        return None
+    try:
+        scope.level(value)
+    except scope.UnknownCentre:
+        raise Forbidden("未知中心", f"X-Hub-Actor-Centre {value} 不是区县、街道或社区编码") from None
+    return value
 
 
 ActorDep = Annotated[Actor, Depends(actor_from_headers)]
