@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import unicodedata
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 from fastapi.responses import JSONResponse
 from opentelemetry import trace
@@ -164,5 +165,9 @@ def _set_actor(scope: Scope, identity: Identity) -> None:
         headers.append((b"x-hub-actor-department", identity.department.encode()))
     if identity.system:
         headers.append((b"x-hub-actor-system", identity.system.encode()))
+    if identity.centre:  # a named person: the services scope every read and action to its subtree
+        headers.append((b"x-hub-actor-centre", identity.centre.encode()))
+    if identity.name:  # display name, percent-encoded UTF-8 (audit only)
+        headers.append((b"x-hub-actor-name", quote(identity.name, safe="").encode()))
     scope["headers"] = headers
     scope.setdefault("state", {})["identity"] = identity

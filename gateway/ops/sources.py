@@ -25,15 +25,27 @@ OUTBOX_SERVICES = ("intake", "referral", "notification")
 
 
 class Sources:
-    def __init__(self, runtime: ServiceRuntime[GatewaySettings], upstream: Upstream) -> None:
+    """``who``: the caller's actor headers, passed on to referral's and intake's case reads so each
+    scopes them to the person's centre (services/*/scoping.py); ``scoped`` when a person's centre or a
+    department limits what they see (then the views keep only cases those reads returned)."""
+
+    def __init__(
+        self,
+        runtime: ServiceRuntime[GatewaySettings],
+        upstream: Upstream,
+        who: dict[str, str] | None = None,
+    ) -> None:
         self.runtime = runtime
         self.upstream = upstream
         self.settings = runtime.settings
         self.unavailable: list[str] = []
+        self.who = who or {}
+        self.scoped = "x-hub-actor-centre" in self.who or self.who.get("x-hub-actor-role") == "department"
 
     async def _json(self, service: str, path: str, params: Any = None) -> Any:
+        headers = self.who if service in ("intake", "referral") else None
         try:
-            return await self.upstream.json(service, "GET", path, params=params)
+            return await self.upstream.json(service, "GET", path, params=params, headers=headers)
         except (PassThrough, Problem, HTTPException):
             self.unavailable.append(service)
             return None
@@ -174,7 +186,9 @@ class Sources:
 
     async def facts(self, start: datetime | None, end: datetime | None) -> list[dict[str, Any]]:
         params = {k: v.isoformat() for k, v in (("from", start), ("to", end)) if v is not None}
-        page = await self.upstream.json("referral", "GET", "/internal/v1/ops/facts", params=params)
+        page = await self.upstream.json(
+            "referral", "GET", "/internal/v1/ops/facts", params=params, headers=self.who
+        )
         items: list[dict[str, Any]] = page["items"]
         return items
 
@@ -200,7 +214,7 @@ class Sources:
 
     async def signals(self, since: datetime) -> list[dict[str, Any]]:
         page = await self.upstream.json(
-            "intake", "GET", "/internal/v1/ops/signals", params={"since": since.isoformat()}
+            "intake", "GET", "/internal/v1/ops/signals", params={"since": since.isoformat()}, headers=self.who
         )
         items: list[dict[str, Any]] = page["items"]
         return items

@@ -11,6 +11,7 @@ from fastapi import Query, Request
 from pydantic import BaseModel
 
 from gateway.adapters.ledger import case_sync, list_deliveries
+from gateway.routes.cases import ensure_case_visible
 from hub.problems import Problem
 from hub.runtime import ServiceRuntime
 
@@ -75,6 +76,7 @@ async def get_adapter_deliveries(
 
 
 async def get_case_adapter_sync(case_no: str, request: Request) -> list[UpdateSyncOut]:
+    await ensure_case_visible(request, case_no)
     updates = await case_sync(_runtime(request).db, case_no)
     if not updates:
         raise Problem(404, "未找到", f"事项 {case_no} 没有推送给外部系统的记录", type_="case-not-found")

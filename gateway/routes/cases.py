@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import Request
 from pydantic import BaseModel
 
+from gateway.routes.forwarding import request_actor_headers
 from gateway.timeline import case_timeline, with_gaps
 from gateway.upstream import PassThrough, Upstream
 from hub.problems import Problem
@@ -33,9 +35,11 @@ def _upstream(request: Request) -> Upstream:
 
 
 async def get_case(case_no: str, request: Request) -> dict[str, Any]:
+    """Both services read as the caller: each scopes the case to the person's centre (404 outside)."""
     up = _upstream(request)
+    who = request_actor_headers(request)
     try:
-        case: dict[str, Any] = await up.json("intake", "GET", f"/internal/v1/cases/{case_no}")
+        case: dict[str, Any] = await up.json("intake", "GET", f"/internal/v1/cases/{case_no}", headers=who)
     except PassThrough as exc:
         if exc.response.status_code == 404:
             raise Problem(
@@ -43,7 +47,7 @@ async def get_case(case_no: str, request: Request) -> dict[str, Any]:
             ) from None
         raise
     try:
-        state = await up.json("referral", "GET", f"/internal/v1/cases/{case_no}")
+        state = await up.json("referral", "GET", f"/internal/v1/cases/{case_no}", headers=who)
     except PassThrough as exc:
         if exc.response.status_code != 404:
             raise
@@ -68,7 +72,24 @@ async def get_case(case_no: str, request: Request) -> dict[str, Any]:
     return case
 
 
+async def ensure_case_visible(request: Request, case_no: str) -> None:
+    """The gateway's own projections (timeline, adapter ledger) hold no centre: for a named person (a
+    centre header) or a department, intake — which scopes by the rule both services share — first
+    says whether the caller may see the case; outside their scope it is not found (404)."""
+    who = request_actor_headers(request)
+    if "x-hub-actor-centre" not in who and who.get("x-hub-actor-role", "").lower() != "department":
+        return
+    answer = await _upstream(request).request(
+        "intake", "GET", f"/internal/v1/cases/{quote(case_no, safe='')}", headers=who
+    )
+    if answer.status_code == 404:
+        raise Problem(404, "未找到该事项", f"没有编号为 {case_no} 的事项记录", type_="case-not-found")
+    if answer.status_code >= 400:
+        raise PassThrough(answer)
+
+
 async def get_timeline(case_no: str, request: Request) -> list[TimelineEntry]:
+    await ensure_case_visible(request, case_no)
     rt: ServiceRuntime = request.app.state.runtime
     async with rt.db.sessions() as session:
         rows = await case_timeline(session, case_no)

@@ -32,8 +32,19 @@ ActorId = Annotated[
     str | None,
     Header(max_length=64, pattern=r"^[\w.@:\-]+$", description="Set by the gateway from the token"),
 ]
+ActorCentre = Annotated[
+    str | None,
+    Header(
+        max_length=12,
+        pattern=r"^[0-9]+$",
+        description="A named person's centre (area code): the services scope every read and action to it",
+    ),
+]
+ActorName = Annotated[
+    str | None, Header(max_length=300, description="A named person's display name, percent-encoded UTF-8")
+]
 IdempotencyKey = Annotated[str | None, Header(max_length=128)]
-INTAKE_ACTOR_HEADERS = ("x-hub-actor-role", "x-hub-actor-id")
+INTAKE_ACTOR_HEADERS = ("x-hub-actor-role", "x-hub-actor-id", "x-hub-actor-centre", "x-hub-actor-name")
 
 _KW = inspect.Parameter.KEYWORD_ONLY
 
@@ -98,6 +109,8 @@ def _parameters(route: Route) -> list[inspect.Parameter]:
         )
         if route.actor_id:
             params.append(inspect.Parameter("x_hub_actor_id", _KW, annotation=ActorId, default=None))
+        params.append(inspect.Parameter("x_hub_actor_centre", _KW, annotation=ActorCentre, default=None))
+        params.append(inspect.Parameter("x_hub_actor_name", _KW, annotation=ActorName, default=None))
     return params
 
 
@@ -138,18 +151,40 @@ def _headers(request: Request, route: Route, values: dict[str, Any]) -> dict[str
             values.get("x_hub_actor_role"),
             values.get("x_hub_actor_department"),
             values.get("x_hub_actor_id") if route.actor_id else None,
+            centre=values.get("x_hub_actor_centre"),
+            name=values.get("x_hub_actor_name"),
         )
     if route.service == "intake" and request.headers.get("idempotency-key"):
         headers["Idempotency-Key"] = request.headers["idempotency-key"]
     return headers
 
 
-def actor_headers(role: str | None, department: str | None, actor_id: str | None = None) -> dict[str, str]:
-    """The headers that tell the referral service who acts (role defaults to centre) and, where it is
-    audited by client, which API client."""
+def actor_headers(
+    role: str | None,
+    department: str | None,
+    actor_id: str | None = None,
+    *,
+    centre: str | None = None,
+    name: str | None = None,
+) -> dict[str, str]:
+    """The headers that tell the referral service who acts (role defaults to centre), where it is
+    audited by client, which API client, and for a named person their centre (scoping) and name."""
     headers = {"X-Hub-Actor-Role": role or "centre"}
     if department:
         headers["X-Hub-Actor-Department"] = department
     if actor_id:
         headers["X-Hub-Actor-Id"] = actor_id
+    if centre:
+        headers["X-Hub-Actor-Centre"] = centre
+    if name:
+        headers["X-Hub-Actor-Name"] = name  # already percent-encoded by whoever set it
     return headers
+
+
+def request_actor_headers(request: Request) -> dict[str, str]:
+    """The actor headers of the request as they reached the gateway's own handler (the middleware set
+    them from the token), to pass on when the handler reads the services itself."""
+    return {name: request.headers[name] for name in ACTOR_HEADERS if name in request.headers}
+
+
+ACTOR_HEADERS = (*INTAKE_ACTOR_HEADERS, "x-hub-actor-department")

@@ -1,7 +1,8 @@
 """Who is calling intake, and what each role may do here.
 
-The gateway authenticates the client and passes the actor in two headers, `X-Hub-Actor-Role` and
-`X-Hub-Actor-Id`; intake listens only on loopback or the cluster network, so only the gateway can
+The gateway authenticates the client and passes the actor in headers, `X-Hub-Actor-Role` and
+`X-Hub-Actor-Id`, and for a named person `X-Hub-Actor-Centre` (an area code: what they may see,
+services/intake/scoping.py) and `X-Hub-Actor-Name` (percent-encoded UTF-8, audit only); intake listens only on loopback or the cluster network, so only the gateway can
 set them. Everything reads the actor through `current_actor`, one dependency the auth work can
 replace (`app.dependency_overrides[current_actor] = …`) without touching the endpoints. Until then
 an absent role means "centre", the hub's staff.
@@ -11,9 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Annotated
+from urllib.parse import unquote
 
 from fastapi import Depends, Header
 
+from hub import scope
 from hub.problems import Problem
 
 ROLES = ("centre", "department", "adapter", "ops")
@@ -59,11 +62,22 @@ class Actor:
 def current_actor(
     x_hub_actor_role: Annotated[str | None, Header(max_length=16)] = None,
     x_hub_actor_id: Annotated[str | None, Header(max_length=64, pattern=r"^[\w.@:\-]+$")] = None,
+    x_hub_actor_centre: Annotated[str | None, Header(max_length=12, pattern=r"^[0-9]+$")] = None,
+    x_hub_actor_name: Annotated[str | None, Header(max_length=300)] = None,
 ) -> Actor:
     role = (x_hub_actor_role or DEFAULT_ROLE).strip().lower()
     if role not in ROLES:
         raise Problem(403, "无权限", f"未知角色 {role!r}", type_="forbidden")
-    return Actor(role=role, id=x_hub_actor_id or None)
+    centre = x_hub_actor_centre or None
+    if centre is not None:
+        try:
+            scope.level(centre)
+        except scope.UnknownCentre:
+            raise Problem(
+                403, "无权限", f"X-Hub-Actor-Centre {centre} 不是区县、街道或社区编码", type_="forbidden"
+            ) from None
+    name = unquote(x_hub_actor_name or "", errors="replace").strip() or None
+    return Actor(role=role, id=x_hub_actor_id or None, centre=centre, name=name)
 
 
 CurrentActor = Annotated[Actor, Depends(current_actor)]

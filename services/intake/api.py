@@ -6,10 +6,10 @@ import asyncio
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Header, Request, Response
+from fastapi import APIRouter, Body, Header, Query, Request, Response
 from pydantic import BaseModel
 
-from hub.contracts.http.intake import CategoryIn, MergeIn, NoteIn, OverrideIn, UnlinkIn
+from hub.contracts.http.intake import CategoryIn, MergeIn, NoteIn, OverrideIn, PersonalDataQuery, UnlinkIn
 from hub.problems import Problem
 from hub.runtime import ServiceRuntime
 from services.intake.actors import CurrentActor, require
@@ -23,8 +23,9 @@ from services.intake.casework.personal_data import read_personal_data
 from services.intake.domain.model import CaseIn
 from services.intake.registration import register_case
 from services.intake.rulebook import RulesInvalid, load_assessor
+from services.intake.scoping import visible_case
 from services.intake.settings import IntakeSettings
-from services.intake.tables import case_notes, cases
+from services.intake.tables import case_notes
 
 router = APIRouter(prefix="/internal/v1", tags=["intake"])
 
@@ -137,10 +138,10 @@ async def post_case(
 
 
 @router.get("/cases/{case_no}", response_model=CaseOut)
-async def get_case(case_no: str, request: Request) -> CaseOut:
+async def get_case(case_no: str, request: Request, actor: CurrentActor) -> CaseOut:
     rt = _runtime(request)
     async with rt.db.sessions() as session:
-        row = (await session.execute(cases.select().where(cases.c.case_no == case_no))).first()
+        row = await visible_case(session, case_no, actor)
         if row is None:
             raise not_found(case_no)
         notes = (
@@ -253,9 +254,15 @@ async def post_unlink(
     summary="The reporter's name, phone and ID number, decrypted (audited)",
 )
 async def get_personal_data(
-    case_no: str, request: Request, response: Response, actor: CurrentActor
+    case_no: str,
+    request: Request,
+    response: Response,
+    actor: CurrentActor,
+    query: Annotated[PersonalDataQuery, Query()],
 ) -> PersonalDataOut:
-    data = await read_personal_data(_runtime(request), case_no, actor=actor)
+    """A stated `purpose` is required (docs/decisions/0014-reveal-purpose.md); audited with the person,
+    limited per person and hour (429)."""
+    data = await read_personal_data(_runtime(request), case_no, actor=actor, purpose=query.purpose)
     response.headers["Cache-Control"] = "no-store"
     return PersonalDataOut(
         case_no=data.case_no,

@@ -21,3 +21,12 @@ class IntakeSettings(Settings):
     intake_import_workers: int = Field(
         default=1, ge=0, le=8, description="Worker processes preparing bulk-import batches (0: a thread)"
     )
+    intake_reveals_per_hour: int = Field(
+        default=30,
+        ge=1,
+        le=10_000,
+        description="Reveals of personal data one person may make in an hour (more: 429, audited)",
+    )
+    intake_reveal_purpose_min_length: int = Field(
+        default=4, ge=1, le=100, description="The shortest stated purpose of a reveal, in characters"
+    )

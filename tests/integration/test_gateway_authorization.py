@@ -76,6 +76,10 @@ def _operations(doc: dict[str, Any]) -> list[tuple[str, str]]:
     )
 
 
+# Query parameters a read cannot go without (a reveal states its purpose: docs/decisions/0014).
+REQUIRED_QUERY = {"/api/v1/cases/{case_no}/personal-data": {"purpose": "电话联系当事人"}}
+
+
 def _concrete(world: World, template: str) -> str:
     values = {"case_no": world.case_no, "referral_id": world.referral_id}
     path = template
@@ -105,6 +109,7 @@ async def test_every_role_on_every_endpoint_gets_what_the_table_says(authed_hub:
                     method,
                     _concrete(world, template),
                     json={} if method == "POST" else None,
+                    params=REQUIRED_QUERY.get(template),
                     headers=world.tokens[role],
                 )
                 decision = decide(method, template, role)
@@ -170,7 +175,11 @@ async def test_ops_never_sees_personal_data(authed_hub: InProcessHub) -> None:
         )
         assert refused.status_code == 403 and refused.json()["type"].endswith("/route-forbidden")
         # The centre, which needs it, does see it (and intake audits the read).
-        seen = await http.get(f"/api/v1/cases/{world.case_no}/personal-data", headers=world.tokens["centre"])
+        seen = await http.get(
+            f"/api/v1/cases/{world.case_no}/personal-data",
+            params={"purpose": "电话联系当事人"},
+            headers=world.tokens["centre"],
+        )
         assert seen.status_code == 200 and seen.json()["phone"].endswith(CASE["reporter"]["phone"])  # type: ignore[index]
 
 

@@ -83,7 +83,10 @@ class Context:
     async def record(
         self, session: AsyncSession, actor: Actor, action: str, case_no: str | None, detail: dict[str, Any]
     ) -> None:
-        """Append to referral's audit log inside the current transaction (call it last)."""
+        """Append to referral's audit log inside the current transaction (call it last). A named person
+        is named in the entry (user id, display name, centre: `detail.person`)."""
+        if actor.name or actor.centre:
+            detail = {**detail, "person": {"id": actor.id, "name": actor.name, "centre": actor.centre}}
         await audit.append(
             session,
             audit_log,
