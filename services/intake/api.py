@@ -260,8 +260,8 @@ async def get_personal_data(
     actor: CurrentActor,
     query: Annotated[PersonalDataQuery, Query()],
 ) -> PersonalDataOut:
-    """A stated `purpose` is required (docs/decisions/0014-reveal-purpose.md); audited with the person,
-    limited per person and hour (429)."""
+    """A stated `purpose` is required (docs/decisions/0013-centre-scoping.md, "Revealing personal
+    data"); audited with the person, limited per person and hour (429)."""
     data = await read_personal_data(_runtime(request), case_no, actor=actor, purpose=query.purpose)
     response.headers["Cache-Control"] = "no-store"
     return PersonalDataOut(

@@ -76,7 +76,7 @@ def _operations(doc: dict[str, Any]) -> list[tuple[str, str]]:
     )
 
 
-# Query parameters a read cannot go without (a reveal states its purpose: docs/decisions/0014).
+# Query parameters a read cannot go without (a reveal states its purpose: docs/decisions/0013).
 REQUIRED_QUERY = {"/api/v1/cases/{case_no}/personal-data": {"purpose": "电话联系当事人"}}
 
 
