@@ -139,6 +139,8 @@ async def forward(request: Request, route: Route, values: dict[str, Any]) -> Res
     )
     if route.no_store:
         response.headers["Cache-Control"] = "no-store"
+    if "retry-after" in answer.headers:  # a service's own limit (a 429): when to try again
+        response.headers["Retry-After"] = answer.headers["retry-after"]
     return response
 
 
