@@ -68,9 +68,9 @@ ROUTES: tuple[Route, ...] = (
     to_intake("POST", f"{CASE}/notes", "post_note",
               "Add text to a case (a staff note): graded again with it read; may raise the colour (audited)",
               CENTRE_ADAPTER, own="adapter_case", body=intake.NoteIn),
-    to_intake("GET", f"{CASE}/personal-data", "get_personal_data",
-              "The reporter's personal data, decrypted (centre; a stated purpose, audited with the person, "
-              "limited per person and hour)", CENTRE, no_store=True, query=intake.PersonalDataQuery),
+    to_intake("POST", f"{CASE}/personal-data", "reveal_personal_data",
+              "The reporter's personal data, decrypted (centre): {purpose} required, audited with the person, "
+              "limited per person and hour", CENTRE, no_store=True, body=intake.RevealIn),
     # ---- cases: reading
     to_referral("cases", "GET", "/api/v1/cases", "list_cases",
                 "Cases newest first: status, colour, category, street_code, overdue filters", CENTRE_OPS,

@@ -6,10 +6,10 @@ import asyncio
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Header, Query, Request, Response
+from fastapi import APIRouter, Body, Header, Request, Response
 from pydantic import BaseModel
 
-from hub.contracts.http.intake import CategoryIn, MergeIn, NoteIn, OverrideIn, PersonalDataQuery, UnlinkIn
+from hub.contracts.http.intake import CategoryIn, MergeIn, NoteIn, OverrideIn, RevealIn, UnlinkIn
 from hub.problems import Problem
 from hub.runtime import ServiceRuntime
 from services.intake.actors import CurrentActor, require
@@ -248,21 +248,21 @@ async def post_unlink(
     return _case_out(row)
 
 
-@router.get(
+@router.post(
     "/cases/{case_no}/personal-data",
     response_model=PersonalDataOut,
     summary="The reporter's name, phone and ID number, decrypted (audited)",
 )
-async def get_personal_data(
+async def reveal_personal_data(
     case_no: str,
     request: Request,
     response: Response,
     actor: CurrentActor,
-    query: Annotated[PersonalDataQuery, Query()],
+    body: RevealIn,
 ) -> PersonalDataOut:
     """A stated `purpose` is required (docs/decisions/0013-centre-scoping.md, "Revealing personal
     data"); audited with the person, limited per person and hour (429)."""
-    data = await read_personal_data(_runtime(request), case_no, actor=actor, purpose=query.purpose)
+    data = await read_personal_data(_runtime(request), case_no, actor=actor, purpose=body.purpose)
     response.headers["Cache-Control"] = "no-store"
     return PersonalDataOut(
         case_no=data.case_no,

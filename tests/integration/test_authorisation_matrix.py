@@ -119,11 +119,11 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("timeline", "GET", "/api/v1/cases/{case_no}/timeline", "case", "read"),
     Endpoint(
         "personal data",
-        "GET",
+        "POST",
         "/api/v1/cases/{case_no}/personal-data",
         "case",
-        "read",
-        params={"purpose": "电话联系当事人调解"},
+        "read",  # a read (200 with the data), posted: its purpose travels in the body, not the URL
+        body=lambda w, r, lv: {"purpose": "电话联系当事人调解"},
     ),
     Endpoint("dispatch queue", "GET", "/api/v1/dispatch-queue", "case", "list", member=_items("case_no")),
     Endpoint(
@@ -618,9 +618,9 @@ async def test_moves_between_centres_move_who_sees_the_case_in_both_services(hub
         await eventually(
             lambda: _status(http, case, "centre", "community"), until=lambda s: s == 200, what="delegated in"
         )
-        reveal = await http.get(
+        reveal = await http.post(
             f"{case}/personal-data",
-            params={"purpose": "电话联系当事人调解"},
+            json={"purpose": "电话联系当事人调解"},
             headers=headers("centre", "community"),
         )
         assert reveal.status_code == 200, reveal.text
