@@ -72,13 +72,19 @@ async def get_case(case_no: str, request: Request) -> dict[str, Any]:
     return case
 
 
+def is_scoped(request: Request) -> bool:
+    """The caller is a person limited to a centre's subtree, or a department (its own referrals)."""
+    who = request_actor_headers(request)
+    return "x-hub-actor-centre" in who or who.get("x-hub-actor-role", "").lower() == "department"
+
+
 async def ensure_case_visible(request: Request, case_no: str) -> None:
     """The gateway's own projections (timeline, adapter ledger) hold no centre: for a named person (a
     centre header) or a department, intake — which scopes by the rule both services share — first
     says whether the caller may see the case; outside their scope it is not found (404)."""
-    who = request_actor_headers(request)
-    if "x-hub-actor-centre" not in who and who.get("x-hub-actor-role", "").lower() != "department":
+    if not is_scoped(request):
         return
+    who = request_actor_headers(request)
     answer = await _upstream(request).request(
         "intake", "GET", f"/internal/v1/cases/{quote(case_no, safe='')}", headers=who
     )

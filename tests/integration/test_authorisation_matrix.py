@@ -158,6 +158,14 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         params={"by": "street"},
         member=_items("key"),
     ),
+    Endpoint(
+        "adapter ledger of a case",
+        "GET",
+        "/api/v1/ops/adapter-deliveries",
+        "case",
+        "read",
+        params={"case_no": "{case_no}"},
+    ),
     # --- intake's casework ---
     Endpoint(
         "note",
