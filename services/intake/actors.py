@@ -2,10 +2,11 @@
 
 The gateway authenticates the client and passes the actor in headers, `X-Hub-Actor-Role` and
 `X-Hub-Actor-Id`, and for a named person `X-Hub-Actor-Centre` (an area code: what they may see,
-services/intake/scoping.py) and `X-Hub-Actor-Name` (percent-encoded UTF-8, audit only); intake listens only on loopback or the cluster network, so only the gateway can
-set them. Everything reads the actor through `current_actor`, one dependency the auth work can
-replace (`app.dependency_overrides[current_actor] = …`) without touching the endpoints. Until then
-an absent role means "centre", the hub's staff.
+services/intake/scoping.py) and `X-Hub-Actor-Name` (percent-encoded UTF-8, audit only); intake
+listens only on loopback or the cluster network, so only the gateway can set them. Everything reads
+the actor through `current_actor`, one dependency the auth work can replace
+(`app.dependency_overrides[current_actor] = …`) without touching the endpoints. Until then an absent
+role means "centre", the hub's staff.
 """
 
 from __future__ import annotations
