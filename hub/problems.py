@@ -25,6 +25,7 @@ class Problem(Exception):
         self.detail = detail
         self.type = type_ if type_ == "about:blank" or "://" in type_ else TYPE_BASE + type_
         self.extra = extra
+        self.headers: dict[str, str] = {}  # e.g. Retry-After on a 429
 
     def body(self, instance: str | None = None) -> dict[str, Any]:
         doc: dict[str, Any] = {"type": self.type, "title": self.title, "status": self.status}
@@ -41,6 +42,7 @@ def problem_response(problem: Problem, request: Request | None = None) -> JSONRe
         problem.body(request.url.path if request else None),
         status_code=problem.status,
         media_type=PROBLEM_JSON,
+        headers=problem.headers or None,
     )
 
 

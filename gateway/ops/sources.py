@@ -18,6 +18,7 @@ from gateway.principals import GATEWAY
 from gateway.settings import GatewaySettings
 from gateway.tables import adapter_deliveries, timeline
 from gateway.upstream import PassThrough, Upstream
+from hub.credentials import Principal
 from hub.ops import stale_outbox
 from hub.problems import Problem
 from hub.runtime import ServiceRuntime
@@ -26,15 +27,28 @@ OUTBOX_SERVICES = ("intake", "referral", "notification")
 
 
 class Sources:
-    def __init__(self, runtime: ServiceRuntime[GatewaySettings], upstream: Upstream) -> None:
+    """``who``: the caller, whom referral's and intake's case reads are made as, so each scopes them to
+    the person's centre (services/*/scoping.py); ``scoped`` when a person's centre or a department
+    limits what they see (then the views keep only cases those reads returned). Without a caller the
+    gateway reads as itself (whole hub)."""
+
+    def __init__(
+        self,
+        runtime: ServiceRuntime[GatewaySettings],
+        upstream: Upstream,
+        who: Principal | None = None,
+    ) -> None:
         self.runtime = runtime
         self.upstream = upstream
         self.settings = runtime.settings
         self.unavailable: list[str] = []
+        self.who = who or GATEWAY
+        self.scoped = self.who.centre is not None or self.who.role == "department"
 
     async def _json(self, service: str, path: str, params: Any = None) -> Any:
+        principal = self.who if service in ("intake", "referral") else GATEWAY
         try:
-            return await self.upstream.json(service, "GET", path, principal=GATEWAY, params=params)
+            return await self.upstream.json(service, "GET", path, principal=principal, params=params)
         except (PassThrough, Problem, HTTPException):
             self.unavailable.append(service)
             return None
@@ -176,7 +190,7 @@ class Sources:
     async def facts(self, start: datetime | None, end: datetime | None) -> list[dict[str, Any]]:
         params = {k: v.isoformat() for k, v in (("from", start), ("to", end)) if v is not None}
         page = await self.upstream.json(
-            "referral", "GET", "/internal/v1/ops/facts", principal=GATEWAY, params=params
+            "referral", "GET", "/internal/v1/ops/facts", principal=self.who, params=params
         )
         items: list[dict[str, Any]] = page["items"]
         return items
@@ -206,7 +220,7 @@ class Sources:
             "intake",
             "GET",
             "/internal/v1/ops/signals",
-            principal=GATEWAY,
+            principal=self.who,
             params={"since": since.isoformat()},
         )
         items: list[dict[str, Any]] = page["items"]

@@ -11,6 +11,7 @@ from fastapi import Query, Request
 from pydantic import BaseModel
 
 from gateway.adapters.ledger import case_sync, list_deliveries
+from gateway.routes.cases import ensure_case_visible, is_scoped
 from hub.problems import Problem
 from hub.runtime import ServiceRuntime
 
@@ -61,6 +62,18 @@ async def get_adapter_deliveries(
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> DeliveriesOut:
+    """The ledger holds no centre: a person scoped to a centre (or a department) reads it one case at a
+    time, a case they may see (docs/decisions/0013-centre-scoping.md); the whole ledger is for
+    callers without a centre."""
+    if case_no is not None:
+        await ensure_case_visible(request, case_no)
+    elif is_scoped(request):
+        raise Problem(
+            403,
+            "无权查看全部推送记录",
+            "按中心范围查看时须指定事项编号 case_no（推送台账不按中心划分）",
+            type_="forbidden",
+        )
     total, items = await list_deliveries(
         _runtime(request).db,
         status=status,
@@ -75,6 +88,7 @@ async def get_adapter_deliveries(
 
 
 async def get_case_adapter_sync(case_no: str, request: Request) -> list[UpdateSyncOut]:
+    await ensure_case_visible(request, case_no)
     updates = await case_sync(_runtime(request).db, case_no)
     if not updates:
         raise Problem(404, "未找到", f"事项 {case_no} 没有推送给外部系统的记录", type_="case-not-found")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import Request
 from pydantic import BaseModel
@@ -34,6 +35,7 @@ def _upstream(request: Request) -> Upstream:
 
 
 async def get_case(case_no: str, request: Request) -> dict[str, Any]:
+    """Both services read as the caller: each scopes the case to the person's centre (404 outside)."""
     up = _upstream(request)
     who = principal_of(request)
     try:
@@ -70,7 +72,29 @@ async def get_case(case_no: str, request: Request) -> dict[str, Any]:
     return case
 
 
+def is_scoped(request: Request) -> bool:
+    """The caller is a person limited to a centre's subtree, or a department (its own referrals)."""
+    who = principal_of(request)
+    return who.centre is not None or who.role == "department"
+
+
+async def ensure_case_visible(request: Request, case_no: str) -> None:
+    """The gateway's own projections (timeline, adapter ledger) hold no centre: for a named person (a
+    centre header) or a department, intake — which scopes by the rule both services share — first
+    says whether the caller may see the case; outside their scope it is not found (404)."""
+    if not is_scoped(request):
+        return
+    answer = await _upstream(request).request(
+        "intake", "GET", f"/internal/v1/cases/{quote(case_no, safe='')}", principal=principal_of(request)
+    )
+    if answer.status_code == 404:
+        raise Problem(404, "未找到该事项", f"没有编号为 {case_no} 的事项记录", type_="case-not-found")
+    if answer.status_code >= 400:
+        raise PassThrough(answer)
+
+
 async def get_timeline(case_no: str, request: Request) -> list[TimelineEntry]:
+    await ensure_case_visible(request, case_no)
     rt: ServiceRuntime = request.app.state.runtime
     async with rt.db.sessions() as session:
         rows = await case_timeline(session, case_no)

@@ -35,6 +35,17 @@ ActorId = Annotated[
     str | None,
     Header(max_length=64, pattern=r"^[\w.@:\-]+$", description="Set by the gateway from the token"),
 ]
+ActorCentre = Annotated[
+    str | None,
+    Header(
+        max_length=12,
+        pattern=r"^[0-9]+$",
+        description="A named person's centre (area code): the services scope every read and action to it",
+    ),
+]
+ActorName = Annotated[
+    str | None, Header(max_length=300, description="A named person's display name, percent-encoded UTF-8")
+]
 IdempotencyKey = Annotated[str | None, Header(max_length=128)]
 
 _KW = inspect.Parameter.KEYWORD_ONLY
@@ -100,6 +111,8 @@ def _parameters(route: Route) -> list[inspect.Parameter]:
         )
         if route.actor_id:
             params.append(inspect.Parameter("x_hub_actor_id", _KW, annotation=ActorId, default=None))
+        params.append(inspect.Parameter("x_hub_actor_centre", _KW, annotation=ActorCentre, default=None))
+        params.append(inspect.Parameter("x_hub_actor_name", _KW, annotation=ActorName, default=None))
     return params
 
 
@@ -134,6 +147,8 @@ async def forward(request: Request, route: Route, values: dict[str, Any]) -> Res
     )
     if route.no_store:
         response.headers["Cache-Control"] = "no-store"
+    if "retry-after" in answer.headers:  # a service's own limit (a 429): when to try again
+        response.headers["Retry-After"] = answer.headers["retry-after"]
     return response
 
 

@@ -17,6 +17,7 @@ from pydantic import AwareDatetime, BaseModel
 from gateway.ops import report, signals, stats
 from gateway.ops.sources import Sources
 from gateway.ops.stalls import KINDS, Filters, attach_last_handoff, enrich, select_stalled
+from gateway.principals import principal_of
 from gateway.settings import GatewaySettings
 from gateway.upstream import Upstream
 from hub.contracts.vocabulary import Colour
@@ -64,7 +65,7 @@ class StalledOut(BaseModel):
 def _sources(request: Request) -> Sources:
     rt: ServiceRuntime[GatewaySettings] = request.app.state.runtime
     upstream: Upstream = request.app.state.upstream
-    return Sources(rt, upstream)
+    return Sources(rt, upstream, principal_of(request))
 
 
 async def get_stalled(
@@ -91,7 +92,10 @@ async def get_stalled(
         items += await src.dead_letter_stalls()
     bare = [i for i in items if i.get("colour") is None]
     if bare:
-        enrich(bare, await src.case_facts(i["case_no"] for i in bare))
+        known = await src.case_facts(i["case_no"] for i in bare)
+        enrich(bare, known)
+        if src.scoped:  # a person sees the plumbing's stalls of the cases in their scope only
+            items = [i for i in items if i.get("colour") is not None or i.get("case_no") in known]
     chosen = select_stalled(items, Filters(department, colour, street, min_overdue_minutes, kind))
     page = chosen[:limit]
     attach_last_handoff(page, await src.last_handoffs(i["case_no"] for i in page))

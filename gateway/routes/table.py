@@ -78,12 +78,13 @@ ROUTES: tuple[Route, ...] = (
     to_intake("POST", f"{CASE}/notes", "post_note",
               "Add text to a case (a staff note): graded again with it read; may raise the colour (audited)",
               CENTRE_ADAPTER, own="adapter_case", body=intake.NoteIn),
-    to_intake("GET", f"{CASE}/personal-data", "get_personal_data",
-              "The reporter's personal data, decrypted (centre; audited)", CENTRE, no_store=True),
+    to_intake("POST", f"{CASE}/personal-data", "reveal_personal_data",
+              "The reporter's personal data, decrypted (centre): {purpose} required, audited with the person, "
+              "limited per person and hour", CENTRE, no_store=True, body=intake.RevealIn),
     # ---- cases: reading
     to_referral("cases", "GET", "/api/v1/cases", "list_cases",
                 "Cases newest first: status, colour, category, street_code, overdue filters", CENTRE_OPS,
-                query=ref.CaseListQuery, actor="none"),
+                query=ref.CaseListQuery),
     here(CASE, "get_case", "A case with its referrals, deadlines and supervision level", cases.get_case,
          "cases", CENTRE_OPS),
     here(f"{CASE}/timeline", "get_timeline", "Every handoff, oldest first", cases.get_timeline, "cases",

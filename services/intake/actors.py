@@ -5,6 +5,7 @@ for every request (hub/credentials.py); the kit's guard (hub/credential_guard.py
 its principal on the request before any endpoint runs, so a request without one never gets here.
 Everything reads the actor through `current_actor`, which builds it from that principal (role, id,
 kind, centre, display name); nothing a caller can set in a header decides who acts.
+A person's centre (an area code) limits what they may see (services/intake/scoping.py).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from hub import scope
 from hub.credential_guard import principal_of
 from hub.credentials import PrincipalKind
 from hub.problems import Problem
@@ -66,10 +68,18 @@ def current_actor(request: Request) -> Actor:
     role = principal.role.strip().lower()
     if role not in ROLES:
         raise Problem(403, "无权限", f"未知角色 {role!r}", type_="forbidden")
+    centre = principal.centre or None
+    if centre is not None:
+        try:
+            scope.level(centre)
+        except scope.UnknownCentre:
+            raise Problem(
+                403, "无权限", f"中心编码 {centre} 不是区县、街道或社区编码", type_="forbidden"
+            ) from None
     return Actor(
         role=role,
         id=principal.id or None,
-        centre=principal.centre,
+        centre=centre,
         name=principal.name,
         kind=principal.kind,
     )

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Header, Request, Response
 from pydantic import BaseModel
 
-from hub.contracts.http.intake import CategoryIn, MergeIn, NoteIn, OverrideIn, UnlinkIn
+from hub.contracts.http.intake import CategoryIn, MergeIn, NoteIn, OverrideIn, RevealIn, UnlinkIn
 from hub.problems import Problem
 from hub.runtime import ServiceRuntime
 from services.intake.actors import CurrentActor, require
@@ -23,8 +23,9 @@ from services.intake.casework.personal_data import read_personal_data
 from services.intake.domain.model import CaseIn
 from services.intake.registration import register_case
 from services.intake.rulebook import RulesInvalid, load_assessor
+from services.intake.scoping import visible_case
 from services.intake.settings import IntakeSettings
-from services.intake.tables import case_notes, cases
+from services.intake.tables import case_notes
 
 router = APIRouter(prefix="/internal/v1", tags=["intake"])
 
@@ -137,10 +138,10 @@ async def post_case(
 
 
 @router.get("/cases/{case_no}", response_model=CaseOut)
-async def get_case(case_no: str, request: Request) -> CaseOut:
+async def get_case(case_no: str, request: Request, actor: CurrentActor) -> CaseOut:
     rt = _runtime(request)
     async with rt.db.sessions() as session:
-        row = (await session.execute(cases.select().where(cases.c.case_no == case_no))).first()
+        row = await visible_case(session, case_no, actor)
         if row is None:
             raise not_found(case_no)
         notes = (
@@ -247,15 +248,21 @@ async def post_unlink(
     return _case_out(row)
 
 
-@router.get(
+@router.post(
     "/cases/{case_no}/personal-data",
     response_model=PersonalDataOut,
     summary="The reporter's name, phone and ID number, decrypted (audited)",
 )
-async def get_personal_data(
-    case_no: str, request: Request, response: Response, actor: CurrentActor
+async def reveal_personal_data(
+    case_no: str,
+    request: Request,
+    response: Response,
+    actor: CurrentActor,
+    body: RevealIn,
 ) -> PersonalDataOut:
-    data = await read_personal_data(_runtime(request), case_no, actor=actor)
+    """A stated `purpose` is required (docs/decisions/0013-centre-scoping.md, "Revealing personal
+    data"); audited with the person, limited per person and hour (429)."""
+    data = await read_personal_data(_runtime(request), case_no, actor=actor, purpose=body.purpose)
     response.headers["Cache-Control"] = "no-store"
     return PersonalDataOut(
         case_no=data.case_no,

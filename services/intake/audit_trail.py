@@ -20,8 +20,10 @@ async def record(
     case_no: str | None,
     detail: dict[str, Any],
 ) -> None:
-    """Append to intake's audit log inside the current transaction (call it last), naming who acted:
-    the person (user id and display name), the API client or the system."""
+    """Append to intake's audit log inside the current transaction (call it last). A named person is
+    named in the entry: `actor_id` is their user id, `detail.person` their display name and centre."""
+    if actor.name or actor.centre:
+        detail = {**detail, "person": {"id": actor.id, "name": actor.name, "centre": actor.centre}}
     await audit.append(
         session,
         audit_log,

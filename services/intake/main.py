@@ -8,17 +8,27 @@ from fastapi import FastAPI
 
 from hub.app import create_service_app
 from hub.body_limits import BodyLimits
-from hub.contracts.referral import CaseClosedV1, CaseReopenedV1, CaseReturnedToChannelV1, CaseWithdrawnV1
+from hub.contracts.referral import (
+    CaseCentreAssignedV1,
+    CaseCentreMovedV1,
+    CaseClosedV1,
+    CaseReopenedV1,
+    CaseReturnedToChannelV1,
+    CaseWithdrawnV1,
+)
 from hub.messaging.handlers import Handlers
 from hub.runtime import ServiceRuntime
 from services.intake import api, bulk, ops
+from services.intake.casework.centre_projection import project_holding_centre
 from services.intake.casework.status_projection import project_case_status
 from services.intake.rulebook import RulesInvalid, load_assessor
 from services.intake.settings import IntakeSettings
 from services.intake.tables import kit, metadata
 
-# Referral owns the case life cycle after registration; intake follows closure to refuse merges.
+# Referral owns the case life cycle after registration; intake follows closure to refuse merges, and
+# the centre holding the case to scope who sees it (services/intake/scoping.py).
 STATUS_EVENTS = (CaseClosedV1, CaseWithdrawnV1, CaseReopenedV1, CaseReturnedToChannelV1)
+CENTRE_EVENTS = (CaseCentreAssignedV1, CaseCentreMovedV1)
 
 
 def bootstrap(settings: IntakeSettings) -> FastAPI:
@@ -30,7 +40,12 @@ def bootstrap(settings: IntakeSettings) -> FastAPI:
     assessor.warm_signals()
     runtime = ServiceRuntime("intake", settings, metadata, kit)
     handler = functools.partial(project_case_status, rt=runtime)
-    runtime.consume("intake.case-status", Handlers(dict.fromkeys(STATUS_EVENTS, handler)))
+    runtime.consume(
+        "intake.case-status",
+        Handlers(
+            {**dict.fromkeys(STATUS_EVENTS, handler), **dict.fromkeys(CENTRE_EVENTS, project_holding_centre)}
+        ),
+    )
     preparer = bulk.Preparer(settings.intake_import_workers)  # bulk import's workers, ended on stop
     # The bulk import takes up to 2000 cases in one body; every other route the general limit.
     limits = BodyLimits(

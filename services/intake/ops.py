@@ -18,6 +18,8 @@ from sqlalchemy import select
 
 from hub.crypto import reporter_key
 from hub.runtime import ServiceRuntime
+from services.intake.actors import CurrentActor
+from services.intake.scoping import cases_visible
 from services.intake.tables import cases
 
 router = APIRouter(prefix="/internal/v1/ops", tags=["ops"])
@@ -39,6 +41,7 @@ class SignalsOut(BaseModel):
 @router.get("/signals", response_model=SignalsOut, summary="Cases since a time, for early warning")
 async def get_signals(
     request: Request,
+    actor: CurrentActor,
     since: AwareDatetime,
     limit: Annotated[int, Query(ge=1, le=100_000)] = 20_000,
 ) -> SignalsOut:
@@ -46,7 +49,7 @@ async def get_signals(
     query = (
         select(cases.c.case_no, cases.c.registered_at, cases.c.category, cases.c.street_code)
         .add_columns(cases.c.grid_code, cases.c.reporter_phone_hash)
-        .where(cases.c.registered_at >= since)
+        .where(cases.c.registered_at >= since, cases_visible(actor))
         .order_by(cases.c.registered_at)
         .limit(limit)
     )

@@ -26,3 +26,12 @@ class IntakeSettings(ServiceSettings):
         ge=1 << 20,
         description="Largest body of the bulk import (/internal/v1/cases:import, up to 2000 cases)",
     )
+    intake_reveals_per_hour: int = Field(
+        default=30,
+        ge=1,
+        le=10_000,
+        description="Reveals of personal data one person may make in an hour (more: 429, audited)",
+    )
+    intake_reveal_purpose_min_length: int = Field(
+        default=4, ge=1, le=100, description="The shortest stated purpose of a reveal, in characters"
+    )

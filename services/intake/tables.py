@@ -87,11 +87,17 @@ cases = Table(
     Column("due_by_source", String(64)),
     Column("trace_id", String(32)),
     Column("registered_at", UtcDateTime(), nullable=False),
+    # The centre holding the case (an area code), copied from referral's case.centre_assigned.v1 and
+    # case.centre_moved.v1 (上报/下派), and the time of the event that set it: who may see the case
+    # (services/intake/scoping.py). None until referral has placed it: its location decides meanwhile.
+    Column("centre_id", String(12)),
+    Column("centre_at", UtcDateTime()),
     UniqueConstraint("channel", "source_ref", name="uq_cases_channel_source_ref"),
     UniqueConstraint("idempotency_key", name="uq_cases_idempotency_key"),
     Index("ix_cases_phone_hash_registered", "reporter_phone_hash", "registered_at"),
     Index("ix_cases_address_registered", "address_key", "registered_at"),
     Index("ix_cases_registered_at", "registered_at"),
+    Index("ix_cases_centre", "centre_id"),
 )
 
 # Text added to a case after registration: a staff note, a 12345 urge's content. Read with the title and

@@ -41,7 +41,7 @@ from hub.contracts.http.referral import (
     WithdrawIn,
 )
 from services.referral import case_views, list_views
-from services.referral.actors import Actor
+from services.referral.actors import SYSTEM, Actor
 from services.referral.edge import ActorDep, annotate, runtime, use_cases
 
 router = APIRouter(prefix="/internal/v1", tags=["referral"])
@@ -55,6 +55,7 @@ Action = Callable[[AsyncSession], Awaitable[bool]]
 @router.get("/cases", response_model=CasePage, summary="Cases newest first, filtered (no personal data)")
 async def list_cases(
     request: Request,
+    actor: ActorDep,
     status: Annotated[str | None, Query(max_length=32)] = None,
     colour: Annotated[str | None, Query(max_length=16)] = None,
     category: Annotated[str | None, Query(max_length=64)] = None,
@@ -66,6 +67,7 @@ async def list_cases(
     async with runtime(request).db.sessions() as session:
         return await list_views.list_cases(
             session,
+            actor,
             use_cases(request).context.clock(),
             status=status,
             colour=colour,
@@ -82,24 +84,27 @@ async def list_cases(
     response_model=CaseStateOut,
     summary="The case's state, referrals, deadlines, supervision level",
 )
-async def get_case_state(case_no: str, request: Request) -> CaseStateOut:
+async def get_case_state(case_no: str, request: Request, actor: ActorDep) -> CaseStateOut:
     async with runtime(request).db.sessions() as session:
-        return await case_views.case_view(session, case_no, use_cases(request).context.clock())
+        return await case_views.case_view(session, case_no, actor, use_cases(request).context.clock())
 
 
 @router.get("/dispatch-queue", response_model=QueuePage, summary="Cases waiting for a dispatcher")
 async def get_dispatch_queue(request: Request, actor: ActorDep) -> QueuePage:
     actor.require("centre", "ops")
     async with runtime(request).db.sessions() as session:
-        return await case_views.dispatcher_queue(session, use_cases(request).context.clock())
+        return await case_views.dispatcher_queue(session, actor, use_cases(request).context.clock())
 
 
-async def _case_result(request: Request, case_no: str, act: Action) -> CaseActionOut:
-    """Run the action and read the case as it left it, in one transaction."""
+async def _case_result(
+    request: Request, case_no: str, actor: Actor, act: Action, *, reader: Actor | None = None
+) -> CaseActionOut:
+    """Run the action (scoped by its use case) and read the case as it left it, as ``reader`` (default
+    the actor) may see it, in one transaction."""
     clock = use_cases(request).context.clock
     async with runtime(request).db.transaction() as session:
         changed = await act(session)
-        case = await case_views.case_view(session, case_no, clock())
+        case = await case_views.case_view(session, case_no, reader or actor, clock())
     annotate(case_no=case_no)
     return CaseActionOut(changed=changed, case=case)
 
@@ -111,7 +116,7 @@ async def dispatch_case(case_no: str, body: DispatchIn, request: Request, actor:
     uc = use_cases(request)
     async with runtime(request).db.transaction() as session:
         await uc.dispatch.manual_dispatch(session, case_no, body.lead, body.assisting, actor)
-        case = await case_views.case_view(session, case_no, uc.context.clock())
+        case = await case_views.case_view(session, case_no, actor, uc.context.clock())
     return CaseActionOut(changed=True, case=case)
 
 
@@ -120,7 +125,7 @@ async def callback(case_no: str, body: CallbackIn, request: Request, actor: Acto
     actor.require("centre", "adapter")
     cases = use_cases(request).cases
     return await _case_result(
-        request, case_no, lambda s: cases.callback(s, case_no, body.satisfaction, body.comment, actor)
+        request, case_no, actor, lambda s: cases.callback(s, case_no, body.satisfaction, body.comment, actor)
     )
 
 
@@ -130,13 +135,15 @@ async def close_case(
 ) -> CaseActionOut:
     cases = use_cases(request).cases
     reason = body.reason if body else None
-    return await _case_result(request, case_no, lambda s: cases.close(s, case_no, reason, actor))
+    return await _case_result(request, case_no, actor, lambda s: cases.close(s, case_no, reason, actor))
 
 
 @router.post("/cases/{case_no}/withdraw", response_model=CaseActionOut, summary="The citizen withdraws")
 async def withdraw_case(case_no: str, body: WithdrawIn, request: Request, actor: ActorDep) -> CaseActionOut:
     cases = use_cases(request).cases
-    return await _case_result(request, case_no, lambda s: cases.withdraw(s, case_no, body.reason, actor))
+    return await _case_result(
+        request, case_no, actor, lambda s: cases.withdraw(s, case_no, body.reason, actor)
+    )
 
 
 @router.post(
@@ -151,6 +158,7 @@ async def return_to_channel(
     return await _case_result(
         request,
         case_no,
+        actor,
         lambda s: cases.return_to_channel(s, case_no, body.reason_code, body.reason, actor),
     )
 
@@ -160,7 +168,9 @@ async def return_to_channel(
 )
 async def refer_onward(case_no: str, body: ReferOnwardIn, request: Request, actor: ActorDep) -> CaseActionOut:
     cases = use_cases(request).cases
-    return await _case_result(request, case_no, lambda s: cases.refer_onward(s, case_no, body.to, actor))
+    return await _case_result(
+        request, case_no, actor, lambda s: cases.refer_onward(s, case_no, body.to, actor)
+    )
 
 
 @router.post(
@@ -173,6 +183,7 @@ async def record_meeting(case_no: str, body: MeetingIn, request: Request, actor:
     return await _case_result(
         request,
         case_no,
+        actor,
         lambda s: cases.record_meeting(s, case_no, body.held_at, body.departments, body.decisions, actor),
     )
 
@@ -183,14 +194,22 @@ async def record_meeting(case_no: str, body: MeetingIn, request: Request, actor:
 @router.post("/cases/{case_no}/escalate", response_model=CaseActionOut, summary="上报 to the parent centre")
 async def escalate_case(case_no: str, body: EscalateIn, request: Request, actor: ActorDep) -> CaseActionOut:
     centres = use_cases(request).centres
-    return await _case_result(request, case_no, lambda s: centres.escalate(s, case_no, body.reason, actor))
+    # After 上报 the case is held above the person's centre: the answer still shows what they just did
+    # (the escalation itself was scoped); later reads are not found.
+    return await _case_result(
+        request,
+        case_no,
+        actor,
+        lambda s: centres.escalate(s, case_no, body.reason, actor),
+        reader=SYSTEM,
+    )
 
 
 @router.post("/cases/{case_no}/delegate", response_model=CaseActionOut, summary="下派 to a centre below")
 async def delegate_case(case_no: str, body: DelegateIn, request: Request, actor: ActorDep) -> CaseActionOut:
     centres = use_cases(request).centres
     return await _case_result(
-        request, case_no, lambda s: centres.delegate(s, case_no, body.to_centre, body.reason, actor)
+        request, case_no, actor, lambda s: centres.delegate(s, case_no, body.to_centre, body.reason, actor)
     )
 
 

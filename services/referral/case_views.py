@@ -24,7 +24,7 @@ from hub.contracts.http.referral import (
     QueuePage,
     ReferralOut,
 )
-from services.referral import store
+from services.referral import scoping, store
 from services.referral.actors import Actor
 from services.referral.domain.calendar import business_tz
 from services.referral.domain.deadlines import PROCEDURE_SOURCE
@@ -150,14 +150,17 @@ async def referrals_out(session: AsyncSession, rows: Sequence[Row[Any]], now: da
 
 
 async def referral_view(session: AsyncSession, referral_id: str, actor: Actor, now: datetime) -> ReferralOut:
-    row = await store.find_referral(session, referral_id)
-    if row is None or (actor.is_department and row.department != actor.department):
+    row = await store.find_referral(session, referral_id, scoping.referrals_visible(actor))
+    if row is None:
         raise NotFound("referral-not-found", "未找到该转办", f"没有编号为 {referral_id} 的转办")
     return (await referrals_out(session, [row], now))[0]
 
 
-async def case_view(session: AsyncSession, case_no: str, now: datetime) -> CaseStateOut:
-    case = (await session.execute(select(cases).where(cases.c.case_no == case_no))).first()
+async def case_view(session: AsyncSession, case_no: str, actor: Actor, now: datetime) -> CaseStateOut:
+    """The case as ``actor`` may see it: outside their scope it is not found (404)."""
+    case = (
+        await session.execute(select(cases).where(cases.c.case_no == case_no, scoping.cases_visible(actor)))
+    ).first()
     if case is None:
         raise NotFound("case-not-found", "未找到该事项", f"分流服务中没有编号为 {case_no} 的事项")
     rows = (
@@ -231,17 +234,19 @@ async def case_view(session: AsyncSession, case_no: str, now: datetime) -> CaseS
     )
 
 
-async def dispatcher_queue(session: AsyncSession, now: datetime) -> QueuePage:
-    """Open cases waiting for a dispatcher (no rule matched, a department returned them…)."""
+async def dispatcher_queue(session: AsyncSession, actor: Actor, now: datetime) -> QueuePage:
+    """Open cases waiting for a dispatcher (no rule matched, a department returned them…), of the
+    actor's scope."""
     numbers = (
         await session.execute(
             select(dispatch_queue.c.case_no)
-            .where(dispatch_queue.c.resolved_at.is_(None))
+            .join(cases, cases.c.case_no == dispatch_queue.c.case_no)
+            .where(dispatch_queue.c.resolved_at.is_(None), scoping.cases_visible(actor))
             .group_by(dispatch_queue.c.case_no)
             .order_by(func.min(dispatch_queue.c.queued_at))
         )
     ).scalars()
-    return QueuePage(items=[await case_view(session, n, now) for n in numbers])
+    return QueuePage(items=[await case_view(session, n, actor, now) for n in numbers])
 
 
 def level_of(centre_id: str | None) -> str | None:

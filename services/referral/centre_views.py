@@ -17,17 +17,25 @@ from hub.contracts.http.referral import (
     LevelCount,
     ResolutionLevelsOut,
 )
+from services.referral import scoping
+from services.referral.actors import Actor
 from services.referral.case_views import level_of
 from services.referral.domain.centres import CentreLevel, CentreTree
 from services.referral.tables import cases
 
 
 async def resolution_levels(
-    session: AsyncSession, tree: CentreTree, *, centre: str | None = None, category: str | None = None
+    session: AsyncSession,
+    tree: CentreTree,
+    actor: Actor,
+    *,
+    centre: str | None = None,
+    category: str | None = None,
 ) -> ResolutionLevelsOut:
+    """Counted over the cases the actor may see (a centre's person: its subtree)."""
     query = (
         select(cases.c.resolved_centre_id, cases.c.resolved_level, func.count())
-        .where(cases.c.status == "closed", cases.c.resolved_level.is_not(None))
+        .where(cases.c.status == "closed", cases.c.resolved_level.is_not(None), scoping.cases_visible(actor))
         .group_by(cases.c.resolved_centre_id, cases.c.resolved_level)
     )
     if centre is not None:
@@ -64,6 +72,7 @@ async def centre_cases(
     session: AsyncSession,
     tree: CentreTree,
     centre_id: str,
+    actor: Actor,
     *,
     open_only: bool,
     colour: str | None,
@@ -77,7 +86,7 @@ async def centre_cases(
     condition: ColumnElement[bool] = cases.c.centre_id.in_(ids)
     if centre.parent_id is None:
         condition = condition | cases.c.district_alerted_at.is_not(None)
-    conditions: list[ColumnElement[bool]] = [condition]
+    conditions: list[ColumnElement[bool]] = [condition, scoping.cases_visible(actor)]
     if open_only:
         conditions.append(cases.c.status.notin_(["closed", "merged", "withdrawn", "returned_to_channel"]))
     if colour:

@@ -20,7 +20,8 @@ from hub.contracts.http.referral import (
 )
 from hub.datafile import DataFileError
 from hub.problems import Problem
-from services.referral import centre_views
+from services.referral import centre_views, scoping
+from services.referral.actors import Actor
 from services.referral.domain.calendar import parse_year_schedule
 from services.referral.domain.centres import CentreTree
 from services.referral.edge import ActorDep, runtime, use_cases
@@ -32,8 +33,9 @@ def _tree(request: Request) -> CentreTree:
     return use_cases(request).context.config.centres
 
 
-def _known_centre(tree: CentreTree, centre_id: str) -> None:
-    if centre_id not in tree.centres:
+def _known_centre(tree: CentreTree, centre_id: str, actor: Actor) -> None:
+    """A centre outside the person's subtree is not found, as an unknown one."""
+    if centre_id not in tree.centres or not scoping.centre_visible(actor, centre_id):
         raise Problem(404, "未找到该中心", f"没有编码为 {centre_id} 的中心", type_="centre-not-found")
 
 
@@ -63,10 +65,17 @@ async def centre_cases(
 ) -> CentreCasesOut:
     actor.require("centre", "ops")
     tree = _tree(request)
-    _known_centre(tree, centre_id)
+    _known_centre(tree, centre_id, actor)
     async with runtime(request).db.sessions() as session:
         return await centre_views.centre_cases(
-            session, tree, centre_id, open_only=open_only, colour=colour, page=page, page_size=page_size
+            session,
+            tree,
+            centre_id,
+            actor,
+            open_only=open_only,
+            colour=colour,
+            page=page,
+            page_size=page_size,
         )
 
 
@@ -84,9 +93,9 @@ async def resolution_levels(
     actor.require("centre", "ops")
     tree = _tree(request)
     if centre is not None:
-        _known_centre(tree, centre)
+        _known_centre(tree, centre, actor)
     async with runtime(request).db.sessions() as session:
-        return await centre_views.resolution_levels(session, tree, centre=centre, category=category)
+        return await centre_views.resolution_levels(session, tree, actor, centre=centre, category=category)
 
 
 # --- holiday schedules (节假日安排) -------------------------------------------------------------------

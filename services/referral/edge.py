@@ -15,6 +15,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from opentelemetry import trace
 
+from hub import scope
 from hub.credential_guard import principal_of
 from hub.problems import Problem, problem_response
 from hub.runtime import ServiceRuntime
@@ -49,10 +50,21 @@ def actor_from_credential(request: Request) -> Actor:
         role,
         department if role == "department" else None,
         principal.id or None,
-        centre=principal.centre,
+        centre=centre_of(principal.centre),
         name=principal.name,
         kind=principal.kind,
     )
+
+
+def centre_of(value: str | None) -> str | None:
+    """A district, street or community code, or None (the whole hub); anything else is refused."""
+    if not value:
+        return None
+    try:
+        scope.level(value)
+    except scope.UnknownCentre:
+        raise Forbidden("未知中心", f"中心编码 {value} 不是区县、街道或社区编码") from None
+    return value
 
 
 ActorDep = Annotated[Actor, Depends(actor_from_credential)]

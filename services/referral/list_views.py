@@ -10,7 +10,7 @@ from sqlalchemy import ColumnElement, and_, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.contracts.http.referral import CasePage, CaseSummaryOut, ReferralPage
-from services.referral import store
+from services.referral import scoping, store
 from services.referral.actors import Actor
 from services.referral.case_views import referrals_out
 from services.referral.domain.supervision import Level, higher
@@ -33,6 +33,7 @@ def _overdue_case(now: datetime) -> ColumnElement[bool]:
 
 async def list_cases(
     session: AsyncSession,
+    actor: Actor,
     now: datetime,
     *,
     status: str | None,
@@ -44,8 +45,9 @@ async def list_cases(
     page_size: int,
 ) -> CasePage:
     """Cases newest first, filtered as API.md's `GET /api/v1/cases` says; no personal data (referral
-    holds none). A case registered a moment ago appears once referral has consumed its registration."""
-    conditions: list[ColumnElement[bool]] = []
+    holds none). A case registered a moment ago appears once referral has consumed its registration.
+    Only the cases the actor may see (services/referral/scoping.py)."""
+    conditions: list[ColumnElement[bool]] = [scoping.cases_visible(actor)]
     if status:
         conditions.append(cases.c.status == status)
     if colour:
@@ -133,10 +135,8 @@ async def list_referrals(
     page: int,
     page_size: int,
 ) -> ReferralPage:
-    conditions = []
-    if actor.is_department:
-        conditions.append(referrals.c.department == actor.department)
-    elif department:
+    conditions = [scoping.referrals_visible(actor)]
+    if department and not actor.is_department:
         conditions.append(referrals.c.department == department)
     if status:
         conditions.append(referrals.c.status == status)

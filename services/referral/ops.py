@@ -26,9 +26,11 @@ from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.runtime import ServiceRuntime
-from services.referral import store
+from services.referral import scoping, store
+from services.referral.actors import Actor
 from services.referral.clock import Clock
 from services.referral.domain.stalls import Candidate, OpenDeadline, classify
+from services.referral.edge import ActorDep
 from services.referral.tables import cases, deadlines, dispatch_queue, referrals
 
 router = APIRouter(prefix="/internal/v1/ops", tags=["ops"])
@@ -95,27 +97,32 @@ def _clock(request: Request) -> Clock:
 
 @router.get("/stalled", response_model=StalledPage, summary="Open referrals past a deadline or idle")
 async def get_stalled(
-    request: Request, idle_minutes: Annotated[int, Query(ge=1, le=525_600)] = 1440
+    request: Request, actor: ActorDep, idle_minutes: Annotated[int, Query(ge=1, le=525_600)] = 1440
 ) -> StalledPage:
     now = _clock(request)()
     async with _rt(request).db.sessions() as session:
-        items = await stalled(session, now, timedelta(minutes=idle_minutes))
+        items = await stalled(session, actor, now, timedelta(minutes=idle_minutes))
     return StalledPage(now=now, items=items)
 
 
 @router.get("/facts", response_model=FactsOut, summary="One row per case registered in [from, to)")
 async def get_facts(
     request: Request,
+    actor: ActorDep,
     from_: Annotated[AwareDatetime | None, Query(alias="from")] = None,
     to: AwareDatetime | None = None,
     case_no: Annotated[list[str] | None, Query(max_length=500)] = None,
 ) -> FactsOut:
     now = _clock(request)()
     async with _rt(request).db.sessions() as session:
-        return FactsOut(now=now, items=await facts(session, now, from_, to, case_no))
+        return FactsOut(now=now, items=await facts(session, actor, now, from_, to, case_no))
 
 
-async def stalled(session: AsyncSession, now: datetime, idle_after: timedelta) -> list[StalledOut]:
+async def stalled(
+    session: AsyncSession, actor: Actor, now: datetime, idle_after: timedelta
+) -> list[StalledOut]:
+    """Of the cases the actor may see (services/referral/scoping.py)."""
+    visible = scoping.cases_visible(actor)
     late = (
         await session.execute(
             select(
@@ -143,6 +150,7 @@ async def stalled(session: AsyncSession, now: datetime, idle_after: timedelta) -
                 referrals.c.status.in_(store.OPEN_REFERRAL_STATES),
                 referrals.c.suspended.is_(False),
                 referrals.c.id.in_(overdue_ids) | (referrals.c.updated_at <= idle_before),
+                visible,
             )
         )
     ).all()
@@ -177,7 +185,7 @@ async def stalled(session: AsyncSession, now: datetime, idle_after: timedelta) -
             select(dispatch_queue, cases.c.status, cases.c.colour, cases.c.category)
             .add_columns(cases.c.street_code, cases.c.trace_id)
             .join(cases, cases.c.case_no == dispatch_queue.c.case_no)
-            .where(dispatch_queue.c.resolved_at.is_(None), dispatch_queue.c.queued_at <= idle_before)
+            .where(dispatch_queue.c.resolved_at.is_(None), dispatch_queue.c.queued_at <= idle_before, visible)
             .order_by(dispatch_queue.c.queued_at)
         )
     ).all()
@@ -212,12 +220,13 @@ async def stalled(session: AsyncSession, now: datetime, idle_after: timedelta) -
 
 async def facts(
     session: AsyncSession,
+    actor: Actor,
     now: datetime,
     start: datetime | None,
     end: datetime | None,
     numbers_only: list[str] | None = None,
 ) -> list[CaseFactOut]:
-    conditions: list[ColumnElement[bool]] = []
+    conditions: list[ColumnElement[bool]] = [scoping.cases_visible(actor)]
     if numbers_only is not None:
         conditions.append(cases.c.case_no.in_(numbers_only))
     if start is not None:

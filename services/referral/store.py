@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import ColumnElement, Row, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.referral.domain.calendar import ClockKind, Pause
@@ -62,8 +62,13 @@ class Record:
         return Record({**self._values, **values})
 
 
-async def lock_case(session: AsyncSession, case_no: str) -> Record | None:
+async def lock_case(
+    session: AsyncSession, case_no: str, visible: ColumnElement[bool] | None = None
+) -> Record | None:
+    """The case, locked; with ``visible`` (services/referral/scoping.py), only if the caller may see it."""
     query = select(cases).where(cases.c.case_no == case_no).with_for_update()
+    if visible is not None:
+        query = query.where(visible)
     row = (await session.execute(query)).first()
     return Record(row._asdict()) if row is not None else None
 
@@ -73,8 +78,13 @@ async def lock_referral(session: AsyncSession, referral_id: str) -> Row[Any] | N
     return (await session.execute(query)).first()
 
 
-async def find_referral(session: AsyncSession, referral_id: str) -> Row[Any] | None:
-    return (await session.execute(select(referrals).where(referrals.c.id == referral_id))).first()
+async def find_referral(
+    session: AsyncSession, referral_id: str, visible: ColumnElement[bool] | None = None
+) -> Row[Any] | None:
+    query = select(referrals).where(referrals.c.id == referral_id)
+    if visible is not None:
+        query = query.where(visible)
+    return (await session.execute(query)).first()
 
 
 async def open_referrals(session: AsyncSession, case_no: str, *, round_: int | None = None) -> list[Row[Any]]:

@@ -15,6 +15,8 @@ from sqlalchemy import ColumnElement, Row, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.contracts.http.referral import TaskActionOut, TaskOut, TaskPage
+from services.referral import scoping
+from services.referral.actors import Actor
 from services.referral.domain.centres import CentreTree
 from services.referral.domain.tasks import TASK_MACHINE, TaskKind, TaskState, effective_status
 from services.referral.tables import signal_sightings, task_actions, tasks
@@ -32,6 +34,7 @@ def _status_filter(status: str, now: datetime) -> ColumnElement[bool]:
 async def list_tasks(
     session: AsyncSession,
     tree: CentreTree,
+    actor: Actor,
     now: datetime,
     *,
     centres: frozenset[str] | None,
@@ -41,7 +44,7 @@ async def list_tasks(
     page_size: int,
     with_notes: bool,
 ) -> TaskPage:
-    conditions: list[ColumnElement[bool]] = []
+    conditions: list[ColumnElement[bool]] = [scoping.tasks_visible(actor)]
     if centres is not None:
         conditions.append(tasks.c.centre_id.in_(sorted(centres)))
     if kind:

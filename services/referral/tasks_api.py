@@ -18,7 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.contracts.http.referral import MAX_PAGE, DoneIn, SnoozeIn, TaskOut, TaskPage, TaskResultOut
 from hub.problems import Problem
-from services.referral import task_views
+from services.referral import scoping, task_views
+from services.referral.actors import Actor
 from services.referral.edge import ActorDep, annotate, runtime, use_cases
 from services.referral.usecases.worklist import Worklist
 
@@ -48,7 +49,8 @@ async def list_tasks(
     tree = worklist.ctx.config.centres
     centres: frozenset[str] | None = None
     if centre is not None:
-        if centre not in tree.centres:
+        # A centre outside the person's subtree is answered as an unknown one.
+        if centre not in tree.centres or not scoping.centre_visible(actor, centre):
             raise Problem(
                 422,
                 "未知中心",
@@ -62,6 +64,7 @@ async def list_tasks(
         return await task_views.list_tasks(
             session,
             tree,
+            actor,
             worklist.clock(),
             centres=centres,
             kind=kind,
@@ -77,7 +80,7 @@ async def get_task(task_id: str, request: Request, actor: ActorDep) -> TaskOut:
     actor.require("centre", "ops")
     worklist = _worklist(request)
     async with runtime(request).db.sessions() as session:
-        row = await worklist.task_or_404(session, task_id)
+        row = await worklist.task_or_404(session, task_id, actor)
         return await task_views.task_view(
             session,
             row,
@@ -87,10 +90,10 @@ async def get_task(task_id: str, request: Request, actor: ActorDep) -> TaskOut:
         )
 
 
-async def _view(request: Request, session: AsyncSession, task_id: str) -> TaskResultOut:
+async def _view(request: Request, session: AsyncSession, task_id: str, actor: Actor) -> TaskResultOut:
     """The task as the action left it, read in the action's own transaction."""
     worklist = _worklist(request)
-    row = await worklist.task_or_404(session, task_id)
+    row = await worklist.task_or_404(session, task_id, actor)
     task = await task_views.task_view(
         session, row, worklist.ctx.config.centres, worklist.clock(), with_notes=True
     )
@@ -102,11 +105,11 @@ async def _view(request: Request, session: AsyncSession, task_id: str) -> TaskRe
 async def done(task_id: str, body: DoneIn, request: Request, actor: ActorDep) -> TaskResultOut:
     async with runtime(request).db.transaction() as session:
         await _worklist(request).done(session, task_id, body.note, actor)
-        return await _view(request, session, task_id)
+        return await _view(request, session, task_id, actor)
 
 
 @router.post("/{task_id}/snooze", response_model=TaskResultOut, summary="Put off until a time (audited)")
 async def snooze(task_id: str, body: SnoozeIn, request: Request, actor: ActorDep) -> TaskResultOut:
     async with runtime(request).db.transaction() as session:
         await _worklist(request).snooze(session, task_id, body.until, body.note, actor)
-        return await _view(request, session, task_id)
+        return await _view(request, session, task_id, actor)

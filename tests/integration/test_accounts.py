@@ -125,7 +125,11 @@ async def test_hub_users_create_then_login_me_and_the_actor_forwarded(
         filed = await http.post("/api/v1/cases", json=CASE)
         assert filed.status_code == 201, filed.text
         assert (await http.get("/api/v1/dispatch-queue")).status_code == 200
-        assert (await http.get(f"/api/v1/cases/{filed.json()['case_no']}/personal-data")).status_code == 200
+        assert (
+            await http.post(
+                f"/api/v1/cases/{filed.json()['case_no']}/personal-data", json={"purpose": "电话联系当事人"}
+            )
+        ).status_code == 200
 
     # The name travels to the services percent-encoded, and never into a span.
     encoded = quote(STAFF_NAME, safe="")

@@ -53,6 +53,7 @@ E164 = "+86" + PHONE
 OTHER_PHONE = "13900002222"
 NEW_PII_KEY = base64.b64encode(b"new-sm4-key-16by").decode()
 NEW_HASH_KEY = "rotated-hash-key-2"
+REVEAL_WHY = {"purpose": "电话联系当事人核实"}
 
 
 @pytest.fixture
@@ -90,13 +91,17 @@ async def test_a_phone_copied_to_another_case_does_not_decrypt(national_hub: InP
             update(cases).where(cases.c.case_no == second).values(reporter_phone_enc=stolen)
         )
 
-    refused = await api(hub, "GET", f"/cases/{second}/personal-data", headers=actor("centre", "disp-009"))
+    refused = await api(
+        hub, "POST", f"/cases/{second}/personal-data", json=REVEAL_WHY, headers=actor("centre", "disp-009")
+    )
     assert refused.status_code == 409, refused.text
     problem = refused.json()
     assert "personal-data-undecryptable" in problem["type"] and "phone" in problem["detail"]
     assert PHONE not in refused.text and OTHER_PHONE not in refused.text
 
-    own = await api(hub, "GET", f"/cases/{first}/personal-data", headers=actor("centre", "disp-009"))
+    own = await api(
+        hub, "POST", f"/cases/{first}/personal-data", json=REVEAL_WHY, headers=actor("centre", "disp-009")
+    )
     assert own.status_code == 200 and own.json()["phone"] == E164
     entries = await audit_entries(hub, second)
     assert entries[-1].action == "personal_data.undecryptable" and entries[-1].detail == {"fields": ["phone"]}
@@ -173,7 +178,7 @@ async def test_rotating_both_keys_keeps_data_lookups_and_the_audit_chain(
         before = make_settings(tmp_path, amqp_url, db_url, crypto="national")
         async with running_hub(before) as hub:
             original = (await register(hub))["case_no"]
-            await api(hub, "GET", f"/cases/{original}/personal-data")
+            await api(hub, "POST", f"/cases/{original}/personal-data", json=REVEAL_WHY)
             async with httpx.AsyncClient() as client:
                 opted = await client.post(
                     f"{hub.apps['notification'].url}/internal/v1/opt-outs",
@@ -248,7 +253,7 @@ async def test_rotating_both_keys_keeps_data_lookups_and_the_audit_chain(
                 ),
             )
             assert again["duplicate_of"] == original
-            shown = await api(hub, "GET", f"/cases/{original}/personal-data")
+            shown = await api(hub, "POST", f"/cases/{original}/personal-data", json=REVEAL_WHY)
             assert shown.status_code == 200 and shown.json()["phone"] == E164
             assert_chain_ok(await audit_entries(hub), hub)
             assert (await audit_entries(hub))[-1].key_version == 2

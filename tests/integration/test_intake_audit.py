@@ -55,7 +55,7 @@ async def seed(hub: InProcessHub, cases_count: int = 4) -> list[str]:
     await api(
         hub, "POST", f"/cases/{numbers[0]}/assessment", json={"colour": "yellow", "reason": "复核后调整"}
     )
-    await api(hub, "GET", f"/cases/{numbers[-1]}/personal-data")
+    await api(hub, "POST", f"/cases/{numbers[-1]}/personal-data", json={"purpose": "电话联系当事人"})
     return numbers
 
 

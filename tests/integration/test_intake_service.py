@@ -433,6 +433,8 @@ async def test_a_closed_case_is_neither_merged_nor_merged_into(hub: InProcessHub
 
 # --- personal data ----------------------------------------------------------------------------------
 
+REVEAL = {"purpose": "电话联系当事人"}
+
 
 async def test_personal_data_is_masked_revealed_to_the_centre_and_audited(hub: InProcessHub) -> None:
     case_no = (await register(hub))["case_no"]
@@ -440,7 +442,13 @@ async def test_personal_data_is_masked_revealed_to_the_centre_and_audited(hub: I
     assert case["reporter"]["phone"] == "138****1234"
     assert PHONE not in str(case) and ID_NUMBER not in str(case) and "王女士" not in str(case)
 
-    revealed = await api(hub, "GET", f"/cases/{case_no}/personal-data", headers=actor("centre", "disp-009"))
+    revealed = await api(
+        hub,
+        "POST",
+        f"/cases/{case_no}/personal-data",
+        json=REVEAL,
+        headers=actor("centre", "disp-009"),
+    )
     assert revealed.status_code == 200, revealed.text
     assert revealed.json() == {
         "case_no": case_no,
@@ -453,16 +461,22 @@ async def test_personal_data_is_masked_revealed_to_the_centre_and_audited(hub: I
     assert revealed.headers["cache-control"] == "no-store"
     entry = (await audit_entries(hub, case_no))[-1]
     assert (entry.action, entry.actor_role, entry.actor_id) == ("personal_data.read", "centre", "disp-009")
-    assert entry.detail == {"fields": ["name", "phone", "id_number"]}
+    assert entry.detail == {"fields": ["name", "phone", "id_number"], "purpose": "电话联系当事人"}
 
     for role in ("ops", "department"):
-        refused = await api(hub, "GET", f"/cases/{case_no}/personal-data", headers=actor(role, f"{role}-1"))
+        refused = await api(
+            hub,
+            "POST",
+            f"/cases/{case_no}/personal-data",
+            json=REVEAL,
+            headers=actor(role, f"{role}-1"),
+        )
         assert refused.status_code == 403
         assert refused.headers["content-type"].startswith("application/problem+json")
         assert PHONE not in refused.text and "王女士" not in refused.text
         denied = (await audit_entries(hub, case_no))[-1]
         assert (denied.action, denied.actor_role) == ("personal_data.read_denied", role)
-    missing = await api(hub, "GET", "/cases/ZZ-20000101-000001/personal-data")
+    missing = await api(hub, "POST", "/cases/ZZ-20000101-000001/personal-data", json=REVEAL)
     assert missing.status_code == 404
     assert_chain_ok(await audit_entries(hub), hub)
 
@@ -471,7 +485,7 @@ async def test_no_personal_data_in_spans_of_these_flows(
     hub: InProcessHub, spans: InMemorySpanExporter
 ) -> None:
     case_no = (await register(hub))["case_no"]
-    await api(hub, "GET", f"/cases/{case_no}/personal-data")
+    await api(hub, "POST", f"/cases/{case_no}/personal-data", json=REVEAL)
     await api(
         hub, "POST", f"/cases/{case_no}/assessment", json={"colour": "yellow", "reason": f"回电{PHONE}"}
     )

@@ -156,7 +156,9 @@ async def test_a_service_port_without_a_valid_credential_answers_401_and_nothing
     await register_through_gateway(hub)
     assert await case_count(hub) == before_cases + 1
     async with httpx.AsyncClient(base_url=hub.gateway, timeout=30) as client:
-        revealed = await client.get(f"/api/v1/cases/{case_no}/personal-data")
+        revealed = await client.post(
+            f"/api/v1/cases/{case_no}/personal-data", json={"purpose": "电话联系当事人"}
+        )
         assert revealed.status_code == 200, revealed.text
         assert (await client.get("/api/v1/referrals")).status_code == 200
     # And straight to the port with a genuine credential for it.
@@ -212,7 +214,9 @@ async def test_the_audit_names_the_person_or_the_system_behind_each_entry(hub: I
     }
     case_no = await register_through_gateway(hub, **person)
     async with httpx.AsyncClient(base_url=hub.gateway, timeout=30) as client:
-        revealed = await client.get(f"/api/v1/cases/{case_no}/personal-data", headers=person)
+        revealed = await client.post(
+            f"/api/v1/cases/{case_no}/personal-data", json={"purpose": "电话联系当事人"}, headers=person
+        )
         assert revealed.status_code == 200, revealed.text
     async with hub.runtime("intake").db.sessions() as session:
         rows = list(await session.execute(select(intake_audit).where(intake_audit.c.case_no == case_no)))

@@ -69,3 +69,15 @@ class NoteIn(_Body):
     """A staff note; an `Idempotency-Key` header makes a retry add nothing."""
 
     text: NoteText
+
+
+# Why personal data is revealed (PIPL 最小必要): a stated purpose, Chinese allowed; the service requires
+# at least HUB_INTAKE_REVEAL_PURPOSE_MIN_LENGTH characters (default 4, e.g. "电话调解"). In the body, never
+# in the URL: free text there would reach access logs and traces.
+Purpose = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class RevealIn(_Body):
+    """`POST …/personal-data {purpose}`: the purpose is required and audited with the person."""
+
+    purpose: Purpose

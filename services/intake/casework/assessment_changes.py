@@ -45,7 +45,7 @@ async def override_assessment(
     now = datetime.now(UTC)
     reason = redact_free_text(reason)
     async with rt.db.transaction() as session:
-        row = await lock_case(session, case_no)
+        row = await lock_case(session, case_no, actor)
         require_open(row, "调整风险等级")
         level = response_level or assessor.response_level_for(colour)
         entry = {
@@ -114,7 +114,7 @@ async def correct_category(
     now = datetime.now(UTC)
     reason = redact_free_text(reason)
     async with rt.db.transaction() as session:
-        row = await lock_case(session, case_no)
+        row = await lock_case(session, case_no, actor)
         require_open(row, "更正类别")
         if row.category == category:
             return Changed(False, row)  # a repeated request: nothing to change, nothing to say

@@ -8,6 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.problems import Problem
+from services.intake.actors import Actor
+from services.intake.scoping import visible_case
 from services.intake.tables import cases
 
 OPEN = "registered"
@@ -46,8 +48,9 @@ def conflict(row: Any, detail: str) -> Problem:
     )
 
 
-async def lock_case(session: AsyncSession, case_no: str) -> Any:
-    row = (await session.execute(select(cases).where(cases.c.case_no == case_no).with_for_update())).first()
+async def lock_case(session: AsyncSession, case_no: str, actor: Actor) -> Any:
+    """The case, locked, if the actor may see it (services/intake/scoping.py); else 404."""
+    row = await visible_case(session, case_no, actor, lock=True)
     if row is None:
         raise not_found(case_no)
     return row

@@ -18,6 +18,7 @@ from services.intake.actors import Actor
 from services.intake.audit_trail import record
 from services.intake.casework.guards import conflict, lock_case, not_found, reload_case, require_open
 from services.intake.domain.pii import redact_free_text
+from services.intake.scoping import cases_visible
 from services.intake.tables import cases
 
 
@@ -30,7 +31,7 @@ async def merge_case(rt: ServiceRuntime, case_no: str, *, into: str, reason: str
             r.case_no: r
             for r in await session.execute(
                 select(cases)
-                .where(cases.c.case_no.in_({case_no, into}))
+                .where(cases.c.case_no.in_({case_no, into}), cases_visible(actor))
                 .order_by(cases.c.case_no)
                 .with_for_update()
             )
@@ -111,7 +112,7 @@ async def unlink_duplicate(rt: ServiceRuntime, case_no: str, *, reason: str | No
     now = datetime.now(UTC)
     reason = redact_free_text(reason) if reason else None
     async with rt.db.transaction() as session:
-        row = await lock_case(session, case_no)
+        row = await lock_case(session, case_no, actor)
         if row.status == "merged":
             raise conflict(row, f"事项 {case_no} 已合并到 {row.merged_into}，合并后不能解除关联")
         if row.duplicate_of is None:

@@ -52,11 +52,11 @@ async def add_note(
     now = datetime.now(UTC)
     text = redact_free_text(text)
     async with rt.db.transaction() as session:
-        row = await lock_case(session, case_no)
+        row = await lock_case(session, case_no, actor)
         for _hop in range(10):  # a merged case's matter lives on in the case it was merged into
             if row.status != "merged" or not row.merged_into:
                 break
-            row = await lock_case(session, row.merged_into)
+            row = await lock_case(session, row.merged_into, actor)
         case_no = row.case_no
         key = scoped_key(actor, idempotency_key)
         digest = body_digest({"text": text}) if key else None  # another case: the 422 below

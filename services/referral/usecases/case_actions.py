@@ -80,7 +80,7 @@ class CaseActions:
     ) -> bool:
         """A rating (回访): satisfied or basically satisfied closes the case, dissatisfied reopens it and
         dispatches round N+1 to the departments of round N."""
-        case = await self.ctx.load_case(session, case_no)
+        case = await self.ctx.load_case(session, case_no, actor)
         rating = rating_action(satisfaction)
         target = CaseState.reopened if rating is CaseAction.rate_dissatisfied else CaseState.closed
         current = CaseState(case.status)
@@ -154,7 +154,7 @@ class CaseActions:
 
     async def close(self, session: AsyncSession, case_no: str, reason: str | None, actor: Actor) -> bool:
         actor.require("centre")
-        case = await self.ctx.load_case(session, case_no)
+        case = await self.ctx.load_case(session, case_no, actor)
         if case.status == CaseState.closed.value:
             return False
         CASE_MACHINE.apply(case.status, CaseAction.close)
@@ -165,7 +165,7 @@ class CaseActions:
 
     async def withdraw(self, session: AsyncSession, case_no: str, reason: str, actor: Actor) -> bool:
         actor.require("centre", "adapter")
-        case = await self.ctx.load_case(session, case_no)
+        case = await self.ctx.load_case(session, case_no, actor)
         if case.status == CaseState.withdrawn.value:
             return False
         CASE_MACHINE.apply(case.status, CaseAction.withdraw)
@@ -207,7 +207,7 @@ class CaseActions:
         it goes back to that channel with a coded reason (the gateway tells 12345), its open referrals
         are cancelled. Allowed until the lead has replied."""
         actor.require("centre")
-        case = await self.ctx.load_case(session, case_no)
+        case = await self.ctx.load_case(session, case_no, actor)
         if case.status == CaseState.returned_to_channel.value:
             return False
         if case.channel not in self.channel_returns:
@@ -329,7 +329,7 @@ class CaseActions:
 
     async def refer_onward(self, session: AsyncSession, case_no: str, to: str, actor: Actor) -> bool:
         actor.require("centre")
-        case = await self.ctx.load_case(session, case_no)
+        case = await self.ctx.load_case(session, case_no, actor)
         if case.referred_onward_to == to:
             return False
         allowed_states = (CaseState.replied.value, CaseState.callback.value, CaseState.closed.value)
@@ -384,7 +384,7 @@ class CaseActions:
         ]
         if unknown:
             raise InvalidRequest("未知单位", "参会单位编码不存在", errors=unknown)
-        case = await self.ctx.load_case(session, case_no)
+        case = await self.ctx.load_case(session, case_no, actor)
         if CASE_MACHINE.is_final(case.status):
             raise TransitionRefused("case", case.status, "record_meeting", [])
         now = self.ctx.clock()

@@ -89,7 +89,7 @@ class Centres:
                 "escalating a case needs a reason",
                 errors=[field_error("reason", "required")],
             )
-        case = await self.ctx.load_case(session, case_no)
+        case = await self.ctx.load_case(session, case_no, actor)
         _refuse_if_final(case, "escalate")
         here = self.ctx.centre_of(case)
         parent = self.ctx.config.centres.parent(here) if here is not None else None
@@ -116,7 +116,7 @@ class Centres:
                 f"没有编码为 {to_centre} 的中心",
                 errors=[field_error("to_centre", f"unknown centre {to_centre}")],
             )
-        case = await self.ctx.load_case(session, case_no)
+        case = await self.ctx.load_case(session, case_no, actor)
         _refuse_if_final(case, "delegate")
         here = self.ctx.centre_of(case)
         if here is not None and here.id == target.id:

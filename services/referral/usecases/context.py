@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub import audit
 from hub.contracts.base import Contract
 from hub.messaging.outbox import Outbox
-from services.referral import store
+from services.referral import scoping, store
 from services.referral.actors import Actor
 from services.referral.clock import Clock
 from services.referral.config import ReferralConfig
@@ -88,6 +88,8 @@ class Context:
         # a department acting without an id (consumers) is named by its unit code, as before.
         if actor.department and actor.id:
             detail = {**detail, "actor_department": actor.department}
+        if actor.name or actor.centre:
+            detail = {**detail, "person": {"id": actor.id, "name": actor.name, "centre": actor.centre}}
         await audit.append(
             session,
             audit_log,
@@ -119,9 +121,10 @@ class Context:
             return tree.get(case.centre_id)
         return tree.home_for(case.street_code)
 
-    async def load_case(self, session: AsyncSession, case_no: str) -> Record:
-        """The case, locked (first in every transaction's lock order)."""
-        case = await store.lock_case(session, case_no)
+    async def load_case(self, session: AsyncSession, case_no: str, actor: Actor) -> Record:
+        """The case, locked (first in every transaction's lock order); outside the actor's scope it is
+        not found (services/referral/scoping.py)."""
+        case = await store.lock_case(session, case_no, scoping.cases_visible(actor))
         if case is None:
             raise NotFound("case-not-found", "未找到该事项", f"分流服务中没有编号为 {case_no} 的事项")
         return case
@@ -129,11 +132,12 @@ class Context:
     async def load_referral(
         self, session: AsyncSession, referral_id: str, actor: Actor
     ) -> tuple[Record, Row[Any]]:
-        """The case and referral, locked in that order; another department's referral is not found."""
-        found = await store.find_referral(session, referral_id)
-        if found is None or (actor.is_department and found.department != actor.department):
+        """The case and referral, locked in that order; another department's referral, or one of a case
+        outside the actor's centre, is not found."""
+        found = await store.find_referral(session, referral_id, scoping.referrals_visible(actor))
+        if found is None:
             raise NotFound("referral-not-found", "未找到该转办", f"没有编号为 {referral_id} 的转办")
-        case = await self.load_case(session, found.case_no)
+        case = await self.load_case(session, found.case_no, actor)
         referral = await store.lock_referral(session, referral_id)
         assert referral is not None
         return case, referral

@@ -148,7 +148,7 @@ class Dispatch:
                 "以下单位编码不存在: " + ", ".join(e["message"].split()[-1] for e in unknown),
                 errors=unknown,
             )
-        case = await self.ctx.load_case(session, case_no)
+        case = await self.ctx.load_case(session, case_no, actor)
         CASE_MACHINE.apply(case.status, CaseAction.dispatch)  # 409 before anything is written
         lead = self.ctx.unit(lead_code)
         assisting = [self.ctx.unit(c) for c in dict.fromkeys(assisting_codes) if c != lead_code]

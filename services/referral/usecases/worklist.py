@@ -34,6 +34,7 @@ from hub import audit
 from hub.contracts.intake import CaseRegisteredV1
 from hub.contracts.referral import CaseFollowUpDueV1, TaskCreatedV1, TaskDoneV1, TaskSnoozedV1
 from hub.upsert import upsert
+from services.referral import scoping
 from services.referral.actors import SYSTEM, Actor
 from services.referral.domain.centres import Centre, redact_reason
 from services.referral.domain.signals import (
@@ -323,8 +324,11 @@ class Worklist:
 
     # --- staff actions --------------------------------------------------------------------------------
 
-    async def task_or_404(self, session: AsyncSession, task_id: str, *, lock: bool = False) -> Row[Any]:
-        query = select(tasks).where(tasks.c.id == task_id)
+    async def task_or_404(
+        self, session: AsyncSession, task_id: str, actor: Actor, *, lock: bool = False
+    ) -> Row[Any]:
+        """The task, if the actor may see it (a centre's worklist: its subtree's tasks)."""
+        query = select(tasks).where(tasks.c.id == task_id, scoping.tasks_visible(actor))
         row = (await session.execute(query.with_for_update() if lock else query)).first()
         if row is None:
             raise NotFound("task-not-found", "未找到该待办", f"没有编号为 {task_id} 的待办事项")
@@ -348,7 +352,7 @@ class Worklist:
         until: datetime | None,
     ) -> None:
         actor.require("centre")
-        row = await self.task_or_404(session, task_id, lock=True)
+        row = await self.task_or_404(session, task_id, actor, lock=True)
         now = self.clock()
         current = effective_status(row.status, row.snoozed_until, now)
         target = TASK_MACHINE.apply(current, action)  # TransitionRefused: 409 naming state and actions

@@ -42,7 +42,7 @@ def test_a_path_matches_its_template_and_an_unknown_path_matches_nothing() -> No
 
 def test_roles_come_from_the_rows() -> None:
     table = Permissions(ROUTES)
-    assert table.decide("GET", "/api/v1/cases/{case_no}/personal-data", "centre").allowed
-    assert not table.decide("GET", "/api/v1/cases/{case_no}/personal-data", "ops").allowed
+    assert table.decide("POST", "/api/v1/cases/{case_no}/personal-data", "centre").allowed
+    assert not table.decide("POST", "/api/v1/cases/{case_no}/personal-data", "ops").allowed
     assert table.decide("HEAD", "/api/v1/cases/{case_no}", "ops").allowed  # HEAD reads like GET
     assert not table.decide("GET", "/api/v1/not-a-route", "centre").allowed
