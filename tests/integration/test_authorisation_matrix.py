@@ -3,9 +3,10 @@ centre level (district, street, community) × every case, referral and task read
 own or other subtree, each cell called through the gateway and judged, the whole printed as a table
 (run with ``-s`` to see it).
 
-Until the trust branch lands, the services read the actor from the gateway's `X-Hub-Actor-*` headers
-(HUB_AUTH_REQUIRED=false here lets the test set them, centre and name included); the calls go
-through the gateway so the test keeps working when a signed credential carries the same actor.
+Each person is declared in `X-Hub-Actor-*` headers (HUB_AUTH_REQUIRED=false here lets the test set
+them, centre and name included); the gateway turns them into the same signed internal credential a
+signed-in person's token gives (gateway/principals.py), so the services judge each cell exactly as
+they judge a person; the route table's half of each cell is checked with `decide`.
 
 A cell is enforced when:
 - the route table (gateway/routes/table.py) does not name the role: the gateway refuses it with a
