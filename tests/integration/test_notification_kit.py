@@ -42,7 +42,7 @@ from services.notification.tables import deliveries
 from services.notification.webhook_simulator import create_app as create_webhook_simulator
 from tests.kit.credentials import as_actor, sms_adapter
 from tests.kit.infra import isolated_backends
-from tests.kit.inprocess import RunningApp, _reserve_port, _serve, make_settings
+from tests.kit.inprocess import RunningApp, _listening_socket, _serve, make_settings
 from tests.kit.sms_adapter import create_sms_adapter, push_urls
 from tests.kit.waiting import eventually
 
@@ -202,7 +202,8 @@ async def notification_hub(
             apps["webhook"] = await _serve(
                 create_webhook_simulator({"community": HOOK_SECRET, "police": ROBOT_SECRET})
             )
-            port = _reserve_port()
+            sock = _listening_socket()
+            port = sock.getsockname()[1]
             url = f"http://127.0.0.1:{port}"
             settings = settings.model_copy(update={"sms_url": apps["sms"].url, "notification_url": url})
             hub.settings = settings
@@ -214,7 +215,7 @@ async def notification_hub(
                 contacts=bootstrap_kwargs.pop("contacts", registry(apps["webhook"].url)),
                 **bootstrap_kwargs,
             )
-            apps["notification"] = await _serve(app, port)
+            apps["notification"] = await _serve(app, sock)
             apps["sms_adapter"] = await _serve(create_sms_adapter(settings, url))
             await eventually(functools.partial(_ready, hub.runtime), what="notification broker", timeout=30)
             consumer_conn = await aio_pika.connect(amqp_url)

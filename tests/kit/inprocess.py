@@ -75,10 +75,17 @@ class InProcessHub:
             return items
 
 
-async def _serve(app: FastAPI, port: int = 0) -> RunningApp:
+def _listening_socket() -> socket.socket:
+    """A socket bound to a free loopback port, held from now on: nobody else (another test worker) can
+    take the port between choosing it and serving on it."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", port))
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+async def _serve(app: FastAPI, sock: socket.socket | None = None) -> RunningApp:
+    sock = sock or _listening_socket()
     port = sock.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on"))
     task = asyncio.create_task(server.serve(sockets=[sock]))
@@ -99,14 +106,15 @@ async def running_hub(settings: HubSettings) -> AsyncIterator[InProcessHub]:
             create_sms_simulator(settings.sms_access_key_secret, {settings.sms_sign_name})
         )
         # Each service learns the others' addresses before it starts.
-        ports = {s: _reserve_port() for s in ("intake", "referral", "notification")}
+        sockets = {s: _listening_socket() for s in ("intake", "referral", "notification")}
+        ports = {s: sock.getsockname()[1] for s, sock in sockets.items()}
         settings = settings.model_copy(
             update={"sms_url": hub.sms, **{f"{s}_url": f"http://127.0.0.1:{p}" for s, p in ports.items()}}
         )
         hub.settings = settings
         for service in ("intake", "referral", "notification", "gateway"):
             app = importlib.import_module(BOOTSTRAPS[service]).bootstrap(settings)
-            hub.apps[service] = await _serve(app, ports.get(service, 0))
+            hub.apps[service] = await _serve(app, sockets.get(service))
         # The SMS provider pushes receipts and replies to the public edge, as in `hub up --simulators`.
         async with httpx.AsyncClient() as client:
             await client.post(
@@ -126,13 +134,6 @@ async def running_hub(settings: HubSettings) -> AsyncIterator[InProcessHub]:
         for running in hub.apps.values():
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(running.task, timeout=15)
-
-
-def _reserve_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 async def _broker_ready(rt: ServiceRuntime) -> bool:
