@@ -8,7 +8,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -27,6 +27,7 @@ app.add_typer(sync.app, name="sync")  # `hub sync reconcile|backfill`
 app.add_typer(calendar.app, name="calendar")  # `hub calendar load FILE`
 app.add_typer(keys.app, name="keys")  # `hub keys internal`
 app.add_typer(setup.app, name="setup")  # `hub setup postgres-roles|rabbitmq-users`
+FD_HELP = "Serve on this inherited, already listening socket instead of binding a port (socket activation)"
 
 
 def _configure_logging(level: str) -> None:
@@ -53,10 +54,9 @@ def migrate() -> None:
 def serve(
     service: Annotated[str, typer.Argument(help="gateway | intake | referral | notification")],
     port: Annotated[int | None, typer.Option(help="Listen port (default from settings)")] = None,
+    fd: Annotated[int | None, typer.Option(help=FD_HELP)] = None,
 ) -> None:
     """Run one service in this process (what `hub up` starts for each service)."""
-    import uvicorn
-
     from hubcli.services import BOOTSTRAPS, SETTINGS
 
     if service not in BOOTSTRAPS:
@@ -65,23 +65,38 @@ def serve(
     settings = read_settings(SETTINGS[service])
     _configure_logging(settings.log_level)
     fastapi_app = importlib.import_module(BOOTSTRAPS[service]).bootstrap(settings)
-    uvicorn.run(
+    _run_server(
         fastapi_app,
+        fd,
         host=settings.host,
         port=port or settings.port_of(service),
-        log_level="warning",
-        access_log=False,
         loop="uvloop",
         http="httptools",
         timeout_graceful_shutdown=5,
     )
 
 
-@sim_app.command("sms")
-def sim_sms(port: Annotated[int | None, typer.Option(help="Default HUB_SIM_SMS_PORT")] = None) -> None:
-    """Alibaba Cloud SMS simulator on loopback; it pushes receipts and replies to the gateway."""
+def _run_server(asgi_app: Any, fd: int | None, **config: Any) -> None:
+    """uvicorn on a port, or on a socket handed over by the parent (nobody can take the port in between)."""
+    import socket
+
     import uvicorn
 
+    if fd is None:
+        uvicorn.run(asgi_app, log_level="warning", access_log=False, **config)
+        return
+    server = uvicorn.Server(uvicorn.Config(asgi_app, log_level="warning", access_log=False, **config))
+    server.run(sockets=[socket.socket(fileno=fd)])  # family and type read from the descriptor
+    if not server.started:
+        sys.exit(3)  # uvicorn's "startup failed", as uvicorn.run would exit
+
+
+@sim_app.command("sms")
+def sim_sms(
+    port: Annotated[int | None, typer.Option(help="Default HUB_SIM_SMS_PORT")] = None,
+    fd: Annotated[int | None, typer.Option(help=FD_HELP)] = None,
+) -> None:
+    """Alibaba Cloud SMS simulator on loopback; it pushes receipts and replies to the gateway."""
     from gateway.adapters.simkit import hub_url_of
     from gateway.adapters.sms import push_url
     from hubcli.services import HubSettings
@@ -91,7 +106,7 @@ def sim_sms(port: Annotated[int | None, typer.Option(help="Default HUB_SIM_SMS_P
     port = port or settings.sim_sms_port
     hub_url = hub_url_of(settings)
     console().print(f"SMS simulator (Aliyun Dysms) on http://127.0.0.1:{port}  — received: /_sim/received")
-    uvicorn.run(
+    _run_server(
         create_app(
             settings.sms_access_key_secret,
             {settings.sms_sign_name},
@@ -99,10 +114,9 @@ def sim_sms(port: Annotated[int | None, typer.Option(help="Default HUB_SIM_SMS_P
             receipt_url=push_url(hub_url, "receipts", settings.sms_webhook_token),
             inbound_url=push_url(hub_url, "inbound", settings.sms_webhook_token),
         ),
+        fd,
         host="127.0.0.1",
         port=port,
-        log_level="warning",
-        access_log=False,
     )
 
 

@@ -16,8 +16,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from gateway.accounts.store import create_user, set_user_disabled
 from tests.kit.auth import authed_hub, bearer
-from tests.kit.infra import isolated_backends
-from tests.kit.inprocess import InProcessHub, _listening_socket, _serve, make_settings, running_hub
+from tests.kit.infra import bound_socket, isolated_backends
+from tests.kit.inprocess import InProcessHub, _serve, make_settings, running_hub
 from tests.kit.oidc_provider import CLIENT_ID, CLIENT_SECRET, Provider, create_app
 
 __all__ = ["authed_hub"]
@@ -27,7 +27,7 @@ CALLBACK = "http://hub.test/api/v1/auth/oidc/callback"  # as registered; the tes
 
 @contextlib.asynccontextmanager
 async def oidc_hub(tmp_path: Path) -> AsyncIterator[tuple[InProcessHub, Provider]]:
-    sock = _listening_socket()
+    sock = bound_socket()
     port = sock.getsockname()[1]
     provider = Provider(issuer=f"http://127.0.0.1:{port}")
     idp = await _serve(create_app(provider), sock)

@@ -41,8 +41,8 @@ from services.notification.sms.simulator import create_app as create_sms_simulat
 from services.notification.tables import deliveries
 from services.notification.webhook_simulator import create_app as create_webhook_simulator
 from tests.kit.credentials import as_actor, sms_adapter
-from tests.kit.infra import isolated_backends
-from tests.kit.inprocess import RunningApp, _listening_socket, _serve, make_settings
+from tests.kit.infra import bound_socket, isolated_backends
+from tests.kit.inprocess import RunningApp, _serve, make_settings
 from tests.kit.sms_adapter import create_sms_adapter, push_urls
 from tests.kit.waiting import eventually
 
@@ -202,7 +202,7 @@ async def notification_hub(
             apps["webhook"] = await _serve(
                 create_webhook_simulator({"community": HOOK_SECRET, "police": ROBOT_SECRET})
             )
-            sock = _listening_socket()
+            sock = bound_socket()
             port = sock.getsockname()[1]
             url = f"http://127.0.0.1:{port}"
             settings = settings.model_copy(update={"sms_url": apps["sms"].url, "notification_url": url})

@@ -33,6 +33,15 @@ RABBITMQ_API = os.environ.get("HUB_TEST_RABBITMQ_API", "http://127.0.0.1:15672/a
 RABBITMQ_API_AUTH = ("guest", "guest")
 
 
+def bound_socket() -> socket.socket:
+    """A socket bound to a free loopback port and held: nobody else (another test worker, an outgoing
+    connection's ephemeral port) can take the port between choosing it and serving on it."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

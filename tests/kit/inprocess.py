@@ -25,6 +25,7 @@ from hub.runtime import ServiceRuntime
 from hubcli.services import HubSettings, migrate_all
 from services.notification.sms.simulator import create_app as create_sms_simulator
 from tests.kit.credentials import gateway_sms_url
+from tests.kit.infra import bound_socket
 from tests.kit.waiting import eventually
 
 BOOTSTRAPS = {
@@ -75,25 +76,18 @@ class InProcessHub:
             return items
 
 
-def _listening_socket() -> socket.socket:
-    """A socket bound to a free loopback port, held from now on: nobody else (another test worker) can
-    take the port between choosing it and serving on it."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    return sock
-
-
 async def _serve(app: FastAPI, sock: socket.socket | None = None) -> RunningApp:
-    sock = sock or _listening_socket()
+    sock = sock or bound_socket()
     port = sock.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on"))
     task = asyncio.create_task(server.serve(sockets=[sock]))
-    await eventually(lambda: _started(server), what="server start", timeout=30)
+    await eventually(lambda: _started(server, task), what="server start", timeout=60)
     return RunningApp(app, server, task, f"http://127.0.0.1:{port}")
 
 
-async def _started(server: uvicorn.Server) -> bool:
+async def _started(server: uvicorn.Server, task: asyncio.Task[None]) -> bool:
+    if task.done():  # a start that failed says why at once instead of waiting out the timeout
+        raise AssertionError(f"the server stopped while starting: {task.exception() or 'startup failed'!r}")
     return server.started
 
 
@@ -106,7 +100,7 @@ async def running_hub(settings: HubSettings) -> AsyncIterator[InProcessHub]:
             create_sms_simulator(settings.sms_access_key_secret, {settings.sms_sign_name})
         )
         # Each service learns the others' addresses before it starts.
-        sockets = {s: _listening_socket() for s in ("intake", "referral", "notification")}
+        sockets = {s: bound_socket() for s in ("intake", "referral", "notification")}
         ports = {s: sock.getsockname()[1] for s, sock in sockets.items()}
         settings = settings.model_copy(
             update={"sms_url": hub.sms, **{f"{s}_url": f"http://127.0.0.1:{p}" for s, p in ports.items()}}

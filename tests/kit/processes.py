@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import socket
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,7 +17,7 @@ import httpx
 
 from hub.config import SERVICES
 from hubcli.services import HubSettings, migrate_all
-from tests.kit.infra import free_port
+from tests.kit.infra import bound_socket
 from tests.kit.waiting import eventually
 
 
@@ -26,6 +27,7 @@ class ProcessHub:
     env: dict[str, str]
     log_dir: Path
     ports: dict[str, int]
+    sockets: dict[str, socket.socket]
     procs: dict[str, asyncio.subprocess.Process] = field(default_factory=dict)
     extra_env: dict[str, dict[str, str]] = field(default_factory=dict)
 
@@ -37,17 +39,17 @@ class ProcessHub:
         return self.url("gateway")
 
     async def start(self, name: str, **env: str) -> None:
-        argv = (
-            [sys.executable, "-m", "hubcli.main", "sim", "sms", "--port", str(self.ports["sms"])]
-            if name == "sms"
-            else [sys.executable, "-m", "hubcli.main", "serve", name, "--port", str(self.ports[name])]
-        )
+        # The process serves on the socket this hub holds for it (`--fd`): its port cannot be taken by
+        # another test worker between runs, and a restarted process picks up where the killed one was.
+        fd = self.sockets[name].fileno()
+        command = ["sim", "sms"] if name == "sms" else ["serve", name]
         log = (self.log_dir / f"{name}.log").open("ab")
         self.procs[name] = await asyncio.create_subprocess_exec(
-            *argv,
+            *[sys.executable, "-m", "hubcli.main", *command, "--fd", str(fd)],
             env={**os.environ, **self.env, **self.extra_env.get(name, {}), **env},
             stdout=log,
             stderr=log,
+            pass_fds=(fd,),
         )
         log.close()
         await eventually(lambda: self._ready(name), what=f"{name} ready", timeout=60, interval=0.1)
@@ -101,7 +103,8 @@ async def process_hub(
     start: tuple[str, ...] = ("sms", "intake", "referral", "notification", "gateway"),
 ) -> AsyncIterator[ProcessHub]:
     await asyncio.to_thread(migrate_all, settings)
-    ports = {name: free_port() for name in (*SERVICES, "sms")}
+    sockets = {name: bound_socket() for name in (*SERVICES, "sms")}
+    ports = {name: sock.getsockname()[1] for name, sock in sockets.items()}
     env = {
         "HUB_ENV": "test",
         "HUB_DATA_DIR": str(settings.data_dir),
@@ -124,10 +127,12 @@ async def process_hub(
     # Spans of every process land beside its logs, for the personal-data scan.
     env["HUB_TRACE_FILE"] = str(settings.trace_file or (log_dir / "spans.jsonl"))
     log_dir.mkdir(parents=True, exist_ok=True)
-    hub = ProcessHub(settings, env, log_dir, ports)
+    hub = ProcessHub(settings, env, log_dir, ports, sockets)
     try:
         for name in start:
             await hub.start(name)
         yield hub
     finally:
         await hub.stop_all()
+        for sock in sockets.values():
+            sock.close()
