@@ -1,0 +1,188 @@
+// 事项查询: one case, its referrals, its timeline and the actions a dispatcher can take on it.
+
+import { api, currentSession } from "../api.js";
+import { append, badge, duration, h, table, when } from "../dom.js";
+import { label } from "../labels.js";
+import { actionForm, caseLink, colourBadge, dl, field, flash, heading, main, page, route, select } from "../shell.js";
+
+function caseLookup(value = "") {
+  const form = h(
+    "form",
+    { class: "inline-form", role: "search", "aria-label": "按编号查询事项" },
+    h("label", { for: "case-no" }, "事项编号"),
+    h("input", { id: "case-no", name: "case_no", value, placeholder: "ZZ-20261122-000001", spellcheck: "false" }),
+    h("button", { type: "submit" }, "查询"),
+  );
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const no = form.elements.case_no.value.trim();
+    if (no) location.hash = `#/case/${encodeURIComponent(no)}`;
+  });
+  return form;
+}
+
+function summariseDetail(detail) {
+  if (!detail || typeof detail !== "object") return "";
+  return Object.entries(detail)
+    .filter(([, v]) => v !== null && v !== undefined && typeof v !== "object")
+    .slice(0, 4)
+    .map(([k, v]) => `${k}=${v}`)
+    .join("，");
+}
+
+function actorText(actor) {
+  if (!actor || typeof actor !== "object") return "—";
+  const role = actor.role ? label("role", actor.role) : "";
+  return [role, actor.department].filter(Boolean).join(" · ") || "系统";
+}
+
+async function caseView(caseNo) {
+  append(main, heading(caseNo ? `事项 ${caseNo}` : "事项查询"), caseLookup(caseNo || ""));
+  if (!caseNo) {
+    main.append(h("p", { class: "hint" }, "输入事项编号查看详情、各环节时间线和可办理的操作。"));
+    return;
+  }
+  const [found, timeline] = await Promise.all([api(`/cases/${encodeURIComponent(caseNo)}`), api(`/cases/${encodeURIComponent(caseNo)}/timeline`, { optional: true })]);
+  const c = found;
+  const location = c.location || {};
+  main.append(
+    h(
+      "section",
+      { class: "card", "aria-labelledby": "case-summary" },
+      h("h2", { id: "case-summary" }, c.title || "事项概况"),
+      dl([
+        ["状态", badge(label("caseStatus", c.status), "status")],
+        ["风险颜色", colourBadge(c.colour)],
+        ["类别", label("category", c.category)],
+        ["响应级别", label("responseLevel", c.response_level)],
+        ["渠道", label("channel", c.channel)],
+        ["受理时间", when(c.registered_at)],
+        ["地址", location.address || "—"],
+        ["街道", location.street_code || "—"],
+        ["涉及人数", c.people_involved],
+        ["疑似重复于", c.duplicate_of ? caseLink(c.duplicate_of) : "—"],
+        ["待人工处理原因", c.manual_reason || "—"],
+        ["追踪编号", c.trace_id ? h("code", {}, c.trace_id) : "—"],
+      ]),
+      c.description ? h("p", { class: "description" }, c.description) : null,
+    ),
+  );
+  const referrals = c.referrals || [];
+  main.append(
+    h(
+      "section",
+      { "aria-labelledby": "case-referrals" },
+      h("h2", { id: "case-referrals" }, "转办部门"),
+      table(
+        "本事项的转办",
+        ["部门", "角色", "状态", "报到时限", "办理时限", "督办", "超期"],
+        referrals.map((r) => [
+          r.department_name || r.department,
+          label("role", r.role),
+          label("referralStatus", r.status),
+          when(r.ack_due_at),
+          when(r.due_at),
+          label("supervision", r.supervision_level),
+          r.overdue ? badge("已超期", "danger") : "否",
+        ]),
+        { empty: "尚未分拨" },
+      ),
+    ),
+  );
+  const entries = timeline || [];
+  main.append(
+    h(
+      "section",
+      { "aria-labelledby": "case-timeline" },
+      h("h2", { id: "case-timeline" }, "时间线"),
+      table(
+        "各环节交接（由早到晚）",
+        ["时间", "服务", "事件", "操作方", "距上一环节", "说明", "追踪 / 跨度"],
+        entries.map((e, i) => [
+          when(e.at),
+          label("service", e.service),
+          h("code", {}, e.event),
+          actorText(e.actor),
+          i ? duration(new Date(e.at) - new Date(entries[i - 1].at)) : "—",
+          summariseDetail(e.detail) || "—",
+          e.trace_id ? h("code", { title: `span ${e.span_id || "—"}` }, `${e.trace_id.slice(0, 12)}… / ${(e.span_id || "—").slice(0, 8)}`) : "—",
+        ]),
+        { empty: "暂无记录" },
+      ),
+    ),
+  );
+  if (["centre", "supervisor"].includes((currentSession() || {}).role)) main.append(caseActions(c));
+}
+
+function caseActions(c) {
+  const no = encodeURIComponent(c.case_no);
+  const done = async (text) => {
+    flash(text);
+    await route();
+  };
+  return h(
+    "section",
+    { "aria-labelledby": "case-actions", class: "actions" },
+    h("h2", { id: "case-actions" }, "办理操作"),
+    actionForm(
+      "分拨 / 改派",
+      [
+        field("dispatch-lead", "牵头单位代码", h("input", { name: "lead", required: true, spellcheck: "false" })),
+        field("dispatch-assisting", "协办单位代码（逗号分隔，可空）", h("input", { name: "assisting", spellcheck: "false" })),
+      ],
+      "确认分拨",
+      async (f) => {
+        const assisting = f.assisting.value.split(/[,，\s]+/).filter(Boolean);
+        await api(`/cases/${no}/dispatch`, { method: "POST", body: { lead: f.lead.value.trim(), assisting } });
+        await done("已分拨。");
+      },
+    ),
+    actionForm(
+      "回访评价",
+      [
+        field("callback-satisfaction", "满意度", select("satisfaction", "satisfaction", ["satisfied", "basically_satisfied", "dissatisfied"])),
+        field("callback-comment", "回访记录（可空）", h("textarea", { name: "comment", rows: 2, maxlength: 2000 })),
+      ],
+      "提交回访",
+      async (f) => {
+        const body = { satisfaction: f.satisfaction.value };
+        if (f.comment.value.trim()) body.comment = f.comment.value.trim();
+        await api(`/cases/${no}/callback`, { method: "POST", body });
+        await done("回访已记录。");
+      },
+    ),
+    actionForm("销号", [h("p", { class: "hint" }, "确认事项已办结并销号。")], "确认销号", async () => {
+      await api(`/cases/${no}/close`, { method: "POST" });
+      await done("已销号。");
+    }),
+    actionForm(
+      "撤回（群众撤诉）",
+      [field("withdraw-reason", "撤回原因", h("textarea", { name: "reason", rows: 2, required: true, maxlength: 2000 }))],
+      "确认撤回",
+      async (f) => {
+        await api(`/cases/${no}/withdraw`, { method: "POST", body: { reason: f.reason.value.trim() } });
+        await done("已撤回，未办结的转办已撤销。");
+      },
+    ),
+    actionForm(
+      "合并到其他事项",
+      [
+        field("merge-into", "合并到事项编号", h("input", { name: "into", required: true, value: c.duplicate_of || "", spellcheck: "false" })),
+        field("merge-reason", "原因", h("input", { name: "reason", required: true })),
+      ],
+      "确认合并",
+      async (f) => {
+        await api(`/cases/${no}/merge`, { method: "POST", body: { into: f.into.value.trim(), reason: f.reason.value.trim() } });
+        await done("已合并。");
+      },
+    ),
+    c.duplicate_of
+      ? actionForm("不是重复（解除关联）", [field("unlink-reason", "原因", h("input", { name: "reason", required: true }))], "解除关联", async (f) => {
+          await api(`/cases/${no}/unlink`, { method: "POST", body: { reason: f.reason.value.trim() } });
+          await done("已解除疑似重复关联。");
+        })
+      : null,
+  );
+}
+
+page({ path: "case", title: "事项查询", roles: ["centre", "supervisor", "ops"], view: caseView });

@@ -1,0 +1,94 @@
+// 工作总览: key figures, rates and charts from /ops/summary and /ops/stats.
+
+import { api } from "../api.js";
+import { append, clear, h, percent, table } from "../dom.js";
+import { barChart, rateMeter, stat, trendChart } from "../charts.js";
+import { COLOURS, label } from "../labels.js";
+import { heading, main, page } from "../shell.js";
+
+// {red: 3} → [["red", 3]]; [{key: "x", received: 3}] → [["x", 3]] (the shapes of /ops/summary, /ops/stats).
+function pairs(value, field = "received") {
+  if (!value) return [];
+  if (Array.isArray(value)) return value.map((row) => [row.key ?? row.name ?? row.code, Number(row[field] ?? row.count ?? 0)]);
+  if (typeof value === "object") return Object.entries(value).map(([k, v]) => [k, Number(typeof v === "object" ? v[field] ?? v.count : v) || 0]);
+  return [];
+}
+
+const DAY = 24 * 3600 * 1000;
+const TREND_DAYS = 14;
+
+function shanghaiDay(date) {
+  return new Intl.DateTimeFormat("en-CA", { timeZone: "Asia/Shanghai" }).format(date); // YYYY-MM-DD
+}
+
+// Cases received on each of the last TREND_DAYS days (Beijing days): one /ops/stats?by=day call.
+async function dailyTrend() {
+  const today = shanghaiDay(new Date());
+  const days = Array.from({ length: TREND_DAYS }, (_, i) => shanghaiDay(new Date(Date.parse(`${today}T12:00:00+08:00`) - (TREND_DAYS - 1 - i) * DAY)));
+  const from = new Date(`${days[0]}T00:00:00+08:00`);
+  const data = await api("/ops/stats", { optional: true, params: { by: "day", from: from.toISOString() } });
+  if (!data) return [];
+  const received = new Map((data.items || []).map((row) => [row.key, Number(row.received) || 0]));
+  return days.map((day) => ({ label: day.slice(5), value: received.get(day) || 0 }));
+}
+
+async function dashboardView() {
+  append(main, heading("工作总览"));
+  const body = h("div", { class: "dashboard", "aria-busy": "true" }, h("p", {}, "正在加载…"));
+  main.append(body);
+  const summary = await api("/ops/summary", { optional: true });
+  if (!summary) {
+    clear(body);
+    body.removeAttribute("aria-busy");
+    append(body, h("div", { class: "card notice" }, h("h2", {}, "暂无数据"), h("p", {}, "统计接口（/api/v1/ops/summary、/api/v1/ops/stats）尚未启用，启用后这里显示风险颜色分布、趋势、超期和办结率、满意率。")));
+    return;
+  }
+  const [byMonth, byCategory, byDepartment, trend] = await Promise.all([
+    api("/ops/stats", { optional: true, params: { by: "month" } }),
+    api("/ops/stats", { optional: true, params: { by: "category" } }),
+    api("/ops/stats", { optional: true, params: { by: "department" } }),
+    dailyTrend(),
+  ]);
+  clear(body);
+  body.removeAttribute("aria-busy");
+  const s = summary;
+  const byColour = Object.fromEntries(pairs(s.by_colour));
+  append(
+    body,
+    h(
+      "section",
+      { class: "stats", "aria-label": "关键指标" },
+      stat("受理总数", s.total ?? s.received),
+      stat("在办事项", s.open),
+      stat("已调解", s.mediated),
+      stat("已办结", s.closed),
+      stat("超期事项", s.overdue, { kind: s.overdue ? "warn" : "" }),
+    ),
+    h("section", { class: "rates", "aria-label": "办结率与满意率" }, rateMeter("办结率", s.closure_rate), rateMeter("满意率", s.satisfaction_rate)),
+    h(
+      "section",
+      { class: "charts", "aria-label": "图表" },
+      barChart("风险颜色分布", COLOURS.map((c) => ({ label: label("colour", c), value: Number(byColour[c] || 0), colour: c }))),
+      barChart("事项状态", pairs(s.by_status).map(([k, v]) => ({ label: label("caseStatus", k), value: v }))),
+      trendChart(`近 ${TREND_DAYS} 天每日受理`, trend),
+      barChart("受理渠道", pairs(s.by_channel).map(([k, v]) => ({ label: label("channel", k), value: v }))),
+      barChart("类别分布", pairs(byCategory && byCategory.items).map(([k, v]) => ({ label: label("category", k), value: v }))),
+      byMonth && byMonth.items && byMonth.items.length > 1 ? trendChart("每月受理", pairs(byMonth.items).map(([k, v]) => ({ label: k, value: v }))) : null,
+    ),
+  );
+  const departments = (byDepartment && byDepartment.items) || [];
+  body.append(
+    h(
+      "section",
+      { "aria-labelledby": "dash-departments" },
+      h("h2", { id: "dash-departments" }, "各部门办理情况"),
+      table(
+        "按牵头部门统计",
+        ["牵头部门", "受理", "已调解", "已办结", "超期", "办结率", "满意率"],
+        departments.map((d) => [d.key === "-" ? "未分拨" : d.key, d.received, d.mediated, d.closed, d.overdue, percent(d.closure_rate), percent(d.satisfaction_rate)]),
+      ),
+    ),
+  );
+}
+
+page({ path: "dashboard", title: "工作总览", roles: ["centre", "supervisor", "ops"], view: dashboardView });

@@ -1,0 +1,50 @@
+// Sign-in as a named person (username and password).
+
+import { login } from "../api.js";
+import { append, h } from "../dom.js";
+import { flash, heading, homeOf, main, publicPage, say, takeEndReason } from "../shell.js";
+
+function loginView() {
+  const endReason = takeEndReason();
+  const status = endReason === "expired" ? "登录已过期或令牌无效，请重新登录。" : endReason === "user" ? "已退出登录。" : "";
+  const error = h("p", { class: "form-error", id: "login-error", role: "alert" });
+  const form = h(
+    "form",
+    { class: "card login", novalidate: true, "aria-describedby": "login-help" },
+    h("p", { id: "login-help", class: "hint" }, "请输入管理员为您开通的用户名和密码（hub users create 生成）。"),
+    h("label", { for: "username" }, "用户名"),
+    h("input", { id: "username", name: "username", autocomplete: "username", required: true, spellcheck: "false" }),
+    h("label", { for: "password" }, "密码"),
+    h("input", { id: "password", name: "password", type: "password", autocomplete: "current-password", required: true }),
+    error,
+    h("button", { type: "submit", class: "primary" }, "登录"),
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const id = form.elements.username.value.trim();
+    const secret = form.elements.password.value;
+    if (!id || !secret) {
+      error.textContent = "请填写用户名和密码。";
+      (id ? form.elements.password : form.elements.username).focus();
+      return;
+    }
+    const button = form.querySelector("button");
+    button.disabled = true;
+    try {
+      const session = await login(id, secret);
+      form.elements.password.value = "";
+      flash("登录成功。");
+      location.hash = homeOf(session.role);
+    } catch (err) {
+      error.textContent = err.message;
+      form.elements.password.focus();
+    } finally {
+      button.disabled = false;
+    }
+  });
+  append(main, [heading("登录工作台"), form]);
+  if (status) say(status);
+  form.elements.username.focus();
+}
+
+publicPage("login", loginView);
