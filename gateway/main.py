@@ -7,6 +7,7 @@ from fastapi import FastAPI, Request, Response
 
 from gateway import adapters, console, edge
 from gateway.auth import wiring as auth
+from gateway.instances import UpstreamInstances
 from gateway.open311 import routes as open311
 from gateway.ops import dead_letters, metrics
 from gateway.routes import accounts as account_routes
@@ -42,11 +43,13 @@ def bootstrap(settings: GatewaySettings) -> FastAPI:
         on_stop=[client.aclose],
         body_limits=edge.body_limits(settings),  # general, token endpoint, Open311, webhooks
     )
-    app.state.upstream = Upstream(
-        client,
-        {s: settings.url_of(s) for s in ("intake", "referral", "notification")},
-        CredentialMinter(settings.internal_signing_key),  # the one holder of the signing key
-    )
+    urls = {s: settings.url_of(s) for s in ("intake", "referral", "notification")}
+    # The gateway is the one holder of the signing key; its credentials name this hub's instance.
+    minter = CredentialMinter(settings.internal_signing_key, instance=settings.instance())
+    app.state.upstream = Upstream(client, urls, minter)
+    instances = UpstreamInstances(client, urls, settings.instance())
+    runtime.background("upstream-instances", instances.run)
+    runtime.readiness_checks.append(instances.check)
     metrics.install(runtime)  # adapter delivery gauges
     app.state.dead_letters = dead_letters.install(runtime)
     adapters.install(runtime, app)  # /adapters/* webhooks, outbound sync

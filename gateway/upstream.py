@@ -8,6 +8,7 @@ nothing else. No `X-Hub-Actor-*` header is ever forwarded."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 import httpx
@@ -17,6 +18,8 @@ from hub.credentials import CredentialMinter, Principal
 from hub.problems import PROBLEM_JSON, Problem
 
 # Back-off between connection attempts to a service that is not listening (about 4 s in all).
+log = logging.getLogger(__name__)
+
 CONNECT_RETRY_DELAYS_S = (0.1, 0.25, 0.5, 1.0, 2.0)
 
 
@@ -27,6 +30,22 @@ def _unavailable(service: str, exc: httpx.HTTPError) -> Problem:
         "服务暂不可用",
         f"{service} 服务暂时无法访问（{type(exc).__name__}），请稍后重试",
         type_="service-unavailable",
+    )
+
+
+def _refused(service: str, response: httpx.Response) -> Problem:
+    """A service refused the gateway's own credential: a fault of this hub's set-up (another hub's service
+    behind this URL, keys out of step), never the caller's; so not the caller's 401."""
+    try:
+        why = str(response.json().get("detail", ""))
+    except ValueError:
+        why = ""
+    log.error("%s refused the gateway's internal credential: %s", service, why or response.status_code)
+    return Problem(
+        502,
+        "内部服务拒绝了网关",
+        f"{service} 服务不接受本网关的内部凭证（{why or '未说明原因'}）：请检查该服务的地址和密钥配置",
+        type_="upstream-refused",
     )
 
 
@@ -52,7 +71,7 @@ class Upstream:
             # Minted per attempt: a retry after a back-off still carries a fresh credential.
             sent.update(self.minter.headers(principal, service))
             try:
-                return await self.client.request(
+                response = await self.client.request(
                     method, self.urls[service] + path, json=json, headers=sent, params=params, timeout=30
                 )
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
@@ -63,6 +82,9 @@ class Upstream:
                 await asyncio.sleep(delay)
             except httpx.HTTPError as exc:
                 raise _unavailable(service, exc) from None
+            if response.status_code == 401:
+                raise _refused(service, response)
+            return response
         raise AssertionError("unreachable")
 
     async def json(self, service: str, method: str, path: str, *, principal: Principal, **kwargs: Any) -> Any:

@@ -54,7 +54,9 @@ def create_service_app(
         settings = runtime.settings
         if not isinstance(settings, ServiceSettings):
             raise TypeError(f"{runtime.service} needs ServiceSettings (HUB_INTERNAL_VERIFY_KEYS)")
-        verifier = CredentialVerifier(settings.internal_verify_keys, runtime.service)
+        verifier = CredentialVerifier(
+            settings.internal_verify_keys, runtime.service, instance=settings.instance()
+        )
         app.add_middleware(CredentialGuard, verifier=verifier)
     # Outermost (added last, runs first): no body is read past its limit, neither by the NUL check
     # (which reads text bodies whole) nor by anything else.
@@ -62,7 +64,7 @@ def create_service_app(
 
     @app.get("/healthz", tags=["ops"], summary="Alive")
     async def healthz() -> dict[str, str]:
-        return {"status": "ok", "service": runtime.service}
+        return {"status": "ok", "service": runtime.service, "instance": runtime.settings.instance()}
 
     @app.get("/readyz", tags=["ops"], summary="Database and broker reachable")
     async def readyz() -> JSONResponse:

@@ -9,10 +9,12 @@ HUB_REFERRAL_* table beside this one (services/referral/settings.py).
 from __future__ import annotations
 
 import base64
+import hashlib
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -86,6 +88,15 @@ class Settings(BaseSettings):
     )
     retry_delays_ms: tuple[int, ...] = (500, 5_000, 30_000, 120_000)
     prefetch: int = Field(default=32, ge=1)
+
+    # Which hub this process belongs to: the gateway's credentials name it and a service of another
+    # instance refuses them, so two hubs on one machine never cross (default: derived, see instance()).
+    instance_id: str = Field(
+        default="",
+        max_length=64,
+        description="This hub instance's name (default: "
+        "derived from the data directory and the broker's address and vhost)",
+    )
 
     # Where each process listens and finds the others.
     host: str = "127.0.0.1"
@@ -226,6 +237,15 @@ class Settings(BaseSettings):
             if self.failpoints:
                 raise ValueError("HUB_FAILPOINTS is for tests only and is refused in production")
         return self
+
+    def instance(self) -> str:
+        """HUB_INSTANCE_ID, else a name every process of one hub derives alike (same data directory, same
+        broker and vhost; not the broker user, which differs per process in production)."""
+        if self.instance_id:
+            return self.instance_id
+        broker = urlsplit(self.amqp_url)
+        basis = f"{self.data_dir.resolve()}|{broker.hostname}:{broker.port}{broker.path or '/'}"
+        return hashlib.sha256(basis.encode()).hexdigest()[:12]
 
     def port_of(self, service: ServiceName) -> int:
         port: int = getattr(self, f"{service}_port")

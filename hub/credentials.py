@@ -101,10 +101,13 @@ def _kid(public_b64: str) -> str:
 class CredentialMinter:
     """The gateway's half: signs a credential for one service and one request."""
 
-    def __init__(self, signing_key_b64: str, *, ttl_s: int = INTERNAL_TTL_S) -> None:
+    def __init__(
+        self, signing_key_b64: str, *, ttl_s: int = INTERNAL_TTL_S, instance: str | None = None
+    ) -> None:
         self._key = Ed25519PrivateKey.from_private_bytes(_seed(signing_key_b64))
         self._kid = _kid(public_key_of(signing_key_b64))
         self.ttl_s = ttl_s
+        self.instance = instance
 
     def mint(self, principal: Principal, audience: str) -> str:
         now = int(time.time())
@@ -116,6 +119,8 @@ class CredentialMinter:
             "exp": now + self.ttl_s,
             "jti": uuid.uuid4().hex,
         }
+        if self.instance:
+            claims["ins"] = self.instance
         return jwt.encode(claims, self._key, algorithm="EdDSA", headers={"kid": self._kid})
 
     def headers(self, principal: Principal, audience: str) -> dict[str, str]:
@@ -125,7 +130,9 @@ class CredentialMinter:
 class CredentialVerifier:
     """A service's half: checks a credential addressed to it, with any of the accepted public keys."""
 
-    def __init__(self, verify_keys_b64: tuple[str, ...] | list[str], audience: str) -> None:
+    def __init__(
+        self, verify_keys_b64: tuple[str, ...] | list[str], audience: str, *, instance: str | None = None
+    ) -> None:
         if not verify_keys_b64:
             raise ValueError("at least one internal verify key is needed")
         self._keys = {
@@ -133,6 +140,7 @@ class CredentialVerifier:
             for k in verify_keys_b64
         }
         self.audience = audience
+        self.instance = instance
 
     def verify(self, token: str | None) -> Principal:
         if not token:
@@ -155,6 +163,10 @@ class CredentialVerifier:
             raise CredentialError("内部凭证已过期 (internal credential expired)") from None
         except jwt.InvalidTokenError:
             raise CredentialError("内部凭证无效 (invalid internal credential)") from None
+        named = claims.get("ins")
+        if self.instance and named is not None and named != self.instance:
+            # A gateway of another hub on this machine (a port or URL pointing at the wrong instance).
+            raise CredentialError("内部凭证属于另一个平台实例 (credential of another hub instance)")
         kind, role = claims.get("knd"), claims.get("role")
         if kind not in KINDS or not isinstance(role, str) or not role:
             raise CredentialError("内部凭证无效 (invalid internal credential)")

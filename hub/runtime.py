@@ -61,6 +61,8 @@ class ServiceRuntime(Generic[SettingsT]):
         self._tasks: list[asyncio.Task[None]] = []
         self.stop_event = asyncio.Event()
         self.broker_ready = asyncio.Event()
+        # More readiness checks a process adds (name → "ok" or why not), e.g. the gateway's upstreams.
+        self.readiness_checks: list[Callable[[], Awaitable[tuple[str, str]]]] = []
 
     def consume(self, queue: str, handlers: Handlers, *, in_order: bool = False) -> None:
         """Register a consumer queue bound to the event types it handles; `in_order` handles one message
@@ -156,6 +158,9 @@ class ServiceRuntime(Generic[SettingsT]):
             self.broker_ready.is_set() and self.connection is not None and not self.connection.is_closed
         )
         checks["broker"] = "ok" if broker_ok else "unreachable"
+        for check in self.readiness_checks:
+            name, state = await check()
+            checks[name] = state
         return checks
 
     async def refresh_metrics(self) -> None:

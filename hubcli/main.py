@@ -14,7 +14,10 @@ import typer
 
 from gateway.settings import GatewaySettings
 from hub.config import SERVICES, Settings
+from hub.serving import run_server
 from hubcli import audit, calendar, clients, keys, ops, setup, sync, users
+from hubcli.ports import Endpoint, PortPlan, PortUnavailable
+from hubcli.supervisor import ProcessSpec, Supervisor, python_argv
 from hubcli.terminal import console, read_settings
 
 app = typer.Typer(help="综治中心事项流转平台 — the referral hub.", no_args_is_help=True, add_completion=False)
@@ -65,30 +68,15 @@ def serve(
     settings = read_settings(SETTINGS[service])
     _configure_logging(settings.log_level)
     fastapi_app = importlib.import_module(BOOTSTRAPS[service]).bootstrap(settings)
-    _run_server(
+    run_server(
         fastapi_app,
-        fd,
+        fd=fd,
         host=settings.host,
         port=port or settings.port_of(service),
         loop="uvloop",
         http="httptools",
         timeout_graceful_shutdown=5,
     )
-
-
-def _run_server(asgi_app: Any, fd: int | None, **config: Any) -> None:
-    """uvicorn on a port, or on a socket handed over by the parent (nobody can take the port in between)."""
-    import socket
-
-    import uvicorn
-
-    if fd is None:
-        uvicorn.run(asgi_app, log_level="warning", access_log=False, **config)
-        return
-    server = uvicorn.Server(uvicorn.Config(asgi_app, log_level="warning", access_log=False, **config))
-    server.run(sockets=[socket.socket(fileno=fd)])  # family and type read from the descriptor
-    if not server.started:
-        sys.exit(3)  # uvicorn's "startup failed", as uvicorn.run would exit
 
 
 @sim_app.command("sms")
@@ -106,7 +94,7 @@ def sim_sms(
     port = port or settings.sim_sms_port
     hub_url = hub_url_of(settings)
     console().print(f"SMS simulator (Aliyun Dysms) on http://127.0.0.1:{port}  — received: /_sim/received")
-    _run_server(
+    run_server(
         create_app(
             settings.sms_access_key_secret,
             {settings.sms_sign_name},
@@ -114,7 +102,7 @@ def sim_sms(
             receipt_url=push_url(hub_url, "receipts", settings.sms_webhook_token),
             inbound_url=push_url(hub_url, "inbound", settings.sms_webhook_token),
         ),
-        fd,
+        fd=fd,
         host="127.0.0.1",
         port=port,
     )
@@ -131,45 +119,107 @@ def up(
     from gateway.adapters.registry import SIMULATORS
     from hub.broker import ensure_broker
     from hubcli.services import HubSettings, migrate_all
-    from hubcli.supervisor import ProcessSpec, Supervisor, python_argv
 
     settings = read_settings(HubSettings, data_dir=data_dir, gateway_port=port)
+    try:
+        plan = plan_ports(settings, replicas, simulators)
+    except PortUnavailable as exc:
+        console().print(f"[bold red]cannot start:[/bold red] {exc}")
+        raise typer.Exit(2) from None
     problem = ensure_broker(settings.amqp_url)
     if problem:
+        plan.close()
         console().print(f"[bold red]RabbitMQ:[/bold red] {problem}")
         raise typer.Exit(1)
     migrate_all(settings)
-    env = {"HUB_DATA_DIR": str(settings.data_dir), "HUB_GATEWAY_PORT": str(settings.gateway_port)}
+    instance = settings.instance()
+    env = {
+        "HUB_DATA_DIR": str(settings.data_dir),
+        "HUB_GATEWAY_PORT": str(settings.gateway_port),
+        "HUB_INSTANCE_ID": instance,  # every process names this hub alike; another hub's are refused
+    }
     specs: list[ProcessSpec] = []
-    sim_sms = settings.sim_sms_port
+    at = plan.endpoints
     if simulators:
-        env["HUB_SMS_URL"] = f"http://127.0.0.1:{sim_sms}"
-        specs.append(ProcessSpec("sim-sms", python_argv("sim", "sms", "--port", str(sim_sms)), restart=True))
+        env["HUB_SMS_URL"] = at["sim-sms"].url
+        specs.append(_served("sim-sms", ["sim", "sms"], at["sim-sms"], {}))
     # External systems' simulators (gateway/adapters/<system>/simulator.py); the adapters point at them.
     adapter_sims = SIMULATORS if simulators else ()
-    for name, module, port_setting in adapter_sims:
-        sim_port = getattr(settings, port_setting)
-        env[f"HUB_{name.upper()}_URL"] = f"http://127.0.0.1:{sim_port}"
-        specs.append(ProcessSpec(f"sim-{name}", [sys.executable, "-m", module, "--port", str(sim_port)], env))
-    for service in SERVICES:
-        for i in range(replicas):
-            # Replica i listens 1000 ports above the first; each gateway replica calls its own
-            # intake replica, and consumers of all replicas compete on the same queues.
-            port_of = {s: settings.port_of(s) + 1000 * i for s in SERVICES}
-            name = service if replicas == 1 else f"{service}-{i + 1}"
-            argv = python_argv("serve", service, "--port", str(port_of[service]))
-            urls = {f"HUB_{s.upper()}_URL": f"http://{settings.host}:{port_of[s]}" for s in SERVICES}
-            specs.append(ProcessSpec(name, argv, env={**env, **urls}))
+    for name, module, _port_setting in adapter_sims:
+        endpoint = at[f"sim-{name}"]
+        env[f"HUB_{name.upper()}_URL"] = endpoint.url
+        argv = [sys.executable, "-m", module, "--port", str(endpoint.port), "--fd", str(endpoint.fd)]
+        specs.append(ProcessSpec(f"sim-{name}", argv, dict(env), pass_fds=(endpoint.fd,)))
+    for i in range(replicas):
+        # Each gateway replica calls its own replica of each service; consumers of all replicas
+        # compete on the same queues.
+        replica = {s: at[_replica(s, i, replicas)] for s in SERVICES}
+        urls = {f"HUB_{s.upper()}_URL": replica[s].url for s in SERVICES}
+        for service in SERVICES:
+            name = _replica(service, i, replicas)
+            specs.append(_served(name, ["serve", service], replica[service], {**env, **urls}))
     console().print(
         f"[bold]综治中心事项流转平台[/bold] gateway http://{settings.host}:{settings.gateway_port}  "
-        f"data {settings.data_dir.resolve()}  database {'PostgreSQL' if settings.database_url else 'SQLite'}"
+        f"data {settings.data_dir.resolve()}  database {'PostgreSQL' if settings.database_url else 'SQLite'}  "
+        f"instance {instance}"
+    )
+    console().print(
+        "ports: " + "  ".join(f"{n} {e.port}" for n, e in at.items() if not n.startswith("gateway"))
     )
     if simulators:
-        console().print(f"SMS simulator http://127.0.0.1:{sim_sms}/_sim/received")
-        for name, _module, port_setting in adapter_sims:
-            sim_at = f"http://127.0.0.1:{getattr(settings, port_setting)}"
-            console().print(f"{name} simulator {sim_at}/_sim/received")
-    asyncio.run(Supervisor(specs, console()).run())
+        console().print(f"SMS simulator {at['sim-sms'].url}/_sim/received")
+        for name, _module, _port_setting in adapter_sims:
+            console().print(f"{name} simulator {at[f'sim-{name}'].url}/_sim/received")
+    try:
+        asyncio.run(Supervisor(specs, console()).run())
+    finally:
+        plan.close()
+
+
+def _replica(service: str, i: int, replicas: int) -> str:
+    return service if replicas == 1 else f"{service}-{i + 1}"
+
+
+def _served(name: str, command: list[str], endpoint: Endpoint, env: dict[str, str]) -> ProcessSpec:
+    """A `hub …` process serving on the socket `hub up` holds for it."""
+    argv = python_argv(*command, "--port", str(endpoint.port), "--fd", str(endpoint.fd))
+    return ProcessSpec(name, argv, env, pass_fds=(endpoint.fd,))
+
+
+def plan_ports(settings: Any, replicas: int, simulators: bool) -> PortPlan:
+    """Bind every port of this hub before anything starts (hubcli/ports.py says which may move)."""
+    from gateway.adapters.registry import SIMULATORS
+
+    plan = PortPlan()
+    fixed = settings.model_fields_set
+    for i in range(replicas):
+        for service in SERVICES:
+            field = f"{service}_port"
+            # The gateway's is the hub's address: always as set. Replica i is 1000 ports above the first.
+            plan.bind(
+                _replica(service, i, replicas),
+                settings.host,
+                settings.port_of(service) + 1000 * i,
+                setting=f"HUB_{field.upper()}" + (" or --port" if service == "gateway" else ""),
+                fixed=service == "gateway" or field in fixed,
+            )
+    if simulators:
+        plan.bind(
+            "sim-sms",
+            "127.0.0.1",
+            settings.sim_sms_port,
+            setting="HUB_SIM_SMS_PORT",
+            fixed="sim_sms_port" in fixed,
+        )
+        for name, _module, port_setting in SIMULATORS:
+            plan.bind(
+                f"sim-{name}",
+                "127.0.0.1",
+                getattr(settings, port_setting),
+                setting=f"HUB_{port_setting.upper()}",
+                fixed=port_setting in fixed,
+            )
+    return plan
 
 
 @app.command()

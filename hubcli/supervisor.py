@@ -25,6 +25,7 @@ class ProcessSpec:
     argv: list[str]
     env: dict[str, str] = field(default_factory=dict)
     restart: bool = True
+    pass_fds: tuple[int, ...] = ()  # listening sockets the process serves on (hubcli/ports.py)
 
 
 class Supervisor:
@@ -49,6 +50,7 @@ class Supervisor:
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.STDOUT,
                 start_new_session=True,  # Ctrl-C reaches us only; we stop children in order
+                pass_fds=spec.pass_fds,
             )
             self.procs[spec.name] = proc
             assert proc.stdout is not None

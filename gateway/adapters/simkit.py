@@ -29,6 +29,7 @@ from fastapi.responses import HTMLResponse
 from gateway.adapters.common import compact_json
 from gateway.adapters.security import signed_headers
 from gateway.settings import GatewaySettings
+from hub.serving import run_server
 
 OUTAGE_PAGE = (
     "<html><head><title>503 Service Temporarily Unavailable</title></head><body>"
@@ -255,13 +256,13 @@ def hub_url_of(settings: GatewaySettings) -> str:
 
 
 def run_simulator(system: str, factory: Callable[[GatewaySettings], FastAPI]) -> None:
-    """`python -m gateway.adapters.<system>.simulator [--port N]`, as `hub up --simulators` starts it."""
-    import uvicorn
-
+    """`python -m gateway.adapters.<system>.simulator [--port N] [--fd N]`, as `hub up --simulators`
+    starts it (on a socket it holds: `--fd`)."""
     parser = argparse.ArgumentParser(description=f"{system} simulator on loopback")
     parser.add_argument("--port", type=int, default=None)
+    parser.add_argument("--fd", type=int, default=None, help="serve on this inherited listening socket")
     args = parser.parse_args()
     settings = GatewaySettings()
     port = args.port or int(getattr(settings, f"sim_{system}_port"))
     print(f"{system} simulator on http://127.0.0.1:{port}  — received: /_sim/received", flush=True)
-    uvicorn.run(factory(settings), host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    run_server(factory(settings), fd=args.fd, host="127.0.0.1", port=port)

@@ -124,12 +124,15 @@ async def test_bad_case_is_refused_with_problem_details_and_nothing_is_written(
 
 async def test_every_service_reports_health_and_readiness(authed_hub: InProcessHub) -> None:
     hub = authed_hub  # health, readiness and metrics stay outside bearer auth
+    instance = hub.settings.instance()  # one hub: every process names the same instance
     async with httpx.AsyncClient() as client:
         for service in ("gateway", "intake", "referral", "notification"):
             url = hub.apps[service].url
-            assert (await client.get(f"{url}/healthz")).json() == {"status": "ok", "service": service}
+            health = (await client.get(f"{url}/healthz")).json()
+            assert health == {"status": "ok", "service": service, "instance": instance}
             ready = await client.get(f"{url}/readyz")
             assert ready.status_code == 200
-            assert ready.json()["checks"] == {"database": "ok", "broker": "ok"}
+            upstreams = {"upstreams": "ok"} if service == "gateway" else {}
+            assert ready.json()["checks"] == {"database": "ok", "broker": "ok", **upstreams}
             metrics = await client.get(f"{url}/metrics")
             assert "hub_outbox_pending" in metrics.text
