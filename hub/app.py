@@ -62,16 +62,23 @@ def create_service_app(
     # (which reads text bodies whole) nor by anything else.
     app.add_middleware(LimitRequestBody, limits=body_limits or BodyLimits(runtime.settings.max_body_bytes))
 
-    @app.get("/healthz", tags=["ops"], summary="Alive")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok", "service": runtime.service, "instance": runtime.settings.instance()}
+    @app.get("/healthz", tags=["ops"], summary="Alive (503: restart me)")
+    async def healthz() -> JSONResponse:
+        body = {"status": "ok", "service": runtime.service, "instance": runtime.settings.instance()}
+        if problem := runtime.liveness():
+            return JSONResponse({**body, "status": "failing", "reason": problem}, status_code=503)
+        return JSONResponse(body)
 
-    @app.get("/readyz", tags=["ops"], summary="Database and broker reachable")
+    @app.get("/readyz", tags=["ops"], summary="Own database reachable; broker state as a degraded flag")
     async def readyz() -> JSONResponse:
+        # Ready on the service's own database (and the process's own checks). The broker away is
+        # "degraded", not unready: cases are still taken and their events wait in the outbox, so a load
+        # balancer must keep sending traffic.
         checks = await runtime.readiness()
-        ready = all(v == "ok" for v in checks.values())
+        ready = all(v == "ok" for k, v in checks.items() if k != "broker")
+        status = ("ready" if checks["broker"] == "ok" else "degraded") if ready else "not ready"
         return JSONResponse(
-            {"status": "ready" if ready else "not ready", "service": runtime.service, "checks": checks},
+            {"status": status, "service": runtime.service, "checks": checks},
             status_code=200 if ready else 503,
         )
 

@@ -88,6 +88,9 @@ class Settings(BaseSettings):
     )
     retry_delays_ms: tuple[int, ...] = (500, 5_000, 30_000, 120_000)
     prefetch: int = Field(default=32, ge=1)
+    broker_setup_grace_s: float = Field(
+        default=120, gt=0, description="Broker set-up failing this long (broker reachable) fails liveness"
+    )
 
     # Which hub this process belongs to: the gateway's credentials name it and a service of another
     # instance refuses them, so two hubs on one machine never cross (default: derived, see instance()).

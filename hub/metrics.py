@@ -27,6 +27,17 @@ class KitMetrics:
             ["queue"],
             registry=self.registry,
         )
+        self.broker_connected = Gauge(
+            "hub_broker_connected",
+            "1 while this process's broker connection is usable and set up; 0 while the broker is away "
+            "(cases are still taken: the outbox holds their events)",
+            registry=self.registry,
+        )
+        self.broker_setup_failures = Counter(
+            "hub_broker_setup_failures_total",
+            "Failed tries to set up publisher and consumer queues on a reachable broker",
+            registry=self.registry,
+        )
         self.service = service
 
     def render(self) -> tuple[bytes, str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Generic
@@ -61,6 +62,8 @@ class ServiceRuntime(Generic[SettingsT]):
         self._tasks: list[asyncio.Task[None]] = []
         self.stop_event = asyncio.Event()
         self.broker_ready = asyncio.Event()
+        self.broker_problem: str | None = None  # why the broker is not usable, for /readyz
+        self._setup_failing_since: float | None = None
         # More readiness checks a process adds (name → "ok" or why not), e.g. the gateway's upstreams.
         self.readiness_checks: list[Callable[[], Awaitable[tuple[str, str]]]] = []
 
@@ -80,18 +83,37 @@ class ServiceRuntime(Generic[SettingsT]):
             self._tasks.append(asyncio.create_task(self._guard(name, loop), name=f"{self.service}-{name}"))
 
     async def _connect_broker(self) -> None:
-        """The HTTP side serves (and the outbox fills) while the broker is away; we connect when it is back."""
+        """The HTTP side serves (and the outbox fills) while the broker is away; we connect when it is back.
+
+        Setting up on the connection (publisher, consumer queues, hooks) is retried as well: one error
+        there (a queue declared elsewhere with other arguments) must not leave a process that answers
+        `/healthz` and silently does nothing. Failing past HUB_BROKER_SETUP_GRACE_S, liveness fails."""
         delay = 0.5
         while not self.stop_event.is_set():
             try:
-                self.connection = await connect(self.settings)
+                await self._set_up_broker()
                 break
             except Exception as exc:
-                log.warning("%s: broker not reachable (%s); retrying", self.service, type(exc).__name__)
-                await asyncio.sleep(delay)
+                if self.connection is not None:  # the broker answered; what we declare on it failed
+                    self.metrics.broker_setup_failures.inc()
+                    self._setup_failing_since = self._setup_failing_since or time.monotonic()
+                    self.broker_problem = f"set-up failing ({type(exc).__name__}: {str(exc)[:200]})"
+                    log.error("%s: broker set-up failed (%s); retrying", self.service, self.broker_problem)
+                    await self._drop_broker()
+                else:
+                    self.broker_problem = f"unreachable ({type(exc).__name__})"
+                    log.warning("%s: broker not reachable (%s); retrying", self.service, type(exc).__name__)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.stop_event.wait(), timeout=delay)
                 delay = min(delay * 2, 10)
-        if self.connection is None:
+        if self.relay is None or not self.broker_ready.is_set():
             return
+        self.broker_problem = None
+        self._setup_failing_since = None
+        await self._guard("outbox-relay", self.relay.run)
+
+    async def _set_up_broker(self) -> None:
+        self.connection = await connect(self.settings)
         self.publisher = Publisher(self.connection, self.settings)
         await self.publisher.start()
         self.relay = OutboxRelay(
@@ -121,7 +143,40 @@ class ServiceRuntime(Generic[SettingsT]):
         for hook in self.broker_hooks:
             await hook(self.connection)
         self.broker_ready.set()
-        await self._guard("outbox-relay", self.relay.run)
+
+    async def _drop_broker(self) -> None:
+        """Forget a half set-up connection so the next try starts clean."""
+        connection, self.connection = self.connection, None
+        self.publisher, self.relay, self.consumers = None, None, []
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                await connection.close()
+
+    def broker_state(self) -> str:
+        """ "ok" only while the connection is actually usable (connected, its transport open) and set up;
+        otherwise what is going on. Never a readiness failure: the outbox holds events meanwhile."""
+        connection = self.connection
+        usable = (
+            connection is not None
+            and not connection.is_closed
+            and connection.connected.is_set()
+            and connection.transport is not None
+            and not connection.transport.connection.is_closed
+        )
+        if usable and self.broker_ready.is_set():
+            return "ok"
+        if self.broker_problem:
+            return self.broker_problem
+        if usable:
+            return "setting up"
+        return "reconnecting" if connection is not None else "connecting"
+
+    def liveness(self) -> str | None:
+        """Why this process should be restarted, or None: set-up on the broker failing for too long."""
+        since = self._setup_failing_since
+        if since is not None and time.monotonic() - since > self.settings.broker_setup_grace_s:
+            return f"broker {self.broker_problem or 'set-up failing'} for {time.monotonic() - since:.0f}s"
+        return None
 
     async def _guard(self, name: str, loop: Loop) -> None:
         """Background loops restart after an unexpected error instead of dying silently."""
@@ -154,16 +209,15 @@ class ServiceRuntime(Generic[SettingsT]):
             checks["database"] = "ok"
         except Exception as exc:
             checks["database"] = f"unreachable: {type(exc).__name__}"
-        broker_ok = (
-            self.broker_ready.is_set() and self.connection is not None and not self.connection.is_closed
-        )
-        checks["broker"] = "ok" if broker_ok else "unreachable"
+        checks["broker"] = self.broker_state()
+        self.metrics.broker_connected.set(1 if checks["broker"] == "ok" else 0)
         for check in self.readiness_checks:
             name, state = await check()
             checks[name] = state
         return checks
 
     async def refresh_metrics(self) -> None:
+        self.metrics.broker_connected.set(1 if self.broker_state() == "ok" else 0)
         count, oldest = await pending_count(self.db, self.kit.outbox)
         self.metrics.outbox_pending.set(count)
         if oldest is not None:  # aware: min() reads through the column's UtcDateTime

@@ -60,7 +60,8 @@ async def test_a_port_in_the_way_is_a_clear_error_and_nothing_starts(taken: str,
 async def _ready(url: str) -> bool:
     try:
         async with httpx.AsyncClient() as client:
-            return (await client.get(f"{url}/readyz", timeout=2)).status_code == 200
+            answer = await client.get(f"{url}/readyz", timeout=2)
+            return answer.status_code == 200 and answer.json()["status"] == "ready"
     except httpx.HTTPError:
         return False
 

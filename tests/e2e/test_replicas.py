@@ -100,7 +100,7 @@ async def test_three_replicas_of_each_service_keep_every_guarantee(backend: str,
             for url in every_process:  # all twelve: a gateway may be up before the intake it calls
                 await eventually(
                     lambda u=url: _get(f"{u}/readyz"),
-                    until=lambda r: r is not None and r.status_code == 200,
+                    until=lambda r: r is not None and r.status_code == 200 and r.json()["status"] == "ready",
                     what=f"{url} ready",
                     timeout=120,
                     interval=0.5,

@@ -12,6 +12,8 @@ KIT: dict[str, frozenset[str]] = {
     "hub_outbox_lag_seconds": frozenset(),
     "hub_dead_letter_depth": frozenset({"queue"}),
     "hub_events_consumed_total": frozenset({"consumer", "outcome"}),
+    "hub_broker_connected": frozenset(),
+    "hub_broker_setup_failures_total": frozenset(),
 }
 
 METRICS: dict[str, dict[str, frozenset[str]]] = {

@@ -63,7 +63,9 @@ class ProcessHub:
         path = "/_sim/received" if name == "sms" else "/readyz"
         try:
             async with httpx.AsyncClient() as client:
-                return (await client.get(self.url(name) + path, timeout=2)).status_code == 200
+                answer = await client.get(self.url(name) + path, timeout=2)
+            # "ready", not merely 200: a process answers 200 "degraded" before its broker set-up is done.
+            return answer.status_code == 200 and (name == "sms" or answer.json()["status"] == "ready")
         except httpx.HTTPError:
             return False
 
