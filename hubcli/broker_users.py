@@ -4,7 +4,7 @@
 What each process does on the broker (hub/messaging/topology.py, consumer.py, publisher.py):
   - declares hub.events (topic) and hub.dlx (direct) at start: configure on both;
   - declares, binds and consumes its own queues, all named `<service>.…` (work queue, `.dlq`,
-    `.wait.<ms>`, its `.retry` exchange; the gateway's dead-letter record queue too): configure, write, read on `<service>\\..*`;
+    `.delay.<ms>`, its `.retry` exchange; the gateway's dead-letter record queue too): configure, write, read on `<service>\\..*`;
   - binds its queues to hub.events (and the gateway's record queue to hub.dlx): read on both;
   - publishes its events to hub.events, retries to its wait queues through its queue's own retry
     exchange (`<queue>.retry`, inside its names) and dead letters to hub.dlx: write on hub.events and

@@ -2,11 +2,13 @@
 
 Failures are sorted, never dropped: malformed or rejected events go to the dead-letter queue with
 the reason; transient failures wait in a TTL queue and come back, and after the last delay they are
-dead-lettered too. A consumer never stops consuming because of one message.
+dead-lettered too. A consumer never stops consuming because of one message. An unreachable database
+is not the message's failure: the consumer holds its messages and pauses until the database answers.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -117,16 +119,20 @@ class EventConsumer:
                 "hub.service": self.service,
             },
         ) as span:
-            try:
-                handled = await self._handle(event, handler)
-            except (Reject, ValidationError) as exc:
-                span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
-                await self._dead_letter(message, _reason(exc))
-                return
-            except Exception as exc:
-                span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
-                await self._retry(message, _reason(exc))
-                return
+            while True:
+                try:
+                    handled = await self._handle(event, handler)
+                    break
+                except (Reject, ValidationError) as exc:
+                    span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+                    await self._dead_letter(message, _reason(exc))
+                    return
+                except Exception as exc:
+                    if await self._held_while_database_away(message):
+                        continue  # the database answers again: the same message, no attempt counted
+                    span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+                    await self._retry(message, _reason(exc))
+                    return
             failpoint(f"{self.service}.consumer.after_commit_before_ack")
             await message.ack()
             if handled:
@@ -142,6 +148,31 @@ class EventConsumer:
                 return False
             await handler(HandlerContext(session, event, self.outbox))
             failpoint(f"{self.service}.consumer.after_effect_before_commit")
+        return True
+
+    async def _held_while_database_away(self, message: AbstractIncomingMessage) -> bool:
+        """An error with the database unreachable is the infrastructure's, not the event's: it is no
+        attempt. The message is held, unacknowledged (no retry, no redelivery counted by the broker), until
+        the database answers; with every prefetched message held alike, the broker sends no more, so the
+        consumer pauses instead of retrying its backlog into the dead-letter queue. False: the database
+        answers, the error was the handler's."""
+        if await self._database_answers():
+            return False
+        log.warning(
+            "%s: database unreachable; holding %s until it answers", self.spec.name, message.message_id
+        )
+        self._consumed(self.spec.name, "held")
+        delay = 0.5
+        while not await self._database_answers():
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+        return True
+
+    async def _database_answers(self) -> bool:
+        try:
+            await asyncio.wait_for(self.db.ping(), timeout=5)
+        except Exception:
+            return False
         return True
 
     async def _retry(self, message: AbstractIncomingMessage, reason: str) -> None:

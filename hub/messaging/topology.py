@@ -2,15 +2,17 @@
 
 hub.events (topic)  ──key=event type──►  <consumer queue> (quorum, delivery limit, DLX)
 hub.dlx (direct)    ──key=queue name──►  <consumer queue>.dlq
-<consumer queue>.retry (direct)  ──key=wait queue──►  <consumer queue>.wait.<ms> (TTL)
+<consumer queue>.retry (direct)  ──key=wait queue──►  <consumer queue>.delay.<ms> (TTL; quorum,
+                                                       dead-lettering at least once)
                                  ──key=queue name──►  <consumer queue>  (where a wait queue's
                                                        messages dead-letter when their time is up)
 One wait queue per delay: per-message TTLs in one queue would block behind each other. Retries go
 through the queue's own exchange, never the default one: a broker user allowed to write to the
 default exchange could put a message into any queue by name, and declaring a queue that dead-letters
 to an exchange takes that right (`hub setup rabbitmq-users`, decision 0014). Wait queues of earlier
-versions (`<consumer queue>.retry.<ms>`, dead-lettering through the default exchange) drain by
-themselves within their delay; delete them afterwards (deploy/README.md).
+versions (`<consumer queue>.retry.<ms>` through the default exchange, then the classic
+`<consumer queue>.wait.<ms>` that dead-lettered at most once) drain by themselves within their delay;
+delete them afterwards (deploy/README.md).
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ class QueueSpec:
         return f"{self.name}.dlq"
 
     def wait_queue(self, delay_ms: int) -> str:
-        return f"{self.name}.wait.{delay_ms}"
+        return f"{self.name}.delay.{delay_ms}"
 
     @property
     def retry_exchange(self) -> str:
@@ -65,6 +67,24 @@ def work_queue_arguments(spec: QueueSpec, settings: Settings) -> dict[str, Any]:
     return args
 
 
+def wait_queue_arguments(spec: QueueSpec, delay_ms: int, settings: Settings) -> dict[str, Any]:
+    """A wait queue's messages go back to the work queue when their time is up. Classic queues dead-letter
+    at most once (a message expiring while the broker fails over is gone); quorum queues with
+    at-least-once dead-lettering keep it until the work queue has it."""
+    args: dict[str, Any] = {
+        "x-message-ttl": delay_ms,
+        "x-dead-letter-exchange": spec.retry_exchange,
+        "x-dead-letter-routing-key": spec.name,
+    }
+    if settings.quorum_queues:
+        args |= {
+            "x-queue-type": "quorum",
+            "x-dead-letter-strategy": "at-least-once",
+            "x-overflow": "reject-publish",
+        }
+    return args
+
+
 async def declare_consumer_queue(
     channel: AbstractChannel, spec: QueueSpec, settings: Settings
 ) -> AbstractQueue:
@@ -81,13 +101,7 @@ async def declare_consumer_queue(
     await queue.bind(retry, routing_key=spec.name)
     for delay in settings.retry_delays_ms:
         wait = await channel.declare_queue(
-            spec.wait_queue(delay),
-            durable=True,
-            arguments={
-                "x-message-ttl": delay,
-                "x-dead-letter-exchange": spec.retry_exchange,
-                "x-dead-letter-routing-key": spec.name,
-            },
+            spec.wait_queue(delay), durable=True, arguments=wait_queue_arguments(spec, delay, settings)
         )
         await wait.bind(retry, routing_key=spec.wait_queue(delay))
     return queue

@@ -29,8 +29,10 @@ CASE = {
 
 
 async def post_case(hub: InProcessHub, body: dict[str, Any] | None = None, **headers: str) -> httpx.Response:
-    """Register a case as a centre client (its bearer token works whether or not auth is required)."""
-    async with httpx.AsyncClient() as client:
+    """Register a case as a centre client (its bearer token works whether or not auth is required).
+    A citizen's client waits as long as the gateway may take (the first registration of a process loads
+    the word segmenter: a second when idle, more on a loaded machine)."""
+    async with httpx.AsyncClient(timeout=30) as client:
         return await client.post(
             f"{hub.gateway}/api/v1/cases", json=body or CASE, headers={**await auth_headers(hub), **headers}
         )
