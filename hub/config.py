@@ -173,6 +173,16 @@ class Settings(BaseSettings):
     relay_batch: int = Field(default=200, ge=1)
     relay_idle_poll_s: float = Field(default=0.5, gt=0)
     lease_s: float = Field(default=30.0, gt=0)
+    outbox_retention_days: float = Field(
+        default=7, gt=0, description="Relayed outbox rows are deleted after this many days"
+    )
+    inbox_retention_days: float = Field(
+        default=30,
+        gt=0,
+        description="Inbox records (events already handled) are deleted after this many days; keep it "
+        "longer than any dead letter may wait before it is replayed",
+    )
+    retention_interval_s: float = Field(default=600, gt=0, description="How often retention runs")
     failpoints: str = Field(default="", description="Test-only crash points: name=action[,name=action]")
 
     @model_validator(mode="before")

@@ -26,6 +26,7 @@ from hub.messaging.consumer import EventConsumer
 from hub.messaging.handlers import Handlers
 from hub.messaging.outbox import Outbox, OutboxRelay, pending_count
 from hub.messaging.publisher import Publisher, connect
+from hub.messaging.retention import run_retention
 from hub.messaging.tables import KitTables
 from hub.messaging.topology import QueueSpec
 from hub.metrics import KitMetrics
@@ -54,7 +55,7 @@ class ServiceRuntime(Generic[SettingsT]):
         self.relay: OutboxRelay | None = None
         self.consumers: list[EventConsumer] = []
         self._consumer_specs: list[tuple[QueueSpec, Handlers]] = []
-        self._loops: list[tuple[str, Loop]] = []
+        self._loops: list[tuple[str, Loop]] = [("retention", self._retention)]
         # Extra metrics a service computes at each scrape (its own gauges over its own tables).
         self.metric_sources: list[Callable[[], Awaitable[None]]] = []
         # Extra broker set-up (queues of its own a service consumes), done before it reports ready.
@@ -177,6 +178,17 @@ class ServiceRuntime(Generic[SettingsT]):
         if since is not None and time.monotonic() - since > self.settings.broker_setup_grace_s:
             return f"broker {self.broker_problem or 'set-up failing'} for {time.monotonic() - since:.0f}s"
         return None
+
+    async def _retention(self, stop: asyncio.Event) -> None:
+        settings = self.settings
+        await run_retention(
+            self.db,
+            self.kit,
+            stop,
+            outbox_days=settings.outbox_retention_days,
+            inbox_days=settings.inbox_retention_days,
+            interval_s=settings.retention_interval_s,
+        )
 
     async def _guard(self, name: str, loop: Loop) -> None:
         """Background loops restart after an unexpected error instead of dying silently."""
