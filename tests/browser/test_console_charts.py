@@ -239,4 +239,7 @@ async def test_each_chart_exports_a_png_and_its_figures_as_csv(
     await expect(view.get_by_role("row", name="黄色 3")).to_be_visible()
     await holder.get_by_text("关闭", exact=True).click()  # ECharts draws its buttons as <div>s
     await expect(view).to_have_count(0)
+
+    # A tooltip over the bars (drawn in the canvas: an HTML tooltip's inline styles would be refused).
+    await holder.hover()
     assert not csp and not await _violations(page), (csp, await _violations(page))
