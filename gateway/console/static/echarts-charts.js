@@ -142,7 +142,7 @@ function disposeDetached() {
 }
 
 // spec: {title, file (download name, ASCII), kind: "bar" | "hbar" | "line", items: [{label, value, colour?}],
-//        unit?, keyTitle?, valueTitle?, wide?}
+//        unit?, keyTitle?, valueTitle?, wide?, emptyText? (said when every figure is 0)}
 export function chartCard(spec) {
   counter += 1;
   const id = `echart-${counter}`;
@@ -156,7 +156,7 @@ export function chartCard(spec) {
     h("figcaption", { id: `${id}-title`, class: empty ? "" : "sr-only" }, spec.title),
   );
   if (empty) {
-    figure.append(h("p", { class: "empty" }, "暂无数据"));
+    figure.append(h("p", { class: "empty" }, spec.emptyText || "暂无数据"));
     return figure;
   }
   let chart = null;

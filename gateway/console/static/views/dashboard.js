@@ -108,6 +108,7 @@ async function dashboardView() {
         items: departments.map((d) => ({ label: departmentName(d.key), value: Number(d.overdue) || 0 })),
         keyTitle: "牵头部门",
         valueTitle: "超期（件）",
+        emptyText: departments.length ? "没有超期事项" : "暂无数据",
       }),
       chartCard({ title: "事项状态", file: "by-status", kind: "bar", items: pairs(s.by_status).map(([k, v]) => ({ label: label("caseStatus", k), value: v })), keyTitle: "状态" }),
       chartCard({ title: "受理渠道", file: "by-channel", kind: "bar", items: pairs(s.by_channel).map(([k, v]) => ({ label: label("channel", k), value: v })), keyTitle: "渠道" }),
