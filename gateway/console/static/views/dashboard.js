@@ -1,8 +1,10 @@
-// 工作总览: key figures, rates and charts from /ops/summary and /ops/stats.
+// 工作总览: key figures, rates and charts (Apache ECharts, echarts-charts.js) from /ops/summary, /ops/stats
+// and /stats/resolution-levels.
 
 import { api } from "../api.js";
 import { append, clear, h, percent, table } from "../dom.js";
-import { barChart, rateMeter, stat, trendChart } from "../charts.js";
+import { rateMeter, stat } from "../charts.js";
+import { chartCard } from "../echarts-charts.js";
 import { COLOURS, label } from "../labels.js";
 import { heading, main, page } from "../shell.js";
 
@@ -32,6 +34,18 @@ async function dailyTrend() {
   return days.map((day) => ({ label: day.slice(5), value: received.get(day) || 0 }));
 }
 
+// 办结层级: where closed cases were finally resolved (区县 / 街道 / 社区), over the cases the person may see.
+const LEVELS = { district: "区县综治中心", street: "街道综治中心", community: "社区调解室" };
+
+async function resolutionLevels() {
+  try {
+    const data = await api("/stats/resolution-levels", { optional: true });
+    return ((data && data.by_level) || []).map((row) => ({ label: LEVELS[row.level] || row.level, value: Number(row.resolved) || 0 }));
+  } catch {
+    return []; // not answered for this person: the chart says 暂无数据, the rest of the page stands
+  }
+}
+
 async function dashboardView() {
   append(main, heading("工作总览"));
   const body = h("div", { class: "dashboard", "aria-busy": "true" }, h("p", {}, "正在加载…"));
@@ -43,16 +57,19 @@ async function dashboardView() {
     append(body, h("div", { class: "card notice" }, h("h2", {}, "暂无数据"), h("p", {}, "统计接口（/api/v1/ops/summary、/api/v1/ops/stats）尚未启用，启用后这里显示风险颜色分布、趋势、超期和办结率、满意率。")));
     return;
   }
-  const [byMonth, byCategory, byDepartment, trend] = await Promise.all([
+  const [byMonth, byCategory, byDepartment, trend, levels] = await Promise.all([
     api("/ops/stats", { optional: true, params: { by: "month" } }),
     api("/ops/stats", { optional: true, params: { by: "category" } }),
     api("/ops/stats", { optional: true, params: { by: "department" } }),
     dailyTrend(),
+    resolutionLevels(),
   ]);
   clear(body);
   body.removeAttribute("aria-busy");
   const s = summary;
   const byColour = Object.fromEntries(pairs(s.by_colour));
+  const departments = (byDepartment && byDepartment.items) || [];
+  const departmentName = (key) => (key === "-" ? "未分拨" : key);
   append(
     body,
     h(
@@ -68,15 +85,42 @@ async function dashboardView() {
     h(
       "section",
       { class: "charts", "aria-label": "图表" },
-      barChart("风险颜色分布", COLOURS.map((c) => ({ label: label("colour", c), value: Number(byColour[c] || 0), colour: c }))),
-      barChart("事项状态", pairs(s.by_status).map(([k, v]) => ({ label: label("caseStatus", k), value: v }))),
-      trendChart(`近 ${TREND_DAYS} 天每日受理`, trend),
-      barChart("受理渠道", pairs(s.by_channel).map(([k, v]) => ({ label: label("channel", k), value: v }))),
-      barChart("类别分布", pairs(byCategory && byCategory.items).map(([k, v]) => ({ label: label("category", k), value: v }))),
-      byMonth && byMonth.items && byMonth.items.length > 1 ? trendChart("每月受理", pairs(byMonth.items).map(([k, v]) => ({ label: k, value: v }))) : null,
+      chartCard({ title: `近 ${TREND_DAYS} 天每日受理`, file: "daily-received", kind: "line", items: trend, keyTitle: "日期", wide: true }),
+      chartCard({
+        title: "每月受理",
+        file: "monthly-received",
+        kind: "bar",
+        items: pairs(byMonth && byMonth.items).map(([k, v]) => ({ label: k, value: v })),
+        keyTitle: "月份",
+      }),
+      chartCard({
+        title: "风险颜色分布",
+        file: "colour-mix",
+        kind: "bar",
+        items: COLOURS.map((c) => ({ label: label("colour", c), value: Number(byColour[c] || 0), colour: c })),
+        keyTitle: "风险颜色",
+      }),
+      chartCard({ title: "办结层级分布", file: "resolved-by-level", kind: "bar", items: levels, keyTitle: "化解层级", valueTitle: "办结（件）" }),
+      chartCard({
+        title: "各部门超期事项",
+        file: "overdue-by-department",
+        kind: "hbar",
+        items: departments.map((d) => ({ label: departmentName(d.key), value: Number(d.overdue) || 0 })),
+        keyTitle: "牵头部门",
+        valueTitle: "超期（件）",
+        emptyText: departments.length ? "没有超期事项" : "暂无数据",
+      }),
+      chartCard({ title: "事项状态", file: "by-status", kind: "bar", items: pairs(s.by_status).map(([k, v]) => ({ label: label("caseStatus", k), value: v })), keyTitle: "状态" }),
+      chartCard({ title: "受理渠道", file: "by-channel", kind: "bar", items: pairs(s.by_channel).map(([k, v]) => ({ label: label("channel", k), value: v })), keyTitle: "渠道" }),
+      chartCard({
+        title: "类别分布",
+        file: "by-category",
+        kind: "hbar",
+        items: pairs(byCategory && byCategory.items).map(([k, v]) => ({ label: label("category", k), value: v })),
+        keyTitle: "类别",
+      }),
     ),
   );
-  const departments = (byDepartment && byDepartment.items) || [];
   body.append(
     h(
       "section",
@@ -85,7 +129,7 @@ async function dashboardView() {
       table(
         "按牵头部门统计",
         ["牵头部门", "受理", "已调解", "已办结", "超期", "办结率", "满意率"],
-        departments.map((d) => [d.key === "-" ? "未分拨" : d.key, d.received, d.mediated, d.closed, d.overdue, percent(d.closure_rate), percent(d.satisfaction_rate)]),
+        departments.map((d) => [departmentName(d.key), d.received, d.mediated, d.closed, d.overdue, percent(d.closure_rate), percent(d.satisfaction_rate)]),
       ),
     ),
   );
