@@ -122,26 +122,19 @@ export function takeEndReason() {
 }
 
 // Where a person was when their session ended by itself (expired, idle): after they sign in again
-// they go back there (a half-filled form restores its draft). Not for someone else signing in.
-const RETURN_KEY = "hub.console.returnTo";
+// in this page they go back there (a half-filled form restores its draft). Not for someone else
+// signing in; kept in memory only (nothing of an ended session stays in sessionStorage but a draft).
+let returnTo = null;
 let lastUserId = null;
 
 function rememberPlace(reason) {
-  if ((reason === "expired" || reason === "idle") && lastUserId && location.hash.startsWith("#/") && !location.hash.startsWith("#/login")) {
-    sessionStorage.setItem(RETURN_KEY, JSON.stringify({ hash: location.hash, userId: lastUserId }));
-  } else if (reason === "user") {
-    sessionStorage.removeItem(RETURN_KEY);
-  }
+  const here = location.hash;
+  returnTo = (reason === "expired" || reason === "idle") && lastUserId && here.startsWith("#/") && !here.startsWith("#/login") ? { hash: here, userId: lastUserId } : null;
 }
 
 export function takeReturnTo(session) {
-  let saved = null;
-  try {
-    saved = JSON.parse(sessionStorage.getItem(RETURN_KEY) || "null");
-  } catch {
-    saved = null;
-  }
-  sessionStorage.removeItem(RETURN_KEY);
+  const saved = returnTo;
+  returnTo = null;
   return saved && session && saved.userId === session.userId ? saved.hash : null;
 }
 
