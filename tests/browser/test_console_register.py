@@ -210,6 +210,12 @@ async def test_each_bad_field_shows_its_chinese_error_and_nothing_is_written(
     assert len(sent) == 1
     assert await case_count(console_hub) == before
 
+    # Signing out on purpose leaves no draft (with its phone and ID number) in the tab.
+    assert await page.evaluate("sessionStorage.getItem('hub.console.draft.register')") is not None
+    await page.get_by_role("button", name="退出登录").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("登录工作台")
+    assert await page.evaluate("sessionStorage.getItem('hub.console.draft.register')") is None
+
 
 async def test_a_near_identical_second_registration_is_warned_about_first(
     console_hub: InProcessHub, page: Page

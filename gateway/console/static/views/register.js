@@ -5,7 +5,7 @@
 // The draft is kept in sessionStorage (this tab only) while it is being typed, so a session that ends
 // half-way (idle logout, expiry) loses nothing: the same person signing in again finds it restored.
 
-import { api, currentSession } from "../api.js";
+import { api, currentSession, onSessionEnd } from "../api.js";
 import { append, badge, clear, h, table, when } from "../dom.js";
 import { label } from "../labels.js";
 import { caseLink, centres, colourBadge, dl, heading, main, page, quiet, say, warn } from "../shell.js";
@@ -583,5 +583,10 @@ async function registerView() {
     await register(body);
   });
 }
+
+// Signing out on purpose leaves nothing behind in the tab; a session that ended by itself keeps it.
+onSessionEnd((reason) => {
+  if (reason === "user") dropDraft();
+});
 
 page({ path: "register", title: "受理登记", roles: ["centre", "supervisor"], view: registerView });
