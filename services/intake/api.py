@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Header, Request, Response
 from pydantic import BaseModel
 
-from hub.contracts.http.intake import CategoryIn, MergeIn, NoteIn, OverrideIn, RevealIn, UnlinkIn
+from hub.contracts.http.intake import CategoryIn, MergeIn, NoteIn, OverrideIn, RevealIn, SimilarIn, UnlinkIn
 from hub.problems import Problem
 from hub.runtime import ServiceRuntime
 from services.intake.actors import CurrentActor, require
@@ -25,6 +25,7 @@ from services.intake.registration import register_case
 from services.intake.rulebook import RulesInvalid, load_assessor
 from services.intake.scoping import visible_case
 from services.intake.settings import IntakeSettings
+from services.intake.similar import similar_cases
 from services.intake.tables import case_notes
 
 router = APIRouter(prefix="/internal/v1", tags=["intake"])
@@ -100,6 +101,23 @@ class PersonalDataOut(BaseModel):
     id_number: str | None
 
 
+class SimilarCaseOut(BaseModel):
+    case_no: str
+    title: str
+    status: str
+    colour: str
+    category: str
+    registered_at: datetime
+    similarity: float  # 0-1, bigram overlap of title + description
+    same_reporter: bool
+    same_address: bool
+
+
+class SimilarOut(BaseModel):
+    category: str  # the category compared (the draft's, or as registration would classify it)
+    items: list[SimilarCaseOut]
+
+
 class RuleFileOut(BaseModel):
     name: str
     origin: str
@@ -135,6 +153,20 @@ async def post_case(
     if not result.created:
         response.status_code = 200
     return _registered(result.row)
+
+
+@router.post(
+    "/cases/similar",
+    response_model=SimilarOut,
+    summary="Open cases that may be the same matter as a draft registration (read-only)",
+)
+async def post_similar(
+    body: SimilarIn, request: Request, response: Response, actor: CurrentActor
+) -> SimilarOut:
+    require(actor, "case.register")  # asked only before registering
+    category, found = await similar_cases(_runtime(request), _assessor(request), body, actor)
+    response.headers["Cache-Control"] = "no-store"
+    return SimilarOut(category=category, items=[SimilarCaseOut(**vars(s)) for s in found])
 
 
 @router.get("/cases/{case_no}", response_model=CaseOut)

@@ -58,7 +58,7 @@ export function onSessionEnd(listener) {
 export function logout(reason) {
   const session = currentSession();
   sessionStorage.removeItem(KEY);
-  if (reason === "user" && session) {
+  if ((reason === "user" || reason === "idle") && session) {
     // Revoke the session at the gateway too (its tokens are refused from now on); best effort.
     fetch("/api/v1/auth/logout", {
       method: "POST",
@@ -127,8 +127,17 @@ async function liveSession() {
   return session;
 }
 
-// GET/POST a path under /api/v1. `optional: true` turns a 404 into null (an endpoint not there yet).
-export async function api(path, { method = "GET", body, params, optional = false } = {}) {
+// A 401 that says the access token has expired (a laptop asleep past its renewal, a clock off): the
+// session may still be alive, so it is renewed with the refresh token and the call made once more;
+// any other 401 (revoked, disabled, a token the gateway never issued) ends the session.
+function saysExpired(problem) {
+  const body = problem.body || {};
+  return String(body.type || "").includes("invalid-token") && /过期|expired/i.test(String(body.detail || ""));
+}
+
+// GET/POST a path under /api/v1. `optional: true` turns a 404 into null (an endpoint not there yet);
+// `headers` adds request headers (an Idempotency-Key, so a retried registration registers once).
+export async function api(path, { method = "GET", body, params, optional = false, headers: extra = {}, renewed = false } = {}) {
   const session = await liveSession();
   if (!session) {
     logout("expired");
@@ -138,7 +147,7 @@ export async function api(path, { method = "GET", body, params, optional = false
   for (const [key, value] of Object.entries(params || {})) {
     if (value !== undefined && value !== null && value !== "") url.searchParams.set(key, value);
   }
-  const headers = { Authorization: `Bearer ${session.token}`, Accept: "application/json" };
+  const headers = { ...extra, Authorization: `Bearer ${session.token}`, Accept: "application/json" };
   const init = { method, headers, credentials: "omit" }; // the bearer is the only credential
   if (body !== undefined) {
     headers["Content-Type"] = "application/json";
@@ -152,6 +161,12 @@ export async function api(path, { method = "GET", body, params, optional = false
   }
   if (response.status === 401) {
     const problem = await problemOf(response);
+    if (!renewed && saysExpired(problem)) {
+      const now = currentSession();
+      // Another call may have renewed it meanwhile: then its new token is used as it is.
+      const fresh = now && now.token !== session.token ? now : now && (await refreshSession(now));
+      if (fresh) return api(path, { method, body, params, optional, headers: extra, renewed: true });
+    }
     logout("expired");
     throw problem;
   }

@@ -4,6 +4,7 @@
 import { start } from "./shell.js";
 import "./views/login.js";
 import "./views/dashboard.js";
+import "./views/register.js";
 import "./views/queue.js";
 import "./views/case.js";
 import "./views/stalled.js";

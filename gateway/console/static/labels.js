@@ -74,6 +74,7 @@ const TABLES = {
     police110: "110 警情",
     court: "法院",
     procuratorate12309: "12309 检察",
+    petition: "信访",
   },
   action: {
     acknowledge: "报到",
@@ -94,6 +95,15 @@ const TABLES = {
     follow_up: "跟踪回访",
     dispatch_queue: "调度队列",
   },
+  requestType: { consultation: "咨询", help: "求助", complaint: "投诉", report: "举报", suggestion: "建议" },
+  flag: {
+    violence_threat: "扬言暴力",
+    self_harm_threat: "扬言自伤自杀",
+    mass_gathering_risk: "可能群体聚集",
+    vulnerable_person: "涉及弱势群体",
+    criminal_risk: "可能涉刑",
+  },
+  centreLevel: { district: "区县", street: "街道", community: "社区" },
 };
 // Where a stalled item sits: a referral's state, else a case's.
 TABLES.state = { ...TABLES.caseStatus, ...TABLES.referralStatus };

@@ -1,7 +1,7 @@
 // The console's frame: messages, navigation by role, the hash router, and the small form helpers every
 // view shares. Views register themselves with page(); app.js imports them in navigation order.
 
-import { currentSession, logout, onSessionEnd } from "./api.js";
+import { api, currentSession, logout, onSessionEnd } from "./api.js";
 import { append, badge, clear, h } from "./dom.js";
 import { label } from "./labels.js";
 
@@ -69,7 +69,34 @@ export function drawChrome(session) {
   nav.hidden = false;
   who.hidden = false;
   const dept = session.department ? ` · ${session.department}` : "";
-  document.getElementById("who-text").textContent = `${session.name} · ${label("role", session.role)}${dept}`;
+  const whoText = document.getElementById("who-text");
+  const centre = session.centre ? ` · ${centreNames.get(session.centre) || `中心 ${session.centre}`}` : "";
+  whoText.textContent = `${session.name} · ${label("role", session.role)}${dept}${centre}`;
+  if (session.centre && !centreNames.has(session.centre)) nameCentre(session);
+}
+
+// The centre tree (GET /centres: id = area code, level, name_zh, parent_id), read once per page load;
+// null for roles that may not read it (a department) or when it cannot be read.
+const centreNames = new Map();
+let centreTree = null;
+
+export async function centres() {
+  if (!centreTree) {
+    centreTree = api("/centres", { optional: true }).catch(() => null);
+  }
+  const tree = await centreTree;
+  if (tree === null) centreTree = null; // try again next time
+  return tree;
+}
+
+async function nameCentre(session) {
+  if (!["centre", "supervisor", "ops"].includes(session.role)) return;
+  const tree = await centres();
+  const mine = (tree || []).find((c) => c.id === session.centre);
+  if (!mine) return;
+  centreNames.set(session.centre, `${mine.name_zh}（${mine.id}）`);
+  const now = currentSession();
+  if (now && now.userId === session.userId) drawChrome(now);
 }
 
 export function heading(text, ...extra) {
@@ -87,11 +114,57 @@ export function focusHeading() {
 
 let endReason = null;
 
-// Why the last session ended ("expired", "user" or null), told once to the login page.
+// Why the last session ended ("expired", "idle", "user" or null), told once to the login page.
 export function takeEndReason() {
   const reason = endReason;
   endReason = null;
   return reason;
+}
+
+// Where a person was when their session ended by itself (expired, idle): after they sign in again
+// in this page they go back there (a half-filled form restores its draft). Not for someone else
+// signing in; kept in memory only (nothing of an ended session stays in sessionStorage but a draft).
+let returnTo = null;
+let lastUserId = null;
+
+function rememberPlace(reason) {
+  const here = location.hash;
+  returnTo = (reason === "expired" || reason === "idle") && lastUserId && here.startsWith("#/") && !here.startsWith("#/login") ? { hash: here, userId: lastUserId } : null;
+}
+
+export function takeReturnTo(session) {
+  const saved = returnTo;
+  returnTo = null;
+  return saved && session && saved.userId === session.userId ? saved.hash : null;
+}
+
+// Idle logout: no key, click, touch or scroll for IDLE_MINUTES ends the session (revoked at the
+// gateway too) with a notice on the login page. localStorage "hub.console.idleSeconds" may only
+// SHORTEN it (a test sets a few seconds; nobody can switch the logout off that way).
+export const IDLE_MINUTES = 30;
+const IDLE_OVERRIDE_KEY = "hub.console.idleSeconds";
+let lastActivity = Date.now();
+
+export function idleLimitMs() {
+  const limit = IDLE_MINUTES * 60 * 1000;
+  const override = Number(localStorage.getItem(IDLE_OVERRIDE_KEY));
+  return Number.isFinite(override) && override > 0 ? Math.min(limit, override * 1000) : limit;
+}
+
+function watchIdle() {
+  const touch = () => {
+    lastActivity = Date.now();
+  };
+  for (const type of ["keydown", "pointerdown", "wheel", "touchstart", "input"]) {
+    window.addEventListener(type, touch, { capture: true, passive: true });
+  }
+  const check = () => {
+    const limit = idleLimitMs();
+    if (currentSession() && Date.now() - lastActivity >= limit) logout("idle");
+    if (!currentSession()) lastActivity = Date.now(); // the clock starts again at sign-in
+    setTimeout(check, Math.max(500, Math.min(15000, limit / 4)));
+  };
+  check();
 }
 
 // ------------------------------------------------------------------ shared form and display helpers
@@ -157,6 +230,7 @@ export async function route() {
     PUBLIC.login();
     return;
   }
+  lastUserId = session.userId;
   const spec = PAGES.find((p) => p.path === page && p.roles.includes(session.role));
   if (!spec) {
     location.hash = homeOf(session.role);
@@ -182,10 +256,12 @@ export function start() {
     logout("user");
   });
   onSessionEnd((reason) => {
+    rememberPlace(reason);
     endReason = reason;
     if (location.hash !== "#/login") location.hash = "#/login";
     else route();
   });
   window.addEventListener("hashchange", () => route());
+  watchIdle();
   route(); // a module script runs once the document is parsed
 }

@@ -81,3 +81,24 @@ class RevealIn(_Body):
     """`POST …/personal-data {purpose}`: the purpose is required and audited with the person."""
 
     purpose: Purpose
+
+
+# What the window has typed so far, to find open cases that may be the same matter before it
+# registers (POST /api/v1/cases/similar). A body, not a query string: the phone is personal data and
+# must not reach access logs. Nothing is written.
+SimilarTitle = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+SimilarText = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=5000), AfterValidator(_multi_line)
+]
+
+
+class SimilarIn(_Body):
+    """The draft's title and description, category (classified as registration would if absent),
+    address and reporter phone; a case is similar under the duplicate rule (RULES.md "Duplicates"):
+    same category, same reporter or address, within 7 days, similar text — and still open."""
+
+    title: SimilarTitle
+    description: SimilarText = ""
+    category: Category | None = None
+    address: Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)] | None = None
+    phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=32)] | None = None

@@ -2,11 +2,13 @@
 
 import { login } from "../api.js";
 import { append, h } from "../dom.js";
-import { flash, heading, homeOf, main, publicPage, say, takeEndReason } from "../shell.js";
+import { flash, heading, homeOf, idleLimitMs, main, publicPage, say, takeEndReason, takeReturnTo } from "../shell.js";
 
 function loginView() {
   const endReason = takeEndReason();
-  const status = endReason === "expired" ? "登录已过期或令牌无效，请重新登录。" : endReason === "user" ? "已退出登录。" : "";
+  const limit = Math.round(idleLimitMs() / 1000);
+  const idle = `由于 ${limit < 60 ? `${limit} 秒` : `${Math.round(limit / 60)} 分钟`}未操作，已自动退出登录，请重新登录。`;
+  const status = endReason === "expired" ? "登录已过期或令牌无效，请重新登录。" : endReason === "user" ? "已退出登录。" : endReason === "idle" ? idle : "";
   const error = h("p", { class: "form-error", id: "login-error", role: "alert" });
   const form = h(
     "form",
@@ -34,7 +36,7 @@ function loginView() {
       const session = await login(id, secret);
       form.elements.password.value = "";
       flash("登录成功。");
-      location.hash = homeOf(session.role);
+      location.hash = takeReturnTo(session) || homeOf(session.role);
     } catch (err) {
       error.textContent = err.message;
       form.elements.password.focus();
