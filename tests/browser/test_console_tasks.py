@@ -50,6 +50,7 @@ async def test_a_supervisor_approves_an_extension_and_the_deadline_moves(
     await row.get_by_label("审批意见（可空）").fill("同意延期，请按期办结")
     await page.screenshot(path=screenshot_path("tasks-extension"), full_page=True)
     await row.get_by_role("button", name="提交审批").click()
+    await expect(page.get_by_role("status")).to_contain_text("已批准延期，新的办理时限：")
 
     async with httpx.AsyncClient(base_url=console_hub.gateway, headers=centre, timeout=30) as http:
         after = (await http.get(f"/api/v1/referrals/{lead['id']}")).json()
