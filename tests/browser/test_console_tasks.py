@@ -5,14 +5,16 @@ user acknowledges (报到) from its inbox, where what is still to acknowledge co
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
 from playwright.async_api import Page, expect
 
 from tests.browser.conftest import screenshot_path
-from tests.browser.people import POLICE, department_headers, dispatched_case, login
+from tests.browser.people import CASE, POLICE, centre_headers, department_headers, dispatched_case, login
 from tests.kit.inprocess import InProcessHub
+from tests.kit.waiting import eventually
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -98,3 +100,49 @@ async def test_a_department_acknowledges_from_its_inbox_to_acknowledge_first(
         found = (await http.get(f"/api/v1/referrals/{lead['id']}")).json()
     assert found["status"] == "acknowledged" and found["acknowledged_at"]
     await page.screenshot(path=screenshot_path("inbox-acknowledged"), full_page=True)
+
+
+async def test_a_weak_signal_on_the_worklist_is_marked_done_with_a_note(
+    console_hub: InProcessHub, page: Page
+) -> None:
+    # Five noise reports from one street within the day (HUB_OPS_BURST_THRESHOLD's default): a burst
+    # (弱信号：高发聚集) on the worklist.
+    street = "150203002000"
+    centre = await centre_headers(console_hub)
+    case_nos = []
+    async with httpx.AsyncClient(base_url=console_hub.gateway, headers=centre, timeout=30) as http:
+        for i in range(5):
+            body = {**CASE, "category": "noise", "title": f"夜间施工噪声（测试数据 {i}）"}
+            body["location"] = {"address": f"测试区林荫路{i + 1}号", "street_code": street}
+            registered = await http.post("/api/v1/cases", json=body)
+            assert registered.status_code == 201, registered.text
+            case_nos.append(registered.json()["case_no"])
+
+        async def bursts() -> list[dict[str, Any]]:
+            found = (
+                await http.get("/api/v1/tasks", params={"kind": "weak_signal_burst", "page_size": 200})
+            ).json()
+            return [t for t in found["items"] if set(case_nos) <= set(t["case_nos"])]
+
+        task = (await eventually(bursts, until=bool, what="a burst task"))[0]
+
+    await login(page, console_hub, "centre")
+    await page.get_by_role("navigation", name="主导航").get_by_role("link", name="我的待办").click()
+    row = (
+        page.get_by_role("table", name="待办任务（到期先后）")
+        .get_by_role("row")
+        .filter(has_text="高发聚集")
+        .filter(has_text=case_nos[0])
+    )
+    await expect(row).to_contain_text("待办")
+    await row.get_by_text("办结", exact=True).click()
+    await row.get_by_role("button", name="标记完成").click()  # no note: said, nothing sent
+    await expect(page.get_by_role("alert")).to_have_text("办理情况：请填写办理情况。")
+    await row.get_by_label("办理情况").fill("已联系街道核实，施工方已调整作业时间（测试数据）")
+    await page.screenshot(path=screenshot_path("tasks-done-form"), full_page=True)
+    await row.get_by_role("button", name="标记完成").click()
+    await expect(page.get_by_role("status")).to_contain_text("已完成：")
+    await expect(row).to_have_count(0)
+    async with httpx.AsyncClient(base_url=console_hub.gateway, headers=centre, timeout=30) as http:
+        done = (await http.get(f"/api/v1/tasks/{task['id']}")).json()
+    assert done["status"] == "done" and done["history"][-1]["action"] == "done"

@@ -111,7 +111,7 @@ function taskActions(t, reload) {
     box.append(
       actionForm(
         "办结",
-        [field(`task-note-${t.id}`, "办理情况", h("textarea", { name: "note", rows: 2, required: true, maxlength: 2000 }))],
+        [field(`task-note-${t.id}`, "办理情况", h("textarea", { name: "note", rows: 2, "aria-required": "true", maxlength: 2000 }))],
         "标记完成",
         run(async (f) => {
           const note = f.note.value.trim();
