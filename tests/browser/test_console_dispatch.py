@@ -173,3 +173,57 @@ async def test_the_timeline_shows_each_handoff_s_exact_duration(
     for i, shown in enumerate(["40 毫秒", "3.2 秒", "5 分 12 秒", "3 小时 4 分"], start=2):
         await expect(table.get_by_role("row").nth(i).get_by_role("cell").nth(4)).to_have_text(shown)
     await page.screenshot(path=screenshot_path("case-timeline-durations"), full_page=True)
+
+
+async def test_a_supervisor_refuses_a_return_records_a_meeting_and_overrides_the_colour(
+    console_hub: InProcessHub, page: Page
+) -> None:
+    case_no, lead, centre = await dispatched_case(console_hub)
+    department = await department_headers(console_hub, POLICE)
+    async with httpx.AsyncClient(base_url=console_hub.gateway, headers=department, timeout=30) as http:
+        back = await http.post(
+            f"/api/v1/referrals/{lead['id']}/return",
+            json={"reason_code": "not_our_duty", "reason": "属民事纠纷，非治安事项（测试数据）"},
+        )
+        assert back.status_code == 200, back.text
+    await eventually(
+        lambda: read_case(console_hub, centre, case_no),
+        until=lambda c: any(
+            q["reason_code"] == "returned" and not q["resolved_at"] for q in c["dispatch_queue"]
+        ),
+        what="the return queued",
+    )
+    await login(page, console_hub, "supervisor")
+    await open_case(page, case_no)
+    pending = page.get_by_role("group", name="部门退回待处理")
+    await expect(pending).to_contain_text("不属本部门职责")
+    await expect(pending).to_contain_text("属民事纠纷，非治安事项")
+    await page.screenshot(path=screenshot_path("case-return-decision"), full_page=True)
+    await pending.get_by_text("不予认可，仍由原单位牵头").click()
+    await pending.get_by_role("button", name="退回不予认可").click()
+    await expect(page.get_by_role("status")).to_contain_text("退回不予认可，已重新交")
+    await expect(page.get_by_role("group", name="部门退回待处理")).to_have_count(0)
+    case = await read_case(console_hub, centre, case_no)
+    open_leads = [r for r in case["referrals"] if r["role"] == "lead" and r["status"] == "dispatched"]
+    assert [r["department"] for r in open_leads] == [POLICE] and open_leads[0]["id"] != lead["id"]
+    assert all(q["resolved_at"] for q in case["dispatch_queue"])
+
+    # A joint meeting (联席会商): participants from the registry, the conclusion one line each.
+    await page.get_by_text("记录联席会商").click()
+    await page.get_by_label("会商时间").fill("2026-12-04T10:30")
+    await page.get_by_label("参会单位（可多选）").select_option([POLICE, JUSTICE])
+    await page.get_by_label("会商结论（每行一条）").fill("派出所牵头约谈双方\n司法所参与调解")
+    await page.get_by_role("button", name="保存会商记录").click()
+    await expect(page.get_by_role("status")).to_have_text("会商记录已保存。")
+    meetings = (await read_case(console_hub, centre, case_no))["meetings"]
+    assert sorted(meetings[-1]["departments"]) == sorted([POLICE, JUSTICE])
+    assert meetings[-1]["decisions"] == ["派出所牵头约谈双方", "司法所参与调解"]
+
+    # The colour, overridden with a reason.
+    await page.get_by_text("调整风险颜色（需说明理由）").click()
+    await page.get_by_label("风险颜色").select_option(label="红色")
+    await page.get_by_label("调整理由").fill("当事人情绪激动，存在激化风险（测试数据）")
+    await page.get_by_role("button", name="确认调整").click()
+    await expect(page.get_by_role("status")).to_have_text("风险颜色已调整为红色。")
+    assert (await read_case(console_hub, centre, case_no))["colour"] == "red"
+    await page.screenshot(path=screenshot_path("case-actions"), full_page=True)
