@@ -60,6 +60,11 @@ async def get_case(case_no: str, request: Request) -> dict[str, Any]:
         for key in ("provisional", "centre_id", "centre_level", "resolved_level", "close_reason"):
             if key in state:
                 case.setdefault(key, state[key])
+        # What the console needs to offer only the steps the life cycle allows now (the case's
+        # allowed_actions and round), a pending 退回 (the queue entries), meetings and centre moves.
+        for key in ("allowed_actions", "round", "dispatch_queue", "meetings", "centre_moves"):
+            if key in state:
+                case[key] = state[key]
         # The channel's limit in force (12345's 办理时限 moves when it approves an extension); intake
         # keeps the one the case was registered with.
         if state.get("due_by"):

@@ -17,6 +17,7 @@ from hub.contracts.http.referral import (
     ResolutionLevelsOut,
     ScheduleIn,
     ScheduleLoadedOut,
+    UnitOut,
 )
 from hub.datafile import DataFileError
 from hub.problems import Problem
@@ -47,6 +48,32 @@ async def list_centres(request: Request) -> list[CentreOut]:
         CentreOut(id=c.id, level=c.level.value, name_zh=c.name_zh, parent_id=c.parent_id)
         for c in _tree(request).centres.values()
     ]
+
+
+@router.get(
+    "/departments",
+    response_model=list[UnitOut],
+    summary="The department registry (1+7+N): every unit a case can be dispatched to, by area then type",
+)
+async def list_departments(request: Request) -> list[UnitOut]:
+    registry = use_cases(request).context.config.registry
+    out = []
+    for unit in registry.units.values():
+        kind = registry.types.get(unit.type)
+        area = registry.areas.get(unit.area_code)
+        out.append(
+            UnitOut(
+                code=unit.code,
+                name_zh=unit.name_zh,
+                type=unit.type,
+                type_name_zh=kind.name_zh if kind else unit.type,
+                group=str(kind.group) if kind else "on_demand",
+                area_code=unit.area_code,
+                area_name_zh=area.name_zh if area else None,
+                system=str(unit.system),
+            )
+        )
+    return sorted(out, key=lambda u: (len(u.area_code), u.area_code, u.group != "resident", u.type))
 
 
 @router.get(

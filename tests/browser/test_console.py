@@ -261,12 +261,11 @@ async def test_the_dispatcher_queue_and_a_manual_dispatch(console_hub: InProcess
 
     await waiting.get_by_role("link", name=unrouted_no).click()
     await expect(page.get_by_role("heading", level=1)).to_have_text(f"事项 {unrouted_no}")
-    await page.get_by_text("分拨 / 改派").click()
-    await page.get_by_label("牵头单位代码").fill("nobody@150203")
-    await page.get_by_role("button", name="确认分拨").click()
-    await expect(page.get_by_role("alert").filter(has_text="nobody@150203")).to_be_visible()
+    await page.get_by_text("人工分拨").click()
+    await page.get_by_role("button", name="确认分拨").click()  # no lead chosen: said, nothing sent
+    await expect(page.get_by_role("alert")).to_have_text("请选择牵头单位。")
     justice = f"justice_office@{STREET}"
-    await page.get_by_label("牵头单位代码").fill(justice)
+    await page.get_by_label("牵头单位", exact=True).select_option(justice)  # from the registry
     await page.get_by_role("button", name="确认分拨").click()
     await expect(page.get_by_role("status")).to_have_text("已分拨。")
     await expect(page.get_by_role("table", name="本事项的转办")).to_contain_text("待报到")

@@ -10,5 +10,7 @@ import "./views/case.js";
 import "./views/stalled.js";
 import "./views/referrals.js";
 import "./views/alerts.js";
+import "./views/tasks.js";
+import "./views/inbox.js";
 
 start();

@@ -79,3 +79,30 @@ export function table(caption, headers, rows, { empty = "暂无数据" } = {}) {
 export function badge(text, kind) {
   return h("span", { class: `badge ${kind || ""}` }, text);
 }
+
+// An exact duration for the timeline: "40 毫秒", "3.2 秒", "5 分 12 秒", "3 小时 4 分", "2 天 3 小时".
+// (duration() above rounds to minutes for the overview pages; a handoff of 40 ms is not "不到 1 分钟".)
+export function exactDuration(ms) {
+  if (ms === null || ms === undefined || Number.isNaN(Number(ms))) return "—";
+  const n = Math.abs(Number(ms));
+  const sign = Number(ms) < 0 ? "-" : "";
+  if (n < 1000) return `${sign}${Math.round(n)} 毫秒`;
+  if (n < 60000) {
+    const s = Math.round(n / 100) / 10;
+    return s < 60 ? `${sign}${Number.isInteger(s) ? s : s.toFixed(1)} 秒` : `${sign}1 分 0 秒`;
+  }
+  const seconds = Math.round(n / 1000);
+  if (seconds < 3600) return `${sign}${Math.floor(seconds / 60)} 分 ${seconds % 60} 秒`;
+  const minutes = Math.round(n / 60000);
+  if (minutes < 1440) return `${sign}${Math.floor(minutes / 60)} 小时 ${minutes % 60} 分`;
+  const hours = Math.round(n / 3600000);
+  return `${sign}${Math.floor(hours / 24)} 天 ${hours % 24} 小时`;
+}
+
+// A deadline's limit as the procedure counts it ("7 working_days" → "7 个工作日").
+const LIMIT_UNITS = { working_days: "个工作日", days: "天", calendar_days: "个自然日", hours: "小时", minutes: "分钟" };
+export function limitText(limit) {
+  if (!limit) return "—";
+  const [amount, unit] = String(limit).trim().split(/\s+/);
+  return LIMIT_UNITS[unit] ? `${amount} ${LIMIT_UNITS[unit]}` : String(limit);
+}

@@ -104,6 +104,19 @@ class CentreOut(BaseModel):
     parent_id: str | None
 
 
+class UnitOut(BaseModel):
+    """One unit of the department registry (1+7+N), as a dispatcher chooses lead and assisting."""
+
+    code: str  # "<type>@<area>", what dispatch takes as lead / assisting
+    name_zh: str
+    type: str
+    type_name_zh: str
+    group: str  # resident | on_demand
+    area_code: str
+    area_name_zh: str | None
+    system: str  # console | api | webhook
+
+
 class ScheduleIn(BaseModel):
     text: Annotated[
         str, Field(min_length=1, max_length=200_000, description="the schedule file (YAML or JSON)")

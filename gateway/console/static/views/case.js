@@ -1,9 +1,10 @@
 // 事项查询: one case, its referrals, its timeline and the actions a dispatcher can take on it.
 
 import { api, currentSession } from "../api.js";
-import { append, badge, duration, h, table, when } from "../dom.js";
+import { append, badge, exactDuration, h, limitText, table, when } from "../dom.js";
 import { label } from "../labels.js";
-import { actionForm, caseLink, colourBadge, dl, field, flash, heading, main, page, route, select } from "../shell.js";
+import { caseLink, colourBadge, dl, heading, main, page } from "../shell.js";
+import { caseActions } from "./case_actions.js";
 
 function caseLookup(value = "") {
   const form = h(
@@ -34,6 +35,16 @@ function actorText(actor) {
   if (!actor || typeof actor !== "object") return "—";
   const role = actor.role ? label("role", actor.role) : "";
   return [role, actor.department].filter(Boolean).join(" · ") || "系统";
+}
+
+// The handling deadline's measure: the procedure's limit (working days for "135"), plus any approved
+// extension, as the procedure counts it.
+function handlingLimit(r) {
+  const handling = [...(r.deadlines || [])].reverse().find((d) => d.kind === "handling");
+  if (!handling) return "—";
+  const base = limitText(handling.limit);
+  const ext = (r.extensions || []).filter((e) => e.approved);
+  return ext.length ? `${base}，已延期 ${ext.map((e) => limitText(`${e.amount} ${e.unit}`)).join("、")}` : base;
 }
 
 async function caseView(caseNo) {
@@ -75,13 +86,14 @@ async function caseView(caseNo) {
       h("h2", { id: "case-referrals" }, "转办部门"),
       table(
         "本事项的转办",
-        ["部门", "角色", "状态", "报到时限", "办理时限", "督办", "超期"],
+        ["部门", "角色", "状态", "报到时限", "办理时限", "时限（工作日）", "督办", "超期"],
         referrals.map((r) => [
           r.department_name || r.department,
           label("role", r.role),
           label("referralStatus", r.status),
           when(r.ack_due_at),
-          when(r.due_at),
+          h("span", { "data-due": r.id }, when(r.due_at)),
+          handlingLimit(r),
           label("supervision", r.supervision_level),
           r.overdue ? badge("已超期", "danger") : "否",
         ]),
@@ -103,7 +115,7 @@ async function caseView(caseNo) {
           label("service", e.service),
           h("code", {}, e.event),
           actorText(e.actor),
-          i ? duration(new Date(e.at) - new Date(entries[i - 1].at)) : "—",
+          i ? exactDuration(e.since_previous_ms ?? new Date(e.at) - new Date(entries[i - 1].at)) : "—",
           summariseDetail(e.detail) || "—",
           e.trace_id ? h("code", { title: `span ${e.span_id || "—"}` }, `${e.trace_id.slice(0, 12)}… / ${(e.span_id || "—").slice(0, 8)}`) : "—",
         ]),
@@ -111,78 +123,8 @@ async function caseView(caseNo) {
       ),
     ),
   );
-  if (["centre", "supervisor"].includes((currentSession() || {}).role)) main.append(caseActions(c));
-}
-
-function caseActions(c) {
-  const no = encodeURIComponent(c.case_no);
-  const done = async (text) => {
-    flash(text);
-    await route();
-  };
-  return h(
-    "section",
-    { "aria-labelledby": "case-actions", class: "actions" },
-    h("h2", { id: "case-actions" }, "办理操作"),
-    actionForm(
-      "分拨 / 改派",
-      [
-        field("dispatch-lead", "牵头单位代码", h("input", { name: "lead", required: true, spellcheck: "false" })),
-        field("dispatch-assisting", "协办单位代码（逗号分隔，可空）", h("input", { name: "assisting", spellcheck: "false" })),
-      ],
-      "确认分拨",
-      async (f) => {
-        const assisting = f.assisting.value.split(/[,，\s]+/).filter(Boolean);
-        await api(`/cases/${no}/dispatch`, { method: "POST", body: { lead: f.lead.value.trim(), assisting } });
-        await done("已分拨。");
-      },
-    ),
-    actionForm(
-      "回访评价",
-      [
-        field("callback-satisfaction", "满意度", select("satisfaction", "satisfaction", ["satisfied", "basically_satisfied", "dissatisfied"])),
-        field("callback-comment", "回访记录（可空）", h("textarea", { name: "comment", rows: 2, maxlength: 2000 })),
-      ],
-      "提交回访",
-      async (f) => {
-        const body = { satisfaction: f.satisfaction.value };
-        if (f.comment.value.trim()) body.comment = f.comment.value.trim();
-        await api(`/cases/${no}/callback`, { method: "POST", body });
-        await done("回访已记录。");
-      },
-    ),
-    actionForm("销号", [h("p", { class: "hint" }, "确认事项已办结并销号。")], "确认销号", async () => {
-      await api(`/cases/${no}/close`, { method: "POST" });
-      await done("已销号。");
-    }),
-    actionForm(
-      "撤回（群众撤诉）",
-      [field("withdraw-reason", "撤回原因", h("textarea", { name: "reason", rows: 2, required: true, maxlength: 2000 }))],
-      "确认撤回",
-      async (f) => {
-        await api(`/cases/${no}/withdraw`, { method: "POST", body: { reason: f.reason.value.trim() } });
-        await done("已撤回，未办结的转办已撤销。");
-      },
-    ),
-    actionForm(
-      "合并到其他事项",
-      [
-        field("merge-into", "合并到事项编号", h("input", { name: "into", required: true, value: c.duplicate_of || "", spellcheck: "false" })),
-        field("merge-reason", "原因", h("input", { name: "reason", required: true })),
-      ],
-      "确认合并",
-      async (f) => {
-        await api(`/cases/${no}/merge`, { method: "POST", body: { into: f.into.value.trim(), reason: f.reason.value.trim() } });
-        await done("已合并。");
-      },
-    ),
-    c.duplicate_of
-      ? actionForm("不是重复（解除关联）", [field("unlink-reason", "原因", h("input", { name: "reason", required: true }))], "解除关联", async (f) => {
-          await api(`/cases/${no}/unlink`, { method: "POST", body: { reason: f.reason.value.trim() } });
-          await done("已解除疑似重复关联。");
-        })
-      : null,
-  );
+  const actions = await caseActions(c, currentSession() || {});
+  if (actions) main.append(actions);
 }
 
 page({ path: "case", title: "事项查询", roles: ["centre", "supervisor", "ops"], view: caseView });
