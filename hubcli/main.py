@@ -14,7 +14,7 @@ import typer
 
 from gateway.settings import GatewaySettings
 from hub.config import SERVICES, Settings
-from hubcli import audit, calendar, clients, keys, ops, setup, sync, users
+from hubcli import audit, calendar, clients, dlq, keys, ops, setup, sync, users
 from hubcli.terminal import console, read_settings
 
 app = typer.Typer(help="综治中心事项流转平台 — the referral hub.", no_args_is_help=True, add_completion=False)
@@ -27,6 +27,7 @@ app.add_typer(sync.app, name="sync")  # `hub sync reconcile|backfill`
 app.add_typer(calendar.app, name="calendar")  # `hub calendar load FILE`
 app.add_typer(keys.app, name="keys")  # `hub keys internal`
 app.add_typer(setup.app, name="setup")  # `hub setup postgres-roles|rabbitmq-users`
+app.add_typer(dlq.app, name="dlq")  # `hub dlq list|show|replay|resolve`
 FD_HELP = "Serve on this inherited, already listening socket instead of binding a port (socket activation)"
 
 

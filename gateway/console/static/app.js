@@ -9,5 +9,6 @@ import "./views/case.js";
 import "./views/stalled.js";
 import "./views/referrals.js";
 import "./views/alerts.js";
+import "./views/ops.js";
 
 start();

@@ -1,0 +1,155 @@
+"""Issue 16, dead letters handled: a 12345 urge for a case referral does not know yet is retried, then
+dead-lettered; once the case exists, `hub dlq replay` processes it exactly once and it shows resolved;
+a second replay changes nothing; resolve without replay; bad ids → 404, wrong role → 403 (both
+backends: the `hub` fixture runs on SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from sqlalchemy import func, select
+
+from tests.integration.test_referral_flow import SECURITY, Api, clock, emit_as, hub, problem
+from tests.kit.inprocess import InProcessHub
+from tests.kit.waiting import eventually
+
+__all__ = ["clock", "hub"]  # fixtures: pytest finds them under these names in the module
+
+PATH = "/api/v1/ops/dead-letters"
+URGE = "hotline.urge_received.v1"
+
+
+async def cli(hub: InProcessHub, *args: str) -> tuple[int, str]:
+    """`hub dlq …` against the in-process gateway (in a thread: the hub serves on this loop)."""
+    from typer.testing import CliRunner
+
+    from hubcli.main import app
+
+    result = await asyncio.to_thread(
+        CliRunner().invoke, app, ["dlq", *args, "--gateway", hub.gateway], env={"COLUMNS": "400"}
+    )
+    return result.exit_code, result.output
+
+
+async def dead_letter_of(api: Api, case_no: str) -> dict[str, Any]:
+    async def probe() -> list[dict[str, Any]]:
+        response = await api.get(PATH, role="ops", params={"queue": "referral.case-events", "status": "all"})
+        assert response.status_code == 200, response.text
+        return [i for i in response.json()["items"] if i["case_no"] == case_no]
+
+    found = await eventually(probe, timeout=30, what=f"the dead letter of {case_no}")
+    (item,) = found
+    return item
+
+
+async def processed(hub: InProcessHub, event_id: str) -> int:
+    """How many times referral's consumer took the event (its inbox row) and urged (its events)."""
+    from services.referral.tables import kit
+
+    async with hub.runtime("referral").db.sessions() as session:
+        return int(
+            (
+                await session.execute(
+                    select(func.count())
+                    .select_from(kit.inbox)
+                    .where(kit.inbox.c.consumer == "referral.case-events", kit.inbox.c.event_id == event_id)
+                )
+            ).scalar_one()
+        )
+
+
+async def urges_raised(hub: InProcessHub, case_no: str) -> int:
+    from services.referral.tables import kit
+
+    async with hub.runtime("referral").db.sessions() as session:
+        rows = (
+            await session.execute(
+                select(kit.outbox.c.body).where(
+                    kit.outbox.c.subject == case_no, kit.outbox.c.type == "referral.supervision_raised.v1"
+                )
+            )
+        ).all()
+    return sum(1 for (body,) in rows if json.loads(body)["data"].get("urged"))
+
+
+async def register_like(hub: InProcessHub, api: Api, case_no: str) -> None:
+    """Intake registers `case_no` (an anonymous copy of a real registration): the missing data added."""
+    from services.intake.tables import kit
+
+    model = await api.register(SECURITY)
+    async with hub.runtime("intake").db.sessions() as session:
+        (body,) = (
+            await session.execute(
+                select(kit.outbox.c.body).where(
+                    kit.outbox.c.subject == model, kit.outbox.c.type == "case.registered.v1"
+                )
+            )
+        ).one()
+    data = json.loads(body)["data"]
+    data.update(case_no=case_no, reporter={"anonymous": True}, reporter_key=None)
+    await emit_as(hub, "intake", "case.registered.v1", case_no, data)
+    await api.dispatched(case_no)
+
+
+async def test_a_poison_urge_is_replayed_once_after_the_fix_and_another_resolved_without_replay(
+    hub: InProcessHub,
+) -> None:
+    api = Api(hub)
+    fixed, dropped = "ZZ-20260302-990001", "ZZ-20260302-990002"
+    # 12345 urges two cases referral has never heard of: retried 3 times, then dead-lettered.
+    await emit_as(hub, "gateway", URGE, fixed, {"case_no": fixed, "work_order_no": "GD-1"})
+    await emit_as(hub, "gateway", URGE, dropped, {"case_no": dropped, "work_order_no": "GD-2"})
+    item = await dead_letter_of(api, fixed)
+    assert item["id"].startswith("referral-") and item["queue"] == "referral.case-events"
+    assert item["event_type"] == URGE and item["status"] == "open" and item["deaths"] == 1
+    assert item["attempts"] == 3 and "gave up after 3 retries" in item["reason"]
+    assert "case not registered here yet" in item["reason"]
+    assert item["first_dead_at"] == item["last_dead_at"]
+    assert "body" not in item and "data" not in item  # never the event's data
+    assert await processed(hub, item["event_id"]) == 0
+
+    # Who may: ops only; a bad id is a 404 with problem details.
+    assert problem(await api.get(PATH, role="centre"), 403)
+    assert problem(await api.post(f"{PATH}/{item['id']}/replay", {"reason": "试试"}, role="supervisor"), 403)
+    for bad in ("referral-999999", "nobody-1", "referral-x", "referral-"):
+        body = problem(await api.get(f"{PATH}/{bad}", role="ops"), 404)
+        assert body["type"].endswith("dead-letter-not-found")
+    problem(await api.post(f"{PATH}/referral-999999/replay", {"reason": "试试"}, role="ops"), 404)
+    problem(await api.post(f"{PATH}/{item['id']}/replay", {"reason": ""}, role="ops"), 422)
+
+    # The fix: the case is registered after all. Then the replay, from the terminal.
+    await register_like(hub, api, fixed)
+    assert await urges_raised(hub, fixed) == 0
+    code, out = await cli(hub, "list", "--queue", "referral.case-events", "--since", "2020-01-01T00:00:00")
+    assert code == 0 and item["id"] in out, out
+    code, out = await cli(hub, "replay", item["id"], "--reason", "案件已补录，重放催办")
+    assert code == 0, out
+    await eventually(lambda: processed(hub, item["event_id"]), what="the replayed urge processed")
+    assert await eventually(lambda: urges_raised(hub, fixed), what="the urge applied") == 1
+    code, out = await cli(hub, "show", item["id"], "--json")
+    shown = json.loads(out)
+    assert shown["status"] == "resolved" and shown["resolution"] == "replayed" and shown["replays"] == 1
+    assert shown["resolved_by"].startswith("ops:") and shown["resolve_reason"] == "案件已补录，重放催办"
+    assert [h["action"] for h in shown["history"]] == ["dead_lettered", "replay_requested", "replayed"]
+    assert shown["event_id"] == item["event_id"]  # the same event, not a copy with a new id
+
+    # A second replay is refused and changes nothing.
+    code, out = await cli(hub, "replay", item["id"], "--reason", "再来一次")
+    assert code == 1 and "已重放" in out, out
+    assert await processed(hub, item["event_id"]) == 1 and await urges_raised(hub, fixed) == 1
+
+    # The other one is dismissed without replay: never processed; then nothing more can be done to it.
+    other = await dead_letter_of(api, dropped)
+    resolved = await api.post(f"{PATH}/{other['id']}/resolve", {"reason": "12345 已撤回该工单"}, role="ops")
+    assert resolved.status_code == 200, resolved.text
+    assert resolved.json()["status"] == "resolved" and resolved.json()["resolution"] == "dismissed"
+    problem(await api.post(f"{PATH}/{other['id']}/replay", {"reason": "试试"}, role="ops"), 409)
+    assert await processed(hub, other["event_id"]) == 0
+
+    # Neither is open any more, nor a stall.
+    open_now = (await api.get(PATH, role="ops")).json()
+    assert not [i for i in open_now["items"] if i["case_no"] in (fixed, dropped)]
+    stalls = (await api.get("/api/v1/ops/stalled", role="ops", params={"kind": "dead_letter"})).json()
+    assert not [i for i in stalls["items"] if i["case_no"] in (fixed, dropped)]
