@@ -114,6 +114,7 @@ async def retry_adapter_delivery(delivery_id: int, body: RetryIn, request: Reque
         row = (await session.execute(select(d).where(d.c.id == delivery_id).with_for_update())).first()
         if row is None:
             raise Problem(404, "未找到", f"没有编号为 {delivery_id} 的推送记录", type_="delivery-not-found")
+        await ensure_case_visible(request, row.case_no)  # a person scoped to a centre: its cases only
         if row.status != "failed":
             raise Problem(
                 409,

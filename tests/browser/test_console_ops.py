@@ -7,11 +7,13 @@ from __future__ import annotations
 import json
 import re
 
+import httpx
 from playwright.async_api import Page, expect
 from sqlalchemy import func, select
 
 from tests.browser.conftest import screenshot_path
 from tests.browser.test_console import _dispatched_case, _login
+from tests.kit.auth import bearer, create_client, fetch_token
 from tests.kit.inprocess import InProcessHub
 from tests.kit.waiting import eventually
 
@@ -62,6 +64,16 @@ async def test_an_ops_person_replays_a_dead_letter_and_it_is_processed_once(
 
     (item,) = await eventually(dead, timeout=30, what="the urge dead-lettered")
     event_id = str(item["event_id"])
+
+    # With bearer auth, only ops: a centre's token is refused (403 problem details), nothing replayed.
+    centre = bearer(await fetch_token(hub.gateway, await create_client(hub, "centre")))
+    async with httpx.AsyncClient(base_url=hub.gateway, headers=centre, timeout=30) as http:
+        for refused in (
+            await http.get("/api/v1/ops/dead-letters"),
+            await http.post(f"/api/v1/ops/dead-letters/{item['id']}/replay", json={"reason": "试试看"}),
+        ):
+            assert refused.status_code == 403, refused.text
+            assert refused.headers["content-type"].startswith("application/problem+json")
 
     # The fix: the case reaches referral after all (an anonymous copy of a real registration).
     model, _lead, _centre = await _dispatched_case(hub)

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from gateway.authorization import decide
 from tests.integration.test_referral_flow import SECURITY, Api, clock, emit_as, hub, problem
 from tests.kit.inprocess import InProcessHub
 from tests.kit.waiting import eventually
@@ -18,6 +19,7 @@ from tests.kit.waiting import eventually
 __all__ = ["clock", "hub"]  # fixtures: pytest finds them under these names in the module
 
 PATH = "/api/v1/ops/dead-letters"
+TEMPLATE = f"{PATH}/{{dead_letter_id}}"
 URGE = "hotline.urge_received.v1"
 
 
@@ -110,7 +112,18 @@ async def test_a_poison_urge_is_replayed_once_after_the_fix_and_another_resolved
     assert "body" not in item and "data" not in item  # never the event's data
     assert await processed(hub, item["event_id"]) == 0
 
-    # Who may: ops only; a bad id is a 404 with problem details.
+    # Who may: ops only (the route table, and the owning service checks the credential's role too);
+    # a bad id is a 404 with problem details.
+    for method, template in [
+        ("GET", PATH),
+        ("GET", TEMPLATE),
+        ("POST", f"{TEMPLATE}/replay"),
+        ("POST", f"{TEMPLATE}/resolve"),
+    ]:
+        assert decide(method, template, "ops").allowed
+        assert not any(
+            decide(method, template, r).allowed for r in ("centre", "supervisor", "department", "adapter")
+        )
     assert problem(await api.get(PATH, role="centre"), 403)
     assert problem(await api.post(f"{PATH}/{item['id']}/replay", {"reason": "试试"}, role="supervisor"), 403)
     for bad in ("referral-999999", "nobody-1", "referral-x", "referral-"):

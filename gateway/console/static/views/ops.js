@@ -144,11 +144,27 @@ async function outboxSection(container) {
 }
 
 async function adapterSection(container) {
+  const filters = h(
+    "form",
+    { class: "inline-form", "aria-label": "筛选推送失败" },
+    field("ad-case", "事项编号", h("input", { name: "case_no", spellcheck: "false", maxlength: "32" })),
+    h("button", { type: "submit" }, "查询"),
+  );
   const wrap = h("div");
-  append(container, h("h2", {}, "外部系统推送失败"), wrap);
+  append(container, h("h2", {}, "外部系统推送失败"), filters, wrap);
   const load = async () => {
-    const data = await api("/ops/adapter-deliveries", { params: { status: "failed", page_size: 100 } });
     clear(wrap);
+    let data;
+    try {
+      data = await api("/ops/adapter-deliveries", { params: { status: "failed", page_size: 100, case_no: filters.elements.case_no.value.trim() } });
+    } catch (err) {
+      // A person scoped to a centre reads the ledger one case at a time (decision 0013): say so.
+      if (err.status === 403 || err.status === 404) {
+        wrap.append(h("p", { class: "card notice", role: "note" }, err.message));
+        return;
+      }
+      throw err;
+    }
     wrap.append(
       table(
         `推送失败（${data.total}）`,
@@ -165,6 +181,10 @@ async function adapterSection(container) {
       ),
     );
   };
+  filters.addEventListener("submit", (event) => {
+    event.preventDefault();
+    load().catch(warn);
+  });
   await load();
 }
 
