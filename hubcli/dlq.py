@@ -29,7 +29,7 @@ Gateway = Annotated[str | None, typer.Option(help="Gateway base URL (default fro
 Token = Annotated[
     str | None, typer.Option(envvar="HUB_API_TOKEN", help="An ops bearer token (default: a local one)")
 ]
-Reason = Annotated[str, typer.Option("--reason", help="Why (recorded with who did it)", min=2)]
+Reason = Annotated[str, typer.Option("--reason", help="Why (recorded with who did it; 2–500 characters)")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print the API's JSON")]
 
 

@@ -8,7 +8,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from fastapi import Query, Request
+from fastapi import Path, Query, Request
 from pydantic import BaseModel, Field
 
 from gateway.adapters.ledger import case_sync, list_deliveries
@@ -102,7 +102,9 @@ class RetryIn(BaseModel):
     reason: Annotated[str, Field(min_length=2, max_length=300)]
 
 
-async def retry_adapter_delivery(delivery_id: int, body: RetryIn, request: Request) -> DeliveryOut:
+async def retry_adapter_delivery(
+    delivery_id: Annotated[int, Path(ge=1, le=2**62)], body: RetryIn, request: Request
+) -> DeliveryOut:
     """A delivery the sender gave up on goes back to the ledger's queue with a fresh set of attempts
     (ops, issue 15); its order among the case's updates is kept. Only a failed one can be retried."""
     from sqlalchemy import select, update

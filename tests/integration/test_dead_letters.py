@@ -7,12 +7,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
+import pytest
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from sqlalchemy import func, select
 
 from gateway.authorization import decide
-from tests.integration.test_referral_flow import SECURITY, Api, clock, emit_as, hub, problem
+from services.referral.clock import ManualClock
+from tests.integration.test_referral_flow import SECURITY, Api, clock, emit_as, hub, problem, start_hub
 from tests.kit.inprocess import InProcessHub
 from tests.kit.waiting import eventually
 
@@ -166,3 +171,70 @@ async def test_a_poison_urge_is_replayed_once_after_the_fix_and_another_resolved
     assert not [i for i in open_now["items"] if i["case_no"] in (fixed, dropped)]
     stalls = (await api.get("/api/v1/ops/stalled", role="ops", params={"kind": "dead_letter"})).json()
     assert not [i for i in stalls["items"] if i["case_no"] in (fixed, dropped)]
+
+
+CRASHES = (
+    "referral.dead_letters.after_store_before_ack=raise,"
+    "referral.dead_letters.after_replay_publish_before_mark=raise"
+)
+
+
+@pytest.fixture
+async def crashing_hub(
+    spans: InMemorySpanExporter,
+    backend: str,
+    tmp_path: Path,
+    clock: ManualClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> AsyncIterator[InProcessHub]:
+    """The hub with referral failing once between storing a dead letter and acking its broker copy,
+    and once between publishing a replay and marking it replayed."""
+    async for running in start_hub(backend, tmp_path, clock, monkeypatch, failpoints=CRASHES):
+        yield running
+
+
+async def test_a_failure_between_steps_loses_nothing_and_processes_nothing_twice(
+    crashing_hub: InProcessHub,
+) -> None:
+    hub = crashing_hub
+    api = Api(hub)
+    case_no = "ZZ-20260302-990003"
+    await emit_as(hub, "gateway", URGE, case_no, {"case_no": case_no})
+    # The first look stores it and fails before the ack: the copy goes back to the queue; the next
+    # look finds the same death and only acks it. One dead letter, dead once.
+    item = await dead_letter_of(api, case_no)
+    again = await dead_letter_of(api, case_no)
+    assert again["id"] == item["id"] and again["deaths"] == 1
+
+    async def broker_depth() -> int:
+        rt = hub.runtime("referral")
+        assert rt.connection is not None
+        channel = await rt.connection.channel()
+        try:
+            queue = await channel.declare_queue("referral.case-events.dlq", passive=True)
+            return int(queue.declaration_result.message_count or 0)
+        finally:
+            await channel.close()
+
+    assert await broker_depth() == 0  # acked once stored
+
+    await register_like(hub, api, case_no)
+    # The replay is published, then the service fails before marking it: the caller sees an error,
+    # the dead letter stays "replaying", and the event is processed (once).
+    failed = await api.post(f"{PATH}/{item['id']}/replay", {"reason": "案件已补录"}, role="ops")
+    assert failed.status_code == 500
+    await eventually(lambda: processed(hub, item["event_id"]), what="the replay processed")
+    shown = (await api.get(f"{PATH}/{item['id']}", role="ops")).json()
+    assert shown["status"] == "replaying"
+    # Replaying again publishes a duplicate the inbox absorbs; now it is marked.
+    consumer = next(c for c in hub.runtime("referral").consumers if c.spec.name == "referral.case-events")
+    duplicates = consumer.duplicates
+    retried = await api.post(f"{PATH}/{item['id']}/replay", {"reason": "确认重放"}, role="ops")
+    assert retried.status_code == 200, retried.text
+    assert retried.json()["status"] == "resolved" and retried.json()["resolution"] == "replayed"
+
+    async def seen_twice() -> int:
+        return consumer.duplicates
+
+    await eventually(seen_twice, until=lambda n: n > duplicates, what="the duplicate absorbed by the inbox")
+    assert await processed(hub, item["event_id"]) == 1 and await urges_raised(hub, case_no) == 1
