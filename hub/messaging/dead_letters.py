@@ -23,190 +23,34 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import json
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
-from sqlalchemy import (
-    JSON,
-    Column,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    UniqueConstraint,
-    func,
-    select,
-)
+from sqlalchemy import Table, func, select
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 
 from hub.db import Database
 from hub.failpoints import failpoint
-from hub.messaging.consumer import REASON_HEADER, RETRY_HEADER
-from hub.messaging.tables import BigId
+from hub.messaging.dead_letter_rows import (
+    FAILURE_HEADERS,
+    REPLAY_HEADER,
+    Actor,
+    DeadLetterError,
+    describe,
+    public_id,
+    stored_copy,
+    utc_now,
+)
 from hub.messaging.topology import QueueSpec
-from hub.utc import UtcDateTime
+
+__all__ = ["Actor", "DeadLetterDesk", "DeadLetterError"]
 
 log = logging.getLogger("hub.dead_letters")
-
-TABLE = "dead_letter_store"
-DEAD_AT_HEADER = "x-hub-dead-at"
-REPLAY_HEADER = "x-hub-replay-of"
-# Headers that describe a failure, not the event: never carried into a replay.
-_FAILURE_HEADERS = {
-    RETRY_HEADER,
-    REASON_HEADER,
-    DEAD_AT_HEADER,
-    "x-hub-routing-key",
-    REPLAY_HEADER,
-    "x-death",
-    "x-first-death-reason",
-    "x-first-death-queue",
-    "x-first-death-exchange",
-    "x-last-death-reason",
-    "x-last-death-queue",
-    "x-last-death-exchange",
-    "x-delivery-count",
-}
-STATUSES = ("open", "replaying", "resolved")
-
-
-def define_dead_letter_store(metadata: MetaData) -> Table:
-    return Table(
-        TABLE,
-        metadata,
-        Column("id", BigId, primary_key=True, autoincrement=True),
-        Column("queue", String(100), nullable=False),  # the consumer queue it died in
-        Column("event_id", String(64), nullable=False),  # the event's id ("body-<sha>" if not an event)
-        Column("event_type", String(100)),  # None: the body was not an event at all
-        Column("case_no", String(64)),  # the event's subject
-        Column("reason", String(500), nullable=False),
-        Column("attempts", Integer, nullable=False, server_default="0"),  # retries before it died
-        Column("deaths", Integer, nullable=False, server_default="1"),
-        Column("death_marker", String(64), nullable=False),  # x-hub-dead-at of the last copy stored
-        Column("first_dead_at", UtcDateTime(), nullable=False),
-        Column("last_dead_at", UtcDateTime(), nullable=False),
-        Column("body", Text, nullable=False),  # the event as published (its personal fields encrypted)
-        Column("headers", JSON, nullable=False),  # string headers only (trace context), no failure ones
-        Column("content_type", String(100)),
-        Column("status", String(16), nullable=False, server_default="open"),  # open | replaying | resolved
-        Column("resolution", String(16)),  # replayed | dismissed
-        Column("resolved_at", UtcDateTime()),
-        Column("resolved_by", String(100)),  # role:id of the person (never a name)
-        Column("resolve_reason", String(500)),
-        Column("replays", Integer, nullable=False, server_default="0"),
-        Column("history", JSON, nullable=False),  # every action: at, action, by, reason
-        UniqueConstraint("queue", "event_id", name="uq_dead_letter_store_event"),
-        Index("ix_dead_letter_store_status", "status", "last_dead_at"),
-    )
-
-
-class DeadLetterError(Exception):
-    def __init__(self, status: int, title: str, detail: str, type_: str) -> None:
-        super().__init__(detail)
-        self.status, self.title, self.detail, self.type_ = status, title, detail, type_
-
-
-@dataclass(frozen=True)
-class Actor:
-    role: str
-    id: str
-
-    @property
-    def label(self) -> str:
-        return f"{self.role}:{self.id}"[:100]
-
-
-def public_id(service: str, row_id: int) -> str:
-    return f"{service}-{row_id}"
-
-
-def describe(row: Row[Any], service: str, *, with_history: bool = False) -> dict[str, Any]:
-    """What ops see of one dead letter: ids, type, case number, reason, times; never the event's data."""
-    out = {
-        "id": public_id(service, row.id),
-        "service": service,
-        "queue": row.queue,
-        "event_id": row.event_id,
-        "event_type": row.event_type,
-        "case_no": row.case_no,
-        "reason": row.reason,
-        "attempts": row.attempts,
-        "deaths": row.deaths,
-        "first_dead_at": row.first_dead_at,
-        "last_dead_at": row.last_dead_at,
-        "status": row.status,
-        "resolution": row.resolution,
-        "resolved_at": row.resolved_at,
-        "resolved_by": row.resolved_by,
-        "resolve_reason": row.resolve_reason,
-        "replays": row.replays,
-    }
-    if with_history:
-        out["history"] = list(row.history or [])
-    return out
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _parse_dead_at(value: Any) -> datetime | None:
-    try:
-        found = datetime.fromisoformat(str(value)) if value else None
-    except ValueError:
-        return None
-    if found is not None and found.tzinfo is None:
-        found = found.replace(tzinfo=UTC)
-    return found
-
-
-def stored_copy(message_body: bytes, headers: dict[str, Any], message_id: str | None) -> dict[str, Any]:
-    """The row's fields for one dead-lettered message (ids, type, subject, reason: never the data)."""
-    try:
-        body = json.loads(message_body)
-    except ValueError:
-        body = None
-    event = body if isinstance(body, dict) else {}
-    digest = hashlib.sha256(message_body).hexdigest()[:40]
-    event_id = str(event["id"])[:64] if event.get("id") else (message_id or f"body-{digest}")[:64]
-    reason = (
-        headers.get(REASON_HEADER) or headers.get("x-first-death-reason") or "dead-lettered by the broker"
-    )
-    raw_retries = headers.get(RETRY_HEADER, 0)
-    marker = headers.get(DEAD_AT_HEADER)
-    if not marker:  # dead-lettered by the broker itself (delivery limit): x-death counts the deaths
-        deaths = headers.get("x-death")
-        count = (
-            deaths[0].get("count")
-            if isinstance(deaths, list) and deaths and isinstance(deaths[0], dict)
-            else 0
-        )
-        marker = f"x-death:{count}:{digest[:16]}"
-    return {
-        "event_id": event_id,
-        "event_type": str(event["type"])[:100] if event.get("type") else None,
-        "case_no": str(event["subject"])[:64] if event.get("subject") else None,
-        "reason": str(reason)[:500],
-        "attempts": raw_retries if isinstance(raw_retries, int) else 0,
-        "death_marker": str(marker)[:64],
-        "dead_at": _parse_dead_at(headers.get(DEAD_AT_HEADER)) or _now(),
-        "body": message_body.decode("utf-8", errors="replace"),
-        "headers": {
-            k: v
-            for k, v in headers.items()
-            if isinstance(v, str) and k not in _FAILURE_HEADERS and len(v) < 1024
-        },
-    }
 
 
 class DeadLetterDesk:
@@ -370,7 +214,7 @@ class DeadLetterDesk:
     async def replay(self, row_id: int, actor: Actor, reason: str) -> dict[str, Any]:
         await self._drain_quietly()
         t = self.table
-        now = _now()
+        now = utc_now()
         async with self.db.transaction() as session:
             row = (await session.execute(select(t).where(t.c.id == row_id).with_for_update())).first()
             if row is None:
@@ -410,7 +254,7 @@ class DeadLetterDesk:
             assert current is not None
             # Died again already (the replay failed at once, and a drain saw it): leave it open.
             if current.status == "replaying" and current.deaths == deaths:
-                done = _now()
+                done = utc_now()
                 await session.execute(
                     t.update()
                     .where(t.c.id == row_id)
@@ -436,7 +280,7 @@ class DeadLetterDesk:
     async def resolve(self, row_id: int, actor: Actor, reason: str) -> dict[str, Any]:
         await self._drain_quietly()
         t = self.table
-        now = _now()
+        now = utc_now()
         async with self.db.transaction() as session:
             row = (await session.execute(select(t).where(t.c.id == row_id).with_for_update())).first()
             if row is None:
@@ -469,7 +313,7 @@ class DeadLetterDesk:
                 503, "消息中间件不可用", "RabbitMQ 暂不可用，请稍后重放", "broker-unavailable"
             )
         exchange = await channel.get_exchange(spec.retry_exchange)
-        headers = {k: v for k, v in (row.headers or {}).items() if k not in _FAILURE_HEADERS}
+        headers = {k: v for k, v in (row.headers or {}).items() if k not in FAILURE_HEADERS}
         headers[REPLAY_HEADER] = public_id(self.service, row.id)
         message = aio_pika.Message(
             row.body.encode("utf-8"),

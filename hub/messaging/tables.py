@@ -70,7 +70,7 @@ def define_kit_tables(metadata: MetaData) -> KitTables:
         Column("holder", String(64), nullable=False),
         Column("until", UtcDateTime(), nullable=False),
     )
-    from hub.messaging.dead_letters import define_dead_letter_store
+    from hub.messaging.dead_letter_rows import define_dead_letter_store
 
     return KitTables(
         outbox=outbox, inbox=inbox, leases=leases, dead_letter_store=define_dead_letter_store(metadata)

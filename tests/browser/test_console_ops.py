@@ -1,11 +1,12 @@
 """The ops pages in a real Chromium (issue 15): an ops person replays a dead letter from 运维处置 and it is
 processed exactly once (checked in referral's inbox and the store); a supervisor's bad holiday file is
-refused in Chinese and nothing changes (checked in referral's database)."""
+refused in Chinese and nothing changes (checked in referral's database); a good one is previewed, then loaded."""
 
 from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import httpx
 from playwright.async_api import Page, expect
@@ -16,6 +17,8 @@ from tests.browser.test_console import _dispatched_case, _login
 from tests.kit.auth import bearer, create_client, fetch_token
 from tests.kit.inprocess import InProcessHub
 from tests.kit.waiting import eventually
+
+SAMPLE_2027 = Path(__file__).resolve().parents[1] / "unit" / "referral" / "data" / "schedule_2027_sample.yaml"
 
 
 async def _inbox_count(hub: InProcessHub, event_id: str) -> int:
@@ -147,3 +150,15 @@ async def test_a_bad_holiday_file_is_refused_in_chinese_and_changes_nothing(
     await expect(page.get_by_role("button", name=re.compile("确认载入"))).to_have_count(0)
     await page.screenshot(path=screenshot_path("calendar-bad-file"), full_page=True)
     assert await schedules() == before
+
+    # A good file: the preview first (nothing written), then the confirmation loads it.
+    await page.get_by_label("节假日安排文件（YAML 或 JSON）").set_input_files(str(SAMPLE_2027))
+    await page.get_by_role("button", name="预览").click()
+    preview = page.get_by_role("region", name="载入预览")
+    await expect(preview).to_contain_text("预览：2027 年")
+    await expect(preview).to_contain_text("将重新计算")
+    assert await schedules() == before
+    await page.screenshot(path=screenshot_path("calendar-preview"), full_page=True)
+    await preview.get_by_role("button", name="确认载入 2027 年安排").click()
+    await expect(page.get_by_role("status")).to_contain_text("已载入 2027 年节假日安排")
+    assert await schedules() == before + 1
