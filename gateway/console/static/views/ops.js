@@ -4,7 +4,7 @@
 
 import { api } from "../api.js";
 import { append, badge, clear, h, table, when } from "../dom.js";
-import { caseLink, field, heading, main, page, say, warn } from "../shell.js";
+import { caseLink, field, heading, main, page, quiet, say, warn } from "../shell.js";
 
 const DL_STATUS = { open: "待处理", replaying: "重放中", resolved: "已处理" };
 const DL_RESOLUTION = { replayed: "已重放", dismissed: "已标记处理" };
@@ -22,6 +22,7 @@ function reasonForm(id, buttonText, onSubmit) {
   const form = h("form", { class: "inline-form", "aria-label": buttonText, novalidate: "" }, field(id, "原因", input), h("button", { type: "submit" }, buttonText));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
+    quiet();
     const reason = input.value.trim();
     if (reason.length < 2) {
       warn("请填写原因（至少 2 个字）");
@@ -220,6 +221,7 @@ async function calendarView() {
 
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
+    quiet();
     clear(preview);
     const file = input.files && input.files[0];
     if (!file) {
