@@ -91,9 +91,10 @@ def create_service_app(
     for router in routers:
         app.include_router(router)
     if runtime.service != "gateway":  # the gateway's /internal would be public; it reads its own table
-        from hub.ops import outbox_router
+        from hub.ops import dead_letters_router, outbox_router
 
         app.include_router(outbox_router())
+        app.include_router(dead_letters_router())
 
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 

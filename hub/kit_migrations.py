@@ -133,3 +133,41 @@ def drop_audit_key_versions() -> None:
         batch_op.drop_column("key_version")
     for statement in append_only_ddl(dialect):
         op.execute(statement)
+
+
+def create_dead_letter_store() -> None:
+    """Each service's dead letters, drained from its consumers' `.dlq` queues (hub/messaging/dead_letters.py)."""
+    op.create_table(
+        "dead_letter_store",
+        sa.Column("id", _Id, autoincrement=True, nullable=False),
+        sa.Column("queue", sa.String(length=100), nullable=False),
+        sa.Column("event_id", sa.String(length=64), nullable=False),
+        sa.Column("event_type", sa.String(length=100), nullable=True),
+        sa.Column("case_no", sa.String(length=64), nullable=True),
+        sa.Column("reason", sa.String(length=500), nullable=False),
+        sa.Column("attempts", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("deaths", sa.Integer(), server_default="1", nullable=False),
+        sa.Column("death_marker", sa.String(length=64), nullable=False),
+        sa.Column("first_dead_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_dead_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("headers", sa.JSON(), nullable=False),
+        sa.Column("content_type", sa.String(length=100), nullable=True),
+        sa.Column("status", sa.String(length=16), server_default="open", nullable=False),
+        sa.Column("resolution", sa.String(length=16), nullable=True),
+        sa.Column("resolved_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("resolved_by", sa.String(length=100), nullable=True),
+        sa.Column("resolve_reason", sa.String(length=500), nullable=True),
+        sa.Column("replays", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("history", sa.JSON(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("queue", "event_id", name="uq_dead_letter_store_event"),
+    )
+    op.create_index(
+        "ix_dead_letter_store_status", "dead_letter_store", ["status", "last_dead_at"], unique=False
+    )
+
+
+def drop_dead_letter_store() -> None:
+    op.drop_index("ix_dead_letter_store_status", table_name="dead_letter_store")
+    op.drop_table("dead_letter_store")

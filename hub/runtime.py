@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -23,6 +24,7 @@ from hub.config import ServiceName, Settings
 from hub.crypto import field_cipher
 from hub.db import Database, create_engine_for, wait_for_database
 from hub.messaging.consumer import EventConsumer
+from hub.messaging.dead_letters import DeadLetterDesk
 from hub.messaging.handlers import Handlers
 from hub.messaging.outbox import Outbox, OutboxRelay, pending_count
 from hub.messaging.publisher import Publisher, connect
@@ -72,6 +74,18 @@ class ServiceRuntime(Generic[SettingsT]):
         """Register a consumer queue bound to the event types it handles; `in_order` handles one message
         at a time (otherwise up to `prefetch` run concurrently and may commit out of order)."""
         self._consumer_specs.append((QueueSpec(queue, tuple(handlers), in_order), handlers))
+
+    @functools.cached_property
+    def dead_letters(self) -> DeadLetterDesk:
+        """This service's dead letters (its consumers' `.dlq` queues, drained into its own table)."""
+        return DeadLetterDesk(
+            self.service,
+            self.db,
+            self.kit.dead_letter_store,
+            [spec for spec, _handlers in self._consumer_specs],
+            connection=lambda: self.connection,
+            publish_channel=lambda: self.publisher.channel if self.publisher is not None else None,
+        )
 
     def background(self, name: str, loop: Loop) -> None:
         self._loops.append((name, loop))
@@ -241,9 +255,14 @@ class ServiceRuntime(Generic[SettingsT]):
             await source()
 
     async def _refresh_dead_letter_depth(self) -> None:
-        """Depth of each of our consumers' dead-letter queues (a passive declare: nothing is consumed)."""
+        """Dead letters waiting for ops, per consumer queue: still in its `.dlq` (a passive declare:
+        nothing is consumed) plus drained into the store and not resolved yet."""
         if self.connection is None or self.connection.is_closed:
             return
+        try:
+            stored = await self.dead_letters.open_counts()
+        except Exception:
+            stored = {}
         try:
             channel = await self.connection.channel()
         except Exception:
@@ -256,7 +275,7 @@ class ServiceRuntime(Generic[SettingsT]):
                     channel = await self.connection.channel()  # a failed passive declare closes it
                     continue
                 self.metrics.dead_letter_depth.labels(spec.dlq).set(
-                    queue.declaration_result.message_count or 0
+                    (queue.declaration_result.message_count or 0) + stored.get(spec.name, 0)
                 )
         finally:
             with contextlib.suppress(Exception):

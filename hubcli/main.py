@@ -15,7 +15,7 @@ import typer
 from gateway.settings import GatewaySettings
 from hub.config import SERVICES, Settings
 from hub.serving import run_server
-from hubcli import audit, calendar, clients, keys, ops, setup, sync, users
+from hubcli import audit, calendar, clients, dlq, keys, ops, setup, sync, users
 from hubcli.ports import Endpoint, PortPlan, PortUnavailable
 from hubcli.supervisor import ProcessSpec, Supervisor, python_argv
 from hubcli.terminal import console, read_settings
@@ -30,6 +30,7 @@ app.add_typer(sync.app, name="sync")  # `hub sync reconcile|backfill`
 app.add_typer(calendar.app, name="calendar")  # `hub calendar load FILE`
 app.add_typer(keys.app, name="keys")  # `hub keys internal`
 app.add_typer(setup.app, name="setup")  # `hub setup postgres-roles|rabbitmq-users`
+app.add_typer(dlq.app, name="dlq")  # `hub dlq list|show|replay|resolve`
 FD_HELP = "Serve on this inherited, already listening socket instead of binding a port (socket activation)"
 
 

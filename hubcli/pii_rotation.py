@@ -257,21 +257,33 @@ class Rotation:
 
     # --- copies inside events --------------------------------------------------------------------
 
-    async def outbox(self, db: Database, table: Table) -> TableRotation:
+    async def outbox(
+        self, db: Database, table: Table, type_column: str = "type", subject_column: str = "subject"
+    ) -> TableRotation:
+        """Event bodies kept in a table: the outbox, and the dead-letter store (its event type and
+        subject under other column names; a body that is not an event has nothing to rotate)."""
         stats = TableRotation(table.name, ["body"])
         total = await _count(db, table)
         last: Any = None
         done = 0
         while True:
-            query = select(table.c.id, table.c.type, table.c.subject, table.c.body).order_by(table.c.id)
+            query = select(
+                table.c.id,
+                table.c[type_column].label("type"),
+                table.c[subject_column].label("subject"),
+                table.c.body,
+            ).order_by(table.c.id)
             query = query.limit(self.batch)
             if last is not None:
                 query = query.where(table.c.id > last)
             async with db.transaction() as session:
                 rows = list(await session.execute(query))
                 for row in rows:
-                    body = json.loads(row.body)
-                    data = body.get("data")
+                    try:
+                        body = json.loads(row.body)
+                    except ValueError:
+                        continue
+                    data = body.get("data") if isinstance(body, dict) and row.type else None
                     if not isinstance(data, dict):
                         continue
                     before = (stats.values, stats.hashes)
@@ -369,6 +381,10 @@ async def rotate_database(rotation: Rotation, service: ServiceName, engine: Asyn
             )
     if "outbox" in metadata.tables:
         report.tables.append(await rotation.outbox(db, metadata.tables["outbox"]))
+    if "dead_letter_store" in metadata.tables:  # dead letters drained from the `.dlq` queues (issue 16)
+        report.tables.append(
+            await rotation.outbox(db, metadata.tables["dead_letter_store"], "event_type", "case_no")
+        )
     changed = [t for t in report.tables if t.values or t.hashes or t.undecryptable or t.unmapped]
     if changed and not rotation.dry_run and audit.TABLE_NAME in metadata.tables:
         async with db.transaction() as session:

@@ -86,12 +86,24 @@ class DeadLetterRecorder:
         try:
             async with self.runtime.db.transaction() as session:
                 if row["event_id"]:
-                    seen = await session.execute(
-                        select(dead_letters.c.id).where(
-                            dead_letters.c.queue == row["queue"], dead_letters.c.event_id == row["event_id"]
+                    seen = (
+                        await session.execute(
+                            select(
+                                dead_letters.c.id, dead_letters.c.dead_at, dead_letters.c.resolved_at
+                            ).where(
+                                dead_letters.c.queue == row["queue"],
+                                dead_letters.c.event_id == row["event_id"],
+                            )
                         )
-                    )
-                    if seen.first() is not None:
+                    ).first()
+                    if seen is not None:
+                        if seen.resolved_at is not None and row["dead_at"] and row["dead_at"] != seen.dead_at:
+                            # Dead again after a replay: a stall again (issue 16).
+                            await session.execute(
+                                dead_letters.update()
+                                .where(dead_letters.c.id == seen.id)
+                                .values(reason=row["reason"], dead_at=row["dead_at"], resolved_at=None)
+                            )
                         await message.ack()
                         return
                 await session.execute(dead_letters.insert().values(**row, recorded_at=datetime.now(UTC)))

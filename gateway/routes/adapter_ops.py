@@ -4,16 +4,19 @@ served by the gateway itself; their rows are in gateway/routes/table.py."""
 
 from __future__ import annotations
 
-from datetime import datetime
+import logging
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from fastapi import Query, Request
-from pydantic import BaseModel
+from fastapi import Path, Query, Request
+from pydantic import BaseModel, Field
 
 from gateway.adapters.ledger import case_sync, list_deliveries
 from gateway.routes.cases import ensure_case_visible, is_scoped
 from hub.problems import Problem
 from hub.runtime import ServiceRuntime
+
+log = logging.getLogger("hub.gateway.adapter_ops")
 
 DeliveryStatus = Literal["pending", "sending", "sent", "skipped", "failed"]
 SystemName = Literal["hotline12345", "police110", "court", "procuratorate12309"]
@@ -93,3 +96,60 @@ async def get_case_adapter_sync(case_no: str, request: Request) -> list[UpdateSy
     if not updates:
         raise Problem(404, "未找到", f"事项 {case_no} 没有推送给外部系统的记录", type_="case-not-found")
     return [UpdateSyncOut.model_validate(u) for u in updates]
+
+
+class RetryIn(BaseModel):
+    reason: Annotated[str, Field(min_length=2, max_length=300)]
+
+
+async def retry_adapter_delivery(
+    delivery_id: Annotated[int, Path(ge=1, le=2**62)], body: RetryIn, request: Request
+) -> DeliveryOut:
+    """A delivery the sender gave up on goes back to the ledger's queue with a fresh set of attempts
+    (ops, issue 15); its order among the case's updates is kept. Only a failed one can be retried."""
+    from sqlalchemy import select, update
+
+    from gateway.tables import adapter_deliveries as d
+
+    db = _runtime(request).db
+    async with db.transaction() as session:
+        row = (await session.execute(select(d).where(d.c.id == delivery_id).with_for_update())).first()
+        if row is None:
+            raise Problem(404, "未找到", f"没有编号为 {delivery_id} 的推送记录", type_="delivery-not-found")
+        await ensure_case_visible(request, row.case_no)  # a person scoped to a centre: its cases only
+        if row.status != "failed":
+            raise Problem(
+                409,
+                "无需重试",
+                f"推送记录 {delivery_id} 的状态是 {row.status}，只有失败的推送可以重试",
+                type_="delivery-not-failed",
+            )
+        await session.execute(
+            update(d)
+            .where(d.c.id == delivery_id)
+            .values(
+                status="pending",
+                attempts=0,
+                next_attempt_at=datetime.now(UTC),
+                finished_at=None,
+                claimed_until=None,
+            )
+        )
+    log.warning("adapter delivery %s retried by ops (%s)", delivery_id, row.system)
+    async with db.sessions() as session:
+        fresh = (await session.execute(select(d).where(d.c.id == delivery_id))).one()
+    return DeliveryOut(
+        id=fresh.id,
+        update_id=fresh.update_id,
+        case_no=fresh.case_no,
+        system=fresh.system,
+        update=fresh.update_name,
+        round=fresh.round,
+        status=fresh.status,
+        attempts=fresh.attempts,
+        last_error=fresh.last_error,
+        external_state=fresh.external_state,
+        created_at=fresh.created_at,
+        next_attempt_at=fresh.next_attempt_at,
+        finished_at=fresh.finished_at,
+    )

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.auth.roles import ROLES, USER_ROLES
-from gateway.routes import accounts, adapter_ops, cases, ops
+from gateway.routes import accounts, adapter_ops, cases, dead_letters, ops
 from gateway.routes.spec import Method, Route, roles
 from hub.contracts.http import intake
 from hub.contracts.http import referral as ref
@@ -26,12 +26,14 @@ CENTRE_ADAPTER = roles("centre", "supervisor", "adapter")
 DEPARTMENT = roles("department")
 DEPARTMENT_CENTRE = roles("department", "centre", "supervisor")
 OPS_CENTRE = roles("ops", "centre", "supervisor")
+OPS = roles("ops")
 EVERYONE = roles(*ROLES)
 PEOPLE = roles(*USER_ROLES)
 
 CASE = "/api/v1/cases/{case_no}"
 REFERRAL = "/api/v1/referrals/{referral_id}"
 TASK = "/api/v1/tasks/{task_id}"
+DEAD_LETTER = "/api/v1/ops/dead-letters/{dead_letter_id}"
 
 
 def to_intake(method: Method, path: str, name: str, summary: str, who: frozenset[str], **kw: Any) -> Route:
@@ -145,6 +147,9 @@ ROUTES: tuple[Route, ...] = (
                 query=ref.ResolutionLevelsQuery),
     to_referral("centres", "POST", "/api/v1/calendar/schedules", "load_schedule",
                 "Load a year's official holiday schedule (audited)", CENTRE, body=ref.ScheduleIn),
+    to_referral("centres", "POST", "/api/v1/calendar/schedules/preview", "preview_schedule",
+                "What loading a schedule would do: the provisional deadlines it would move (nothing written)",
+                CENTRE, body=ref.ScheduleIn),
     to_referral("centres", "GET", "/api/v1/calendar", "calendar_status",
                 "Years covered by the working-day calendar; provisional deadlines", CENTRE_OPS),
     # ---- the worklist (待办): centre staff act on tasks; ops read them (no staff notes)
@@ -174,5 +179,20 @@ ROUTES: tuple[Route, ...] = (
     here("/api/v1/ops/adapter-deliveries/cases/{case_no}", "get_case_adapter_sync",
          "Each update of a case across the external systems that know it", adapter_ops.get_case_adapter_sync,
          "ops", OPS_CENTRE, response=list[adapter_ops.UpdateSyncOut]),
+    Route("POST", "/api/v1/ops/adapter-deliveries/{delivery_id}/retry", "retry_adapter_delivery",
+          "Retry a delivery the sender gave up on: back in the ledger's queue with a fresh set of attempts",
+          "ops", OPS, handler=adapter_ops.retry_adapter_delivery, response=adapter_ops.DeliveryOut),
+    # ---- ops: dead letters, handled (issue 16; the owning service keeps and replays them)
+    here("/api/v1/ops/dead-letters", "list_dead_letters",
+         "Dead letters of every service, newest first: queue, event type and id, reason, attempts (no event data)",
+         dead_letters.list_dead_letters, "ops", OPS, response=dead_letters.DeadLettersOut),
+    here(DEAD_LETTER, "get_dead_letter", "One dead letter with who did what to it and why",
+         dead_letters.get_dead_letter, "ops", OPS, response=dead_letters.DeadLetterOut),
+    Route("POST", f"{DEAD_LETTER}/replay", "replay_dead_letter",
+          "Replay: the same event id into its queue with a full set of attempts; {reason} recorded with the person",
+          "ops", OPS, handler=dead_letters.replay_dead_letter, response=dead_letters.DeadLetterOut),
+    Route("POST", f"{DEAD_LETTER}/resolve", "resolve_dead_letter",
+          "Mark handled without replaying; {reason} recorded with the person", "ops", OPS,
+          handler=dead_letters.resolve_dead_letter, response=dead_letters.DeadLetterOut),
 )
 # fmt: on

@@ -1,4 +1,4 @@
-"""The kit's tables, added to each service's own metadata: outbox, inbox and leases."""
+"""The kit's tables, added to each service's own metadata: outbox, inbox, leases and the dead-letter store."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ class KitTables:
     outbox: Table
     inbox: Table
     leases: Table
+    dead_letter_store: Table  # the service's dead letters, drained from its `.dlq` queues (dead_letters.py)
 
 
 def define_kit_tables(metadata: MetaData) -> KitTables:
@@ -69,4 +70,8 @@ def define_kit_tables(metadata: MetaData) -> KitTables:
         Column("holder", String(64), nullable=False),
         Column("until", UtcDateTime(), nullable=False),
     )
-    return KitTables(outbox=outbox, inbox=inbox, leases=leases)
+    from hub.messaging.dead_letter_rows import define_dead_letter_store
+
+    return KitTables(
+        outbox=outbox, inbox=inbox, leases=leases, dead_letter_store=define_dead_letter_store(metadata)
+    )

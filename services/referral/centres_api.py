@@ -6,7 +6,7 @@ Moving a case between centres (上报, 下派) is a case action (services/referr
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
@@ -154,6 +154,26 @@ async def load_schedule(body: ScheduleIn, request: Request, actor: ActorDep) -> 
         workdays=len(schedule.makeup_workdays),
         recomputed=recomputed,
     )
+
+
+@router.post(
+    "/calendar/schedules/preview",
+    summary="What loading a schedule would do: the provisional deadlines it would move (nothing written)",
+)
+async def preview_schedule(body: ScheduleIn, request: Request, actor: ActorDep) -> dict[str, Any]:
+    actor.require("centre")
+    try:
+        schedule = parse_year_schedule(body.text, source=body.source or "api")
+    except DataFileError as exc:
+        raise Problem(
+            422,
+            "节假日安排文件有误",
+            str(exc),
+            type_="validation-error",
+            errors=[{"field": f"text.{exc.where}", "message": exc.problem}],
+        ) from None
+    async with runtime(request).db.sessions() as session:
+        return await use_cases(request).schedules.preview(session, schedule)
 
 
 @router.get("/calendar", summary="Which years the working-day calendar covers, and provisional deadlines")

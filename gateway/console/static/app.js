@@ -12,5 +12,6 @@ import "./views/referrals.js";
 import "./views/alerts.js";
 import "./views/tasks.js";
 import "./views/inbox.js";
+import "./views/ops.js";
 
 start();

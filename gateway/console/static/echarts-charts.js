@@ -1,7 +1,7 @@
 // The dashboard's charts, drawn with Apache ECharts (vendor/echarts/echarts.min.js, loaded as a classic
 // script by index.html before app.js: window.echarts). Nothing is fetched and nothing needs eval or an
 // inline style attribute: the canvas renderer, tooltips drawn in the canvas (renderMode "richText"), the
-// data view built here with DOM calls (docs/decisions/00NN-charts-echarts.md).
+// data view built here with DOM calls (docs/decisions/0018-charts-echarts.md).
 //
 // Each chart is a <figure>: its title (also drawn in the chart, so a saved PNG carries it), the chart
 // (role="img", its aria-label the title and every figure, set through ECharts' aria option), buttons to

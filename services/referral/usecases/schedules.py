@@ -112,6 +112,47 @@ class Schedules:
             self.ctx.configs.swap(before)
             raise
 
+    async def preview(
+        self, session: AsyncSession, schedule: YearSchedule, limit: int = 500
+    ) -> dict[str, Any]:
+        """What :meth:`load` would move, without moving it: each open provisional deadline the schedule
+        would recompute, with its due time now and after (nothing written, nothing swapped in)."""
+        calendar = self.ctx.config.calendar.with_schedule(schedule)
+        rows = (
+            await session.execute(
+                select(deadlines)
+                .where(deadlines.c.provisional.is_(True), deadlines.c.status == "open")
+                .order_by(deadlines.c.due_at, deadlines.c.id)
+            )
+        ).all()
+        moved: list[dict[str, Any]] = []
+        count = 0
+        for row in rows:
+            if not all(calendar.covers(y) for y in row.provisional_years or ()):
+                continue
+            pauses = await store.pauses_of(session, row.referral_id) if row.referral_id else []
+            fresh = recompute(store.to_domain(row, pauses), calendar)
+            count += 1
+            if len(moved) < limit:
+                moved.append(
+                    {
+                        "case_no": row.case_no,
+                        "referral_id": row.referral_id,
+                        "department": row.department,
+                        "kind": row.kind,
+                        "due_at_before": row.due_at,
+                        "due_at_after": fresh.due_at,
+                    }
+                )
+        return {
+            "year": schedule.year,
+            "source": schedule.source,
+            "holidays": len(schedule.holidays),
+            "workdays": len(schedule.makeup_workdays),
+            "recomputed": count,
+            "deadlines": moved,
+        }
+
     async def use_stored(self, session: AsyncSession) -> list[int]:
         """At start: the schedules loaded at run time (they win over HUB_REFERRAL_SCHEDULES_DIR)."""
         rows = (await session.execute(select(holiday_schedules).order_by(holiday_schedules.c.year))).all()
