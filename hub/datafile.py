@@ -32,10 +32,24 @@ class DataFileError(ValueError):
         return locate(text, self.where)
 
 
-def parse_mapping(text: str, what: str) -> dict[str, Any]:
-    """Parse YAML (JSON is a subset) whose top level must be a mapping."""
+class _NoAliasLoader(yaml.SafeLoader):
+    """A safe loader refusing anchors' aliases: a few kilobytes of nested aliases expand to millions of
+    nodes (the "billion laughs"), and files people upload never need them."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()  # type: ignore[no-untyped-call]
+            raise yaml.composer.ComposerError(
+                None, None, "aliases (*name) are not allowed here", event.start_mark
+            )
+        return super().compose_node(parent, index)
+
+
+def parse_mapping(text: str, what: str, *, aliases: bool = True) -> dict[str, Any]:
+    """Parse YAML (JSON is a subset) whose top level must be a mapping. `aliases=False` for text from
+    outside (an upload): a document using aliases is refused before it can expand."""
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=yaml.SafeLoader if aliases else _NoAliasLoader)  # noqa: S506 (safe loaders)
     except (yaml.YAMLError, ValueError) as exc:  # PyYAML raises ValueError for dates like 2027-13-01
         raise DataFileError(what, f"not valid YAML ({exc})") from exc
     if not isinstance(data, dict):

@@ -6,6 +6,7 @@ Moving a case between centres (上报, 下派) is a case action (services/referr
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -55,7 +56,9 @@ async def list_centres(request: Request) -> list[CentreOut]:
     response_model=list[UnitOut],
     summary="The department registry (1+7+N): every unit a case can be dispatched to, by area then type",
 )
-async def list_departments(request: Request) -> list[UnitOut]:
+async def list_departments(request: Request, actor: ActorDep) -> list[UnitOut]:
+    # The registry is not secret, but not public either: the roles that dispatch and watch dispatching.
+    actor.require("centre", "ops")
     registry = use_cases(request).context.config.registry
     out = []
     for unit in registry.units.values():
@@ -136,7 +139,8 @@ async def resolution_levels(
 async def load_schedule(body: ScheduleIn, request: Request, actor: ActorDep) -> ScheduleLoadedOut:
     actor.require("centre")
     try:
-        schedule = parse_year_schedule(body.text, source=body.source or "api")
+        # Parsed in a worker thread: a large upload never holds the event loop (health checks, the API).
+        schedule = await asyncio.to_thread(parse_year_schedule, body.text, source=body.source or "api")
     except DataFileError as exc:
         raise Problem(
             422,
@@ -163,7 +167,8 @@ async def load_schedule(body: ScheduleIn, request: Request, actor: ActorDep) -> 
 async def preview_schedule(body: ScheduleIn, request: Request, actor: ActorDep) -> dict[str, Any]:
     actor.require("centre")
     try:
-        schedule = parse_year_schedule(body.text, source=body.source or "api")
+        # Parsed in a worker thread: a large upload never holds the event loop (health checks, the API).
+        schedule = await asyncio.to_thread(parse_year_schedule, body.text, source=body.source or "api")
     except DataFileError as exc:
         raise Problem(
             422,

@@ -119,7 +119,11 @@ class UnitOut(BaseModel):
 
 class ScheduleIn(BaseModel):
     text: Annotated[
-        str, Field(min_length=1, max_length=200_000, description="the schedule file (YAML or JSON)")
+        # A year's schedule is a few kilobytes; 64 KiB leaves room for comments and refuses the rest at once.
+        str,
+        Field(
+            min_length=1, max_length=65_536, description="the schedule file (YAML or JSON), at most 64 KiB"
+        ),
     ]
     source: Annotated[str, Field(max_length=200)] | None = Field(
         default=None, description="where it came from (file name); the document's own `source` wins"

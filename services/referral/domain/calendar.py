@@ -30,6 +30,7 @@ The time model (documented choice, used by every function here):
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -147,7 +148,7 @@ def parse_year_schedule(text: str, *, source: str = "inline") -> YearSchedule:
           - 2027-02-14
     """
     data = expect_mapping(
-        parse_mapping(text, "schedule"),
+        parse_mapping(text, "schedule", aliases=False),
         "schedule",
         required={"year", "holidays"},
         optional={"workdays", "source", "notes"},
@@ -160,9 +161,17 @@ def parse_year_schedule(text: str, *, source: str = "inline") -> YearSchedule:
     return YearSchedule(year, frozenset(holidays), frozenset(workdays), origin)
 
 
+# A year has 366 days: a list longer than that is not a holiday schedule (an upload is bounded before
+# anything is expanded or compared).
+MAX_DAY_ENTRIES = 366
+
+
 def _parse_days(node: object, where: str) -> list[date]:
     days: list[date] = []
-    for i, entry in enumerate(expect_list(node, where)):
+    entries = expect_list(node, where)
+    if len(entries) > MAX_DAY_ENTRIES:
+        raise ScheduleError(where, f"{len(entries)} entries; a year's schedule has at most {MAX_DAY_ENTRIES}")
+    for i, entry in enumerate(entries):
         at = f"{where}[{i}]"
         if isinstance(entry, dict):
             span = expect_mapping(entry, at, required={"from", "to"}, optional={"name"})
@@ -174,7 +183,7 @@ def _parse_days(node: object, where: str) -> list[date]:
             days.extend(first + timedelta(days=k) for k in range((last - first).days + 1))
         else:
             days.append(expect_date(entry, at))
-    duplicates = sorted({d for d in days if days.count(d) > 1})
+    duplicates = sorted(d for d, n in Counter(days).items() if n > 1)
     if duplicates:
         raise ScheduleError(where, f"listed more than once: {', '.join(d.isoformat() for d in duplicates)}")
     return days
