@@ -17,7 +17,7 @@ NOW = datetime(2026, 12, 5, 8, 0, tzinfo=UTC)
 
 
 def _outbox_row(created: datetime, published: datetime | None) -> dict[str, object]:
-    return {
+    row: dict[str, object] = {
         "event_id": uuid.uuid4().hex,
         "type": "test.retention.v1",
         "subject": None,
@@ -25,6 +25,10 @@ def _outbox_row(created: datetime, published: datetime | None) -> dict[str, obje
         "created_at": created,
         "published_at": published,
     }
+    if published is None:
+        # Stuck unpublished (held by a relay's lease): the running relay must not publish it meanwhile.
+        row |= {"claim_token": "stuck", "claimed_until": datetime.now(UTC) + timedelta(days=1)}
+    return row
 
 
 async def test_rows_past_retention_are_purged_and_unpublished_ones_never(hub: InProcessHub) -> None:
@@ -34,7 +38,8 @@ async def test_rows_past_retention_are_purged_and_unpublished_ones_never(hub: In
     async with rt.db.transaction() as session:
         # More old relayed rows than one batch: the purge goes on until none is left.
         await session.execute(insert(outbox), [_outbox_row(old, old) for _ in range(BATCH + 5)])
-        await session.execute(insert(outbox), [_outbox_row(recent, recent), _outbox_row(old, None)])
+        await session.execute(insert(outbox), [_outbox_row(recent, recent)])
+        await session.execute(insert(outbox), [_outbox_row(old, None)])
         await session.execute(
             insert(inbox),
             [

@@ -155,7 +155,8 @@ async def backfill(
         report = BackfillReport(source=source, total=total, resumed_from=start, position=start)
         items = _file_items(path, start) if path is not None else _simulator_items(client, start)
         url = settings.url_of("intake") + IMPORT_PATH
-        minter = CredentialMinter(settings.internal_signing_key, instance=settings.instance())
+        # An operator's command, pointed at intake by URL from any directory: it names no instance (decision 0015).
+        minter = CredentialMinter(settings.internal_signing_key)
         pending: deque[tuple[_Batch, asyncio.Task[list[dict[str, Any]]]]] = deque()
 
         settled = 0

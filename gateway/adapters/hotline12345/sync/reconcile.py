@@ -76,7 +76,8 @@ async def reconcile(
             report.theirs = len(theirs)
             links, rows = await _our_side(db)
             report.ours = len(links)
-            minter = CredentialMinter(settings.internal_signing_key, instance=settings.instance())
+            # An operator's command, pointed at intake by URL from any directory: it names no instance (decision 0015).
+            minter = CredentialMinter(settings.internal_signing_key)
             upstream = Upstream(http, {"intake": settings.url_of("intake")}, minter)
             for ref, record in theirs.items():
                 await _reconcile_one(db, upstream, report, ref, record, links.get(ref), rows, repair)
