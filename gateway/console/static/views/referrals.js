@@ -3,7 +3,8 @@
 import { api, currentSession } from "../api.js";
 import { append, badge, clear, h, table, when } from "../dom.js";
 import { label } from "../labels.js";
-import { actionForm, caseLink, field, heading, main, page, say, select, warn } from "../shell.js";
+import { caseLink, field, heading, main, page, warn } from "../shell.js";
+import { referralActions } from "./referral_actions.js";
 
 async function referralsView() {
   const session = currentSession() || {};
@@ -50,78 +51,6 @@ async function referralsView() {
     load().catch(warn);
   });
   await load();
-}
-
-function referralActions(r, reload) {
-  const allowed = r.allowed_actions || [];
-  const id = encodeURIComponent(r.id);
-  const box = h("div", { class: "row-actions" });
-  const after = async (text) => {
-    say(text);
-    await reload();
-  };
-  if (allowed.includes("acknowledge")) {
-    box.append(
-      h(
-        "button",
-        {
-          type: "button",
-          "aria-label": `报到：事项 ${r.case_no}`,
-          onclick: async (event) => {
-            const button = event.currentTarget;
-            button.disabled = true;
-            try {
-              await api(`/referrals/${id}/acknowledge`, { method: "POST" });
-              await after(`已报到：事项 ${r.case_no}。`);
-            } catch (err) {
-              warn(err);
-              button.disabled = false;
-            }
-          },
-        },
-        "报到",
-      ),
-    );
-  }
-  if (allowed.includes("reply")) {
-    box.append(
-      actionForm(
-        `答复 ${r.case_no}`,
-        [
-          field(`reply-outcome-${r.id}`, "办理结果", select("outcome", "outcome", ["resolved", "mediated", "partially_resolved", "unresolved", "referred_to_litigation"])),
-          field(`reply-summary-${r.id}`, "答复内容", h("textarea", { name: "summary", rows: 3, required: true, maxlength: 4000 })),
-        ],
-        "提交答复",
-        async (f) => {
-          const summary = f.summary.value.trim();
-          if (!summary) {
-            warn("请填写答复内容。");
-            f.summary.focus();
-            return;
-          }
-          await api(`/referrals/${id}/reply`, { method: "POST", body: { outcome: f.outcome.value, summary } });
-          await after(`已答复：事项 ${r.case_no}。`);
-        },
-      ),
-    );
-  }
-  if (allowed.includes("return")) {
-    box.append(
-      actionForm(
-        `退回 ${r.case_no}`,
-        [
-          field(`return-code-${r.id}`, "退回原因", h("select", { name: "reason_code" }, [["not_our_duty", "不属本部门职责"], ["wrong_area", "不属本辖区"], ["insufficient_info", "信息不全"], ["duplicate", "重复事项"], ["other", "其他"]].map(([v, t]) => h("option", { value: v }, t)))),
-          field(`return-reason-${r.id}`, "说明", h("textarea", { name: "reason", rows: 2, required: true, maxlength: 2000 })),
-        ],
-        "确认退回",
-        async (f) => {
-          await api(`/referrals/${id}/return`, { method: "POST", body: { reason_code: f.reason_code.value, reason: f.reason.value.trim() } });
-          await after(`已退回：事项 ${r.case_no}。`);
-        },
-      ),
-    );
-  }
-  return box.childNodes.length ? box : "—";
 }
 
 page({ path: "referrals", title: "转办事项", roles: ["centre", "supervisor", "department"], view: referralsView });
