@@ -16,7 +16,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy import Table, select
 
 from hub.db import Database
-from hub.messaging.dead_letters import Actor, DeadLetterDesk, DeadLetterError
+from hub.messaging.dead_letters import Actor, DeadLetterDesk
 from hub.problems import Problem
 from hub.tracing import split_traceparent
 
@@ -129,10 +129,6 @@ def dead_letter_actor(request: Request) -> Actor:
     return Actor(who.role, who.id)
 
 
-def as_problem(exc: DeadLetterError) -> Problem:
-    return Problem(exc.status, exc.title, exc.detail, type_=exc.type_)
-
-
 def dead_letter_number(dead_letter_id: str, service: str) -> int:
     prefix = f"{service}-"
     tail = dead_letter_id[len(prefix) :] if dead_letter_id.startswith(prefix) else ""
@@ -168,27 +164,18 @@ def dead_letters_router() -> APIRouter:
     async def get_dead_letter(dead_letter_id: str, request: Request) -> Any:
         dead_letter_actor(request)
         d = desk(request)
-        try:
-            return await d.get(dead_letter_number(dead_letter_id, d.service))
-        except DeadLetterError as exc:
-            raise as_problem(exc) from None
+        return await d.get(dead_letter_number(dead_letter_id, d.service))
 
     @router.post("/{dead_letter_id}/replay", response_model=DeadLetterOut, summary="Replay (same event id)")
     async def replay_dead_letter(dead_letter_id: str, body: DeadLetterActionIn, request: Request) -> Any:
         actor = dead_letter_actor(request)
         d = desk(request)
-        try:
-            return await d.replay(dead_letter_number(dead_letter_id, d.service), actor, body.reason)
-        except DeadLetterError as exc:
-            raise as_problem(exc) from None
+        return await d.replay(dead_letter_number(dead_letter_id, d.service), actor, body.reason)
 
     @router.post("/{dead_letter_id}/resolve", response_model=DeadLetterOut, summary="Resolve without replay")
     async def resolve_dead_letter(dead_letter_id: str, body: DeadLetterActionIn, request: Request) -> Any:
         actor = dead_letter_actor(request)
         d = desk(request)
-        try:
-            return await d.resolve(dead_letter_number(dead_letter_id, d.service), actor, body.reason)
-        except DeadLetterError as exc:
-            raise as_problem(exc) from None
+        return await d.resolve(dead_letter_number(dead_letter_id, d.service), actor, body.reason)
 
     return router

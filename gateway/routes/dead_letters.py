@@ -20,13 +20,12 @@ from sqlalchemy import update
 from gateway.principals import principal_of
 from gateway.tables import dead_letters as recorded
 from gateway.upstream import PassThrough, Upstream
-from hub.messaging.dead_letters import Actor, DeadLetterDesk, DeadLetterError
+from hub.messaging.dead_letters import Actor, DeadLetterDesk
 from hub.ops import (
     DeadLetterActionIn,
     DeadLetterOut,
     DeadLettersOut,
     DeadLetterStatus,
-    as_problem,
     dead_letter_number,
 )
 from hub.problems import Problem
@@ -112,10 +111,7 @@ async def list_dead_letters(
 async def get_dead_letter(dead_letter_id: str, request: Request) -> DeadLetterOut:
     service = _owner(dead_letter_id)
     if service == "gateway":
-        try:
-            found = await _desk(request).get(dead_letter_number(dead_letter_id, service))
-        except DeadLetterError as exc:
-            raise as_problem(exc) from None
+        found = await _desk(request).get(dead_letter_number(dead_letter_id, service))
     else:
         upstream: Upstream = request.app.state.upstream
         found = await upstream.json(
@@ -129,13 +125,10 @@ async def _act(request: Request, dead_letter_id: str, action: str, body: DeadLet
     if service == "gateway":
         desk = _desk(request)
         number = dead_letter_number(dead_letter_id, service)
-        try:
-            if action == "replay":
-                found = await desk.replay(number, _actor(request), body.reason)
-            else:
-                found = await desk.resolve(number, _actor(request), body.reason)
-        except DeadLetterError as exc:
-            raise as_problem(exc) from None
+        if action == "replay":
+            found = await desk.replay(number, _actor(request), body.reason)
+        else:
+            found = await desk.resolve(number, _actor(request), body.reason)
     else:
         upstream: Upstream = request.app.state.upstream
         found = await upstream.json(

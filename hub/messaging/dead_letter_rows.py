@@ -15,6 +15,7 @@ from sqlalchemy.engine import Row
 
 from hub.messaging.consumer import REASON_HEADER, RETRY_HEADER
 from hub.messaging.tables import BigId
+from hub.problems import Problem
 from hub.utc import UtcDateTime
 
 TABLE = "dead_letter_store"
@@ -69,10 +70,11 @@ def define_dead_letter_store(metadata: MetaData) -> Table:
     )
 
 
-class DeadLetterError(Exception):
+class DeadLetterError(Problem):
+    """A refusal of the dead-letter desk: problem details wherever it is raised (service or gateway)."""
+
     def __init__(self, status: int, title: str, detail: str, type_: str) -> None:
-        super().__init__(detail)
-        self.status, self.title, self.detail, self.type_ = status, title, detail, type_
+        super().__init__(status, title, detail, type_=type_)
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 from sqlalchemy import Table, func, select
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.db import Database
 from hub.failpoints import failpoint
@@ -211,15 +212,21 @@ class DeadLetterDesk:
 
     # --- acting -----------------------------------------------------------------------------------
 
+    async def _open_row(self, session: AsyncSession, row_id: int) -> Row[Any]:
+        """The dead letter, locked for this transaction; 404 if unknown, 409 if already resolved."""
+        t = self.table
+        row = (await session.execute(select(t).where(t.c.id == row_id).with_for_update())).first()
+        if row is None:
+            raise self._not_found(row_id)
+        self._refuse_resolved(row)
+        return row
+
     async def replay(self, row_id: int, actor: Actor, reason: str) -> dict[str, Any]:
         await self._drain_quietly()
         t = self.table
         now = utc_now()
         async with self.db.transaction() as session:
-            row = (await session.execute(select(t).where(t.c.id == row_id).with_for_update())).first()
-            if row is None:
-                raise self._not_found(row_id)
-            self._refuse_resolved(row)
+            row = await self._open_row(session, row_id)
             if row.event_type is None:
                 raise DeadLetterError(
                     409,
@@ -282,10 +289,7 @@ class DeadLetterDesk:
         t = self.table
         now = utc_now()
         async with self.db.transaction() as session:
-            row = (await session.execute(select(t).where(t.c.id == row_id).with_for_update())).first()
-            if row is None:
-                raise self._not_found(row_id)
-            self._refuse_resolved(row)
+            row = await self._open_row(session, row_id)
             await session.execute(
                 t.update()
                 .where(t.c.id == row_id)
