@@ -24,7 +24,7 @@ from hub.datafile import DataFileError
 from hub.problems import Problem
 from services.referral import centre_views, scoping
 from services.referral.actors import Actor
-from services.referral.domain.calendar import parse_year_schedule
+from services.referral.domain.calendar import YearSchedule, parse_year_schedule
 from services.referral.domain.centres import CentreTree
 from services.referral.edge import ActorDep, runtime, use_cases
 
@@ -131,16 +131,11 @@ async def resolution_levels(
 # --- holiday schedules (节假日安排) -------------------------------------------------------------------
 
 
-@router.post(
-    "/calendar/schedules",
-    response_model=ScheduleLoadedOut,
-    summary="Load a year's official holiday schedule (audited); provisional deadlines are recomputed",
-)
-async def load_schedule(body: ScheduleIn, request: Request, actor: ActorDep) -> ScheduleLoadedOut:
-    actor.require("centre")
+async def _parsed(body: ScheduleIn) -> YearSchedule:
+    """The uploaded schedule, parsed in a worker thread (a large upload never holds the event loop:
+    health checks, the API); a bad one is a 422 naming where."""
     try:
-        # Parsed in a worker thread: a large upload never holds the event loop (health checks, the API).
-        schedule = await asyncio.to_thread(parse_year_schedule, body.text, source=body.source or "api")
+        return await asyncio.to_thread(parse_year_schedule, body.text, source=body.source or "api")
     except DataFileError as exc:
         raise Problem(
             422,
@@ -149,6 +144,16 @@ async def load_schedule(body: ScheduleIn, request: Request, actor: ActorDep) -> 
             type_="validation-error",
             errors=[{"field": f"text.{exc.where}", "message": exc.problem}],
         ) from None
+
+
+@router.post(
+    "/calendar/schedules",
+    response_model=ScheduleLoadedOut,
+    summary="Load a year's official holiday schedule (audited); provisional deadlines are recomputed",
+)
+async def load_schedule(body: ScheduleIn, request: Request, actor: ActorDep) -> ScheduleLoadedOut:
+    actor.require("centre")
+    schedule = await _parsed(body)
     schedules = use_cases(request).schedules
     recomputed = await schedules.load_and_commit(runtime(request).db, schedule, actor)
     return ScheduleLoadedOut(
@@ -166,17 +171,7 @@ async def load_schedule(body: ScheduleIn, request: Request, actor: ActorDep) -> 
 )
 async def preview_schedule(body: ScheduleIn, request: Request, actor: ActorDep) -> dict[str, Any]:
     actor.require("centre")
-    try:
-        # Parsed in a worker thread: a large upload never holds the event loop (health checks, the API).
-        schedule = await asyncio.to_thread(parse_year_schedule, body.text, source=body.source or "api")
-    except DataFileError as exc:
-        raise Problem(
-            422,
-            "节假日安排文件有误",
-            str(exc),
-            type_="validation-error",
-            errors=[{"field": f"text.{exc.where}", "message": exc.problem}],
-        ) from None
+    schedule = await _parsed(body)
     async with runtime(request).db.sessions() as session:
         return await use_cases(request).schedules.preview(session, schedule)
 
