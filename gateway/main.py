@@ -45,9 +45,10 @@ def bootstrap(settings: GatewaySettings) -> FastAPI:
     )
     urls = {s: settings.url_of(s) for s in ("intake", "referral", "notification")}
     # The gateway is the one holder of the signing key; its credentials name this hub's instance.
-    minter = CredentialMinter(settings.internal_signing_key, instance=settings.instance())
+    instance = settings.instance()
+    minter = CredentialMinter(settings.internal_signing_key, instance=instance)
     app.state.upstream = Upstream(client, urls, minter)
-    instances = UpstreamInstances(client, urls, settings.instance())
+    instances = UpstreamInstances(client, urls, instance)
     runtime.background("upstream-instances", instances.run)
     runtime.readiness_checks.append(instances.check)
     metrics.install(runtime)  # adapter delivery gauges

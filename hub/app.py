@@ -45,6 +45,7 @@ def create_service_app(
                 await hook()
             await runtime.stop()
 
+    instance = runtime.settings.instance()  # derived once: /healthz answers it on every probe
     app = FastAPI(title=title, lifespan=lifespan)
     app.state.runtime = runtime
     install_problem_handlers(app)
@@ -54,9 +55,7 @@ def create_service_app(
         settings = runtime.settings
         if not isinstance(settings, ServiceSettings):
             raise TypeError(f"{runtime.service} needs ServiceSettings (HUB_INTERNAL_VERIFY_KEYS)")
-        verifier = CredentialVerifier(
-            settings.internal_verify_keys, runtime.service, instance=settings.instance()
-        )
+        verifier = CredentialVerifier(settings.internal_verify_keys, runtime.service, instance=instance)
         app.add_middleware(CredentialGuard, verifier=verifier)
     # Outermost (added last, runs first): no body is read past its limit, neither by the NUL check
     # (which reads text bodies whole) nor by anything else.
@@ -64,7 +63,7 @@ def create_service_app(
 
     @app.get("/healthz", tags=["ops"], summary="Alive (503: restart me)")
     async def healthz() -> JSONResponse:
-        body = {"status": "ok", "service": runtime.service, "instance": runtime.settings.instance()}
+        body = {"status": "ok", "service": runtime.service, "instance": instance}
         if problem := runtime.liveness():
             return JSONResponse({**body, "status": "failing", "reason": problem}, status_code=503)
         return JSONResponse(body)

@@ -8,7 +8,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -19,6 +19,9 @@ from hubcli import audit, calendar, clients, dlq, keys, ops, setup, sync, users
 from hubcli.ports import Endpoint, PortPlan, PortUnavailable
 from hubcli.supervisor import ProcessSpec, Supervisor, python_argv
 from hubcli.terminal import console, read_settings
+
+if TYPE_CHECKING:
+    from hubcli.services import HubSettings
 
 app = typer.Typer(help="综治中心事项流转平台 — the referral hub.", no_args_is_help=True, add_completion=False)
 sim_app = typer.Typer(help="Loopback simulators of external systems.", no_args_is_help=True)
@@ -187,7 +190,7 @@ def _served(name: str, command: list[str], endpoint: Endpoint, env: dict[str, st
     return ProcessSpec(name, argv, env, pass_fds=(endpoint.fd,))
 
 
-def plan_ports(settings: Any, replicas: int, simulators: bool) -> PortPlan:
+def plan_ports(settings: HubSettings, replicas: int, simulators: bool) -> PortPlan:
     """Bind every port of this hub before anything starts (hubcli/ports.py says which may move)."""
     from gateway.adapters.registry import SIMULATORS
 
