@@ -14,26 +14,12 @@ from sqlalchemy import func, select
 
 from tests.browser.conftest import screenshot_path
 from tests.browser.test_console import _dispatched_case, _login
+from tests.integration.test_dead_letters import processed
 from tests.kit.auth import bearer, create_client, fetch_token
 from tests.kit.inprocess import InProcessHub
 from tests.kit.waiting import eventually
 
 SAMPLE_2027 = Path(__file__).resolve().parents[1] / "unit" / "referral" / "data" / "schedule_2027_sample.yaml"
-
-
-async def _inbox_count(hub: InProcessHub, event_id: str) -> int:
-    from services.referral.tables import kit
-
-    async with hub.runtime("referral").db.sessions() as session:
-        return int(
-            (
-                await session.execute(
-                    select(func.count())
-                    .select_from(kit.inbox)
-                    .where(kit.inbox.c.consumer == "referral.case-events", kit.inbox.c.event_id == event_id)
-                )
-            ).scalar_one()
-        )
 
 
 async def _emit(hub: InProcessHub, service: str, type_: str, subject: str, data: dict[str, object]) -> None:
@@ -105,14 +91,14 @@ async def test_an_ops_person_replays_a_dead_letter_and_it_is_processed_once(
     # A reason is required: an empty one is refused in Chinese before anything is sent.
     await detail.get_by_role("button", name="重放").click()
     await expect(page.get_by_role("alert")).to_have_text("请填写原因（至少 2 个字）")
-    assert await _inbox_count(hub, event_id) == 0
+    assert await processed(hub, event_id) == 0
     await detail.get_by_label("原因").first.fill("案件已补录，重放催办")
     await detail.get_by_role("button", name="重放").click()
     await expect(page.get_by_role("status")).to_have_text(f"死信 {item['id']} 已重放。")
     await expect(page.get_by_role("region", name=f"死信 {item['id']}")).to_contain_text("已处理（已重放）")
     await page.screenshot(path=screenshot_path("ops-desk"), full_page=True)
 
-    assert await eventually(lambda: _inbox_count(hub, event_id), what="the replayed urge processed") == 1
+    assert await eventually(lambda: processed(hub, event_id), what="the replayed urge processed") == 1
     stored = await desk.get(int(str(item["id"]).split("-")[1]))
     assert stored["status"] == "resolved" and stored["resolution"] == "replayed" and stored["replays"] == 1
     assert (
@@ -122,7 +108,7 @@ async def test_an_ops_person_replays_a_dead_letter_and_it_is_processed_once(
     await page.goto(hub.gateway + "/console/#/ops-desk")
     await expect(page.get_by_role("heading", name="运维处置")).to_be_visible()
     await expect(page.get_by_role("row").filter(has_text=case_no)).to_have_count(0)
-    assert await _inbox_count(hub, event_id) == 1
+    assert await processed(hub, event_id) == 1
 
 
 async def test_a_bad_holiday_file_is_refused_in_chinese_and_changes_nothing(
