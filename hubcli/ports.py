@@ -49,6 +49,9 @@ class Endpoint:
         return f"http://{self.host}:{self.port}"
 
 
+LISTEN_BACKLOG = 2048  # uvicorn's default
+
+
 def _bind(host: str, port: int) -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     # Reuse a port a stopped hub left in TIME_WAIT; a port someone listens on still fails to bind.
@@ -56,6 +59,9 @@ def _bind(host: str, port: int) -> socket.socket:
     sock.set_inheritable(True)
     try:
         sock.bind((host, port))
+        # Listening at once: a socket only bound (SO_REUSEADDR) does not keep another hub's bind off the
+        # port, a listening one does; connections made before the process serves wait in the backlog.
+        sock.listen(LISTEN_BACKLOG)
     except OSError:
         sock.close()
         raise

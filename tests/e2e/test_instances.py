@@ -42,8 +42,7 @@ def _hub_up(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.parametrize("taken", ["gateway", "intake"])
 async def test_a_port_in_the_way_is_a_clear_error_and_nothing_starts(taken: str, tmp_path: Path) -> None:
-    other = bound_socket()  # someone else listens there
-    other.listen()
+    other = bound_socket()  # someone else listens there (a listening socket)
     port = other.getsockname()[1]
     settings = Settings(env=Environment.test, data_dir=tmp_path / "var")
     ports = {"gateway": free_port(), taken: port}  # the taken one set explicitly
