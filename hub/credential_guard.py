@@ -83,6 +83,9 @@ async def _answer(send: Send, problem: Problem, path: str) -> None:
             "headers": [
                 (b"content-type", PROBLEM_JSON.encode()),
                 (b"content-length", str(len(body)).encode()),
+                # The refused request's body is never read, so the server cannot reuse the connection;
+                # saying so keeps the client from sending its next request on a connection being closed.
+                (b"connection", b"close"),
             ],
         }
     )
