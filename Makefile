@@ -32,7 +32,8 @@ test: setup
 
 ## The intake and notification suites again under national cryptography (SM4-GCM, HMAC-SM3): the suites
 ## that encrypt, hash and reveal personal data (docs/cryptography.md).
-NATIONAL_SUITE := tests/unit/intake tests/unit/notification tests/integration/test_intake_*.py tests/integration/test_notification_*.py
+NATIONAL_SUITE := tests/unit/intake tests/unit/notification tests/integration/test_intake_*.py tests/integration/test_notification_*.py \
+  tests/integration/test_personal_data_reveal.py tests/integration/test_sms_rating_end_to_end.py tests/integration/test_smpp_provider.py
 test-national: setup
 	HUB_TEST_CRYPTO=national $(BIN)/pytest -q -n $(TEST_WORKERS) -m "not chaos" -p no:randomly $(NATIONAL_SUITE)
 

@@ -78,8 +78,9 @@ class OidcSignIn:
             self._discovered = found
         return found
 
-    async def start(self) -> tuple[str, str]:
-        """(where to send the browser, the signed flow cookie)."""
+    async def start(self, *, to: str | None = None) -> tuple[str, str]:
+        """(where to send the browser, the signed flow cookie). `to="console"`: the provider's answer is
+        handed to the console, which finishes the flow itself (see `returns_to`)."""
         provider = await self._provider()
         state, nonce, verifier = (secrets.token_urlsafe(24) for _ in range(3))
         challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
@@ -104,11 +105,21 @@ class OidcSignIn:
                 "st": state,
                 "n": nonce,
                 "v": verifier,
+                **({"to": to} if to else {}),
             },
             self.state_key,
             algorithm="HS256",
         )
         return f"{provider.document['authorization_endpoint']}?{query}", cookie
+
+    def returns_to(self, cookie: str | None) -> str | None:
+        """Where a started flow asked to come back to ("console"), or None (the API's JSON answer)."""
+        try:
+            flow = jwt.decode(cookie or "", self.state_key, algorithms=["HS256"], audience=STATE_AUDIENCE)
+        except jwt.PyJWTError:
+            return None
+        to = flow.get("to")
+        return to if isinstance(to, str) else None
 
     async def finish(self, code: str, state: str, cookie: str | None) -> str:
         """The username the provider vouches for (not yet checked against the accounts)."""

@@ -48,8 +48,11 @@ LOGIN_PATH = "/api/v1/auth/login"
 REFRESH_PATH = "/api/v1/auth/refresh"
 OIDC_LOGIN_PATH = "/api/v1/auth/oidc/login"
 OIDC_CALLBACK_PATH = "/api/v1/auth/oidc/callback"
+SIGN_IN_METHODS_PATH = "/api/v1/auth/methods"
 # The endpoints that hand out tokens: outside bearer auth.
-PUBLIC_PATHS = frozenset({TOKEN_PATH, LOGIN_PATH, REFRESH_PATH, OIDC_LOGIN_PATH, OIDC_CALLBACK_PATH})
+PUBLIC_PATHS = frozenset(
+    {TOKEN_PATH, LOGIN_PATH, REFRESH_PATH, OIDC_LOGIN_PATH, OIDC_CALLBACK_PATH, SIGN_IN_METHODS_PATH}
+)
 ACTOR_PREFIX = b"x-hub-actor-"
 
 

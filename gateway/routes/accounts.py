@@ -10,7 +10,8 @@ wrong username and a wrong password get the very same 401. Tokens are answered w
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
@@ -21,7 +22,13 @@ from gateway.accounts.oidc import OidcError, OidcSignIn
 from gateway.accounts.store import get_user
 from gateway.auth.answers import REALM, problem_json
 from gateway.auth.clients import identity_of
-from gateway.auth.middleware import LOGIN_PATH, OIDC_CALLBACK_PATH, OIDC_LOGIN_PATH, REFRESH_PATH
+from gateway.auth.middleware import (
+    LOGIN_PATH,
+    OIDC_CALLBACK_PATH,
+    OIDC_LOGIN_PATH,
+    REFRESH_PATH,
+    SIGN_IN_METHODS_PATH,
+)
 
 router = APIRouter(tags=["auth"])
 
@@ -174,6 +181,28 @@ def _oidc(request: Request) -> OidcSignIn | None:
     return found
 
 
+class SignInMethodsOut(BaseModel):
+    password: bool = True
+    oidc: bool  # 统一身份认证 configured (HUB_OIDC_ISSUER): the console shows its button
+
+
+@router.get(
+    SIGN_IN_METHODS_PATH,
+    response_model=SignInMethodsOut,
+    summary="How a person may sign in here (no bearer): password, and OIDC when configured",
+)
+async def sign_in_methods(request: Request) -> Any:
+    return SignInMethodsOut(oidc=_oidc(request) is not None)
+
+
+def _is_navigation(request: Request) -> bool:
+    """A browser's top-level navigation (not the console's fetch, not an API client)."""
+    if request.headers.get("sec-fetch-mode") == "navigate":
+        return True
+    accept = request.headers.get("accept", "")
+    return "text/html" in accept and "application/json" not in accept
+
+
 def _oidc_off() -> JSONResponse:
     return problem_json(
         404, "未启用统一身份认证", "本平台未配置 OIDC 身份提供方 (HUB_OIDC_ISSUER)", "oidc-disabled"
@@ -192,12 +221,17 @@ def _oidc_failed(detail: str) -> JSONResponse:
     status_code=302,
     responses={302: {"description": "To the provider"}, 404: {"description": "OIDC not configured"}},
 )
-async def oidc_login(request: Request) -> Response:
+async def oidc_login(
+    request: Request,
+    to: Literal["console"] | None = Query(
+        default=None, description="console: the provider's answer goes back to the web console"
+    ),
+) -> Response:
     oidc = _oidc(request)
     if oidc is None:
         return _oidc_off()
     try:
-        where, flow = await oidc.start()
+        where, flow = await oidc.start(to=to)
     except OidcError as exc:
         return problem_json(502, "身份提供方不可用", str(exc), "oidc-unavailable")
     response = RedirectResponse(where, status_code=302, headers=NO_STORE)
@@ -228,6 +262,12 @@ async def oidc_callback(
     oidc = _oidc(request)
     if oidc is None:
         return _oidc_off()
+    if _is_navigation(request) and oidc.returns_to(request.cookies.get(OIDC_COOKIE)) == "console":
+        # The person's browser, back from the provider: the console finishes the flow with a fetch
+        # (same cookie, JSON answer) and keeps the tokens as after a password login. The code in the
+        # fragment is worthless alone: one use, bound to the flow cookie's PKCE verifier and our secret.
+        passed = {k: v for k, v in (("code", code), ("state", state), ("error", error)) if v}
+        return RedirectResponse(f"/console/#/oidc?{urlencode(passed)}", status_code=303, headers=NO_STORE)
     if error or not code or not state:
         return _oidc_failed(f"身份提供方未授权 (the provider answered {error or 'without a code'})")
     try:

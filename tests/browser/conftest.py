@@ -78,7 +78,7 @@ def screenshot_path(name: str) -> Path:
     return SCREENSHOTS / f"{name}.png"
 
 
-def keep_for_docs(name: str) -> None:
-    """With HUB_UPDATE_DOCS_SCREENSHOT=1, this run's screenshot becomes docs/console.png (README)."""
+def keep_for_docs(name: str, doc: str = "console.png") -> None:
+    """With HUB_UPDATE_DOCS_SCREENSHOT=1, this run's screenshot becomes docs/<doc> (README shows it)."""
     if os.environ.get("HUB_UPDATE_DOCS_SCREENSHOT") == "1":
-        shutil.copyfile(screenshot_path(name), Path(__file__).parents[2] / "docs" / "console.png")
+        shutil.copyfile(screenshot_path(name), Path(__file__).parents[2] / "docs" / doc)

@@ -263,7 +263,9 @@ async def test_the_dispatcher_queue_and_a_manual_dispatch(console_hub: InProcess
     await expect(page.get_by_role("heading", level=1)).to_have_text(f"事项 {unrouted_no}")
     await page.get_by_text("人工分拨").click()
     await page.get_by_role("button", name="确认分拨").click()  # no lead chosen: said, nothing sent
-    await expect(page.get_by_role("alert")).to_have_text("请选择牵头单位。")
+    await expect(page.get_by_role("alert")).to_have_text("有 1 项需要修改：请选择牵头单位。")
+    await expect(page.locator("#dispatch-lead-error")).to_have_text("请选择牵头单位。")
+    await expect(page.locator("#dispatch-lead")).to_be_focused()
     justice = f"justice_office@{STREET}"
     await page.get_by_label("牵头单位", exact=True).select_option(justice)  # from the registry
     await page.get_by_role("button", name="确认分拨").click()

@@ -90,7 +90,10 @@ async def test_an_ops_person_replays_a_dead_letter_and_it_is_processed_once(
     await expect(detail).to_contain_text(event_id)
     # A reason is required: an empty one is refused in Chinese before anything is sent.
     await detail.get_by_role("button", name="重放").click()
-    await expect(page.get_by_role("alert")).to_have_text("请填写原因（至少 2 个字）")
+    await expect(page.get_by_role("alert")).to_have_text("有 1 项需要修改：请填写原因。")
+    await detail.get_by_label("原因").first.fill("重")
+    await detail.get_by_role("button", name="重放").click()
+    await expect(detail.locator(".field-error").first).to_have_text("原因至少填写 2 个字（现有 1 个）。")
     assert await processed(hub, event_id) == 0
     await detail.get_by_label("原因").first.fill("案件已补录，重放催办")
     await detail.get_by_role("button", name="重放").click()

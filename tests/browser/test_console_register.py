@@ -21,7 +21,7 @@ from gateway.accounts.store import create_user
 from gateway.auth.answers import unauthenticated
 from services.intake.domain.identifiers import resident_id_check_char
 from services.intake.tables import cases
-from tests.browser.conftest import screenshot_path
+from tests.browser.conftest import keep_for_docs, screenshot_path
 from tests.kit.auth import bearer, create_client, fetch_token
 from tests.kit.inprocess import InProcessHub
 
@@ -130,6 +130,7 @@ async def test_window_registers_a_case_and_sees_its_colour_reasons_and_receipt(
     await expect(reasons).to_contain_text("原文：")
     await expect(reasons.locator("q").first).to_contain_text(re.compile("跳"))
     await page.screenshot(path=screenshot_path("register-result"), full_page=True)
+    keep_for_docs("register-result", "console-register.png")
 
     # The case is there as registered, with the area chosen and the colour shown.
     centre = bearer(await fetch_token(console_hub.gateway, await create_client(console_hub, "centre")))

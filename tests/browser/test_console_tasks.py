@@ -137,7 +137,12 @@ async def test_a_weak_signal_on_the_worklist_is_marked_done_with_a_note(
     await expect(row).to_contain_text("待办")
     await row.get_by_text("办结", exact=True).click()
     await row.get_by_role("button", name="标记完成").click()  # no note: said, nothing sent
-    await expect(page.get_by_role("alert")).to_have_text("办理情况：请填写办理情况。")
+    await expect(page.get_by_role("alert")).to_have_text("有 1 项需要修改：请填写办理情况。")
+    await expect(page.locator(f"#task-note-{task['id']}-error")).to_have_text("请填写办理情况。")
+    # 推迟 without a time: the same, on its field; the task stays as it was (checked below).
+    await row.get_by_text("推迟", exact=True).click()
+    await row.get_by_role("button", name="确认推迟").click()
+    await expect(page.locator(f"#task-until-{task['id']}-error")).to_have_text("请填写推迟到的时间。")
     await row.get_by_label("办理情况").fill("已联系街道核实，施工方已调整作业时间（测试数据）")
     await page.screenshot(path=screenshot_path("tasks-done-form"), full_page=True)
     await row.get_by_role("button", name="标记完成").click()
@@ -146,3 +151,4 @@ async def test_a_weak_signal_on_the_worklist_is_marked_done_with_a_note(
     async with httpx.AsyncClient(base_url=console_hub.gateway, headers=centre, timeout=30) as http:
         done = (await http.get(f"/api/v1/tasks/{task['id']}")).json()
     assert done["status"] == "done" and done["history"][-1]["action"] == "done"
+    assert "snooze" not in {h["action"] for h in done["history"]}  # the refused 推迟 was never sent

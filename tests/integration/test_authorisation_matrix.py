@@ -36,6 +36,7 @@ from gateway.authorization import decide
 from services.intake.actors import ROLES as INTAKE_ROLES
 from services.referral.actors import ROLES as REFERRAL_ROLES
 from services.referral.tables import tasks
+from tests.conftest import ARTIFACTS
 from tests.kit.infra import isolated_backends
 from tests.kit.inprocess import InProcessHub, make_settings, running_hub
 from tests.kit.waiting import eventually
@@ -542,7 +543,7 @@ async def call_cell(
     return Cell(text, status == 404 or (status == 403 and endpoint.kind == "action"), answer.text[:300])
 
 
-async def test_authorisation_matrix(hub: InProcessHub) -> None:
+async def test_authorisation_matrix(hub: InProcessHub, backend: str) -> None:
     async with httpx.AsyncClient(base_url=hub.gateway, timeout=30) as http:
         world = await build_world(hub, http)
         columns = [(role, level) for role in ROLES for level in LEVELS]
@@ -558,7 +559,11 @@ async def test_authorisation_matrix(hub: InProcessHub) -> None:
                     if not cell.ok:
                         failures.append(f"{endpoint.name} × {role}@{level} ({side}): {cell.code} {cell.why}")
             rows.append((f"{endpoint.method} {endpoint.template}", cells))
-    print(render(columns, rows))
+    table = render(columns, rows)
+    print(table)
+    kept = ARTIFACTS / f"authorisation-matrix-{backend}.txt"  # the table as evidence, with or without -s
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    kept.write_text(table + "\n", encoding="utf-8")
     assert not failures, "\n".join(failures)
 
 

@@ -30,6 +30,7 @@ from hub.problems import PROBLEM_JSON
 from services.intake.tables import audit_log as intake_audit
 from services.intake.tables import cases
 from services.notification.tables import opt_outs
+from tests.case_rows import written_about
 from tests.integration.test_walking_skeleton import CASE
 from tests.kit.credentials import as_actor, sms_adapter
 from tests.kit.inprocess import InProcessHub
@@ -101,6 +102,7 @@ async def test_a_service_port_without_a_valid_credential_answers_401_and_nothing
 ) -> None:
     case_no = await register_through_gateway(hub)
     before_cases, before_opt_outs = await case_count(hub), await opt_out_count(hub)
+    before_rows = await written_about(hub, case_no)
     intake, referral, notification = (hub.url(s) for s in SERVICES)
     actor_headers = {"X-Hub-Actor-Role": "centre", "X-Hub-Actor-Id": "someone"}  # trusted once, no more
     async with httpx.AsyncClient(timeout=30) as client:
@@ -151,6 +153,9 @@ async def test_a_service_port_without_a_valid_credential_answers_401_and_nothing
             for path in ("/healthz", "/readyz", "/metrics"):
                 assert (await client.get(f"{hub.url(service)}{path}")).status_code == 200, (service, path)
     assert (await case_count(hub), await opt_out_count(hub)) == (before_cases, before_opt_outs)
+    # Nothing about the case changed in intake or referral (the refused callback, the refused reads'
+    # audit entries): every row they hold about it, audit included, is as it was.
+    assert await written_about(hub, case_no) == before_rows
 
     # The same calls through the gateway: it mints the credential, the services take it.
     await register_through_gateway(hub)

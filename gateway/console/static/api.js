@@ -104,6 +104,30 @@ export async function login(username, password) {
   return save(await response.json());
 }
 
+// How a person may sign in here: {password, oidc} (the 统一身份认证 button only when configured).
+export async function signInMethods() {
+  try {
+    const response = await fetch("/api/v1/auth/methods", { credentials: "omit", headers: { Accept: "application/json" } });
+    return response.ok ? await response.json() : { password: true, oidc: false };
+  } catch {
+    return { password: true, oidc: false };
+  }
+}
+
+// The identity provider sent the person back (#/oidc?code=&state=): the gateway finishes the flow with
+// the flow's cookie (same origin) and answers the same tokens as a password login.
+export async function finishOidc(code, state) {
+  let response;
+  try {
+    const query = new URLSearchParams({ code, state });
+    response = await fetch(`/api/v1/auth/oidc/callback?${query}`, { credentials: "same-origin", headers: { Accept: "application/json" } });
+  } catch {
+    throw new ApiError(0, "无法连接平台", "请检查网络或稍后重试");
+  }
+  if (!response.ok) throw await problemOf(response);
+  return save(await response.json());
+}
+
 let refreshing = null;
 
 // A new pair for the session's refresh token; null when the session is over (revoked, expired).

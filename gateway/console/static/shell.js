@@ -3,6 +3,7 @@
 
 import { api, currentSession, logout, onSessionEnd } from "./api.js";
 import { append, badge, clear, h } from "./dom.js";
+import { checkForm, placeServerErrors, problemsSummary } from "./forms.js";
 import { label } from "./labels.js";
 
 export const main = document.getElementById("main");
@@ -181,16 +182,25 @@ export function dl(pairsList) {
   return h("dl", { class: "facts" }, pairsList.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v ?? "—")]));
 }
 
-export function actionForm(summaryText, fields, submitText, onSubmit) {
-  const form = h("form", { class: "action-form" }, fields, h("button", { type: "submit" }, submitText));
+// A form behind a <summary>: checked field by field before anything is sent (forms.js), the API's
+// field errors put back on their fields; `explain` says a refusal in the person's words.
+export function actionForm(summaryText, fields, submitText, onSubmit, { explain = null, fieldMessage } = {}) {
+  const form = h("form", { class: "action-form", novalidate: true }, fields, h("button", { type: "submit" }, submitText));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
+    quiet();
+    const problems = checkForm(form);
+    if (problems.length) {
+      warn(problemsSummary(problems));
+      return;
+    }
     const button = form.querySelector("button[type=submit]");
     button.disabled = true;
     try {
       await onSubmit(form.elements);
     } catch (err) {
-      warn(err);
+      placeServerErrors(form, err, fieldMessage);
+      warn(explain ? explain(err) : err);
     } finally {
       button.disabled = false;
     }
@@ -200,7 +210,9 @@ export function actionForm(summaryText, fields, submitText, onSubmit) {
 
 export function field(id, text, input) {
   input.id = id;
-  return h("div", { class: "field" }, h("label", { for: id }, text), input);
+  input.setAttribute("aria-describedby", `${id}-error`);
+  if (input.required) input.setAttribute("aria-required", "true");
+  return h("div", { class: "field" }, h("label", { for: id }, text), input, h("p", { class: "field-error", id: `${id}-error` }));
 }
 
 export function select(name, kind, codes) {
@@ -213,9 +225,16 @@ let generation = 0;
 
 export async function route() {
   const mine = ++generation;
-  const [, page = "", ...rest] = location.hash.split("/");
+  const [hashPath, hashQuery = ""] = location.hash.split("?");
+  const [, page = "", ...rest] = hashPath.split("/");
   const session = currentSession();
   clear(main);
+  if (page !== "login" && PUBLIC[page]) {
+    // A page open to anyone (the identity provider's answer, #/oidc?code=…): it starts a session.
+    drawChrome(null);
+    await PUBLIC[page](new URLSearchParams(hashQuery));
+    return;
+  }
   if (!session || page === "login") {
     if (session && page === "login") {
       location.hash = homeOf(session.role);

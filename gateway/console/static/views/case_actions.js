@@ -8,7 +8,7 @@
 import { api } from "../api.js";
 import { badge, h, limitText, when } from "../dom.js";
 import { label } from "../labels.js";
-import { actionForm, field, flash, route, say, warn } from "../shell.js";
+import { actionForm, field, flash, route, say } from "../shell.js";
 
 // ------------------------------------------------------------------ the person's words
 
@@ -64,7 +64,7 @@ export const RETURN_CODE_ZH = {
 };
 const LEVEL_ZH = { district: "区级", street: "街道", community: "社区" };
 
-function fieldMessage(e) {
+export function fieldMessage(e) {
   const name = String(e.field || "")
     .replace(/^body\./, "")
     .split(".");
@@ -108,13 +108,7 @@ export function explain(err) {
 
 // An action form whose refusal is explained (the form stays filled in, nothing is changed).
 function act(summary, fields, submit, onSubmit, { id } = {}) {
-  const details = actionForm(summary, fields, submit, async (f) => {
-    try {
-      await onSubmit(f);
-    } catch (err) {
-      warn(explain(err));
-    }
-  });
+  const details = actionForm(summary, fields, submit, onSubmit, { explain, fieldMessage });
   if (id) details.dataset.action = id;
   return details;
 }
@@ -136,7 +130,7 @@ export async function centres() {
 }
 
 // A <select> of units grouped by area (optgroups), the option text the unit's Chinese name.
-function unitSelect(name, units, { multiple = false, selected = [], exclude = [], blank = null } = {}) {
+function unitSelect(name, units, { multiple = false, selected = [], exclude = [], blank = null, required = false } = {}) {
   const byArea = new Map();
   for (const u of units.filter((u) => !exclude.includes(u.code))) {
     const key = u.area_name_zh || u.area_code;
@@ -145,7 +139,7 @@ function unitSelect(name, units, { multiple = false, selected = [], exclude = []
   }
   const select = h(
     "select",
-    { name, multiple, size: multiple ? 6 : undefined },
+    { name, multiple, required, size: multiple ? 6 : undefined },
     blank ? h("option", { value: "" }, blank) : null,
     [...byArea].map(([area, list]) =>
       h(
@@ -195,7 +189,7 @@ export async function caseActions(c, session) {
       act(
         again ? "改派（重新指定牵头和协办单位）" : "人工分拨",
         [
-          field("dispatch-lead", "牵头单位", unitSelect("lead", units, { selected: lead ? [lead.department] : [], blank: "请选择牵头单位" })),
+          field("dispatch-lead", "牵头单位", unitSelect("lead", units, { selected: lead ? [lead.department] : [], blank: "请选择牵头单位", required: true })),
           field(
             "dispatch-assisting",
             "协办单位（可多选，按住 Ctrl）",
@@ -204,11 +198,6 @@ export async function caseActions(c, session) {
         ],
         again ? "确认改派" : "确认分拨",
         async (f) => {
-          if (!f.lead.value) {
-            warn("请选择牵头单位。");
-            f.lead.focus();
-            return;
-          }
           await api(`/cases/${no}/dispatch`, { method: "POST", body: { lead: f.lead.value, assisting: chosen(f.assisting) } });
           await done(again ? "已改派。" : "已分拨。");
         },
@@ -290,23 +279,13 @@ export async function caseActions(c, session) {
         "记录联席会商",
         [
           field("meeting-at", "会商时间", h("input", { type: "datetime-local", name: "held_at", required: true })),
-          field("meeting-departments", "参会单位（可多选）", unitSelect("departments", units, { multiple: true, selected: current.map((r) => r.department) })),
+          field("meeting-departments", "参会单位（可多选）", unitSelect("departments", units, { multiple: true, required: true, selected: current.map((r) => r.department) })),
           field("meeting-conclusion", "会商结论（每行一条）", h("textarea", { name: "decisions", rows: 3, maxlength: 4000 })),
         ],
         "保存会商记录",
         async (f) => {
           const at = new Date(f.held_at.value);
-          if (!f.held_at.value || Number.isNaN(at.getTime())) {
-            warn("会商时间：请填写会商时间。");
-            f.held_at.focus();
-            return;
-          }
           const departments = chosen(f.departments);
-          if (!departments.length) {
-            warn("参会单位：至少选择 1 个单位。");
-            f.departments.focus();
-            return;
-          }
           const decisions = f.decisions.value.split("\n").map((s) => s.trim()).filter(Boolean);
           await api(`/cases/${no}/meetings`, { method: "POST", body: { held_at: at.toISOString(), departments, decisions } });
           await done("会商记录已保存。");
@@ -433,13 +412,9 @@ function returnDecision(c, entry, units, done) {
     ),
     act(
       "接受退回，改派其他单位",
-      [field("return-accept-lead", "新的牵头单位", unitSelect("lead", units, { exclude: [returned.department], blank: "请选择牵头单位" }))],
+      [field("return-accept-lead", "新的牵头单位", unitSelect("lead", units, { exclude: [returned.department], blank: "请选择牵头单位", required: true }))],
       "接受退回并改派",
       async (f) => {
-        if (!f.lead.value) {
-          warn("请选择新的牵头单位。");
-          return;
-        }
         await api(`/cases/${no}/dispatch`, { method: "POST", body: { lead: f.lead.value, assisting: assisting.filter((a) => a !== f.lead.value) } });
         await done("已接受退回并改派。");
       },
@@ -471,11 +446,6 @@ function revealPersonalData(c) {
     "查看",
     async (f) => {
       const purpose = f.purpose.value.trim();
-      if (!purpose) {
-        warn("查看目的：请说明查看目的。");
-        f.purpose.focus();
-        return;
-      }
       out.textContent = "";
       const data = await api(`/cases/${encodeURIComponent(c.case_no)}/personal-data`, { method: "POST", body: { purpose } });
       out.append(

@@ -1,6 +1,6 @@
 // Sign-in as a named person (username and password).
 
-import { login } from "../api.js";
+import { finishOidc, login, signInMethods } from "../api.js";
 import { append, h } from "../dom.js";
 import { flash, heading, homeOf, idleLimitMs, main, publicPage, say, takeEndReason, takeReturnTo } from "../shell.js";
 
@@ -44,9 +44,41 @@ function loginView() {
       button.disabled = false;
     }
   });
-  append(main, [heading("登录工作台"), form]);
+  // 统一身份认证: shown when the hub has an identity provider; the provider's answer comes back to #/oidc.
+  const other = h("p", { class: "sign-in-other", hidden: true }, h("a", { class: "button", href: "/api/v1/auth/oidc/login?to=console" }, "统一身份认证登录"));
+  append(main, [heading("登录工作台"), form, other]);
+  signInMethods().then((methods) => {
+    other.hidden = !methods.oidc;
+  });
+  const failed = takeOidcFailure();
+  if (failed) error.textContent = failed;
   if (status) say(status);
   form.elements.username.focus();
 }
 
+let oidcFailure = null;
+function takeOidcFailure() {
+  const text = oidcFailure;
+  oidcFailure = null;
+  return text;
+}
+
+// Back from the identity provider: the code is used once, then gone from the address bar and history.
+async function oidcView(query) {
+  history.replaceState(null, "", `${location.pathname}#/login`);
+  const code = query.get("code");
+  const state = query.get("state");
+  try {
+    if (!code || !state) throw new Error(`统一身份认证未完成：身份提供方未授权（${query.get("error") || "未返回授权码"}）。`);
+    const session = await finishOidc(code, state);
+    flash("登录成功。");
+    location.hash = takeReturnTo(session) || homeOf(session.role);
+  } catch (err) {
+    oidcFailure = err.message;
+    location.hash = "#/login";
+    window.dispatchEvent(new HashChangeEvent("hashchange"));
+  }
+}
+
 publicPage("login", loginView);
+publicPage("oidc", oidcView);

@@ -4,6 +4,7 @@
 
 import { api } from "../api.js";
 import { append, badge, clear, h, table, when } from "../dom.js";
+import { checkForm, placeServerErrors, problemsSummary } from "../forms.js";
 import { caseLink, field, heading, main, page, quiet, say, warn } from "../shell.js";
 
 const DL_STATUS = { open: "待处理", replaying: "重放中", resolved: "已处理" };
@@ -23,17 +24,17 @@ function reasonForm(id, buttonText, onSubmit) {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     quiet();
-    const reason = input.value.trim();
-    if (reason.length < 2) {
-      warn("请填写原因（至少 2 个字）");
-      input.focus();
+    const problems = checkForm(form);
+    if (problems.length) {
+      warn(problemsSummary(problems));
       return;
     }
     const button = form.querySelector("button");
     button.disabled = true;
     try {
-      await onSubmit(reason);
+      await onSubmit(input.value.trim());
     } catch (err) {
+      placeServerErrors(form, err);
       warn(err);
     } finally {
       button.disabled = false;

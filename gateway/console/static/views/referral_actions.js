@@ -4,7 +4,7 @@
 import { api } from "../api.js";
 import { h } from "../dom.js";
 import { actionForm, field, say, select, warn } from "../shell.js";
-import { RETURN_CODE_ZH, explain } from "./case_actions.js";
+import { RETURN_CODE_ZH, explain, fieldMessage } from "./case_actions.js";
 
 export function referralActions(r, reload) {
   const allowed = r.allowed_actions || [];
@@ -14,13 +14,7 @@ export function referralActions(r, reload) {
     await reload();
     say(text);
   };
-  const guarded = (fn) => async (f) => {
-    try {
-      await fn(f);
-    } catch (err) {
-      warn(explain(err));
-    }
-  };
+  const told = { explain, fieldMessage };
   const button = (text, path) =>
     h(
       "button",
@@ -50,10 +44,11 @@ export function referralActions(r, reload) {
         `暂停计时 ${r.case_no}`,
         [field(`suspend-reason-${r.id}`, "暂停原因（如等待当事人补充材料）", h("textarea", { name: "reason", rows: 2, required: true, maxlength: 2000 }))],
         "确认暂停",
-        guarded(async (f) => {
+        async (f) => {
           await api(`/referrals/${id}/suspend`, { method: "POST", body: { reason: f.reason.value.trim() } });
           await after(`已暂停计时：事项 ${r.case_no}。`);
-        }),
+        },
+        told,
       ),
     );
   }
@@ -66,10 +61,11 @@ export function referralActions(r, reload) {
           field(`ext-reason-${r.id}`, "延期理由", h("textarea", { name: "reason", rows: 2, required: true, maxlength: 2000 })),
         ],
         "提交延期申请",
-        guarded(async (f) => {
+        async (f) => {
           await api(`/referrals/${id}/extension`, { method: "POST", body: { working_days: Number(f.working_days.value), reason: f.reason.value.trim() } });
           await after(`已申请延期：事项 ${r.case_no}，等待中心审批。`);
-        }),
+        },
+        told,
       ),
     );
   }
@@ -82,16 +78,12 @@ export function referralActions(r, reload) {
           field(`inbox-summary-${r.id}`, "答复内容", h("textarea", { name: "summary", rows: 3, required: true, maxlength: 4000 })),
         ],
         "提交答复",
-        guarded(async (f) => {
+        async (f) => {
           const summary = f.summary.value.trim();
-          if (!summary) {
-            warn("答复内容：请填写答复内容。");
-            f.summary.focus();
-            return;
-          }
           await api(`/referrals/${id}/reply`, { method: "POST", body: { outcome: f.outcome.value, summary } });
           await after(`已答复：事项 ${r.case_no}。`);
-        }),
+        },
+        told,
       ),
     );
   }
@@ -104,10 +96,11 @@ export function referralActions(r, reload) {
           field(`inbox-return-reason-${r.id}`, "说明", h("textarea", { name: "reason", rows: 2, required: true, maxlength: 2000 })),
         ],
         "确认退回",
-        guarded(async (f) => {
+        async (f) => {
           await api(`/referrals/${id}/return`, { method: "POST", body: { reason_code: f.reason_code.value, reason: f.reason.value.trim() } });
           await after(`已退回：事项 ${r.case_no}。`);
-        }),
+        },
+        told,
       ),
     );
   }

@@ -5,8 +5,8 @@
 import { api } from "../api.js";
 import { append, badge, clear, h, table, when } from "../dom.js";
 import { label } from "../labels.js";
-import { actionForm, caseLink, field, heading, main, page, say, warn } from "../shell.js";
-import { RETURN_CODE_ZH, explain, extensionDecision } from "./case_actions.js";
+import { actionForm, caseLink, field, heading, main, page, say } from "../shell.js";
+import { RETURN_CODE_ZH, explain, extensionDecision, fieldMessage } from "./case_actions.js";
 
 const KIND_ZH = { follow_up: "跟踪回访", weak_signal_burst: "弱信号：高发聚集", repeat_reporter: "弱信号：重复反映" };
 const TASK_STATUS_ZH = { open: "待办", snoozed: "已推迟", done: "已完成" };
@@ -100,30 +100,20 @@ function taskActions(t, reload) {
   const allowed = t.allowed_actions || [];
   const id = encodeURIComponent(t.id);
   const box = h("div", { class: "row-actions" });
-  const run = (fn) => async (f) => {
-    try {
-      await fn(f);
-    } catch (err) {
-      warn(explain(err));
-    }
-  };
+  const told = { explain, fieldMessage };
   if (allowed.includes("done")) {
     box.append(
       actionForm(
         "办结",
-        [field(`task-note-${t.id}`, "办理情况", h("textarea", { name: "note", rows: 2, "aria-required": "true", maxlength: 2000 }))],
+        [field(`task-note-${t.id}`, "办理情况", h("textarea", { name: "note", rows: 2, required: true, maxlength: 2000 }))],
         "标记完成",
-        run(async (f) => {
+        async (f) => {
           const note = f.note.value.trim();
-          if (!note) {
-            warn("办理情况：请填写办理情况。");
-            f.note.focus();
-            return;
-          }
           await api(`/tasks/${id}/done`, { method: "POST", body: { note } });
           say(`已完成：${t.title || KIND_ZH[t.kind] || "任务"}。`);
           await reload();
-        }),
+        },
+        told,
       ),
     );
   }
@@ -132,23 +122,19 @@ function taskActions(t, reload) {
       actionForm(
         "推迟",
         [
-          field(`task-until-${t.id}`, "推迟到", h("input", { type: "datetime-local", name: "until", required: true })),
+          field(`task-until-${t.id}`, "推迟到", h("input", { type: "datetime-local", name: "until", required: true, "data-label": "推迟到的时间" })),
           field(`task-snooze-note-${t.id}`, "说明（可空）", h("input", { name: "note", maxlength: 2000 })),
         ],
         "确认推迟",
-        run(async (f) => {
+        async (f) => {
           const until = new Date(f.until.value);
-          if (!f.until.value || Number.isNaN(until.getTime())) {
-            warn("推迟到：请选择时间。");
-            f.until.focus();
-            return;
-          }
           const body = { until: until.toISOString() };
           if (f.note.value.trim()) body.note = f.note.value.trim();
           await api(`/tasks/${id}/snooze`, { method: "POST", body });
           say(`已推迟至 ${when(until.toISOString())}。`);
           await reload();
-        }),
+        },
+        told,
       ),
     );
   }
