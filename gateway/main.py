@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request, Response
 from gateway import adapters, console, edge
 from gateway.auth import wiring as auth
 from gateway.instances import UpstreamInstances
+from gateway.open311 import reads as open311_reads
 from gateway.open311 import routes as open311
 from gateway.ops import dead_letters, metrics
 from gateway.routes import accounts as account_routes
@@ -38,6 +39,7 @@ def bootstrap(settings: GatewaySettings) -> FastAPI:
             token_route.router,
             account_routes.router,
             open311.router,
+            open311_reads.router,
         ],  # /api/v1, /open311/v2
         title="综治中心事项流转平台 API (Referral hub)",
         on_stop=[client.aclose],
@@ -51,6 +53,7 @@ def bootstrap(settings: GatewaySettings) -> FastAPI:
     instances = UpstreamInstances(client, urls, instance)
     runtime.background("upstream-instances", instances.run)
     runtime.readiness_checks.append(instances.check)
+    open311_reads.install(app)  # per-address buckets of the unauthenticated Open311 reads
     metrics.install(runtime)  # adapter delivery gauges
     app.state.dead_letters = dead_letters.install(runtime)
     adapters.install(runtime, app)  # /adapters/* webhooks, outbound sync

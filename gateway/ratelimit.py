@@ -17,6 +17,7 @@ from dataclasses import dataclass
 class _Bucket:
     tokens: float
     updated: float
+    full_at: float = 0.0  # when it will have refilled to its size (then it may be forgotten)
 
 
 @dataclass(frozen=True)
@@ -27,17 +28,18 @@ class Verdict:
 
 
 class RateLimiter:
-    """Token buckets keyed by client id; the rate comes with each call (it is in the client's token)."""
+    """Token buckets keyed by client id (or address); the rate comes with each call (it is in the client's
+    token), and the bucket's size with it when it is not the rate's minute (Open311's reads per address)."""
 
     def __init__(self, *, max_buckets: int = 10_000, clock: Callable[[], float] = time.monotonic) -> None:
         self._buckets: dict[str, _Bucket] = {}
         self._max_buckets = max_buckets
         self._clock = clock
 
-    def take(self, key: str, per_minute: int) -> Verdict:
+    def take(self, key: str, per_minute: int, burst: int | None = None) -> Verdict:
         now = self._clock()
-        capacity = float(max(per_minute, 1))
-        rate = capacity / 60.0  # tokens per second
+        capacity = float(max(burst if burst is not None else per_minute, 1))
+        rate = max(per_minute, 1) / 60.0  # tokens per second
         bucket = self._buckets.get(key)
         if bucket is None:
             if len(self._buckets) >= self._max_buckets:
@@ -48,12 +50,15 @@ class RateLimiter:
             bucket.updated = now
         if bucket.tokens >= 1.0:
             bucket.tokens -= 1.0
-            return Verdict(True, int(bucket.tokens), 0)
-        return Verdict(False, 0, max(1, math.ceil((1.0 - bucket.tokens) / rate)))
+        else:
+            return Verdict(False, 0, max(1, math.ceil((1.0 - bucket.tokens) / rate)))
+        bucket.full_at = now + (capacity - bucket.tokens) / rate
+        return Verdict(True, int(bucket.tokens), 0)
 
     def _evict(self, now: float) -> None:
-        """Forget buckets idle for over a minute (they would be full again); else the oldest half."""
-        idle = [k for k, b in self._buckets.items() if now - b.updated > 60]
+        """Forget buckets that would be full again by now (forgetting one only gives it a full bucket
+        sooner); else the oldest half."""
+        idle = [k for k, b in self._buckets.items() if b.full_at <= now]
         if not idle:
             by_age = sorted(self._buckets, key=lambda k: self._buckets[k].updated)
             idle = by_age[: len(by_age) // 2 or 1]

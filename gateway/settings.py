@@ -109,6 +109,34 @@ class GatewaySettings(Settings):
     ops_adapter_stall_s: int = Field(
         default=300, ge=0, description="An outbound adapter update still retrying after this long is stalled"
     )
+    # Bounded reads (issue 16, gateway/ops/ranges.py): the range /ops/summary and /ops/stats cover.
+    ops_range_default_days: int = Field(
+        default=90, ge=1, description="Days /ops/summary and /ops/stats cover when no range is given"
+    )
+    ops_range_max_days: int = Field(
+        default=366, ge=31, le=3660, description="Widest range /ops/summary and /ops/stats accept (days)"
+    )
+    # Open311's public reads (no api_key): a token bucket per client address, and pages of requests.
+    open311_reads_per_minute: int = Field(
+        default=60, ge=1, description="Open311 GET requests refilled per minute for one client address"
+    )
+    open311_read_burst: int = Field(
+        default=60, ge=1, description="Open311 GET requests one client address may make at once"
+    )
+    open311_page_size_default: int = Field(
+        default=50, ge=1, description="Requests in one Open311 list when page_size is not given"
+    )
+    open311_page_size_max: int = Field(
+        default=200, ge=1, le=1000, description="Largest page_size of an Open311 list"
+    )
+
+    @model_validator(mode="after")
+    def _defaults_within_maxima(self) -> GatewaySettings:
+        if self.ops_range_default_days > self.ops_range_max_days:
+            raise ValueError("HUB_OPS_RANGE_DEFAULT_DAYS must not exceed HUB_OPS_RANGE_MAX_DAYS")
+        if self.open311_page_size_default > self.open311_page_size_max:
+            raise ValueError("HUB_OPEN311_PAGE_SIZE_DEFAULT must not exceed HUB_OPEN311_PAGE_SIZE_MAX")
+        return self
 
     # The public API's bearer tokens: only the gateway holds this key (the services never see it).
     token_secret: Annotated[str, DEV_SECRET] = DEV_TOKEN_SECRET

@@ -187,8 +187,9 @@ class Sources:
                 known[row["case_no"]] = {**row, "state": row["status"]}
         return known
 
-    async def facts(self, start: datetime | None, end: datetime | None) -> list[dict[str, Any]]:
-        params = {k: v.isoformat() for k, v in (("from", start), ("to", end)) if v is not None}
+    async def facts(self, start: datetime, end: datetime) -> list[dict[str, Any]]:
+        """Cases registered in [start, end): always a range, so referral's query is bounded by it."""
+        params = {"from": start.isoformat(), "to": end.isoformat()}
         page = await self.upstream.json(
             "referral", "GET", "/internal/v1/ops/facts", principal=self.who, params=params
         )

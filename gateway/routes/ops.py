@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Query, Request, Response
 from pydantic import AwareDatetime, BaseModel
 
-from gateway.ops import report, signals, stats
+from gateway.ops import ranges, report, signals, stats
 from gateway.ops.sources import Sources
 from gateway.ops.stalls import KINDS, Filters, attach_last_handoff, enrich, select_stalled
 from gateway.principals import principal_of
@@ -106,20 +106,49 @@ async def get_stalled(
     )
 
 
-async def get_summary(request: Request) -> dict[str, Any]:
-    facts = await _sources(request).facts(None, None)
-    return stats.summary(facts)
+From = Annotated[
+    AwareDatetime | None,
+    Query(
+        alias="from",
+        description="Registered at or after (with a time zone); default: `to` less the default window",
+    ),
+]
+To = Annotated[
+    AwareDatetime | None,
+    Query(
+        description="Registered before (with a time zone); default: now, or `from` plus the default window"
+    ),
+]
+
+
+def _range(request: Request, start: datetime | None, end: datetime | None) -> ranges.Range:
+    """The range resolved and checked before anything is read (422 naming the parameter otherwise)."""
+    settings: GatewaySettings = request.app.state.runtime.settings
+    return ranges.resolve(
+        start,
+        end,
+        now=datetime.now(UTC),
+        default=timedelta(days=settings.ops_range_default_days),
+        maximum=timedelta(days=settings.ops_range_max_days),
+    )
+
+
+async def get_summary(request: Request, from_: From = None, to: To = None) -> dict[str, Any]:
+    window = _range(request, from_, to)
+    facts = await _sources(request).facts(window.start, window.end)
+    return {**window.as_dict(), **stats.summary(facts)}
 
 
 async def get_stats(
     request: Request,
     by: Literal["category", "street", "department", "month", "day"] = "category",
-    from_: Annotated[AwareDatetime | None, Query(alias="from")] = None,
-    to: AwareDatetime | None = None,
+    from_: From = None,
+    to: To = None,
 ) -> dict[str, Any]:
-    facts = await _sources(request).facts(from_, to)
+    window = _range(request, from_, to)
+    facts = await _sources(request).facts(window.start, window.end)
     rows, total = stats.stats_by(facts, by)
-    return {"by": by, "from": from_, "to": to, "items": rows, "total": total}
+    return {"by": by, **window.as_dict(), "items": rows, "total": total}
 
 
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")

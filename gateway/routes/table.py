@@ -111,7 +111,8 @@ ROUTES: tuple[Route, ...] = (
     to_referral("cases", "POST", f"{CASE}/meetings", "record_meeting",
                 "Record a joint consultation meeting (联席会商)", CENTRE, body=ref.MeetingIn),
     to_referral("cases", "GET", "/api/v1/dispatch-queue", "dispatch_queue",
-                "Cases waiting for a dispatcher (no rule matched, returned, …)", CENTRE),
+                "Cases waiting for a dispatcher (no rule matched, returned, …), oldest first", CENTRE,
+                query=ref.DispatchQueueQuery),
     # ---- referrals (department side; the centre reads them and decides extensions)
     to_referral("referrals", "GET", "/api/v1/referrals", "list_referrals",
                 "The caller's department's referrals (centre: all)", DEPARTMENT_CENTRE, query=ref.ReferralListQuery),

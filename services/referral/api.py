@@ -90,10 +90,12 @@ async def get_case_state(case_no: str, request: Request, actor: ActorDep) -> Cas
 
 
 @router.get("/dispatch-queue", response_model=QueuePage, summary="Cases waiting for a dispatcher")
-async def get_dispatch_queue(request: Request, actor: ActorDep) -> QueuePage:
+async def get_dispatch_queue(
+    request: Request, actor: ActorDep, limit: Annotated[int, Query(ge=1, le=200)] = 100
+) -> QueuePage:
     actor.require("centre", "ops")
     async with runtime(request).db.sessions() as session:
-        return await case_views.dispatcher_queue(session, actor, use_cases(request).context.clock())
+        return await case_views.dispatcher_queue(session, actor, use_cases(request).context.clock(), limit)
 
 
 async def _case_result(

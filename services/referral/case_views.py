@@ -234,19 +234,22 @@ async def case_view(session: AsyncSession, case_no: str, actor: Actor, now: date
     )
 
 
-async def dispatcher_queue(session: AsyncSession, actor: Actor, now: datetime) -> QueuePage:
+async def dispatcher_queue(session: AsyncSession, actor: Actor, now: datetime, limit: int = 100) -> QueuePage:
     """Open cases waiting for a dispatcher (no rule matched, a department returned them…), of the
-    actor's scope."""
+    actor's scope: the `limit` oldest (each is read whole), and how many wait in all."""
+    waiting = (
+        select(dispatch_queue.c.case_no)
+        .join(cases, cases.c.case_no == dispatch_queue.c.case_no)
+        .where(dispatch_queue.c.resolved_at.is_(None), scoping.cases_visible(actor))
+        .group_by(dispatch_queue.c.case_no)
+    )
+    total = (await session.execute(select(func.count()).select_from(waiting.subquery()))).scalar_one()
     numbers = (
         await session.execute(
-            select(dispatch_queue.c.case_no)
-            .join(cases, cases.c.case_no == dispatch_queue.c.case_no)
-            .where(dispatch_queue.c.resolved_at.is_(None), scoping.cases_visible(actor))
-            .group_by(dispatch_queue.c.case_no)
-            .order_by(func.min(dispatch_queue.c.queued_at))
+            waiting.order_by(func.min(dispatch_queue.c.queued_at), dispatch_queue.c.case_no).limit(limit)
         )
     ).scalars()
-    return QueuePage(items=[await case_view(session, n, actor, now) for n in numbers])
+    return QueuePage(items=[await case_view(session, n, actor, now) for n in numbers], total=int(total))
 
 
 def level_of(centre_id: str | None) -> str | None:

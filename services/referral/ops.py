@@ -25,6 +25,7 @@ from pydantic import AwareDatetime, BaseModel
 from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hub.problems import Problem
 from hub.runtime import ServiceRuntime
 from services.referral import scoping, store
 from services.referral.actors import Actor
@@ -105,7 +106,11 @@ async def get_stalled(
     return StalledPage(now=now, items=items)
 
 
-@router.get("/facts", response_model=FactsOut, summary="One row per case registered in [from, to)")
+@router.get(
+    "/facts",
+    response_model=FactsOut,
+    summary="One row per case registered in [from, to), or of the case numbers given",
+)
 async def get_facts(
     request: Request,
     actor: ActorDep,
@@ -113,6 +118,17 @@ async def get_facts(
     to: AwareDatetime | None = None,
     case_no: Annotated[list[str] | None, Query(max_length=500)] = None,
 ) -> FactsOut:
+    if case_no is None and (from_ is None or to is None):
+        # Every read bounded (issue 16): the gateway resolves and caps the range (gateway/ops/ranges.py);
+        # a caller without one would read every case ever registered.
+        missing = "from" if from_ is None else "to"
+        raise Problem(
+            422,
+            "参数不正确",
+            "a range (from and to) or case numbers are required",
+            type_="validation-error",
+            errors=[{"field": missing, "message": "required unless case_no is given"}],
+        )
     now = _clock(request)()
     async with _rt(request).db.sessions() as session:
         return FactsOut(now=now, items=await facts(session, actor, now, from_, to, case_no))

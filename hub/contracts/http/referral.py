@@ -304,7 +304,8 @@ class ReferralPage(BaseModel):
 
 
 class QueuePage(BaseModel):
-    items: list[CaseStateOut]
+    items: list[CaseStateOut]  # the oldest waiting first, at most `limit`
+    total: int = 0  # every case waiting in the caller's scope (more than `items` when capped)
 
 
 # --- lists and statistics -----------------------------------------------------------------------------
@@ -469,6 +470,11 @@ class CentreCasesQuery(BaseModel):
     colour: Annotated[str | None, Field(max_length=16)] = None
     page: Page = 1
     page_size: PageSize = 50
+
+
+class DispatchQueueQuery(BaseModel):
+    # Each queued case is read whole (its referrals and deadlines): the queue is capped like any list.
+    limit: Annotated[int, Field(ge=1, le=200, description="the oldest waiting cases, at most 200")] = 100
 
 
 class ResolutionLevelsQuery(BaseModel):

@@ -28,10 +28,34 @@ async function dailyTrend() {
   const today = shanghaiDay(new Date());
   const days = Array.from({ length: TREND_DAYS }, (_, i) => shanghaiDay(new Date(Date.parse(`${today}T12:00:00+08:00`) - (TREND_DAYS - 1 - i) * DAY)));
   const from = new Date(`${days[0]}T00:00:00+08:00`);
-  const data = await api("/ops/stats", { optional: true, params: { by: "day", from: from.toISOString() } });
+  // Both ends: `from` alone would cover the gateway's default window from then on.
+  const data = await api("/ops/stats", { optional: true, params: { by: "day", from: from.toISOString(), to: new Date().toISOString() } });
   if (!data) return [];
   const received = new Map((data.items || []).map((row) => [row.key, Number(row.received) || 0]));
   return days.map((day) => ({ label: day.slice(5), value: received.get(day) || 0 }));
+}
+
+// Cases received in each of the last MONTHS Beijing months up to now: under a year, so within the
+// gateway's widest range (HUB_OPS_RANGE_MAX_DAYS, 366 by default, never less than 31). A range the
+// gateway refuses (a narrower maximum) leaves the chart empty, not the page.
+const MONTHS = 12;
+
+async function monthly() {
+  const [year, month] = shanghaiDay(new Date()).split("-").map(Number);
+  const first = new Date(Date.UTC(year, month - MONTHS, 1)); // month - 11 months back, day 1 (may roll the year)
+  const start = `${first.getUTCFullYear()}-${String(first.getUTCMonth() + 1).padStart(2, "0")}-01T00:00:00+08:00`;
+  try {
+    return await api("/ops/stats", { optional: true, params: { by: "month", from: new Date(start).toISOString(), to: new Date().toISOString() } });
+  } catch {
+    return null;
+  }
+}
+
+// The period the key figures cover (the gateway's default window, stated by /ops/summary).
+function period(summary) {
+  if (!summary.from || !summary.to) return "";
+  const days = Math.round((Date.parse(summary.to) - Date.parse(summary.from)) / DAY);
+  return `统计范围：近 ${days} 天（${shanghaiDay(new Date(summary.from))} 至 ${shanghaiDay(new Date(summary.to))}，按受理时间）`;
 }
 
 // 办结层级: where closed cases were finally resolved (区县 / 街道 / 社区), over the cases the person may see.
@@ -58,7 +82,7 @@ async function dashboardView() {
     return;
   }
   const [byMonth, byCategory, byDepartment, trend, levels] = await Promise.all([
-    api("/ops/stats", { optional: true, params: { by: "month" } }),
+    monthly(),
     api("/ops/stats", { optional: true, params: { by: "category" } }),
     api("/ops/stats", { optional: true, params: { by: "department" } }),
     dailyTrend(),
@@ -69,6 +93,8 @@ async function dashboardView() {
   const s = summary;
   const byColour = Object.fromEntries(pairs(s.by_colour));
   const departments = (byDepartment && byDepartment.items) || [];
+  const covered = period(s);
+  if (covered) append(body, h("p", { class: "hint" }, covered));
   const departmentName = (key) => (key === "-" ? "未分拨" : key);
   append(
     body,

@@ -7,8 +7,11 @@ import { caseLink, colourBadge, heading, main, page } from "../shell.js";
 
 async function queueView() {
   append(main, heading("调度队列"));
-  const data = await api("/dispatch-queue");
+  const data = await api("/dispatch-queue", { params: { limit: 200 } }); // the gateway's most per read
   const items = (data && data.items) || [];
+  if (data && data.total > items.length) {
+    main.append(h("p", { class: "hint" }, `队列共 ${data.total} 件，此处显示最早进入队列的 ${items.length} 件；分拨后其余依次显示。`));
+  }
   const open = (c) => (c.dispatch_queue || []).filter((q) => !q.resolved_at);
   const reasonOf = (c) => {
     const entries = open(c);
