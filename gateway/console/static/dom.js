@@ -60,16 +60,21 @@ export function percent(value) {
   return `${(n <= 1 ? n * 100 : n).toFixed(1)}%`;
 }
 
-// A table with a caption and column headers (scope=col); rows are arrays of cells (text or nodes).
+let tables = 0;
+
+// A table with a caption and column headers (scope=col); rows are arrays of cells (text or nodes). Its
+// wrapper scrolls sideways on a narrow screen, so it takes keyboard focus and is named by the caption
+// (a keyboard user can scroll it too).
 export function table(caption, headers, rows, { empty = "暂无数据" } = {}) {
   if (!rows.length) return h("p", { class: "empty" }, `${caption}：${empty}`);
+  const captionId = `table-caption-${++tables}`;
   return h(
     "div",
-    { class: "table-wrap" },
+    { class: "table-wrap", role: "region", tabindex: "0", "aria-labelledby": captionId },
     h(
       "table",
       {},
-      h("caption", {}, caption),
+      h("caption", { id: captionId }, caption),
       h("thead", {}, h("tr", {}, headers.map((title) => h("th", { scope: "col" }, title)))),
       h("tbody", {}, rows.map((cells) => h("tr", {}, cells.map((cell) => h("td", {}, cell ?? "—"))))),
     ),
