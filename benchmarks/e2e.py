@@ -225,7 +225,25 @@ async def run_e2e(
             await _wait_for_sms(client, hub, warm + cases, posting, meter)
             rate = cases / (time.perf_counter() - started)
             meter.stop()
+            await _print_batching(client, hub)
             return RunResult(rate, meter.cpu_ms_per_case(cases), meter.rss_peak)
+
+
+async def _print_batching(client: httpx.AsyncClient, hub: Any) -> None:
+    """Events per consumer transaction (HUB_CONSUMER_BATCH), from each service's /metrics."""
+    sums: dict[str, list[float]] = {}
+    for name in SERVICE_PROCS:
+        text = (await client.get(f"{hub.url(name)}/metrics")).text
+        for line in text.splitlines():
+            for part, at in (("_sum{", 0), ("_count{", 1)):
+                if line.startswith("hub_consumer_transaction_events" + part):
+                    consumer = line.split('consumer="', 1)[1].split('"', 1)[0]
+                    sums.setdefault(consumer, [0.0, 0.0])[at] = float(line.split()[-1])
+    if sums:
+        console.print(
+            "events per consumer transaction (mean, warm-up included): "
+            + ", ".join(f"{c} {s / n:.1f} ({int(n)} transactions)" for c, (s, n) in sums.items() if n)
+        )
 
 
 # Per-hop latency from the spans every process writes (start/end in ns, one clock on one machine).

@@ -160,6 +160,7 @@ class ServiceRuntime(Generic[SettingsT]):
                 consumed=lambda name, outcome: self.metrics.events_consumed.labels(name, outcome).inc(),
                 batch_size=self.settings.consumer_batch if spec.name in self._batched else 1,
                 batch_window_s=self.settings.consumer_batch_window_ms / 1000,
+                committed=lambda name, size: self.metrics.consumer_transactions.labels(name).observe(size),
             )
             await consumer.start()
             self.consumers.append(consumer)

@@ -79,6 +79,7 @@ class Batcher:
         claim_many: ClaimMany,
         handle_one: HandleOne,
         before_commit: Callable[[], None],
+        committed: Callable[[int], None] | None = None,
     ) -> None:
         self.db = db
         self.size = size
@@ -86,6 +87,7 @@ class Batcher:
         self._claim_many = claim_many
         self._handle_one = handle_one
         self._before_commit = before_commit
+        self._committed = committed or (lambda _size: None)  # told each committed group's size
         self._forming: _Group | None = None
         self.batches = 0  # groups of more than one committed together (for tests and metrics)
         self.fallbacks = 0  # groups of more than one rolled back and handled one by one
@@ -139,11 +141,12 @@ class Batcher:
                 self._close(group)
                 members = list(group.members)
                 if len(members) == 1:
-                    return await self._handle_one(session, me.event, me.run)
-                claimed = await self._claim_many(session, [(m.event.id, m.event.type) for m in members])
-                results = await self._run_members(session, members, me, claimed)
-                if any(results):
-                    self._before_commit()
+                    results = [await self._handle_one(session, me.event, me.run)]
+                else:
+                    claimed = await self._claim_many(session, [(m.event.id, m.event.type) for m in members])
+                    results = await self._run_members(session, members, me, claimed)
+                    if any(results):
+                        self._before_commit()
         except BaseException as exc:
             self._close(group)  # failed before it closed (the transaction never opened): no more joiners
             for member in (members or group.members)[1:]:
@@ -154,7 +157,9 @@ class Batcher:
                 raise
             self.fallbacks += 1
             return ALONE
-        self.batches += 1
+        self._committed(len(members))
+        if len(members) > 1:
+            self.batches += 1
         for member, handled in zip(members[1:], results[1:], strict=True):
             _settle(member, handled)
         return results[0]

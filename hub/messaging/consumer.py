@@ -80,6 +80,7 @@ class EventConsumer:
         consumed: Callable[[str, str], None] | None = None,
         batch_size: int = 1,
         batch_window_s: float = 0.0,
+        committed: Callable[[str, int], None] | None = None,
     ) -> None:
         self.spec = spec
         # Told (consumer name, outcome) for every message: processed, duplicate, retried, dead_lettered.
@@ -105,6 +106,7 @@ class EventConsumer:
                 claim_many=lambda session, events: inbox.claim_many(session, inbox_table, spec.name, events),
                 handle_one=self._handle_in,
                 before_commit=lambda: failpoint(f"{service}.consumer.after_effect_before_commit"),
+                committed=(lambda size: committed(spec.name, size)) if committed else None,
             )
             if batch_size > 1 and not spec.in_order
             else None
