@@ -5,6 +5,7 @@ one consumer span of its own."""
 
 from __future__ import annotations
 
+import secrets
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -68,16 +69,18 @@ async def test_a_batch_with_a_poison_a_waiting_and_a_duplicate_event_loses_and_d
     assert consumer.batcher is not None and consumer.batcher.size == 16
 
     # A clean burst: one batch (or a few), every event handled once.
-    clean = [registered_event(hub, f"ZZ-20261129-9100{i:02d}") for i in range(8)]
+    # Case numbers of this run only: the span exporter lives for the whole session.
+    base = 100_000 + secrets.randbelow(800_000) // 100 * 100
+    clean = [registered_event(hub, f"ZZ-20261129-{base + i}") for i in range(8)]
     await _publish_all(hub, clean)
     await eventually(lambda: _handled(hub, clean), until=lambda n: n == 8, what="the clean burst")
     assert consumer.batcher.batches >= 1, "the burst was never batched"
 
     # A burst with a poison event (invalid data: dead-lettered), one that can never be handled (its
     # case is unknown: retried, then dead-lettered) and a redelivery of an event already handled.
-    mixed_ok = [registered_event(hub, f"ZZ-20261129-9200{i:02d}") for i in range(6)]
+    mixed_ok = [registered_event(hub, f"ZZ-20261129-{base + 50 + i}") for i in range(6)]
     poison = Event(type="case.registered.v1", source="hub/intake", subject="ZZ-X", data={"case_no": "ZZ-X"})
-    waiting = dispatched_event("ZZ-20261129-929999")
+    waiting = dispatched_event(f"ZZ-20261129-{base + 99}")
     await _publish_all(hub, [*mixed_ok[:3], poison, clean[0], waiting, *mixed_ok[3:]])
     await eventually(lambda: _handled(hub, mixed_ok), until=lambda n: n == 6, what="the mixed burst")
     await eventually(
