@@ -19,11 +19,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 from rich.console import Console
 from rich.progress import Progress
@@ -33,11 +35,12 @@ from hub.config import Environment, Settings
 from hub.tracing import configure_tracing, instrument_libraries
 from hubcli.services import HubSettings
 from tests.kit.auth import bearer, create_client, fetch_token
-from tests.kit.infra import fresh_vhost
+from tests.kit.infra import fresh_pg_database, fresh_vhost
 from tests.kit.processes import process_hub
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
+DATABASES = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
 console = Console(highlight=False)
 
 
@@ -138,9 +141,31 @@ def _count(db_file: Path, sql: str) -> int:
         return int(conn.execute(sql).fetchone()[0])
 
 
-def _dispatched(data_dir: Path) -> int:
+DISPATCHED_SQL = "SELECT count(*) FROM {schema}outbox WHERE type = 'case.dispatched.v1'"
+
+
+async def _dispatched(settings: HubSettings) -> int:
     """Cases referral has dispatched (each dispatch commits one case.dispatched.v1 outbox row)."""
-    return _count(data_dir / "referral.db", "SELECT count(*) FROM outbox WHERE type = 'case.dispatched.v1'")
+    if not settings.database_url:
+        return await asyncio.to_thread(
+            _count, settings.data_dir / "referral.db", DISPATCHED_SQL.format(schema="")
+        )
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        return int(await conn.fetchval(DISPATCHED_SQL.format(schema="referral.")))
+    finally:
+        await conn.close()
+
+
+@contextlib.asynccontextmanager
+async def _backends(database: str) -> AsyncIterator[tuple[str, str | None]]:
+    """A fresh vhost, and a fresh PostgreSQL database when `database` is "postgresql" (else SQLite)."""
+    async with fresh_vhost() as amqp_url:
+        if database != "postgresql":
+            yield amqp_url, None
+            return
+        async with fresh_pg_database() as pg_url:
+            yield amqp_url, pg_url
 
 
 async def _wait_for_sms(
@@ -156,7 +181,7 @@ async def _wait_for_sms(
             if meter is not None:
                 meter.sample()
             delivered = (await client.get(f"{hub.url('sms')}/_sim/received/count")).json()["count"]
-            dispatched = await asyncio.to_thread(_dispatched, hub.settings.data_dir)
+            dispatched = await _dispatched(hub.settings)
             done = min(delivered, dispatched)
             progress.update(task, completed=done)
             if posting.done() and posting.exception():
@@ -172,8 +197,12 @@ async def _auth(hub: Any) -> dict[str, str]:
     return bearer(await fetch_token(hub.gateway, client))
 
 
-async def run_e2e(amqp_url: str, cases: int, concurrency: int, data_dir: Path) -> RunResult:
-    settings = HubSettings(env=Environment.test, data_dir=data_dir, amqp_url=amqp_url)
+async def run_e2e(
+    amqp_url: str, database_url: str | None, cases: int, concurrency: int, data_dir: Path
+) -> RunResult:
+    settings = HubSettings(
+        env=Environment.test, data_dir=data_dir, amqp_url=amqp_url, database_url=database_url
+    )
     async with process_hub(settings, data_dir / "logs") as hub:
         meter = Meter({name: hub.procs[name].pid for name in SERVICE_PROCS})
         limits = httpx.Limits(max_connections=concurrency)
@@ -196,7 +225,25 @@ async def run_e2e(amqp_url: str, cases: int, concurrency: int, data_dir: Path) -
             await _wait_for_sms(client, hub, warm + cases, posting, meter)
             rate = cases / (time.perf_counter() - started)
             meter.stop()
+            await _print_batching(client, hub)
             return RunResult(rate, meter.cpu_ms_per_case(cases), meter.rss_peak)
+
+
+async def _print_batching(client: httpx.AsyncClient, hub: Any) -> None:
+    """Events per consumer transaction (HUB_CONSUMER_BATCH), from each service's /metrics."""
+    sums: dict[str, list[float]] = {}
+    for name in SERVICE_PROCS:
+        text = (await client.get(f"{hub.url(name)}/metrics")).text
+        for line in text.splitlines():
+            for part, at in (("_sum{", 0), ("_count{", 1)):
+                if line.startswith("hub_consumer_transaction_events" + part):
+                    consumer = line.split('consumer="', 1)[1].split('"', 1)[0]
+                    sums.setdefault(consumer, [0.0, 0.0])[at] = float(line.split()[-1])
+    if sums:
+        console.print(
+            "events per consumer transaction (mean, warm-up included): "
+            + ", ".join(f"{c} {s / n:.1f} ({int(n)} transactions)" for c, (s, n) in sums.items() if n)
+        )
 
 
 # Per-hop latency from the spans every process writes (start/end in ns, one clock on one machine).
@@ -261,10 +308,12 @@ def _pct(values: list[float], q: float) -> float:
 
 
 async def run_latency(
-    amqp_url: str, cases: int, rate: float, data_dir: Path
+    amqp_url: str, database_url: str | None, cases: int, rate: float, data_dir: Path
 ) -> dict[str, tuple[float, float, int]]:
     """Paced at `rate` cases/s (open loop): p50 and p99 per hop."""
-    settings = HubSettings(env=Environment.test, data_dir=data_dir, amqp_url=amqp_url)
+    settings = HubSettings(
+        env=Environment.test, data_dir=data_dir, amqp_url=amqp_url, database_url=database_url
+    )
     log_dir = data_dir / "logs"
     limits = httpx.Limits(max_connections=64)
     async with process_hub(settings, log_dir) as hub:
@@ -289,7 +338,9 @@ async def run_latency(
     return {hop: (_pct(v, 0.5), _pct(v, 0.99), len(v)) if v else (0.0, 0.0, 0) for hop, v in hops.items()}
 
 
-async def measure(cases: int, runs: int, concurrency: int) -> tuple[list[RunResult], list[float]]:
+async def measure(
+    cases: int, runs: int, concurrency: int, database: str
+) -> tuple[list[RunResult], list[float]]:
     # The baseline runs with the same OpenTelemetry SDK and aio-pika instrumentation as the services.
     configure_tracing("bench", Settings())
     instrument_libraries()
@@ -299,8 +350,8 @@ async def measure(cases: int, runs: int, concurrency: int) -> tuple[list[RunResu
         async with fresh_vhost() as amqp_url:
             raw_rates.append(await run_pipeline(amqp_url, cases))
         with tempfile.TemporaryDirectory(prefix="hub-bench-") as tmp:
-            async with fresh_vhost() as amqp_url:
-                hub_runs.append(await run_e2e(amqp_url, cases, concurrency, Path(tmp)))
+            async with _backends(database) as (amqp_url, db_url):
+                hub_runs.append(await run_e2e(amqp_url, db_url, cases, concurrency, Path(tmp)))
         r = hub_runs[-1]
         cpu = ", ".join(f"{n} {v:.1f}" for n, v in r.cpu_ms.items())
         console.print(
@@ -310,10 +361,10 @@ async def measure(cases: int, runs: int, concurrency: int) -> tuple[list[RunResu
     return hub_runs, raw_rates
 
 
-async def measure_latency(cases: int, rate: float) -> dict[str, tuple[float, float, int]]:
+async def measure_latency(cases: int, rate: float, database: str) -> dict[str, tuple[float, float, int]]:
     with tempfile.TemporaryDirectory(prefix="hub-bench-lat-") as tmp:
-        async with fresh_vhost() as amqp_url:
-            return await run_latency(amqp_url, cases, rate, Path(tmp))
+        async with _backends(database) as (amqp_url, db_url):
+            return await run_latency(amqp_url, db_url, cases, rate, Path(tmp))
 
 
 def _commit() -> str:
@@ -349,8 +400,10 @@ def main(
     concurrency: int = 32,
     latency_rate: float | None = None,
     latency_cases: int | None = None,
+    database: str = "sqlite",
+    what: str = "",
 ) -> int:
-    hub_runs, raw_rates = asyncio.run(measure(cases, runs, concurrency))
+    hub_runs, raw_rates = asyncio.run(measure(cases, runs, concurrency, database))
     hub_median, raw_median = statistics.median(r.rate for r in hub_runs), statistics.median(raw_rates)
     ratio = hub_median / raw_median
     cpu = {n: statistics.median(r.cpu_ms[n] for r in hub_runs) for n in SERVICE_PROCS}
@@ -383,7 +436,7 @@ def main(
     if latency_cases is None:
         latency_cases = max(200, int(latency_rate * 20))  # about 20 s of steady load
     if latency_cases > 0:
-        latency = asyncio.run(measure_latency(latency_cases, latency_rate))
+        latency = asyncio.run(measure_latency(latency_cases, latency_rate, database))
         console.print(f"handoff latency paced at {latency_rate:.0f} cases/s ({latency_cases} cases), ms:")
         for hop, (p50, p99, n) in latency.items():
             console.print(f"  {hop:<24} p50 {p50:7.1f}  p99 {p99:7.1f}  (n={n})")
@@ -404,7 +457,7 @@ def main(
             figures += f"; at {latency_rate:.0f}/s p50–p99 ms per hop {hops}, end to end p50 {e2e[0]:.0f} p99 {e2e[1]:.0f}"
         line = (
             f"| {datetime.now(UTC):%Y-%m-%d %H:%M} | {platform.node()} ({os.cpu_count()} cores, Python "
-            f"{platform.python_version()}, load {os.getloadavg()[0]:.1f}) | {_commit()} | e2e SQLite | "
+            f"{platform.python_version()}, load {os.getloadavg()[0]:.1f}) | {_commit()} | e2e {DATABASES[database]}{what} | "
             f"{cases} × {runs} | {figures} | {raw_median:.0f} msg/s | {ratio:.2f} |\n"
         )
         _insert_row(line)
@@ -418,6 +471,8 @@ if __name__ == "__main__":
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--no-record", action="store_true")
+    parser.add_argument("--database", choices=sorted(DATABASES), default="sqlite")
+    parser.add_argument("--what", default="", help="A note for the recorded row (e.g. the setting tried)")
     parser.add_argument(
         "--latency-rate",
         type=float,
@@ -436,5 +491,7 @@ if __name__ == "__main__":
             args.concurrency,
             args.latency_rate,
             args.latency_cases,
+            args.database,
+            f" ({args.what})" if args.what else "",
         )
     )

@@ -27,7 +27,8 @@ from hub.runtime import ServiceRuntime
 
 def bootstrap(settings: GatewaySettings) -> FastAPI:
     runtime = ServiceRuntime("gateway", settings, metadata, kit)
-    runtime.consume("gateway.timeline", Handlers({EVERY_EVENT: project_event}))
+    # One row per event, no lock beyond it: its deliveries share transactions (HUB_CONSUMER_BATCH).
+    runtime.consume("gateway.timeline", Handlers({EVERY_EVENT: project_event}), batch=True)
     # Idle connections to the services are dropped before uvicorn's own keep-alive timeout (5 s) closes
     # them: at equal timeouts a request could go out on a connection the service is closing, and a POST
     # that may have reached it cannot be retried blindly.

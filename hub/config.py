@@ -88,6 +88,18 @@ class Settings(BaseSettings):
     )
     retry_delays_ms: tuple[int, ...] = (500, 5_000, 30_000, 120_000)
     prefetch: int = Field(default=32, ge=1)
+    consumer_batch: int = Field(
+        default=16,
+        ge=1,
+        le=1000,
+        description="Deliveries a batching consumer handles in one transaction at most (1: one each)",
+    )
+    consumer_batch_window_ms: float = Field(
+        default=0,
+        ge=0,
+        le=1000,
+        description="How long a batch waits for more deliveries before its transaction opens (0: none)",
+    )
     broker_setup_grace_s: float = Field(
         default=120, gt=0, description="Broker set-up failing this long (broker reachable) fails liveness"
     )

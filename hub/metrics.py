@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 
@@ -13,6 +13,13 @@ class KitMetrics:
             "hub_events_consumed_total",
             "Events handled by a consumer",
             ["consumer", "outcome"],
+            registry=self.registry,
+        )
+        self.consumer_transactions = Histogram(
+            "hub_consumer_transaction_events",
+            "Events a consumer transaction committed together (1 unless the consumer batches)",
+            ["consumer"],
+            buckets=(1, 2, 4, 8, 16, 32, 64),
             registry=self.registry,
         )
         self.outbox_pending = Gauge(

@@ -56,6 +56,7 @@ class ServiceRuntime(Generic[SettingsT]):
         self.publisher: Publisher | None = None
         self.relay: OutboxRelay | None = None
         self.consumers: list[EventConsumer] = []
+        self._batched: set[str] = set()  # consumer queues whose deliveries may share a transaction
         self._consumer_specs: list[tuple[QueueSpec, Handlers]] = []
         self._loops: list[tuple[str, Loop]] = [("retention", self._retention)]
         # Extra metrics a service computes at each scrape (its own gauges over its own tables).
@@ -70,10 +71,15 @@ class ServiceRuntime(Generic[SettingsT]):
         # More readiness checks a process adds (name → "ok" or why not), e.g. the gateway's upstreams.
         self.readiness_checks: list[Callable[[], Awaitable[tuple[str, str]]]] = []
 
-    def consume(self, queue: str, handlers: Handlers, *, in_order: bool = False) -> None:
+    def consume(self, queue: str, handlers: Handlers, *, in_order: bool = False, batch: bool = False) -> None:
         """Register a consumer queue bound to the event types it handles; `in_order` handles one message
-        at a time (otherwise up to `prefetch` run concurrently and may commit out of order)."""
+        at a time (otherwise up to `prefetch` run concurrently and may commit out of order). `batch`:
+        deliveries ready together share one transaction (up to HUB_CONSUMER_BATCH); only for handlers
+        that lock nothing beyond their own event's rows (no audit chain, no advisory lock), or a batch
+        would hold one event's locks while taking the next one's, and could deadlock a request."""
         self._consumer_specs.append((QueueSpec(queue, tuple(handlers), in_order), handlers))
+        if batch and not in_order:
+            self._batched.add(queue)
 
     @functools.cached_property
     def dead_letters(self) -> DeadLetterDesk:
@@ -152,6 +158,9 @@ class ServiceRuntime(Generic[SettingsT]):
                 settings=self.settings,
                 service=self.service,
                 consumed=lambda name, outcome: self.metrics.events_consumed.labels(name, outcome).inc(),
+                batch_size=self.settings.consumer_batch if spec.name in self._batched else 1,
+                batch_window_s=self.settings.consumer_batch_window_ms / 1000,
+                committed=lambda name, size: self.metrics.consumer_transactions.labels(name).observe(size),
             )
             await consumer.start()
             self.consumers.append(consumer)

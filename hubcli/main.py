@@ -277,6 +277,14 @@ def bench(
     cases: Annotated[int, typer.Option(help="Cases to push end to end per run")] = 2000,
     runs: Annotated[int, typer.Option(help="Repetitions (medians are reported)")] = 3,
     record: Annotated[bool, typer.Option(help="Append the figures to benchmarks/RESULTS.md")] = True,
+    database: Annotated[
+        str, typer.Option(help="sqlite (files in a temporary directory) or postgresql (a fresh database)")
+    ] = "sqlite",
+    what: Annotated[str, typer.Option(help="A note for the recorded row (e.g. the setting tried)")] = "",
+    latency_rate: Annotated[
+        float | None,
+        typer.Option(help="Paced rate for the latency run (default 150/s or half the throughput)"),
+    ] = None,
 ) -> None:
     """End-to-end cases/s vs the raw 3-hop aio-pika pipeline with OTel, measured in the same run."""
     import subprocess
@@ -286,6 +294,8 @@ def bench(
         console().print("[red]hub bench runs from a source checkout (benchmarks/ is not installed)[/red]")
         raise typer.Exit(2)
     argv = [sys.executable, "-m", "benchmarks.e2e", "--cases", str(cases), "--runs", str(runs)]
+    argv += ["--database", database, *(["--what", what] if what else [])]
+    argv += ["--latency-rate", str(latency_rate)] if latency_rate is not None else []
     raise typer.Exit(subprocess.call([*argv, *([] if record else ["--no-record"])], cwd=root))
 
 

@@ -1,5 +1,9 @@
 """Consuming events: parse → trace → inbox + handler + outbox in one transaction → ack.
 
+With `batch_size` > 1, deliveries that are ready together share that transaction (one inbox statement,
+each handler's effects and outbox rows, one commit), each still acked, traced and counted on its own;
+a batch that fails is handled again one message at a time, as without batching (batching.py).
+
 Failures are sorted, never dropped: malformed or rejected events go to the dead-letter queue with
 the reason; transient failures wait in a TTL queue and come back, and after the last delay they are
 dead-lettered too. A consumer never stops consuming because of one message. An unreachable database
@@ -27,6 +31,7 @@ from hub.config import Settings
 from hub.db import Database
 from hub.failpoints import failpoint
 from hub.messaging import inbox
+from hub.messaging.batching import ALONE, Batcher
 from hub.messaging.envelope import Event, MalformedEvent, parse_event
 from hub.messaging.outbox import Outbox
 from hub.messaging.publisher import Publisher
@@ -73,6 +78,9 @@ class EventConsumer:
         settings: Settings,
         service: str,
         consumed: Callable[[str, str], None] | None = None,
+        batch_size: int = 1,
+        batch_window_s: float = 0.0,
+        committed: Callable[[str, int], None] | None = None,
     ) -> None:
         self.spec = spec
         # Told (consumer name, outcome) for every message: processed, duplicate, retried, dead_lettered.
@@ -89,6 +97,20 @@ class EventConsumer:
         self.duplicates = 0
         self.dead_lettered = 0
         self.retried = 0
+        # Up to `batch_size` deliveries ready together share one transaction (1: one each, as ever).
+        self.batcher = (
+            Batcher(
+                db,
+                size=batch_size,
+                window_s=batch_window_s,
+                claim_many=lambda session, events: inbox.claim_many(session, inbox_table, spec.name, events),
+                handle_one=self._handle_in,
+                before_commit=lambda: failpoint(f"{service}.consumer.after_effect_before_commit"),
+                committed=(lambda size: committed(spec.name, size)) if committed else None,
+            )
+            if batch_size > 1 and not spec.in_order
+            else None
+        )
 
     async def start(self) -> None:
         channel = await self.publisher.connection.channel()
@@ -121,7 +143,7 @@ class EventConsumer:
         ) as span:
             while True:
                 try:
-                    handled = await self._handle(event, handler)
+                    handled = await self._attempt(event, handler)
                     break
                 except (Reject, ValidationError) as exc:
                     span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
@@ -141,13 +163,26 @@ class EventConsumer:
                 self.duplicates += 1
             self._consumed(self.spec.name, "processed" if handled else "duplicate")
 
-    async def _handle(self, event: Event, handler: Handler) -> bool:
+    async def _attempt(self, event: Event, handler: Handler) -> bool:
         """True if handled now; False if this consumer had already handled the event (a redelivery)."""
+        if self.batcher is None:
+            return await self._handle(event, handler)
+        outcome = await self.batcher.handle(event, _runner(handler, self.outbox))
+        if outcome is ALONE:  # its batch failed (maybe not because of it): on its own, as without batching
+            return await self._handle(event, handler)
+        return outcome
+
+    async def _handle(self, event: Event, handler: Handler) -> bool:
         async with self.db.transaction() as session:
-            if not await inbox.claim(session, self.inbox_table, self.spec.name, event.id, event.type):
-                return False
-            await handler(HandlerContext(session, event, self.outbox))
-            failpoint(f"{self.service}.consumer.after_effect_before_commit")
+            return await self._handle_in(session, event, _runner(handler, self.outbox))
+
+    async def _handle_in(
+        self, session: AsyncSession, event: Event, run: Callable[[AsyncSession, Event], Awaitable[None]]
+    ) -> bool:
+        if not await inbox.claim(session, self.inbox_table, self.spec.name, event.id, event.type):
+            return False
+        await run(session, event)
+        failpoint(f"{self.service}.consumer.after_effect_before_commit")
         return True
 
     async def _held_while_database_away(self, message: AbstractIncomingMessage) -> bool:
@@ -223,6 +258,13 @@ class EventConsumer:
             headers={**(message.headers or {}), **extra},
         )
         await exchange.publish(copy, routing_key=routing_key, mandatory=True, timeout=30)
+
+
+def _runner(handler: Handler, outbox: Outbox) -> Callable[[AsyncSession, Event], Awaitable[None]]:
+    async def run(session: AsyncSession, event: Event) -> None:
+        await handler(HandlerContext(session, event, outbox))
+
+    return run
 
 
 def _parent_context(message: AbstractIncomingMessage, event: Event) -> Any:

@@ -25,6 +25,20 @@ async def claim(session: AsyncSession, inbox: Table, consumer: str, event_id: st
     return (await session.execute(stmt)).first() is not None
 
 
+async def claim_many(
+    session: AsyncSession, inbox: Table, consumer: str, events: list[tuple[str, str]]
+) -> set[str]:
+    """Record several (event id, event type) as processed by `consumer` in one statement; the ids newly
+    recorded (an id already there, or twice in `events`, is recorded once)."""
+    now = datetime.now(UTC)
+    rows = {
+        event_id: {"consumer": consumer, "event_id": event_id, "event_type": event_type, "processed_at": now}
+        for event_id, event_type in events
+    }
+    stmt = upsert(session, inbox, ["consumer", "event_id"]).values(list(rows.values()))
+    return {row[0] for row in await session.execute(stmt.returning(inbox.c.event_id))}
+
+
 async def seen_before(session: AsyncSession, inbox: Table, consumer: str, event_id: str) -> bool:
     found = await session.execute(
         select(inbox.c.event_id).where(inbox.c.consumer == consumer, inbox.c.event_id == event_id)

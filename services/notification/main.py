@@ -215,7 +215,8 @@ def bootstrap(
         runtime, clock, redelivery_window=timedelta(seconds=settings.sms_inbound_redelivery_window_s)
     )
     bridge.sender, bridge.inbound = sender, inbound
-    runtime.consume("notification.events", handlers.table())
+    # Handlers only write rows of their own event (deliveries, contacts): batched (HUB_CONSUMER_BATCH).
+    runtime.consume("notification.events", handlers.table(), batch=True)
     runtime.db.on_commit("deliveries", sender.wake)
     runtime.background("sms-sender", sender.run)
     __import__("services.notification.ops_metrics", fromlist=["install"]).install(runtime)  # ops gauges

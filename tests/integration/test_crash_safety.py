@@ -120,3 +120,37 @@ async def test_intake_killed_between_commit_and_publish_loses_nothing(procs: Pro
     await wait_quiescent(procs.settings)
     refs, sms = await _referrals(procs, case_no), await _sms_for(procs, case_no)
     assert _once_per_department(refs) and len(sms) == 1
+
+
+@pytest.mark.parametrize(
+    "failpoint",
+    ["notification.consumer.after_effect_before_commit", "notification.consumer.after_commit_before_ack"],
+)
+async def test_a_batching_consumer_killed_mid_batch_handles_each_event_once(
+    procs: ProcessHub, failpoint: str
+) -> None:
+    """Notification batches (HUB_CONSUMER_BATCH): a backlog arrives at once and shares a transaction;
+    killed before its commit, every event comes back; killed between the commit and the acks, every
+    event comes back and the inbox absorbs each."""
+    await procs.kill("notification")
+    case_nos = [
+        (await _post(procs, {**CASE, "reporter": {**CASE["reporter"], "phone": f"1390000{i:04d}"}}))[
+            "case_no"
+        ]
+        for i in range(5)
+    ]
+    for case_no in case_nos:  # dispatched while notification is down: its events wait in its queue
+        await eventually(lambda n=case_no: _referrals(procs, n), until=lambda r: len(r) >= 1, what="dispatch")
+    try:  # the backlog may reach the failpoint before the process reports ready
+        await procs.start("notification", HUB_FAILPOINTS=f"{failpoint}=kill")
+    except AssertionError as exc:
+        assert "exited with -9" in str(exc), exc
+    assert await procs.wait_exit("notification") == -9  # killed in the middle of the backlog
+
+    await procs.start("notification")
+    for case_no in case_nos:
+        await eventually(lambda n=case_no: _sms_for(procs, n), what=f"acceptance SMS of {case_no}")
+    await wait_quiescent(procs.settings)
+    sms = {case_no: len(await _sms_for(procs, case_no)) for case_no in case_nos}
+    assert sms == dict.fromkeys(case_nos, 1), sms
+    print(f"\n{failpoint}: {len(case_nos)} cases, acceptance sms per case {sorted(set(sms.values()))}")
