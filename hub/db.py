@@ -12,7 +12,9 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import asyncpg
 from sqlalchemy import event, text
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from hub.config import ServiceName, Settings
@@ -68,6 +70,34 @@ def _sqlite_pragmas(engine: AsyncEngine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+_CONNECTION_ERRORS = (
+    ConnectionError,  # refused, reset: raised as is by asyncpg's connect
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.CannotConnectNowError,  # the database system is starting up / shutting down
+    asyncpg.exceptions.OperatorInterventionError,  # terminating connection due to administrator command
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    sa_exc.TimeoutError,  # no pooled connection free in time
+)
+
+
+def is_connection_error(exc: BaseException) -> bool:
+    """Did `exc` come from the connection to the database, not from the work? The chain of causes is
+    followed through the database's own layers only (SQLAlchemy, asyncpg): a refused connection to
+    another service, wrapped by its HTTP client, is not the database's."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, _CONNECTION_ERRORS):
+            return True
+        if isinstance(current, sa_exc.DBAPIError) and current.connection_invalidated:
+            return True
+        if not type(current).__module__.startswith(("sqlalchemy", "asyncpg")):
+            return False
+        current = current.__cause__ or current.__context__
+    return False
+
+
 class Database:
     """A service's engine plus a unit of work that wakes background workers after commit."""
 
@@ -106,6 +136,15 @@ class Database:
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
+
+    async def answers(self, timeout: float = 5) -> bool:
+        """Does the database answer a ping within `timeout` (refused, shutting down, every pooled
+        connection busy: no)? The test that tells an outage from a fault of the work at hand."""
+        try:
+            await asyncio.wait_for(self.ping(), timeout=timeout)
+        except Exception:
+            return False
+        return True
 
     async def dispose(self) -> None:
         await self.engine.dispose()
