@@ -59,7 +59,7 @@ class AnswerWhileDatabaseAway:
             if started or (not is_connection_error(exc) and await self.database_answers()):
                 raise
             log.warning(
-                "%s %s: the database is unreachable (%s); answered 503",
+                "%s %s: no usable database connection (%s); answered 503",
                 scope.get("method"),
                 scope.get("path"),
                 type(exc).__name__,

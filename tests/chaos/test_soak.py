@@ -6,19 +6,24 @@ Work orders arrive at HUB_SOAK_RATE per second (default 5) for HUB_SOAK_MINUTES 
 every 10 s the outbox and inbox rows of each service are counted.
 
 Shown, printed per process: the least-squares slope per minute of RSS and of open files, over the run
-after a warm-up (the first fifth, at least 30 s: imports, caches, pools filling), flat within the
-tolerances below; the messaging tables stay within retention: retention is set short here (30 s, purged
+after a warm-up (the first fifth, at least 30 s: imports, the word segmenter, caches, pools filling),
+flat within the tolerances below; the messaging tables stay within retention: retention is set short here (30 s, purged
 every 10 s, HUB_OUTBOX_RETENTION_DAYS etc.), and no relayed outbox row or inbox record older than
 retention + one purge interval + a margin is ever seen. Afterwards every work order is registered,
 dispatched and texted once, and no event was dead-lettered.
 
-Tolerances: RSS at most 2 MB a minute (a leak of 7 KB a case at 5 cases/s), open files at most
-1 a minute. A longer run (30 minutes) tells a slow leak from start-up settling that 2 minutes cannot.
+Tolerances, per minute: RSS at most max(1, 16 / minutes) MB — 8 MB/min for the 2-minute run (16 MB over
+it: a leak of 27 KB a case is caught), 1 MB/min for 30 minutes (a leak of 3.4 KB a case). Open files:
+the same bound on the slope of their floor — the fewest in each 30 s — since connection pools (database,
+HTTP keep-alive) follow the requests in flight, which swing with the machine's other load, while a leak
+raises the floor; the raw least-squares slope is printed beside it. A 2-minute run cannot tell a slow leak
+from start-up settling (Python's allocator, caches); the full size can, hence the tighter bound there.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import time
 from pathlib import Path
@@ -54,11 +59,12 @@ MINUTES = float(os.environ.get("HUB_SOAK_MINUTES", "2"))
 RATE = float(os.environ.get("HUB_SOAK_RATE", "5"))
 RETENTION_S = 30.0
 PURGE_EVERY_S = 10.0
-MARGIN_S = 30.0  # a purge that runs late on a loaded machine
-RSS_MB_PER_MIN = 2.0
-FILES_PER_MIN = 1.0
+MARGIN_S = 60.0  # a purge that runs late on a loaded machine (seen: 27 s late at load 8)
+TOLERANCE_PER_MIN = max(1.0, 16.0 / MINUTES)  # MB of RSS, open files (their floor)
+FLOOR_WINDOW_S = 30.0
 SAMPLE_EVERY_S = 5.0
 ROWS_EVERY_S = 10.0
+ARTIFACTS = Path(os.environ.get("HUB_TEST_ARTIFACTS", "test-artifacts"))
 
 
 def _work_order(i: int) -> dict[str, Any]:
@@ -71,6 +77,14 @@ def _work_order(i: int) -> dict[str, Any]:
 
 
 Series = dict[str, list[tuple[float, float]]]
+
+
+def _floor(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """The fewest in each FLOOR_WINDOW_S, at the window's middle."""
+    windows: dict[int, list[float]] = {}
+    for t, v in points:
+        windows.setdefault(int(t // FLOOR_WINDOW_S), []).append(v)
+    return [((w + 0.5) * FLOOR_WINDOW_S, min(vs)) for w, vs in sorted(windows.items())]
 
 
 async def _sample_processes(hub: ProcessHub, stop: asyncio.Event, rss: Series, files: Series) -> None:
@@ -125,24 +139,34 @@ async def test_a_steady_load_keeps_memory_files_and_messaging_tables_flat(tmp_pa
                 sms_cases, until=lambda n: n >= len(tasks), what="every acceptance SMS", timeout=120
             )
             await wait_quiescent(settings, timeout=120)
+            at_rest = {name: open_files(hub.procs[name].pid) for name in SERVICES}
             counted = await tally(settings, log.posted, await hub.sms_received())
             dead, unavailable = await dead_letters(hub.gateway)
             outcomes = await consumer_outcomes({s: hub.url(s) for s in SERVICES})
             exited = {name: p.returncode for name, p in hub.procs.items() if p.returncode is not None}
             await client.close()
 
+    samples = {
+        "rss_mb": rss,
+        "open_files": files,
+        "rows": [{k: vars(v) for k, v in r.items()} for r in rows_seen],
+    }
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / "soak-samples.json").write_text(json.dumps(samples))  # every sample, to plot or compare
     warm_up = max(30.0, MINUTES * 60 / 5)
-    slopes: dict[str, tuple[float, float]] = {}
+    slopes: dict[str, tuple[float, float]] = {}  # RSS, floor of open files
     figures: list[tuple[str, str]] = []
     for name in SERVICES:
         steady_rss = [p for p in rss[name] if p[0] >= warm_up]
         steady_files = [p for p in files[name] if p[0] >= warm_up]
-        slopes[name] = (slope_per_minute(steady_rss), slope_per_minute(steady_files))
+        slopes[name] = (slope_per_minute(steady_rss), slope_per_minute(_floor(steady_files)))
         figures.append(
             (
                 name,
-                f"RSS {rss[name][0][1]:.0f} → {rss[name][-1][1]:.0f} MB, slope {slopes[name][0]:+.2f} MB/min; "
-                f"open files {files[name][0][1]:.0f} → {files[name][-1][1]:.0f}, slope {slopes[name][1]:+.2f}/min",
+                f"RSS {rss[name][0][1]:.0f} → {steady_rss[0][1]:.0f} (warm) → {rss[name][-1][1]:.0f} MB, "
+                f"slope {slopes[name][0]:+.2f} MB/min; open files {files[name][0][1]:.0f} → "
+                f"{files[name][-1][1]:.0f} (at rest after: {at_rest[name]}), slope {slope_per_minute(steady_files):+.2f}"
+                f"/min, of the floor {slopes[name][1]:+.2f}/min",
             )
         )
     limit_s = RETENTION_S + PURGE_EVERY_S + MARGIN_S
@@ -166,7 +190,8 @@ async def test_a_steady_load_keeps_memory_files_and_messaging_tables_flat(tmp_pa
     figures += [
         (
             "tolerance",
-            f"RSS ≤ {RSS_MB_PER_MIN:g} MB/min, open files ≤ {FILES_PER_MIN:g}/min after {warm_up:.0f} s",
+            f"RSS ≤ {TOLERANCE_PER_MIN:.1f} MB/min, floor of open files ≤ {TOLERANCE_PER_MIN:.1f}/min, "
+            f"after a {warm_up:.0f} s warm-up",
         ),
         (
             "retention",
@@ -182,8 +207,10 @@ async def test_a_steady_load_keeps_memory_files_and_messaging_tables_flat(tmp_pa
 
     assert not exited, f"processes exited during the soak: {exited}"
     for name, (rss_slope, files_slope) in slopes.items():
-        assert rss_slope <= RSS_MB_PER_MIN, f"{name}: RSS grows {rss_slope:.2f} MB/min"
-        assert files_slope <= FILES_PER_MIN, f"{name}: open files grow {files_slope:.2f}/min"
+        assert rss_slope <= TOLERANCE_PER_MIN, f"{name}: RSS grows {rss_slope:.2f} MB/min"
+        assert files_slope <= TOLERANCE_PER_MIN, (
+            f"{name}: the floor of open files grows {files_slope:.2f}/min"
+        )
     for name, (outbox_age, inbox_age) in oldest.items():
         assert outbox_age <= limit_s and inbox_age <= limit_s, (
             f"{name}: rows outlive retention: {oldest[name]}"

@@ -357,7 +357,8 @@ def _commit() -> str:
         return done.stdout.strip()
 
     sha = git("rev-parse", "--short", "HEAD") or "unknown"
-    dirty = git("status", "--porcelain", "--untracked-files=no")
+    # RESULTS.md itself is what the figures are written to: its own change is no change of the code.
+    dirty = git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!benchmarks/RESULTS.md")
     return f"{sha}+uncommitted" if dirty else sha
 
 
