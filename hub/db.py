@@ -42,6 +42,9 @@ def create_engine_for(settings: Settings, service: ServiceName, **kwargs: Any) -
         # processes × (pool + overflow) must stay under the server's max_connections (100 by default).
         pool_size=kwargs.pop("pool_size", settings.db_pool_size),
         max_overflow=kwargs.pop("max_overflow", settings.db_max_overflow),
+        # Under a backlog (after an outage) a request waits this long for a connection, then is shed with
+        # 503 + Retry-After (hub/database_away.py), instead of holding the caller for SQLAlchemy's 30 s.
+        pool_timeout=kwargs.pop("pool_timeout", settings.db_pool_timeout_s),
         pool_pre_ping=True,
         connect_args={"server_settings": {"search_path": service}},
         **kwargs,

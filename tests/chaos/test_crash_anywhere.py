@@ -32,7 +32,7 @@ from tests.kit.inprocess import make_settings
 from tests.kit.private_postgres import PrivatePostgres, private_postgres
 from tests.kit.processes import ProcessHub, process_hub
 from tests.kit.quiescence import wait_quiescent
-from tests.kit.reliability import report, tally
+from tests.kit.reliability import failed, report, tally
 from tests.kit.sms import acceptance, unique_phone
 from tests.kit.waiting import eventually
 
@@ -125,6 +125,19 @@ async def test_crash_anywhere_loses_nothing_and_duplicates_nothing(tmp_path: Pat
             counted = await tally(settings, CASES, await hub.sms_received())
 
     disruptions = Counter(log)
+    failures = failed(
+        {
+            "cases lost or registered twice": counted.registered
+            == counted.case_rows
+            == CASES
+            == len(set(case_nos)),
+            "referrals lost or duplicated": counted.dispatched_cases == CASES
+            and counted.duplicate_referrals == 0,
+            "SMS lost or duplicated": counted.cases_with_sms == CASES and counted.duplicate_sms == 0,
+            "lost": counted.lost == 0,
+            "not settled within 60 s of the last recovery": settled_after <= 60,
+        }
+    )
     report(
         "chaos",
         f"{CASES} cases, 16 in flight",
@@ -135,9 +148,6 @@ async def test_crash_anywhere_loses_nothing_and_duplicates_nothing(tmp_path: Pat
             ("settled after the last recovery", f"{settled_after:.1f} s"),
         ],
         time.monotonic() - began,
+        failures,
     )
-    assert counted.registered == counted.case_rows == CASES == len(set(case_nos))
-    assert counted.dispatched_cases == CASES and counted.duplicate_referrals == 0
-    assert counted.cases_with_sms == CASES and counted.duplicate_sms == 0
-    assert counted.lost == 0
-    assert settled_after <= 60
+    assert not failures, failures

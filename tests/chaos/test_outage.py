@@ -31,7 +31,16 @@ from tests.kit.inprocess import make_settings
 from tests.kit.private_postgres import private_postgres
 from tests.kit.processes import process_hub
 from tests.kit.quiescence import wait_quiescent
-from tests.kit.reliability import Client, LoadLog, consumer_outcomes, dead_letters, report, steady_load, tally
+from tests.kit.reliability import (
+    Client,
+    LoadLog,
+    consumer_outcomes,
+    dead_letters,
+    failed,
+    report,
+    steady_load,
+    tally,
+)
 from tests.kit.sms import acceptance, unique_phone
 from tests.kit.waiting import eventually
 
@@ -112,6 +121,17 @@ async def test_the_gateway_answers_through_broker_and_database_outages_and_nothi
 
     answers = log.statuses()
     not_an_answer = {s: n for s, n in answers.items() if s not in ("200", "201", "503+Retry-After")}
+    failures = failed(
+        {
+            f"processes exited: {exited}": not exited,
+            f"answers other than 201 or 503 with Retry-After: {not_an_answer}": not not_an_answer,
+            "dead letters": dead == 0 and not unavailable and outcomes["dead_lettered"] == 0,
+            "work orders lost or duplicated": len(set(case_nos)) == counted.work_orders == counted.registered
+            and counted.lost == 0
+            and counted.duplicates == 0,
+            f"not settled within {SETTLE_S:.0f} s": settled_after <= SETTLE_S,
+        }
+    )
     report(
         "outage",
         f"{RATE:g} cases/s; RabbitMQ stopped {BROKER_S:g} s, PostgreSQL stopped {DB_S:g} s",
@@ -139,12 +159,6 @@ async def test_the_gateway_answers_through_broker_and_database_outages_and_nothi
             ("settled after the database returned", f"{settled_after:.0f} s"),
         ],
         time.monotonic() - began,
+        failures,
     )
-    assert not exited, f"processes exited during the outages: {exited}"
-    assert not not_an_answer, f"answers other than 201 or 503 with Retry-After: {not_an_answer}"
-    assert log.unanswered() == 0
-    assert dead == 0 and not unavailable
-    assert outcomes["dead_lettered"] == 0
-    assert len(set(case_nos)) == counted.work_orders == counted.registered
-    assert counted.lost == 0 and counted.duplicates == 0
-    assert settled_after <= SETTLE_S
+    assert not failures, failures

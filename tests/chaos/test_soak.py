@@ -43,6 +43,7 @@ from tests.kit.reliability import (
     MessagingRows,
     consumer_outcomes,
     dead_letters,
+    failed,
     messaging_rows,
     open_files,
     report,
@@ -203,17 +204,31 @@ async def test_a_steady_load_keeps_memory_files_and_messaging_tables_flat(tmp_pa
         ("dead letters", str(dead)),
         ("consumer outcomes", ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items()))),
     ]
-    report("soak", f"{MINUTES:g} min at {RATE:g} cases/s, PostgreSQL", figures, time.monotonic() - began)
-
-    assert not exited, f"processes exited during the soak: {exited}"
-    for name, (rss_slope, files_slope) in slopes.items():
-        assert rss_slope <= TOLERANCE_PER_MIN, f"{name}: RSS grows {rss_slope:.2f} MB/min"
-        assert files_slope <= TOLERANCE_PER_MIN, (
-            f"{name}: the floor of open files grows {files_slope:.2f}/min"
-        )
-    for name, (outbox_age, inbox_age) in oldest.items():
-        assert outbox_age <= limit_s and inbox_age <= limit_s, (
-            f"{name}: rows outlive retention: {oldest[name]}"
-        )
-    assert dead == 0 and not unavailable
-    assert counted.lost == 0 and counted.duplicates == 0
+    failures = failed(
+        {
+            f"processes exited: {exited}": not exited,
+            **{
+                f"{name}: RSS grows {rss_slope:.2f} MB/min": rss_slope <= TOLERANCE_PER_MIN
+                for name, (rss_slope, _) in slopes.items()
+            },
+            **{
+                f"{name}: the floor of open files grows {files_slope:.2f}/min": files_slope
+                <= TOLERANCE_PER_MIN
+                for name, (_, files_slope) in slopes.items()
+            },
+            **{
+                f"{name}: rows outlive retention {ages}": max(ages) <= limit_s
+                for name, ages in oldest.items()
+            },
+            "dead letters": dead == 0 and not unavailable,
+            "work orders lost or duplicated": counted.lost == 0 and counted.duplicates == 0,
+        }
+    )
+    report(
+        "soak",
+        f"{MINUTES:g} min at {RATE:g} cases/s, PostgreSQL",
+        figures,
+        time.monotonic() - began,
+        failures,
+    )
+    assert not failures, failures

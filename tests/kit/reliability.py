@@ -367,8 +367,18 @@ def _machine() -> str:
     return f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}, load {load:.1f}"
 
 
-def report(suite: str, size: str, figures: list[tuple[str, str]], seconds: float) -> None:
-    """Print the figures as a table; append them to benchmarks/RESULTS.md when HUB_RECORD_RESULTS=1."""
+def failed(checks: dict[str, bool]) -> list[str]:
+    """The names of the checks that do not hold."""
+    return [name for name, holds in checks.items() if not holds]
+
+
+def report(
+    suite: str, size: str, figures: list[tuple[str, str]], seconds: float, failures: list[str] | None = None
+) -> None:
+    """Print the figures as a table, with the verdict; append them to benchmarks/RESULTS.md when
+    HUB_RECORD_RESULTS=1 (a failed run too: its figures are what this code did on this machine)."""
+    verdict = "FAILED: " + "; ".join(failures) if failures else "passed"
+    figures = [*figures, ("verdict", verdict)]
     width = max(len(name) for name, _ in figures)
     lines = [
         f"\n{suite} ({size}; {seconds:.0f} s)",
