@@ -1,5 +1,7 @@
 """A request that fails while the service's database does not answer is the infrastructure's failure, not
-a fault of the request: the client gets 503 with Retry-After (try again; nothing was written), not a 500.
+a fault of the request: the client gets 503 with Retry-After (try again), not a 500. A retry is safe: the
+work was not done, or — a connection cut at the commit — it was, and the retry finds it (a case by its
+work-order number or Idempotency-Key).
 
 Two tests, either enough: the error is the connection's (refused, the server starting up or shutting down,
 the connection cut, no pooled connection free in time), or — the consumer's rule (hub/messaging/consumer.py)
@@ -27,7 +29,7 @@ def database_away() -> Problem:
     problem = Problem(
         503,
         "服务暂不可用",
-        f"数据库暂时无法访问，本次请求未被处理；请 {RETRY_AFTER_S} 秒后重试",
+        f"数据库暂时无法访问，请 {RETRY_AFTER_S} 秒后重试",
         type_="database-unavailable",
     )
     problem.headers = {"Retry-After": str(RETRY_AFTER_S)}

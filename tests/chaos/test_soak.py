@@ -12,12 +12,14 @@ every 10 s, HUB_OUTBOX_RETENTION_DAYS etc.), and no relayed outbox row or inbox 
 retention + one purge interval + a margin is ever seen. Afterwards every work order is registered,
 dispatched and texted once, and no event was dead-lettered.
 
-Tolerances, per minute: RSS at most max(1, 16 / minutes) MB — 8 MB/min for the 2-minute run (16 MB over
-it: a leak of 27 KB a case is caught), 1 MB/min for 30 minutes (a leak of 3.4 KB a case). Open files:
-the same bound on the slope of their floor — the fewest in each 30 s — since connection pools (database,
-HTTP keep-alive) follow the requests in flight, which swing with the machine's other load, while a leak
-raises the floor; the raw least-squares slope is printed beside it. A 2-minute run cannot tell a slow leak
-from start-up settling (Python's allocator, caches); the full size can, hence the tighter bound there.
+Tolerances. RSS: a least-squares slope of at most max(1, 20 / minutes) MB a minute — 10 MB/min for the
+2-minute run (20 MB over it: a leak of 33 KB a case is caught), 1 MB/min from 20 minutes on (a leak of
+3.4 KB a case). A 2-minute run cannot tell a slow leak from start-up settling (Python's allocator,
+caches); the full size can, hence the tighter bound there. Open files: their slope under load is printed,
+not bounded: it follows the requests in flight (database pool, HTTP keep-alive connections), which swing
+with the machine's other load (21 → 242 → 61 in one run). The bound is taken at rest instead: once the hub
+is quiescent after the soak, each process has at most its pools' worth more open than before the load
+(database pool 5 + overflow 5, HTTP keep-alive 20: 30); a leak grows with the work done and breaks it.
 """
 
 from __future__ import annotations
@@ -61,8 +63,8 @@ RATE = float(os.environ.get("HUB_SOAK_RATE", "5"))
 RETENTION_S = 30.0
 PURGE_EVERY_S = 10.0
 MARGIN_S = 60.0  # a purge that runs late on a loaded machine (seen: 27 s late at load 8)
-TOLERANCE_PER_MIN = max(1.0, 16.0 / MINUTES)  # MB of RSS, open files (their floor)
-FLOOR_WINDOW_S = 30.0
+RSS_MB_PER_MIN = max(1.0, 20.0 / MINUTES)
+POOLS_FILES = 30  # database pool 5 + overflow 5, HTTP keep-alive 20
 SAMPLE_EVERY_S = 5.0
 ROWS_EVERY_S = 10.0
 ARTIFACTS = Path(os.environ.get("HUB_TEST_ARTIFACTS", "test-artifacts"))
@@ -78,14 +80,6 @@ def _work_order(i: int) -> dict[str, Any]:
 
 
 Series = dict[str, list[tuple[float, float]]]
-
-
-def _floor(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    """The fewest in each FLOOR_WINDOW_S, at the window's middle."""
-    windows: dict[int, list[float]] = {}
-    for t, v in points:
-        windows.setdefault(int(t // FLOOR_WINDOW_S), []).append(v)
-    return [((w + 0.5) * FLOOR_WINDOW_S, min(vs)) for w, vs in sorted(windows.items())]
 
 
 async def _sample_processes(hub: ProcessHub, stop: asyncio.Event, rss: Series, files: Series) -> None:
@@ -155,19 +149,19 @@ async def test_a_steady_load_keeps_memory_files_and_messaging_tables_flat(tmp_pa
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     (ARTIFACTS / "soak-samples.json").write_text(json.dumps(samples))  # every sample, to plot or compare
     warm_up = max(30.0, MINUTES * 60 / 5)
-    slopes: dict[str, tuple[float, float]] = {}  # RSS, floor of open files
+    slopes: dict[str, tuple[float, float]] = {}  # RSS, open files
     figures: list[tuple[str, str]] = []
     for name in SERVICES:
         steady_rss = [p for p in rss[name] if p[0] >= warm_up]
         steady_files = [p for p in files[name] if p[0] >= warm_up]
-        slopes[name] = (slope_per_minute(steady_rss), slope_per_minute(_floor(steady_files)))
+        slopes[name] = (slope_per_minute(steady_rss), slope_per_minute(steady_files))
         figures.append(
             (
                 name,
                 f"RSS {rss[name][0][1]:.0f} → {steady_rss[0][1]:.0f} (warm) → {rss[name][-1][1]:.0f} MB, "
                 f"slope {slopes[name][0]:+.2f} MB/min; open files {files[name][0][1]:.0f} → "
-                f"{files[name][-1][1]:.0f} (at rest after: {at_rest[name]}), slope {slope_per_minute(steady_files):+.2f}"
-                f"/min, of the floor {slopes[name][1]:+.2f}/min",
+                f"{files[name][-1][1]:.0f}, slope {slopes[name][1]:+.2f}/min; at rest {files[name][0][1]:.0f} "
+                f"before, {at_rest[name]} after",
             )
         )
     limit_s = RETENTION_S + PURGE_EVERY_S + MARGIN_S
@@ -191,8 +185,8 @@ async def test_a_steady_load_keeps_memory_files_and_messaging_tables_flat(tmp_pa
     figures += [
         (
             "tolerance",
-            f"RSS ≤ {TOLERANCE_PER_MIN:.1f} MB/min, floor of open files ≤ {TOLERANCE_PER_MIN:.1f}/min, "
-            f"after a {warm_up:.0f} s warm-up",
+            f"RSS slope ≤ {RSS_MB_PER_MIN:.1f} MB/min after a {warm_up:.0f} s warm-up; open files at rest "
+            f"≤ {POOLS_FILES} more than before",
         ),
         (
             "retention",
@@ -208,13 +202,13 @@ async def test_a_steady_load_keeps_memory_files_and_messaging_tables_flat(tmp_pa
         {
             f"processes exited: {exited}": not exited,
             **{
-                f"{name}: RSS grows {rss_slope:.2f} MB/min": rss_slope <= TOLERANCE_PER_MIN
+                f"{name}: RSS grows {rss_slope:.2f} MB/min": rss_slope <= RSS_MB_PER_MIN
                 for name, (rss_slope, _) in slopes.items()
             },
             **{
-                f"{name}: the floor of open files grows {files_slope:.2f}/min": files_slope
-                <= TOLERANCE_PER_MIN
-                for name, (_, files_slope) in slopes.items()
+                f"{name}: {at_rest[name]} files open at rest, {files[name][0][1]:.0f} before": at_rest[name]
+                <= files[name][0][1] + POOLS_FILES
+                for name in SERVICES
             },
             **{
                 f"{name}: rows outlive retention {ages}": max(ages) <= limit_s
