@@ -21,16 +21,19 @@ from hub.problems import PROBLEM_JSON, Problem
 log = logging.getLogger(__name__)
 
 CONNECT_RETRY_DELAYS_S = (0.1, 0.25, 0.5, 1.0, 2.0)
+RETRY_AFTER_S = 5  # a 503's Retry-After: the service unreachable
 
 
 def _unavailable(service: str, exc: httpx.HTTPError) -> Problem:
     # The exception's class (ConnectError, ReadTimeout, PoolTimeout) tells ops where to look.
-    return Problem(
+    problem = Problem(
         503,
         "服务暂不可用",
-        f"{service} 服务暂时无法访问（{type(exc).__name__}），请稍后重试",
+        f"{service} 服务暂时无法访问（{type(exc).__name__}），请 {RETRY_AFTER_S} 秒后重试",
         type_="service-unavailable",
     )
+    problem.headers = {"Retry-After": str(RETRY_AFTER_S)}  # when to try again, as every 503 says
+    return problem
 
 
 def _refused(service: str, response: httpx.Response) -> Problem:

@@ -12,6 +12,7 @@ from hub.body_limits import BodyLimits, LimitRequestBody
 from hub.config import ServiceSettings
 from hub.credential_guard import CredentialGuard
 from hub.credentials import CredentialVerifier
+from hub.database_away import AnswerWhileDatabaseAway
 from hub.problems import install_problem_handlers
 from hub.request_guards import RefuseNulCharacters
 from hub.runtime import ServiceRuntime
@@ -49,6 +50,8 @@ def create_service_app(
     app = FastAPI(title=title, lifespan=lifespan)
     app.state.runtime = runtime
     install_problem_handlers(app)
+    # A request failing with the database away is answered 503 + Retry-After, not 500 (issue 16).
+    app.add_middleware(AnswerWhileDatabaseAway, database_answers=lambda: runtime.db.answers(timeout=2))
     app.add_middleware(RefuseNulCharacters)
     if runtime.service != "gateway":
         # Behind the gateway: only requests it vouches for (before any handler reads a byte).

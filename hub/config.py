@@ -177,6 +177,12 @@ class Settings(BaseSettings):
     db_max_overflow: int = Field(
         default=5, ge=0, description="Extra PostgreSQL connections per process under load"
     )
+    db_pool_timeout_s: float = Field(
+        default=10,
+        gt=0,
+        description="Longest wait for a free PostgreSQL connection; then a request is answered 503 with "
+        "Retry-After (a consumer tries the event again, no attempt counted)",
+    )
     max_body_bytes: int = Field(
         default=1 << 20,
         ge=1024,

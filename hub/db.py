@@ -12,7 +12,9 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import asyncpg
 from sqlalchemy import event, text
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from hub.config import ServiceName, Settings
@@ -40,6 +42,9 @@ def create_engine_for(settings: Settings, service: ServiceName, **kwargs: Any) -
         # processes × (pool + overflow) must stay under the server's max_connections (100 by default).
         pool_size=kwargs.pop("pool_size", settings.db_pool_size),
         max_overflow=kwargs.pop("max_overflow", settings.db_max_overflow),
+        # Under a backlog (after an outage) a request waits this long for a connection, then is shed with
+        # 503 + Retry-After (hub/database_away.py), instead of holding the caller for SQLAlchemy's 30 s.
+        pool_timeout=kwargs.pop("pool_timeout", settings.db_pool_timeout_s),
         pool_pre_ping=True,
         connect_args={"server_settings": {"search_path": service}},
         **kwargs,
@@ -66,6 +71,34 @@ def _sqlite_pragmas(engine: AsyncEngine) -> None:
         # take a deferred snapshot and never wait for a writer.
         immediate = conn.get_execution_options().get(WRITE_OPTION)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+_CONNECTION_ERRORS = (
+    ConnectionError,  # refused, reset: raised as is by asyncpg's connect
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.CannotConnectNowError,  # the database system is starting up / shutting down
+    asyncpg.exceptions.OperatorInterventionError,  # terminating connection due to administrator command
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    sa_exc.TimeoutError,  # no pooled connection free in time
+)
+
+
+def is_connection_error(exc: BaseException) -> bool:
+    """Did `exc` come from the connection to the database, not from the work? The chain of causes is
+    followed through the database's own layers only (SQLAlchemy, asyncpg): a refused connection to
+    another service, wrapped by its HTTP client, is not the database's."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, _CONNECTION_ERRORS):
+            return True
+        if isinstance(current, sa_exc.DBAPIError) and current.connection_invalidated:
+            return True
+        if not type(current).__module__.startswith(("sqlalchemy", "asyncpg")):
+            return False
+        current = current.__cause__ or current.__context__
+    return False
 
 
 class Database:
@@ -106,6 +139,15 @@ class Database:
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
+
+    async def answers(self, timeout: float = 5) -> bool:
+        """Does the database answer a ping within `timeout` (refused, shutting down, every pooled
+        connection busy: no)? The test that tells an outage from a fault of the work at hand."""
+        try:
+            await asyncio.wait_for(self.ping(), timeout=timeout)
+        except Exception:
+            return False
+        return True
 
     async def dispose(self) -> None:
         await self.engine.dispose()

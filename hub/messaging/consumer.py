@@ -28,7 +28,7 @@ from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.config import Settings
-from hub.db import Database
+from hub.db import Database, is_connection_error
 from hub.failpoints import failpoint
 from hub.messaging import inbox
 from hub.messaging.batching import ALONE, Batcher
@@ -150,7 +150,7 @@ class EventConsumer:
                     await self._dead_letter(message, _reason(exc))
                     return
                 except Exception as exc:
-                    if await self._held_while_database_away(message):
+                    if await self._held_while_database_away(message, exc):
                         continue  # the database answers again: the same message, no attempt counted
                     span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
                     await self._retry(message, _reason(exc))
@@ -185,14 +185,26 @@ class EventConsumer:
         failpoint(f"{self.service}.consumer.after_effect_before_commit")
         return True
 
-    async def _held_while_database_away(self, message: AbstractIncomingMessage) -> bool:
+    async def _held_while_database_away(self, message: AbstractIncomingMessage, exc: Exception) -> bool:
         """An error with the database unreachable is the infrastructure's, not the event's: it is no
         attempt. The message is held, unacknowledged (no retry, no redelivery counted by the broker), until
         the database answers; with every prefetched message held alike, the broker sends no more, so the
-        consumer pauses instead of retrying its backlog into the dead-letter queue. False: the database
-        answers, the error was the handler's."""
+        consumer pauses instead of retrying its backlog into the dead-letter queue. An error of the
+        connection itself (refused, cut, no pooled connection free in time under load) is the
+        infrastructure's too, even when the database answers by the time it is asked: the same message is
+        tried again after a short back-off, no attempt counted. False: the error was the handler's."""
         if await self._database_answers():
-            return False
+            if not is_connection_error(exc):
+                return False
+            log.warning(
+                "%s: %s on the database connection; trying %s again",
+                self.spec.name,
+                type(exc).__name__,
+                message.message_id,
+            )
+            self._consumed(self.spec.name, "held")
+            await asyncio.sleep(0.5)  # a back-off before the same message again, not a synchronisation
+            return True
         log.warning(
             "%s: database unreachable; holding %s until it answers", self.spec.name, message.message_id
         )
@@ -204,11 +216,7 @@ class EventConsumer:
         return True
 
     async def _database_answers(self) -> bool:
-        try:
-            await asyncio.wait_for(self.db.ping(), timeout=5)
-        except Exception:
-            return False
-        return True
+        return await self.db.answers(timeout=5)
 
     async def _retry(self, message: AbstractIncomingMessage, reason: str) -> None:
         delays = self.settings.retry_delays_ms

@@ -103,11 +103,14 @@ async def process_hub(
     settings: HubSettings,
     log_dir: Path,
     start: tuple[str, ...] = ("sms", "intake", "referral", "notification", "gateway"),
+    env: dict[str, str] | None = None,
 ) -> AsyncIterator[ProcessHub]:
+    """`env`: more settings for every process (e.g. HUB_OUTBOX_RETENTION_DAYS)."""
     await asyncio.to_thread(migrate_all, settings)
     sockets = {name: bound_socket() for name in (*SERVICES, "sms")}
     ports = {name: sock.getsockname()[1] for name, sock in sockets.items()}
     env = {
+        **(env or {}),
         "HUB_ENV": "test",
         "HUB_DATA_DIR": str(settings.data_dir),
         "HUB_AMQP_URL": settings.amqp_url,
