@@ -13,10 +13,12 @@ const TASK_STATUS_ZH = { open: "待办", snoozed: "已推迟", done: "已完成"
 
 async function tasksView() {
   append(main, heading("我的待办"));
+  // Each section named by its heading from the start (a region needs its name while it loads too).
+  const section = (id, title) => h("section", { "aria-labelledby": id }, h("h2", { id }, title), h("p", { class: "hint" }, "正在加载…"));
   const sections = {
-    extensions: h("section", { "aria-labelledby": "todo-extensions" }),
-    returns: h("section", { "aria-labelledby": "todo-returns" }),
-    tasks: h("section", { "aria-labelledby": "todo-tasks" }),
+    extensions: section("todo-extensions", "待审批延期"),
+    returns: section("todo-returns", "部门退回待处理"),
+    tasks: section("todo-tasks", "跟踪回访与弱信号预警"),
   };
   main.append(sections.extensions, sections.returns, sections.tasks);
   const reload = async () => {
