@@ -271,7 +271,8 @@ async def test_a_near_identical_second_registration_is_warned_about_first(
 async def test_idle_logout_and_a_half_filled_form_survives_the_session(
     console_hub: InProcessHub, page: Page
 ) -> None:
-    await page.add_init_script("localStorage.setItem('hub.console.idleSeconds', '4')")
+    # 8 s: long enough that a loaded machine's slow page load is not taken for idleness.
+    await page.add_init_script("localStorage.setItem('hub.console.idleSeconds', '8')")
     username = await sign_in(page, console_hub)
     await open_register(page)
     await page.get_by_label("事项标题").fill("半填的登记：邻里噪声")
@@ -280,8 +281,8 @@ async def test_idle_logout_and_a_half_filled_form_survives_the_session(
     await page.get_by_label("扬言暴力").check()
 
     # Nobody touches the keyboard or mouse: signed out, told why, the session revoked.
-    await expect(page.get_by_role("heading", level=1)).to_have_text("登录工作台")
-    await expect(page.get_by_role("status")).to_have_text("由于 4 秒未操作，已自动退出登录，请重新登录。")
+    await expect(page.get_by_role("heading", level=1)).to_have_text("登录工作台", timeout=20_000)
+    await expect(page.get_by_role("status")).to_have_text("由于 8 秒未操作，已自动退出登录，请重新登录。")
     assert await page.evaluate("sessionStorage.getItem('hub.console.session')") is None
 
     # The same person signs in again: back on the form, the draft restored (no password kept).
