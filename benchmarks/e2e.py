@@ -19,7 +19,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,7 +34,7 @@ from hub.config import Environment, Settings
 from hub.tracing import configure_tracing, instrument_libraries
 from hubcli.services import HubSettings
 from tests.kit.auth import bearer, create_client, fetch_token
-from tests.kit.infra import fresh_pg_database, fresh_vhost
+from tests.kit.infra import fresh_vhost, isolated_backends
 from tests.kit.processes import process_hub
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -155,17 +154,6 @@ async def _dispatched(settings: HubSettings) -> int:
         return int(await conn.fetchval(DISPATCHED_SQL.format(schema="referral.")))
     finally:
         await conn.close()
-
-
-@contextlib.asynccontextmanager
-async def _backends(database: str) -> AsyncIterator[tuple[str, str | None]]:
-    """A fresh vhost, and a fresh PostgreSQL database when `database` is "postgresql" (else SQLite)."""
-    async with fresh_vhost() as amqp_url:
-        if database != "postgresql":
-            yield amqp_url, None
-            return
-        async with fresh_pg_database() as pg_url:
-            yield amqp_url, pg_url
 
 
 async def _wait_for_sms(
@@ -350,7 +338,7 @@ async def measure(
         async with fresh_vhost() as amqp_url:
             raw_rates.append(await run_pipeline(amqp_url, cases))
         with tempfile.TemporaryDirectory(prefix="hub-bench-") as tmp:
-            async with _backends(database) as (amqp_url, db_url):
+            async with isolated_backends(database) as (amqp_url, db_url):
                 hub_runs.append(await run_e2e(amqp_url, db_url, cases, concurrency, Path(tmp)))
         r = hub_runs[-1]
         cpu = ", ".join(f"{n} {v:.1f}" for n, v in r.cpu_ms.items())
@@ -363,7 +351,7 @@ async def measure(
 
 async def measure_latency(cases: int, rate: float, database: str) -> dict[str, tuple[float, float, int]]:
     with tempfile.TemporaryDirectory(prefix="hub-bench-lat-") as tmp:
-        async with _backends(database) as (amqp_url, db_url):
+        async with isolated_backends(database) as (amqp_url, db_url):
             return await run_latency(amqp_url, db_url, cases, rate, Path(tmp))
 
 

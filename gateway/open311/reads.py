@@ -45,6 +45,11 @@ def _settings(request: Request) -> GatewaySettings:
     return settings
 
 
+def _refused(request: Request, fmt: str, jurisdiction_id: str | None) -> Response | None:
+    """What every public read checks first: the format and jurisdiction, then the address's bucket."""
+    return _check(fmt, jurisdiction_id) or _throttled(request, fmt)
+
+
 def _throttled(request: Request, fmt: str) -> Response | None:
     """One token of the client address's bucket, or the 429 that says when to come back. The address
     is the connection's peer as uvicorn resolved it (X-Forwarded-For only from --forwarded-allow-ips)."""
@@ -171,9 +176,7 @@ async def get_requests(
     ] = None,
     page: Annotated[int, Query(ge=1, le=MAX_PAGE, description="Page, newest first (extension)")] = 1,
 ) -> Response:
-    if (refusal := _check(fmt, jurisdiction_id)) is not None:
-        return refusal
-    if (refusal := _throttled(request, fmt)) is not None:
+    if (refusal := _refused(request, fmt, jurisdiction_id)) is not None:
         return refusal
     settings = _settings(request)
     try:
@@ -229,9 +232,7 @@ async def get_request(
     fmt: Fmt,
     jurisdiction_id: Jurisdiction = None,
 ) -> Response:
-    if (refusal := _check(fmt, jurisdiction_id)) is not None:
-        return refusal
-    if (refusal := _throttled(request, fmt)) is not None:
+    if (refusal := _refused(request, fmt, jurisdiction_id)) is not None:
         return refusal
     row = await _known(request, service_request_id)
     if row is None:
@@ -254,9 +255,7 @@ async def get_token(
     fmt: Fmt,
     jurisdiction_id: Jurisdiction = None,
 ) -> Response:
-    if (refusal := _check(fmt, jurisdiction_id)) is not None:
-        return refusal
-    if (refusal := _throttled(request, fmt)) is not None:
+    if (refusal := _refused(request, fmt, jurisdiction_id)) is not None:
         return refusal
     if await _known(request, token) is None:
         return error(fmt, 404, f"token {token!r} not found")

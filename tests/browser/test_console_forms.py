@@ -78,6 +78,19 @@ async def refused_on_its_fields(page: Page, form: Locator, errors: dict[str, str
     )
 
 
+async def submit_bad_input(
+    page: Page, details: Locator, values: list[tuple[str, str | None]], errors: dict[str, str]
+) -> None:
+    """Open the form (if it is not), put the bad values in, submit: refused on its fields."""
+    if not await details.evaluate("d => d.open"):
+        await details.locator("summary").click()
+    form = details.locator("form")
+    for field_id, value in values:
+        await put(page, form, field_id, value)
+    await form.locator("button[type=submit]").click()
+    await refused_on_its_fields(page, form, errors)
+
+
 async def test_every_case_page_form_refuses_bad_input_in_chinese_and_writes_nothing(
     console_hub: InProcessHub, page: Page
 ) -> None:
@@ -93,14 +106,7 @@ async def test_every_case_page_form_refuses_bad_input_in_chinese_and_writes_noth
         "every form with a required field is tried"
     )
     for action, values, errors in CASE_PAGE_BAD_INPUT:
-        details = actions.locator(f"details[data-action={action}]")
-        if not await details.evaluate("d => d.open"):
-            await details.locator("summary").click()
-        form = details.locator("form")
-        for field_id, value in values:
-            await put(page, form, field_id, value)
-        await form.locator("button[type=submit]").click()
-        await refused_on_its_fields(page, form, errors)
+        await submit_bad_input(page, actions.locator(f"details[data-action={action}]"), values, errors)
         if action == "meeting":
             await page.screenshot(path=screenshot_path("case-form-errors"), full_page=True)
     assert sent == [], f"nothing is sent while a field is wrong: {[r.url for r in sent]}"
@@ -156,12 +162,7 @@ async def test_every_department_form_refuses_bad_input_in_chinese_and_writes_not
     assert {summary for summary, _, _ in bad_input} == offered, "every form with a required field is tried"
     for summary, values, errors in bad_input:
         details = row.locator("details.action").filter(has=page.get_by_text(summary, exact=True))
-        await details.locator("summary").click()
-        form = details.locator("form")
-        for field_id, value in values:
-            await put(page, form, field_id, value)
-        await form.locator("button[type=submit]").click()
-        await refused_on_its_fields(page, form, errors)
+        await submit_bad_input(page, details, values, errors)
     await page.screenshot(path=screenshot_path("inbox-form-errors"), full_page=True)
     assert sent == [], f"nothing is sent while a field is wrong: {[r.url for r in sent]}"
     assert await written_about(console_hub, case_no) == before

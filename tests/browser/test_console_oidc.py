@@ -6,30 +6,20 @@ have (or has disabled) is told in Chinese on the login page."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
-import pytest
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from playwright.async_api import Page, Route, expect
 
 from gateway.accounts.store import create_user, set_user_disabled
 from tests.browser.conftest import screenshot_path
-from tests.integration.test_accounts_oidc import oidc_hub
+from tests.integration.test_accounts_oidc import with_idp
 from tests.kit.inprocess import InProcessHub
 from tests.kit.oidc_provider import Provider
 
+__all__ = ["with_idp"]  # the fixture: a hub with the loopback identity provider
+
 BUTTON = "统一身份认证登录"
-
-
-@pytest.fixture
-async def with_idp(
-    spans: InMemorySpanExporter, tmp_path: Path
-) -> AsyncIterator[tuple[InProcessHub, Provider]]:
-    async with oidc_hub(tmp_path) as found:
-        yield found
 
 
 async def back_to_the_hub(page: Page, hub: InProcessHub) -> None:

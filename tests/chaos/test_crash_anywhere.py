@@ -26,14 +26,14 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.test_walking_skeleton import CASE
+from tests.chaos.work_orders import work_order
 from tests.kit.infra import fresh_vhost
 from tests.kit.inprocess import make_settings
 from tests.kit.private_postgres import PrivatePostgres, private_postgres
 from tests.kit.processes import ProcessHub, process_hub
 from tests.kit.quiescence import wait_quiescent
 from tests.kit.reliability import failed, report, tally
-from tests.kit.sms import acceptance, unique_phone
+from tests.kit.sms import acceptance
 from tests.kit.waiting import eventually
 
 pytestmark = pytest.mark.chaos
@@ -42,12 +42,7 @@ SERVICES = ("gateway", "intake", "referral", "notification")
 
 
 async def _post_until_accepted(client: httpx.AsyncClient, hub: ProcessHub, i: int) -> str:
-    body = {
-        **CASE,
-        "channel": "hotline12345",
-        "source_ref": f"GD-CHAOS-{i:06d}",
-        "reporter": {**CASE["reporter"], "phone": unique_phone(i)},
-    }
+    body = work_order("CHAOS", i)
     for _ in range(600):
         try:
             response = await client.post(f"{hub.gateway}/api/v1/cases", json=body, timeout=10)

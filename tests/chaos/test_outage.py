@@ -20,13 +20,13 @@ import asyncio
 import os
 import subprocess
 import time
+from functools import partial
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from hub.config import SERVICES
-from tests.integration.test_walking_skeleton import CASE
+from tests.chaos.work_orders import work_order
 from tests.kit.infra import fresh_vhost
 from tests.kit.inprocess import make_settings
 from tests.kit.private_postgres import private_postgres
@@ -42,7 +42,7 @@ from tests.kit.reliability import (
     steady_load,
     tally,
 )
-from tests.kit.sms import acceptance, unique_phone
+from tests.kit.sms import acceptance
 from tests.kit.waiting import eventually
 
 pytestmark = pytest.mark.chaos
@@ -52,15 +52,6 @@ DB_S = float(os.environ.get("HUB_OUTAGE_DB_S", "45"))
 CALM_S = 10.0  # steady load before, between and after the outages
 CLIENT_TIMEOUT_S = 35.0
 SETTLE_S = 120.0  # the load goes on 10 s; clients refused at the end wait up to 30 s
-
-
-def _work_order(i: int) -> dict[str, Any]:
-    return {
-        **CASE,
-        "channel": "hotline12345",
-        "source_ref": f"GD-OUTAGE-{i:06d}",
-        "reporter": {**CASE["reporter"], "phone": unique_phone(i)},
-    }
 
 
 def _rabbitmqctl(action: str) -> None:
@@ -82,7 +73,9 @@ async def test_the_gateway_answers_through_broker_and_database_outages_and_nothi
             client = Client(hub.gateway, log, timeout=CLIENT_TIMEOUT_S)
             stop = asyncio.Event()
             tasks: list[asyncio.Task[str]] = []
-            load = asyncio.create_task(steady_load(client, _work_order, rate=RATE, stop=stop, tasks=tasks))
+            load = asyncio.create_task(
+                steady_load(client, partial(work_order, "OUTAGE"), rate=RATE, stop=stop, tasks=tasks)
+            )
             try:
                 # The scenario's schedule (a steady load with outages at set times), not a synchronisation.
                 load_began = time.monotonic()

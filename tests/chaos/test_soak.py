@@ -28,13 +28,13 @@ import asyncio
 import json
 import os
 import time
+from functools import partial
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from hub.config import SERVICES
-from tests.integration.test_walking_skeleton import CASE
+from tests.chaos.work_orders import work_order
 from tests.kit.infra import isolated_backends
 from tests.kit.inprocess import make_settings
 from tests.kit.processes import ProcessHub, process_hub
@@ -54,7 +54,7 @@ from tests.kit.reliability import (
     steady_load,
     tally,
 )
-from tests.kit.sms import acceptance, unique_phone
+from tests.kit.sms import acceptance
 from tests.kit.waiting import eventually
 
 pytestmark = pytest.mark.chaos
@@ -68,15 +68,6 @@ POOLS_FILES = 30  # database pool 5 + overflow 5, HTTP keep-alive 20
 SAMPLE_EVERY_S = 5.0
 ROWS_EVERY_S = 10.0
 ARTIFACTS = Path(os.environ.get("HUB_TEST_ARTIFACTS", "test-artifacts"))
-
-
-def _work_order(i: int) -> dict[str, Any]:
-    return {
-        **CASE,
-        "channel": "hotline12345",
-        "source_ref": f"GD-SOAK-{i:07d}",
-        "reporter": {**CASE["reporter"], "phone": unique_phone(i)},
-    }
 
 
 Series = dict[str, list[tuple[float, float]]]
@@ -121,7 +112,9 @@ async def test_a_steady_load_keeps_memory_files_and_messaging_tables_flat(tmp_pa
                 asyncio.create_task(_sample_processes(hub, stop, rss, files)),
                 asyncio.create_task(_sample_rows(hub, stop, rows_seen)),
             ]
-            load = asyncio.create_task(steady_load(client, _work_order, rate=RATE, stop=stop, tasks=tasks))
+            load = asyncio.create_task(
+                steady_load(client, partial(work_order, "SOAK"), rate=RATE, stop=stop, tasks=tasks)
+            )
             await asyncio.sleep(MINUTES * 60)  # the soak's length
             stop.set()
             await asyncio.gather(load, *samplers)

@@ -2,7 +2,7 @@
 
 import { finishOidc, login, signInMethods } from "../api.js";
 import { append, h } from "../dom.js";
-import { flash, heading, homeOf, idleLimitMs, main, publicPage, say, takeEndReason, takeReturnTo } from "../shell.js";
+import { flash, heading, homeOf, idleLimitMs, main, publicPage, route, say, takeEndReason, takeReturnTo } from "../shell.js";
 
 function loginView() {
   const endReason = takeEndReason();
@@ -75,8 +75,7 @@ async function oidcView(query) {
     location.hash = takeReturnTo(session) || homeOf(session.role);
   } catch (err) {
     oidcFailure = err.message;
-    location.hash = "#/login";
-    window.dispatchEvent(new HashChangeEvent("hashchange"));
+    await route(); // the address already says #/login (replaced above): draw it, with the failure
   }
 }
 

@@ -7,6 +7,7 @@
 
 import { api, currentSession, onSessionEnd } from "../api.js";
 import { append, badge, clear, h, table, when } from "../dom.js";
+import { clearFieldErrors, showFieldError } from "../forms.js";
 import { label } from "../labels.js";
 import { caseLink, centres, colourBadge, dl, heading, main, page, quiet, say, warn } from "../shell.js";
 
@@ -75,18 +76,10 @@ function options(kind, codes, { empty } = {}) {
   return [empty ? h("option", { value: "" }, empty) : null, codes.map((c) => h("option", { value: c }, label(kind, c)))];
 }
 
+// An error under the field of that name (a radio group's under its first button): forms.js's own.
 function setError(form, name, message) {
   const input = form.elements[name];
-  const target = input instanceof RadioNodeList ? input[0] : input;
-  const error = form.querySelector(`#${target.id}-error`);
-  if (message) target.setAttribute("aria-invalid", "true");
-  else target.removeAttribute("aria-invalid");
-  if (error) error.textContent = message || "";
-}
-
-function clearErrors(form) {
-  for (const el of form.querySelectorAll("[aria-invalid]")) el.removeAttribute("aria-invalid");
-  for (const el of form.querySelectorAll(".field-error")) el.textContent = "";
+  showFieldError(input instanceof RadioNodeList ? input[0] : input, message);
 }
 
 // Centres the person may register in: their centre's subtree (a community's own street is shown as
@@ -492,7 +485,7 @@ async function registerView() {
     form.reset();
     fillCommunities(form, choices);
     form.syncAnonymous();
-    clearErrors(form);
+    clearFieldErrors(form);
     dropDraft();
     key = crypto.randomUUID();
     quiet();
@@ -512,7 +505,7 @@ async function registerView() {
         form.reset();
         fillCommunities(form, choices);
         form.syncAnonymous();
-        clearErrors(form);
+        clearFieldErrors(form);
         key = crypto.randomUUID();
         quiet();
         area.append(form);
@@ -532,7 +525,7 @@ async function registerView() {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     quiet();
-    clearErrors(form);
+    clearFieldErrors(form);
     for (const old of area.querySelectorAll(".similar-warning")) old.remove();
     const problems = validate(form, choices);
     const bad = Object.entries(problems).filter(([, message]) => message);
