@@ -50,7 +50,8 @@ class ReportIn(BaseModel):
     anonymous: bool = False
     name: str = Field(default="", max_length=200)
     phone: str = Field(default="", max_length=32)
-    verification_id: str = Field(default="", max_length=64)
+    # Goes into notification's path: a UUID or nothing, never a path of its own.
+    verification_id: str = Field(default="", pattern=r"^([0-9a-fA-F-]{36})?$")
     code: str = Field(default="", max_length=12)
 
 

@@ -14,6 +14,7 @@ const submitButton = document.getElementById("submit");
 const FIELDS = ["category", "title", "description", "address", "name", "phone", "code"];
 let verificationId = "";
 let countdown = null;
+let countingDown = false;
 
 function say(text) {
   alertBox.textContent = "";
@@ -73,13 +74,15 @@ function problemText(data, fallback) {
 function startCountdown(seconds) {
   clearInterval(countdown);
   let left = Math.max(1, Number(seconds) || 60);
+  countingDown = true;
   sendButton.disabled = true;
   sendButton.textContent = `重新获取（${left} 秒）`;
   countdown = setInterval(() => {
     left -= 1;
     if (left <= 0) {
       clearInterval(countdown);
-      sendButton.disabled = false;
+      countingDown = false;
+      sendButton.disabled = anonymous.checked;
       sendButton.textContent = "重新获取验证码";
     } else {
       sendButton.textContent = `重新获取（${left} 秒）`;
@@ -106,8 +109,8 @@ function localErrors(fields, anonymousReport) {
 
 anonymous.addEventListener("change", () => {
   contact.hidden = anonymous.checked;
-  for (const el of contact.querySelectorAll("input, button")) el.disabled = anonymous.checked || (el === sendButton && countdown !== null && sendButton.textContent.startsWith("重新获取（"));
-  if (!anonymous.checked) sendButton.disabled = false;
+  for (const el of contact.querySelectorAll("input")) el.disabled = anonymous.checked;
+  sendButton.disabled = anonymous.checked || countingDown;
 });
 
 sendButton.addEventListener("click", async () => {

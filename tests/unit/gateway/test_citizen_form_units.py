@@ -18,6 +18,7 @@ from gateway.open311.catalogue import catalogue
 
 SERVICES = catalogue().services
 FORM = "f" * 32
+VID = "0b7c1d2e-3f40-4a5b-8c6d-7e8f9a0b1c2d"
 
 
 def report(**overrides: object) -> forms.ReportIn:
@@ -29,7 +30,7 @@ def report(**overrides: object) -> forms.ReportIn:
         "address": "白云路街道测试小区 3 号楼",
         "name": "测试居民",
         "phone": "138 0000 0000",
-        "verification_id": "v-1",
+        "verification_id": VID,
         "code": "123456",
     }
     fields.update(overrides)
@@ -138,3 +139,8 @@ def test_the_status_page_shows_replies_and_offers_the_rating_once() -> None:
     assert 'action="/report/status/' + "t" * 40 + '/rating"' in html
     rated = bytes(page("status.html", replies=replies, rated="满意", can_rate=False, **context).body).decode()
     assert "您的评价：满意" in rated and "rating-form" not in rated
+
+
+def test_a_verification_id_is_a_uuid_never_a_path() -> None:
+    with pytest.raises(ValueError):
+        report(verification_id="../../opt-outs?x=")

@@ -31,6 +31,7 @@ CENTRES = [
     {"id": "150203001000", "level": "street", "name_zh": "白云路街道综治中心", "parent_id": "150203"},
 ]
 STREET = "150203001000"
+VID = "0b7c1d2e-3f40-4a5b-8c6d-7e8f9a0b1c2d"
 REPORT = {
     "category": "noise",
     "title": "夜间施工噪声扰民",
@@ -61,7 +62,7 @@ class Services:
             self.codes_sent += 1
             return httpx.Response(
                 201,
-                json={"verification_id": "v-1", "expires_at": "2026-12-06T02:05:00Z", "resend_after_s": 60},
+                json={"verification_id": VID, "expires_at": "2026-12-06T02:05:00Z", "resend_after_s": 60},
             )
         if path.endswith("/check"):
             if body["code"] == "123456":
@@ -146,8 +147,8 @@ async def test_a_verified_report_is_registered_once_however_often_it_is_retried(
     http, services = gateway.http, gateway.services
     token = await _form_token(http)
     sent = await http.post(f"/report/{STREET}/code", json={"phone": "138 0000 0000"})
-    assert sent.status_code == 201 and sent.json()["verification_id"] == "v-1"
-    body = {**REPORT, "form_token": token, "verification_id": "v-1", "code": "123456"}
+    assert sent.status_code == 201 and sent.json()["verification_id"] == VID
+    body = {**REPORT, "form_token": token, "verification_id": VID, "code": "123456"}
     first = await http.post(f"/report/{STREET}/cases", json=body)
     assert first.status_code == 201, first.text
     again = await http.post(f"/report/{STREET}/cases", json=body)
@@ -167,7 +168,7 @@ async def test_a_verified_report_is_registered_once_however_often_it_is_retried(
 
 async def test_a_wrong_code_registers_nothing_and_says_so_on_its_field(gateway: Gateway) -> None:
     token = await _form_token(gateway.http)
-    body = {**REPORT, "form_token": token, "verification_id": "v-1", "code": "000000"}
+    body = {**REPORT, "form_token": token, "verification_id": VID, "code": "000000"}
     refused = await gateway.http.post(f"/report/{STREET}/cases", json=body)
     assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "code"
     assert "还可以再试" in refused.json()["detail"]
@@ -202,7 +203,7 @@ async def test_an_anonymous_report_asks_for_no_code_and_is_never_rated(gateway: 
 
 async def test_the_status_page_rates_once_the_case_is_replied_and_only_once(gateway: Gateway) -> None:
     token = await _form_token(gateway.http)
-    body = {**REPORT, "form_token": token, "verification_id": "v-1", "code": "123456"}
+    body = {**REPORT, "form_token": token, "verification_id": VID, "code": "123456"}
     path = (await gateway.http.post(f"/report/{STREET}/cases", json=body)).json()["status_url"]
     path = path.removeprefix("https://zz.example.gov.cn")
     gateway.services.state = {
