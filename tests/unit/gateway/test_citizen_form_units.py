@@ -144,3 +144,11 @@ def test_the_status_page_shows_replies_and_offers_the_rating_once() -> None:
 def test_a_verification_id_is_a_uuid_never_a_path() -> None:
     with pytest.raises(ValueError):
         report(verification_id="../../opt-outs?x=")
+
+
+def test_the_public_form_takes_small_bodies_only() -> None:
+    from gateway.edge import body_limits
+    from gateway.settings import GatewaySettings
+
+    limits = body_limits(GatewaySettings())
+    assert limits.for_path("/report/150203001000/cases") == 64 << 10
