@@ -175,3 +175,5 @@ async def test_the_status_page_shows_the_reply_and_no_personal_data_and_rates_on
         listed = await http.get("/open311/v2/requests.json", params={"service_request_id": case_no})
         assert listed.status_code == 200 and listed.json()[0]["status"] == "closed"
         assert listed.json()[0]["description"] is None
+        token = await http.get(f"/open311/v2/tokens/{link.rsplit('/', 1)[1]}.json")
+        assert token.status_code == 200 and token.json()[0]["service_request_id"] == case_no
