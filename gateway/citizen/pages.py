@@ -70,12 +70,14 @@ def _read_refused(request: Request) -> HTMLResponse | None:
     )
 
 
-def _unavailable(problem: Problem) -> HTMLResponse:
+def _unavailable(problem: Problem | PassThrough) -> HTMLResponse:
+    """A service away or refusing the gateway's own read: the citizen can only come back later."""
+    retry = problem.headers.get("Retry-After", "5") if isinstance(problem, Problem) else "5"
     return trouble(
-        503 if problem.status >= 500 else problem.status,
+        503,
         "服务暂时繁忙",
         "系统暂时无法处理您的请求，请稍后刷新重试。紧急情况请拨打 110，其他诉求也可拨打 12345。",
-        {"Retry-After": problem.headers.get("Retry-After", "5")},
+        {"Retry-After": retry},
     )
 
 
@@ -103,7 +105,7 @@ async def status_page(request: Request, token: Token, rated: str | None = None) 
         if filed is None:
             return _not_found_link()
         status = await public_status(common.upstream(request), filed.case_no, filed.service_code)
-    except Problem as exc:
+    except (Problem, PassThrough) as exc:
         return _unavailable(exc)
     return _status(request, token, filed, status, notice="感谢您的评价！" if rated else None)
 
@@ -208,7 +210,7 @@ async def report_page(request: Request, centre_code: Annotated[str, PathParam(ma
         return _unknown_centre()
     try:
         centre = await common.centre_or_none(request, centre_code)
-    except Problem as exc:
+    except (Problem, PassThrough) as exc:
         return _unavailable(exc)
     if centre is None:
         return _unknown_centre()
@@ -233,7 +235,7 @@ async def qr_code(
         return _unknown_centre()
     try:
         centre = await common.centre_or_none(request, centre_code)
-    except Problem as exc:
+    except (Problem, PassThrough) as exc:
         return _unavailable(exc)
     if centre is None:
         return _unknown_centre()

@@ -112,7 +112,7 @@ verifications = Table(
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("verified_at", UtcDateTime()),
     Column("bound_to", String(64)),  # what the verified code was spent on (a hash of the form token)
-    Column("status", String(16), nullable=False),  # sending | sent | failed
+    Column("status", String(16), nullable=False),  # sending | sent (a failed send is deleted)
     Column("provider", String(32)),
     Column("provider_ref", String(100)),
     Column("last_error", String(300)),

@@ -154,7 +154,8 @@ class Verifier:
             return
         reason = "; ".join(errors) or "no provider configured"
         log.warning("verification %s: the code could not be sent (%s)", verification_id, reason)
-        await self._record(verification_id, status="failed", last_error=reason[:300])
+        async with self.rt.db.transaction() as session:  # nothing was sent: it does not count
+            await session.execute(delete(verifications).where(verifications.c.id == verification_id))
         problem = Problem(
             503, "短信发送失败", "验证码短信暂时无法发送，请稍后再试", type_="verification-not-sent"
         )
