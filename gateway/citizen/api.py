@@ -55,9 +55,7 @@ async def post_code(centre_code: CentreCode, body: forms.CodeIn, request: Reques
             type_="validation-error",
             errors=[{"field": "phone", "message": "请填写正确的 11 位手机号码。"}],
         )
-    answer = await common.upstream(request).json(
-        "notification", "POST", "/internal/v1/verifications", principal=CITIZEN_FORM, json={"phone": phone}
-    )
+    answer = await _notification(request, "/internal/v1/verifications", {"phone": phone})
     return forms.CodeOut(
         verification_id=str(answer["verification_id"]),
         resend_after_s=int(answer["resend_after_s"]),
@@ -116,13 +114,38 @@ async def post_report(
 
 async def _verified(request: Request, body: forms.ReportIn, key: str) -> None:
     """The code is the one sent to this mobile (notification counts the attempt); spent on this form."""
-    await common.upstream(request).json(
-        "notification",
-        "POST",
+    await _notification(
+        request,
         f"/internal/v1/verifications/{body.verification_id}/check",
-        principal=CITIZEN_FORM,
-        json={"phone": forms.mobile(body.phone), "code": body.code.strip(), "bound_to": key},
+        {"phone": forms.mobile(body.phone), "code": body.code.strip(), "bound_to": key},
     )
+
+
+async def _notification(request: Request, path: str, body: dict[str, Any]) -> Any:
+    """A call to notification's verification endpoints; its refusal (Chinese problem details) is the
+    citizen's answer, with its Retry-After (a 429 or a 503 says when to ask again)."""
+    answer = await common.upstream(request).request(
+        "notification", "POST", path, principal=CITIZEN_FORM, json=body
+    )
+    if answer.status_code < 400:
+        return answer.json()
+    try:
+        doc = answer.json()
+    except ValueError:
+        raise PassThrough(answer) from None
+    if not isinstance(doc, dict):
+        raise PassThrough(answer)
+    extra = {k: v for k, v in doc.items() if k not in ("type", "title", "status", "detail", "instance")}
+    problem = Problem(
+        answer.status_code,
+        str(doc.get("title") or "请求未能完成"),
+        str(doc.get("detail") or ""),
+        type_=str(doc.get("type") or "about:blank"),
+        **extra,
+    )
+    if "retry-after" in answer.headers:
+        problem.headers = {"Retry-After": answer.headers["retry-after"]}
+    raise problem
 
 
 async def _register(request: Request, case: dict[str, Any]) -> tuple[str, bool]:
