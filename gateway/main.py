@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 from fastapi import FastAPI, Request, Response
 
-from gateway import adapters, console, edge
+from gateway import adapters, citizen, console, edge
 from gateway.auth import wiring as auth
 from gateway.instances import UpstreamInstances
 from gateway.open311 import reads as open311_reads
@@ -55,6 +55,7 @@ def bootstrap(settings: GatewaySettings) -> FastAPI:
     runtime.background("upstream-instances", instances.run)
     runtime.readiness_checks.append(instances.check)
     open311_reads.install(app)  # per-address buckets of the unauthenticated Open311 reads
+    citizen.install(app)  # /report/*: the citizen QR form (码上监督), its status pages and QR codes
     metrics.install(runtime)  # adapter delivery gauges
     app.state.dead_letters = dead_letters.install(runtime)
     adapters.install(runtime, app)  # /adapters/* webhooks, outbound sync

@@ -9,6 +9,7 @@
 - The SMS provider's pushes: the SMS adapter (`SMS_ADAPTER`), the only principal notification takes
   receipts and inbound messages from.
 - The gateway's own reads (ops views, Open311's status, adapter scoping): `GATEWAY`, kind system.
+- The citizen QR form's pages (no login): `CITIZEN_FORM`, an adapter of system citizen_form.
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ def adapter(system: str) -> Principal:
 
 
 SMS_ADAPTER = adapter("sms")
+# The citizen QR form (gateway/citizen): registers its cases at intake, asks notification for SMS
+# verification codes (the only principal it takes them from) and gives referral the status page's rating.
+CITIZEN_FORM = adapter("citizen_form")
 
 
 def _header(request: Request, name: str, limit: int) -> str | None:

@@ -130,6 +130,25 @@ class GatewaySettings(Settings):
         default=200, ge=1, le=1000, description="Largest page_size of an Open311 list"
     )
 
+    # The citizen QR form (码上监督, issue 18, gateway/citizen/): where the QR code points, and the token
+    # buckets per client address of its public pages (no login: the address is all there is to limit).
+    citizen_public_url: str | None = Field(
+        default=None,
+        description="Public base URL citizens reach the gateway at (https://…): the QR code points at "
+        "<it>/report/<centre>; unset: the address the console was opened at",
+    )
+    citizen_posts_per_minute: int = Field(
+        default=10,
+        ge=1,
+        description="Verification-code requests, submissions and ratings per minute from one client address",
+    )
+    citizen_post_burst: int = Field(
+        default=10, ge=1, description="Citizen form posts one client address may make at once"
+    )
+    citizen_reads_per_minute: int = Field(
+        default=60, ge=1, description="Citizen form and status page loads per minute from one client address"
+    )
+
     @model_validator(mode="after")
     def _defaults_within_maxima(self) -> GatewaySettings:
         if self.ops_range_default_days > self.ops_range_max_days:

@@ -106,7 +106,18 @@ open311_requests = Table(
     Column("client_id", String(64), nullable=False),
     Column("jurisdiction_id", String(64)),
     Column("requested_at", UtcDateTime(), nullable=False),
+    # The citizen QR form's cases (gateway/citizen, issue 18) are Open311 requests too (client_id
+    # citizen_form, jurisdiction_id the centre's area code), with the status page's token: kept only as
+    # its SHA-256; the submission it came from (a hash of the form's token, so a retried submit is the
+    # same case); whether the reporter is anonymous; and the callback rating given on the status page.
+    Column("status_token_hash", String(64)),
+    Column("form_key", String(64)),
+    Column("anonymous", Boolean),
+    Column("rated_at", UtcDateTime()),
+    Column("satisfaction", String(32)),
     Index("ix_open311_requests_requested_at", "requested_at"),
+    Index("uq_open311_requests_status_token", "status_token_hash", unique=True),
+    Index("uq_open311_requests_form_key", "form_key", unique=True),
 )
 
 # --- Adapters to external systems (gateway/adapters/, docs/adapters/) ---------------------------

@@ -246,7 +246,7 @@ async def get_request(
 
 @router.get(
     "/tokens/{token}.{fmt}",
-    summary="Open311: the request id of a token (ours are the case numbers themselves)",
+    summary="Open311: the request id of a token (a case number, or a citizen QR form's status token)",
     responses=BOTH,
 )
 async def get_token(
@@ -258,5 +258,11 @@ async def get_token(
     if (refusal := _refused(request, fmt, jurisdiction_id)) is not None:
         return refusal
     if await _known(request, token) is None:
-        return error(fmt, 404, f"token {token!r} not found")
+        # A citizen QR form's status token (gateway/citizen, issue 18) names its request too.
+        from gateway.citizen import forms, store
+
+        filed = await store.by_token(request.app.state.runtime, forms.token_hash(token))
+        if filed is None:
+            return error(fmt, 404, f"token {token!r} not found")
+        return respond(fmt, "service_requests", [{"service_request_id": filed.case_no, "token": token}])
     return respond(fmt, "service_requests", [{"service_request_id": token, "token": token}])

@@ -34,6 +34,8 @@ from services.notification.settings import NotificationSettings
 from services.notification.sms.aliyun import AliyunSms
 from services.notification.sms.port import SmsProvider
 from services.notification.tables import kit, metadata
+from services.notification.verification import Verifier
+from services.notification.verification import router as verification_router
 from services.notification.webhook import WebhookChannel
 
 log = logging.getLogger("hub.notification")
@@ -222,7 +224,7 @@ def bootstrap(
     __import__("services.notification.ops_metrics", fromlist=["install"]).install(runtime)  # ops gauges
     app = create_service_app(
         runtime,
-        [router],
+        [router, verification_router],
         title="Hub notification",
         on_start=_start_hooks(sms_providers),
         on_stop=[*_stop_hooks(sms_providers), client.aclose],
@@ -230,4 +232,5 @@ def bootstrap(
     app.state.sender = sender
     app.state.handlers = handlers
     app.state.inbound = inbound
+    app.state.verifier = Verifier(runtime, sms_providers, catalog, clock)  # issue 18: citizen form codes
     return app

@@ -51,6 +51,20 @@ class NotificationSettings(ServiceSettings):
         ),
     )
 
+    # SMS verification codes for the citizen QR form (issue 18, services/notification/verification.py).
+    verification_ttl_s: int = Field(
+        default=300, ge=30, le=3600, description="How long an SMS verification code stays valid (seconds)"
+    )
+    verification_max_attempts: int = Field(
+        default=5, ge=1, le=20, description="Checks of one verification code before it is used up"
+    )
+    verification_resend_s: int = Field(
+        default=60, ge=1, le=3600, description="Seconds before the same mobile may ask for another code"
+    )
+    verification_per_phone_per_hour: int = Field(
+        default=5, ge=1, le=100, description="Verification codes one mobile may ask for in an hour"
+    )
+
     @field_validator("sms_providers")
     @classmethod
     def _known_sms_providers(cls, value: tuple[str, ...]) -> tuple[str, ...]:

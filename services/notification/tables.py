@@ -96,6 +96,29 @@ inbound_replies = Table(
     Index("ix_inbound_replies_delivery", "delivery_id"),
 )
 
+# SMS verification codes asked for by the citizen QR form (issue 18): the code only as a keyed hash, the
+# phone only as its keyed hash. `window_key` (the phone's hash and the resend interval it was asked in)
+# is unique, so two requests racing for one phone send one code.
+verifications = Table(
+    "verifications",
+    metadata,
+    Column("id", String(36), primary_key=True),  # also the provider's out-id
+    Column("purpose", String(32), nullable=False),  # citizen_form
+    Column("phone_hash", String(64), nullable=False),
+    Column("code_hash", String(64), nullable=False),
+    Column("window_key", String(100), nullable=False, unique=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("verified_at", UtcDateTime()),
+    Column("bound_to", String(64)),  # what the verified code was spent on (a hash of the form token)
+    Column("status", String(16), nullable=False),  # sending | sent (a failed send is deleted)
+    Column("provider", String(32)),
+    Column("provider_ref", String(100)),
+    Column("last_error", String(300)),
+    Index("ix_verifications_phone_created", "phone_hash", "created_at"),
+)
+
 
 # Associated data of each encrypted column (hub/crypto.py): the row it belongs to, so a ciphertext
 # copied to another row or column does not decrypt. `hub pii rotate` derives the same from the table.

@@ -63,6 +63,7 @@ async def test_every_page_passes_wcag_aa_checks_for_its_people(console_hub: InPr
         "#/alerts",
         "#/tasks",
         "#/calendar",
+        "#/qr",  # 码上监督: the centre's QR poster (issue 18)
     ]
     for size_name, size in (("laptop", {"width": 1366, "height": 768}), ("tablet", TABLET)):
         await page.set_viewport_size(size)  # type: ignore[arg-type]

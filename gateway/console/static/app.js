@@ -13,5 +13,6 @@ import "./views/alerts.js";
 import "./views/tasks.js";
 import "./views/inbox.js";
 import "./views/ops.js";
+import "./views/qr.js";
 
 start();

@@ -49,6 +49,7 @@ REALISTIC = {
         "case_no": CASE_NO,
     },
     "task_repeat_reporter": {"window": "30天", "count": "3", "case_no": CASE_NO},
+    "verification_code": {"code": "042517", "minutes": "5"},
 }
 
 
@@ -100,6 +101,7 @@ def test_audiences() -> None:
         "case_accepted",
         "case_replied",
         "callback_invitation",
+        "verification_code",
     }
 
 
