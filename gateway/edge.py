@@ -21,6 +21,7 @@ from hub.problems import PROBLEM_JSON, Problem
 AUTH_PREFIX = "/api/v1/auth/"  # the token endpoint, and any other sign-in route
 OPEN311_PREFIX = "/open311/"
 ADAPTERS_PREFIX = "/adapters/"
+GRID_PREFIX = "/api/v1/grid/"  # grid workers' reports carry photos (issue 18)
 DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
 METRICS_PATH = "/metrics"
 FRAME_ANCESTORS = "frame-ancestors 'none'"
@@ -33,6 +34,7 @@ def body_limits(settings: GatewaySettings) -> BodyLimits:
             (AUTH_PREFIX, settings.auth_max_body_bytes),
             (OPEN311_PREFIX, settings.open311_max_body_bytes),
             (ADAPTERS_PREFIX, settings.adapter_max_body_bytes),
+            (GRID_PREFIX, settings.grid_max_body_bytes),
         ),
     )
 
