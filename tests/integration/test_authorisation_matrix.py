@@ -324,6 +324,43 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "action",
         body=lambda w, r, lv: {"note": "已回访"},
     ),
+    # --- grid workers (issue 18): the centre's side, and the grid worker's routes no centre person may call
+    Endpoint("case attachments", "GET", "/api/v1/cases/{case_no}/attachments", "case", "read"),
+    Endpoint(
+        "send to a grid",
+        "POST",
+        "/api/v1/cases/{case_no}/grid-tasks",
+        "case",
+        "action",
+        body=lambda w, r, lv: {"grid": "150203001001001", "note": "请现场核实"},
+    ),
+    Endpoint("grid tasks", "GET", "/api/v1/grid/tasks", "task", "list", member=_items("id")),
+    Endpoint(
+        "grid visit",
+        "POST",
+        "/api/v1/grid/tasks/{task_id}/visit",
+        "task",
+        "action",
+        body=lambda w, r, lv: {
+            "visited_at": NOW.isoformat(),
+            "point": {"latitude": 40.65, "longitude": 109.84},
+            "outcome": "resolved",
+            "note": "到场核实",
+        },
+    ),
+    Endpoint(
+        "grid report",
+        "POST",
+        "/api/v1/grid/reports",
+        "case",
+        "action",
+        body=lambda w, r, lv: {
+            "client_id": f"matrix-{r}-{lv}",
+            "title": "楼道堆物",
+            "description": "楼道堆放杂物",
+            "address": "3栋",
+        },
+    ),
     Endpoint(
         "withdraw",
         "POST",
