@@ -52,6 +52,7 @@ class UserOut(BaseModel):
     role: str
     centre: str
     department: str | None
+    grid: str | None = None  # role grid_worker: the grid (网格) the person works
 
 
 class SessionTokensOut(BaseModel):
