@@ -74,7 +74,8 @@ async def dispatch_to_grid(
     async with runtime(request).db.transaction() as session:
         task_id, created = await work.dispatch(session, case_no, body, actor)
         row = (await session.execute(select(tasks).where(tasks.c.id == task_id))).one()
-        out = GridWork._out(row, work.ctx.clock(), [])
+        notes = await work.instructions(session, [task_id])
+        out = GridWork._out(row, work.ctx.clock(), [], notes.get(task_id))
     if not created:
         response.status_code = 200
     annotate(case_no=case_no, task_id=task_id)

@@ -140,7 +140,9 @@ async def test_a_report_filed_twice_is_one_case_dispatched_visited_and_on_the_ti
         assert sent.status_code == 201, sent.text
         task = sent.json()
         assert task["kind"] == "grid_visit" and task["grid"] == GRID and task["status"] == "open"
-        resent = await http.post(f"/api/v1/cases/{case_no}/grid-tasks", json={"grid": GRID}, headers=centre)
+        resent = await http.post(
+            f"/api/v1/cases/{case_no}/grid-tasks", json={"grid": GRID, "note": "再次交办"}, headers=centre
+        )
         assert resent.status_code == 200 and resent.json()["id"] == task["id"]
         second = await http.post(
             "/api/v1/grid/reports",
@@ -156,13 +158,16 @@ async def test_a_report_filed_twice_is_one_case_dispatched_visited_and_on_the_ti
         await eventually(lambda: _status(http.get(f"/api/v1/cases/{second_no}", headers=centre)), what="held")
         soon = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
         urgent = await http.post(
-            f"/api/v1/cases/{second_no}/grid-tasks", json={"grid": GRID, "due_at": soon}, headers=centre
+            f"/api/v1/cases/{second_no}/grid-tasks",
+            json={"grid": GRID, "due_at": soon, "note": "北门路灯，尽快核实"},
+            headers=centre,
         )
         assert urgent.status_code == 201, urgent.text
 
         # The worker's list: the grid's tasks, nearest deadline first; the other grid's worker sees none.
         mine = (await http.get("/api/v1/grid/tasks", headers=worker)).json()
         assert [t["id"] for t in mine["items"]] == [urgent.json()["id"], task["id"]] and mine["grid"] == GRID
+        assert mine["items"][1]["instructions"] == "请现场核实" and mine["items"][1]["case_no"] == case_no
         theirs = (await http.get("/api/v1/grid/tasks", headers=other)).json()
         assert theirs["items"] == [] and theirs["grid"] == OTHER_GRID
 
@@ -255,7 +260,9 @@ async def test_a_worker_of_another_grid_or_role_cannot_reach_the_grid(hub: InPro
         case_no = filed.json()["case_no"]
         await eventually(lambda: _status(http.get(f"/api/v1/cases/{case_no}", headers=centre)), what="held")
         elsewhere = await http.post(
-            f"/api/v1/cases/{case_no}/grid-tasks", json={"grid": OTHER_GRID}, headers=centre
+            f"/api/v1/cases/{case_no}/grid-tasks",
+            json={"grid": OTHER_GRID, "note": "核实井盖"},
+            headers=centre,
         )
         assert elsewhere.status_code == 201, elsewhere.text
         visit = {
@@ -268,7 +275,9 @@ async def test_a_worker_of_another_grid_or_role_cannot_reach_the_grid(hub: InPro
         assert_problem(await http.post(path, json=visit, headers=worker), 404, "/task-not-found")
         assert_problem(
             await http.post(
-                f"/api/v1/cases/{case_no}/grid-tasks", json={"grid": "no-such-grid"}, headers=centre
+                f"/api/v1/cases/{case_no}/grid-tasks",
+                json={"grid": "no-such-grid", "note": "核实"},
+                headers=centre,
             ),
             422,
             "/validation-error",

@@ -113,7 +113,9 @@ class GridTaskIn(_Body):
     """The centre sends a case to a grid for an on-site check (交办网格核查)."""
 
     grid: GridCode
-    note: Note | None = None
+    note: Note = Field(
+        description="交办说明: what to check and where (the worker sees it; phone and ID numbers masked)"
+    )
     due_at: AwareDatetime | None = Field(
         default=None, description="default: HUB_REFERRAL_GRID_VISIT_HOURS ahead"
     )
@@ -152,6 +154,7 @@ class GridTaskOut(BaseModel):
     due_at: datetime  # a snoozed task: when it is back
     overdue: bool
     created_at: datetime
+    instructions: str | None = None  # the centre's 交办说明 (a grid visit), phone and ID numbers masked
     visits: list[VisitOut]
 
 

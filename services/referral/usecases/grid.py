@@ -114,7 +114,12 @@ class GridWork:
             grid=grid.code,
         )
         assert task_id is not None  # a fresh dedup key
-        note = redact_reason(body.note) if body.note else None
+        note = redact_reason(body.note)
+        await session.execute(  # the instructions, on the task's history beside its creation
+            update(task_actions)
+            .where(task_actions.c.task_id == task_id, task_actions.c.action == "created")
+            .values(note=note)
+        )
         detail = {"task_id": task_id, "grid": grid.code, "due_at": due.isoformat(), "note": note}
         await self.ctx.record(session, actor, "task.grid_dispatched", case_no, detail)
         return task_id, True
@@ -131,10 +136,10 @@ class GridWork:
         elif status == "done":
             query = query.where(tasks.c.status == TaskState.done.value)
         rows = (await session.execute(query.order_by(due, tasks.c.id).limit(limit))).all()
-        visits = await self._visits(session, [r.id for r in rows])
-        return GridTaskPage(
-            now=now, grid=grid.code, items=[self._out(r, now, visits.get(r.id, [])) for r in rows]
-        )
+        ids = [r.id for r in rows]
+        visits, notes = await self._visits(session, ids), await self.instructions(session, ids)
+        items = [self._out(r, now, visits.get(r.id, []), notes.get(r.id)) for r in rows]
+        return GridTaskPage(now=now, grid=grid.code, items=items)
 
     async def visit(self, session: AsyncSession, task_id: str, body: VisitIn, actor: Actor) -> GridTaskOut:
         grid = self.worker_grid(actor)
@@ -207,8 +212,21 @@ class GridWork:
         }
         await self.ctx.record(session, actor, "task.visited", row.case_no, detail)  # last
         fresh = (await session.execute(select(tasks).where(tasks.c.id == task_id))).one()
-        visits = await self._visits(session, [task_id])
-        return self._out(fresh, now, visits.get(task_id, []))
+        visits, notes = await self._visits(session, [task_id]), await self.instructions(session, [task_id])
+        return self._out(fresh, now, visits.get(task_id, []), notes.get(task_id))
+
+    async def instructions(self, session: AsyncSession, task_ids: list[str]) -> dict[str, str]:
+        """The centre's 交办说明 of each task that has one (the note of its creation)."""
+        if not task_ids:
+            return {}
+        rows = await session.execute(
+            select(task_actions.c.task_id, task_actions.c.note).where(
+                task_actions.c.task_id.in_(task_ids),
+                task_actions.c.action == "created",
+                task_actions.c.note.is_not(None),
+            )
+        )
+        return {r.task_id: r.note for r in rows}
 
     async def _visits(self, session: AsyncSession, task_ids: list[str]) -> dict[str, list[VisitOut]]:
         found: dict[str, list[VisitOut]] = {}
@@ -231,7 +249,7 @@ class GridWork:
         return found
 
     @staticmethod
-    def _out(row: Any, now: datetime, visits: list[VisitOut]) -> GridTaskOut:
+    def _out(row: Any, now: datetime, visits: list[VisitOut], instructions: str | None = None) -> GridTaskOut:
         status = effective_status(row.status, row.snoozed_until, now)
         due = row.snoozed_until if status is TaskState.snoozed and row.snoozed_until else row.due_at
         return GridTaskOut(
@@ -247,5 +265,6 @@ class GridWork:
             due_at=due,
             overdue=status is not TaskState.done and due < now,
             created_at=row.created_at,
+            instructions=instructions,
             visits=visits,
         )
