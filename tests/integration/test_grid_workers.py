@@ -28,10 +28,10 @@ from services.intake.tables import attachments, cases, grid_reports
 from services.referral.tables import audit_log as referral_audit
 from tests.integration.test_accounts import PASSWORD, assert_problem, hub_cli, login
 from tests.kit.auth import auth_headers, bearer
+from tests.kit.images import png
 from tests.kit.infra import isolated_backends
 from tests.kit.inprocess import InProcessHub, make_settings, running_hub
 from tests.kit.waiting import eventually
-from tests.unit.intake.test_attachments import png
 
 pytestmark = pytest.mark.integration
 

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import struct
-import zlib
 
 import pytest
 
@@ -16,20 +14,9 @@ from hub.contracts.http.grid import AttachmentIn
 from hub.problems import Problem
 from services.intake.attachments import EICAR_SIGNATURE, EicarScanner, NoScan, check_attachments, scanner_of
 from services.intake.settings import IntakeSettings
+from tests.kit.images import png
 
 FILE_NAME = "王女士家门口漏水.png"  # a name that must never reach a problem, a log or a span
-
-
-def png(extra: bytes = b"") -> bytes:
-    """A real 1×1 PNG (optionally with a text chunk carrying `extra`)."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
-    pixels = zlib.compress(b"\x00\xff\x00\x00")
-    text = chunk(b"tEXt", b"Comment\x00" + extra) if extra else b""
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + text + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
 
 
 def item(content: bytes, content_type: str = "image/png") -> AttachmentIn:
