@@ -63,9 +63,9 @@ _DETAIL_KEYS = (
     "task_id",
     "visited_at",
 )
-# actor_id: a person's user id where the event names one (grid workers' reports and visits, a grid
-# task's dispatch); the timeline shows their display name, read from the accounts when it is read.
-_ACTOR_KEYS = ("actor_role", "actor_department", "actor_id")
+_ACTOR_KEYS = ("actor_role", "actor_department")
+# A person's user id where the event names one (grid workers' reports and visits, a grid task's
+# dispatch: `person_id`): the timeline's actor `id`, shown with their display name when read.
 
 
 async def project_event(ctx: HandlerContext) -> None:
@@ -82,7 +82,11 @@ async def project_event(ctx: HandlerContext) -> None:
             at=event.time,
             service=service,
             event=event.type,
-            actor={"service": service, **{k[6:]: data[k] for k in _ACTOR_KEYS if k in data}},
+            actor={
+                "service": service,
+                **{k[6:]: data[k] for k in _ACTOR_KEYS if k in data},
+                **({"id": data["person_id"]} if data.get("person_id") else {}),
+            },
             detail={k: data[k] for k in _DETAIL_KEYS if k in data},
             trace_id=trace_id,
             span_id=span_id,

@@ -1,8 +1,8 @@
 """Events of the grid workers' work (网格员, issue 18; docs/decisions/0024-grid-workers.md).
 
 Codes, counts and ids only: never a name, a phone, a note's text, an attachment's name or content.
-`actor_id` is the person's user id: the gateway's timeline shows their display name from its own
-accounts table when it is read (names never travel in events).
+`person_id` is the acting person's user id: the gateway's timeline shows their display name from its
+own accounts table when it is read (names never travel in events).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ class GridReportFiledV1(Contract):
     case_no: str
     grid: str
     actor_role: str = "grid_worker"
-    actor_id: str | None = None
+    person_id: str | None = None  # the grid worker's user id
     attachments: int = 0
     has_point: bool = False
     reported_at: datetime
@@ -42,4 +42,4 @@ class TaskVisitedV1(Contract):
     status: str
     visited_at: datetime
     actor_role: str = "grid_worker"
-    actor_id: str | None = None
+    person_id: str | None = None  # the grid worker's user id

@@ -111,7 +111,7 @@ async def post_grid_report(
         event = GridReportFiledV1(
             case_no=case_no,
             grid=grid,
-            actor_id=actor.id,
+            person_id=actor.id,
             attachments=len(checked),
             has_point=point is not None,
             reported_at=now,

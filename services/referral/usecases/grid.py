@@ -196,9 +196,9 @@ class GridWork:
             outcome=body.outcome,
             status=status.value,
             visited_at=body.visited_at,
-            actor_id=actor.id,
+            person_id=actor.id,
         )
-        await self.ctx.emit(session, event, actor, actor_id=actor.id)
+        await self.ctx.emit(session, event, actor)
         detail = {
             "task_id": task_id,
             "kind": row.kind,

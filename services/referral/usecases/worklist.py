@@ -334,7 +334,9 @@ class Worklist:
             area_name=area_name,
             grid=columns.get("grid"),
         )
-        await self.ctx.emit(session, event, actor or SYSTEM, **({"actor_id": actor.id} if actor else {}))
+        # A person's decision (a grid visit the centre sends): the timeline names them by user id.
+        person = {"person_id": actor.id} if actor is not None and actor.kind == "user" else {}
+        await self.ctx.emit(session, event, actor or SYSTEM, **person)
         return task_id
 
     # --- staff actions --------------------------------------------------------------------------------
