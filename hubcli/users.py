@@ -115,10 +115,10 @@ def create(
 def list_accounts() -> None:
     """List accounts, one tab-separated line each (never a password or hash)."""
     found = asyncio.run(_with_gateway_db(_settings(), list_users))
-    typer.echo("user_id\tusername\tname\trole\tcentre\tdepartment\tdisabled")
+    typer.echo("user_id\tusername\tname\trole\tcentre\tdepartment\tdisabled\tgrid")
     for u in found:
         fields = (u.user_id, u.username, u.name, u.role, u.centre, u.department or "-")
-        typer.echo("\t".join((*fields, "yes" if u.disabled else "no")))
+        typer.echo("\t".join((*fields, "yes" if u.disabled else "no", u.grid or "-")))
 
 
 def _set_disabled(username: str, disabled: bool) -> None:
