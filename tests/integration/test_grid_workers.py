@@ -364,9 +364,7 @@ async def test_hub_users_create_binds_a_grid_worker_to_a_grid(hub: InProcessHub)
     )
     assert code == 2 and "--grid" in out
     code, listed = await hub_cli(hub, "users", "list")
-    assert code == 0 and any(
-        line.startswith(tuple("0123456789abcdef")) and line.endswith(f"\t{GRID}")
-        for line in listed.splitlines()
-    )
+    (row,) = [line for line in listed.splitlines() if "\tzhao.grid\t" in line]
+    assert code == 0 and row.endswith(f"\tgrid_worker\t{COMMUNITY}\t-\tno\t{GRID}")
     answer = await login(hub.gateway, "zhao.grid")
     assert answer.status_code == 200 and answer.json()["user"]["grid"] == GRID
