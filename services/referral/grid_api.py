@@ -2,6 +2,7 @@
 
 - ``GET /internal/v1/grid/tasks?status=open|done|all&limit=`` (grid_worker): the tasks of the worker's
   grid, nearest due first;
+- ``GET /internal/v1/grid/tasks/{id}`` (grid_worker): one of them, with its visits;
 - ``POST /internal/v1/grid/tasks/{id}/visit`` (grid_worker): on-site check-in (audited);
 - ``POST /internal/v1/cases/{case_no}/grid-tasks {grid, note?, due_at?}`` (centre): send a case to a grid
   for an on-site check (201; 200 with the open one when it was sent already);
@@ -50,6 +51,13 @@ async def grid_tasks(
     work = _work(request)
     async with runtime(request).db.sessions() as session:
         return await work.grid_tasks(session, actor, status, limit)
+
+
+@router.get("/grid/tasks/{task_id}", response_model=GridTaskOut, summary="One task of the worker's grid")
+async def grid_task(task_id: str, request: Request, actor: ActorDep) -> GridTaskOut:
+    work = _work(request)
+    async with runtime(request).db.sessions() as session:
+        return await work.one(session, task_id, actor)
 
 
 @router.post("/grid/tasks/{task_id}/visit", response_model=GridTaskOut, summary="On-site check-in (audited)")

@@ -335,6 +335,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         body=lambda w, r, lv: {"grid": "150203001001001", "note": "请现场核实"},
     ),
     Endpoint("grid tasks", "GET", "/api/v1/grid/tasks", "task", "list", member=_items("id")),
+    Endpoint("grid task", "GET", "/api/v1/grid/tasks/{task_id}", "task", "read"),
     Endpoint(
         "grid visit",
         "POST",

@@ -180,6 +180,12 @@ async def test_a_report_filed_twice_is_one_case_dispatched_visited_and_on_the_ti
         }
         path = f"/api/v1/grid/tasks/{task['id']}/visit"
         assert_problem(await http.post(path, json=visit, headers=other), 404, "/task-not-found")
+        assert_problem(
+            await http.get(f"/api/v1/grid/tasks/{task['id']}", headers=other), 404, "/task-not-found"
+        )
+        assert (await http.get(f"/api/v1/grid/tasks/{task['id']}", headers=worker)).json()[
+            "instructions"
+        ] == "请现场核实"
         done = await http.post(path, json=visit, headers=worker)
         assert done.status_code == 200, done.text
         assert done.json()["status"] == "done" and [v["outcome"] for v in done.json()["visits"]] == [

@@ -141,6 +141,13 @@ class GridWork:
         items = [self._out(r, now, visits.get(r.id, []), notes.get(r.id)) for r in rows]
         return GridTaskPage(now=now, grid=grid.code, items=items)
 
+    async def one(self, session: AsyncSession, task_id: str, actor: Actor) -> GridTaskOut:
+        """One task of the worker's grid with its visits; another grid's is not found."""
+        self.worker_grid(actor)
+        row = await self.worklist.task_or_404(session, task_id, actor)
+        visits, notes = await self._visits(session, [task_id]), await self.instructions(session, [task_id])
+        return self._out(row, self.ctx.clock(), visits.get(task_id, []), notes.get(task_id))
+
     async def visit(self, session: AsyncSession, task_id: str, body: VisitIn, actor: Actor) -> GridTaskOut:
         grid = self.worker_grid(actor)
         row = await self.worklist.task_or_404(session, task_id, actor, lock=True)

@@ -31,7 +31,12 @@ def test_a_grid_worker_needs_a_grid_under_a_community() -> None:
 
 def test_the_grid_routes_are_the_grid_workers_alone() -> None:
     rows = {r.path: r for r in ROUTES if r.path.startswith("/api/v1/grid/")}
-    assert set(rows) == {"/api/v1/grid/reports", "/api/v1/grid/tasks", "/api/v1/grid/tasks/{task_id}/visit"}
+    assert set(rows) == {
+        "/api/v1/grid/reports",
+        "/api/v1/grid/tasks",
+        "/api/v1/grid/tasks/{task_id}",
+        "/api/v1/grid/tasks/{task_id}/visit",
+    }
     assert all(r.roles == {"grid_worker"} for r in rows.values())
     assert not any("grid_worker" in r.roles for r in ROUTES if r.path.startswith("/api/v1/cases"))
 
