@@ -51,6 +51,10 @@ def _grid_of(actor: Actor, body: GridReportIn) -> str:
     return actor.grid
 
 
+# The case's fields as the report names them (a problem points at what the app sent).
+_FIELDS = {"occurred_at": "observed_at", "location.address": "address"}
+
+
 def _case_in(body: GridReportIn, actor: Actor, grid: str) -> CaseIn:
     community = actor.centre if actor.centre and len(actor.centre) == 12 else None
     data: dict[str, Any] = {
@@ -71,8 +75,9 @@ def _case_in(body: GridReportIn, actor: Actor, grid: str) -> CaseIn:
         return CaseIn.model_validate(data)
     except ValidationError as exc:
         errors = [
-            {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]}
+            {"field": _FIELDS.get(where, where), "message": e["msg"]}
             for e in exc.errors(include_input=False)
+            for where in [".".join(str(p) for p in e["loc"])]
         ]
         raise Problem(
             422, "上报内容不正确", "请按提示修改后重新上报", type_="validation-error", errors=errors
