@@ -22,6 +22,7 @@ AUTH_PREFIX = "/api/v1/auth/"  # the token endpoint, and any other sign-in route
 OPEN311_PREFIX = "/open311/"
 ADAPTERS_PREFIX = "/adapters/"
 CITIZEN_PREFIX = "/report/"  # the citizen QR form's public posts (gateway/citizen), as small as Open311's
+GRID_PREFIX = "/api/v1/grid/"  # grid workers' reports carry photos (issue 18)
 DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
 METRICS_PATH = "/metrics"
 FRAME_ANCESTORS = "frame-ancestors 'none'"
@@ -35,6 +36,7 @@ def body_limits(settings: GatewaySettings) -> BodyLimits:
             (OPEN311_PREFIX, settings.open311_max_body_bytes),
             (ADAPTERS_PREFIX, settings.adapter_max_body_bytes),
             (CITIZEN_PREFIX, settings.open311_max_body_bytes),
+            (GRID_PREFIX, settings.grid_max_body_bytes),
         ),
     )
 

@@ -62,4 +62,5 @@ def principal_of(request: Request) -> Principal:
         centre=_header(request, "x-hub-actor-centre", 32),
         department=_header(request, "x-hub-actor-department", 100),
         system=_header(request, "x-hub-actor-system", 32),
+        grid=_header(request, "x-hub-actor-grid", 64),
     )

@@ -230,6 +230,11 @@ class GatewaySettings(Settings):
     adapter_max_body_bytes: int = Field(
         default=256 << 10, ge=1024, description="Largest body of an external system's push to /adapters/*"
     )
+    grid_max_body_bytes: int = Field(
+        default=48 << 20,
+        ge=1 << 20,
+        description="Largest body of /api/v1/grid/* (a grid worker's report with its photos in base64)",
+    )
     behind_tls: bool = Field(
         default=False,
         description="Clients reach the gateway only over TLS (a terminating proxy): send HSTS on every answer",

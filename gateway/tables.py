@@ -68,6 +68,7 @@ users = Table(
     Column("role", String(16), nullable=False),  # centre | department | ops | supervisor
     Column("centre", String(12), nullable=False),  # the centre's area code (6 or 12 digits)
     Column("department", String(100)),  # the department code, for role department
+    Column("grid", String(64)),  # the grid code (网格), for role grid_worker (gateway_0010_grid)
     Column("password_hash", String(255), nullable=False),
     Column("disabled", Boolean, nullable=False, server_default=false()),
     Column("failed_attempts", Integer, nullable=False, server_default="0"),

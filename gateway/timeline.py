@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from gateway.tables import timeline
+from gateway.tables import timeline, users
 from hub.messaging.consumer import HandlerContext
 from hub.tracing import split_traceparent
 
@@ -56,8 +56,16 @@ _DETAIL_KEYS = (
     "requested_external_due_at",
     "delay_id",
     "limit_time",
+    # grid workers (issue 18): the grid, a report's attachment count, a visit's outcome and task status
+    "grid",
+    "attachments",
+    "has_point",
+    "task_id",
+    "visited_at",
 )
 _ACTOR_KEYS = ("actor_role", "actor_department")
+# A person's user id where the event names one (grid workers' reports and visits, a grid task's
+# dispatch: `person_id`): the timeline's actor `id`, shown with their display name when read.
 
 
 async def project_event(ctx: HandlerContext) -> None:
@@ -74,7 +82,11 @@ async def project_event(ctx: HandlerContext) -> None:
             at=event.time,
             service=service,
             event=event.type,
-            actor={"service": service, **{k[6:]: data[k] for k in _ACTOR_KEYS if k in data}},
+            actor={
+                "service": service,
+                **{k[6:]: data[k] for k in _ACTOR_KEYS if k in data},
+                **({"id": data["person_id"]} if data.get("person_id") else {}),
+            },
             detail={k: data[k] for k in _DETAIL_KEYS if k in data},
             trace_id=trace_id,
             span_id=span_id,
@@ -87,6 +99,22 @@ async def case_timeline(session: Any, case_no: str) -> list[Any]:
         select(timeline).where(timeline.c.case_no == case_no).order_by(timeline.c.at, timeline.c.id)
     )
     return list(rows)
+
+
+async def with_names(session: Any, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Entries whose actor is a person (a user id) with that person's display name as it is now."""
+    ids = {e["actor"].get("id") for e in entries if isinstance(e.get("actor"), dict)} - {None}
+    if not ids:
+        return entries
+    rows = await session.execute(
+        select(users.c.user_id, users.c.display_name).where(users.c.user_id.in_(ids))
+    )
+    names = {r.user_id: r.display_name for r in rows}
+    for e in entries:
+        actor = e.get("actor")
+        if isinstance(actor, dict) and actor.get("id") in names:
+            e["actor"] = {**actor, "name": names[actor["id"]]}
+    return entries
 
 
 def with_gaps(rows: list[Any]) -> list[dict[str, Any]]:

@@ -45,6 +45,7 @@ class Principal:
     centre: str | None = None
     department: str | None = None
     system: str | None = None
+    grid: str | None = None  # a grid worker's grid code (网格), under their community centre
 
     def claims(self) -> dict[str, Any]:
         found: dict[str, Any] = {"sub": self.id, "knd": self.kind, "role": self.role}
@@ -53,6 +54,8 @@ class Principal:
                 found[key] = value
         if self.system:
             found["sys"] = self.system
+        if self.grid:
+            found["grd"] = self.grid
         return found
 
 
@@ -172,7 +175,7 @@ class CredentialVerifier:
             raise CredentialError("内部凭证无效 (invalid internal credential)")
         text = {
             k: claims.get(k) if isinstance(claims.get(k), str) else None
-            for k in ("name", "ctr", "dept", "sys")
+            for k in ("name", "ctr", "dept", "sys", "grd")
         }
         return Principal(
             kind=kind,
@@ -182,4 +185,5 @@ class CredentialVerifier:
             centre=text["ctr"],
             department=text["dept"],
             system=text["sys"],
+            grid=text["grd"],
         )

@@ -50,7 +50,7 @@ def create(
         str | None,
         typer.Option(
             help="External system (role adapter): hotline12345 | police110 | court | "
-            "procuratorate12309 | open311"
+            "procuratorate12309 | open311 | kiosk"
         ),
     ] = None,
     rate_limit: Annotated[int, typer.Option(min=1, help="Requests per minute")] = 600,

@@ -59,19 +59,23 @@ def create(
     username: Annotated[
         str, typer.Argument(help="Login name: 2–64 letters, digits, . _ @ - (case-insensitive)")
     ],
-    role: Annotated[str, typer.Option(help="centre | department | ops | supervisor")],
+    role: Annotated[str, typer.Option(help="centre | department | ops | supervisor | grid_worker")],
     centre: Annotated[str, typer.Option(help="The centre's area code, 6 or 12 digits (centres.yaml)")],
     department: Annotated[
         str | None, typer.Option(help="Department code (role department), e.g. housing@150203")
     ] = None,
     name: Annotated[str | None, typer.Option(help="Display name (显示名), default the username")] = None,
+    grid: Annotated[
+        str | None,
+        typer.Option(help="Grid code (role grid_worker; grids.yaml), its community as --centre"),
+    ] = None,
     password_stdin: Annotated[
         bool, typer.Option("--password-stdin", help="Read the password from standard input (one line)")
     ] = False,
 ) -> None:
     """Create a person's account; print the generated password once (unless --password-stdin)."""
     try:
-        validate_user_fields(username, role, centre, department, name)
+        validate_user_fields(username, role, centre, department, name, grid)
     except AccountError as exc:
         raise _refuse(str(exc)) from None
     password = _stdin_password() if password_stdin else None
@@ -87,6 +91,7 @@ def create(
             name=name,
             password=password,
             audit_key=settings.hash_key,
+            grid=grid,
         )
 
     try:
@@ -102,6 +107,7 @@ def create(
     typer.echo(
         f"role: {user.role}  centre: {user.centre}"
         + (f"  department: {user.department}" if user.department else "")
+        + (f"  grid: {user.grid}" if user.grid else "")
     )
 
 
@@ -109,10 +115,10 @@ def create(
 def list_accounts() -> None:
     """List accounts, one tab-separated line each (never a password or hash)."""
     found = asyncio.run(_with_gateway_db(_settings(), list_users))
-    typer.echo("user_id\tusername\tname\trole\tcentre\tdepartment\tdisabled")
+    typer.echo("user_id\tusername\tname\trole\tcentre\tdepartment\tdisabled\tgrid")
     for u in found:
         fields = (u.user_id, u.username, u.name, u.role, u.centre, u.department or "-")
-        typer.echo("\t".join((*fields, "yes" if u.disabled else "no")))
+        typer.echo("\t".join((*fields, "yes" if u.disabled else "no", u.grid or "-")))
 
 
 def _set_disabled(username: str, disabled: bool) -> None:

@@ -106,6 +106,7 @@ class LiveCheck:
                 users.c.role,
                 users.c.centre,
                 users.c.department,
+                users.c.grid,
                 users.c.display_name,
                 users.c.disabled,
             )
@@ -127,6 +128,7 @@ class LiveCheck:
             role=row.role,
             department=row.department,
             centre=row.centre,
+            grid=row.grid,
             name=row.display_name,
             rate_limit_per_minute=self.user_rate_limit_per_minute,
         )

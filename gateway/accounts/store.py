@@ -1,9 +1,10 @@
 """The account store (table `users`): creating, disabling, enabling and resetting people's accounts,
 and listing them. `hub users …` (hubcli/users.py) and the tests call these functions.
 
-A user has a role (centre | department | ops | supervisor), belongs to a centre (its area code, as in
-services/referral/data/centres.yaml: the gateway checks the shape only, 6 or 12 digits) and, for role
-department, a department code. Disabling a user or resetting their password revokes their sessions at
+A user has a role (centre | department | ops | supervisor | grid_worker), belongs to a centre (its area
+code, as in services/referral/data/centres.yaml: the gateway checks the shape only, 6 or 12 digits) and,
+for role department, a department code; a grid worker (网格员) also a grid code (网格, as in
+services/referral/data/grids.yaml) under their centre, which is then a community (12 digits). Disabling a user or resetting their password revokes their sessions at
 once (gateway/accounts/sessions.py).
 """
 
@@ -29,6 +30,7 @@ from hub.db import Database
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._@\-]{1,63}$")
 CENTRE_CODE = re.compile(r"^(\d{6}|\d{12})$")
+GRID_CODE = re.compile(r"^[A-Za-z0-9_\-.]{1,64}$")  # as intake's location.grid_code
 NAME_MAX = 50
 
 
@@ -45,6 +47,7 @@ class User:
     centre: str
     department: str | None
     disabled: bool
+    grid: str | None = None  # role grid_worker: the grid's code
 
     def public(self) -> dict[str, Any]:
         """The user as `POST /api/v1/auth/login` and `GET /api/v1/auth/me` answer it."""
@@ -55,6 +58,7 @@ class User:
             "role": self.role,
             "centre": self.centre,
             "department": self.department,
+            "grid": self.grid,
         }
 
 
@@ -66,7 +70,14 @@ class NewUser:
 
 def user_of(row: Any) -> User:
     return User(
-        row.user_id, row.username, row.display_name, row.role, row.centre, row.department, row.disabled
+        row.user_id,
+        row.username,
+        row.display_name,
+        row.role,
+        row.centre,
+        row.department,
+        row.disabled,
+        row.grid,
     )
 
 
@@ -75,7 +86,7 @@ def normalise_username(username: str) -> str:
 
 
 def validate_user_fields(
-    username: str, role: str, centre: str, department: str | None, name: str | None
+    username: str, role: str, centre: str, department: str | None, name: str | None, grid: str | None = None
 ) -> None:
     if not USERNAME.match(normalise_username(username)):
         raise AccountError(
@@ -98,6 +109,17 @@ def validate_user_fields(
             )
     elif department:
         raise AccountError("--department 只用于 department 角色 (--department is only for role department)")
+    if role == "grid_worker":
+        if not grid or not GRID_CODE.match(grid):
+            raise AccountError(
+                "网格员需要 --grid 网格编码 (a grid worker needs --grid CODE: 1–64 letters, digits, . _ -)"
+            )
+        if len(centre) != 12:
+            raise AccountError(
+                "网格员的 --centre 是网格所在社区的 12 位编码 (a grid worker's centre is the grid's community)"
+            )
+    elif grid:
+        raise AccountError("--grid 只用于 grid_worker 角色 (--grid is only for role grid_worker)")
     if name is not None:
         stripped = name.strip()
         if not stripped or len(stripped) > NAME_MAX:
@@ -116,17 +138,18 @@ async def create_user(
     name: str | None = None,
     password: str | None = None,
     audit_key: str | None = None,
+    grid: str | None = None,
 ) -> NewUser:
     """Create an account. With no password one is generated and returned here once; only its argon2id
     hash is stored. With `audit_key` (HUB_HASH_KEY) the creation is recorded in the audit log."""
-    validate_user_fields(username, role, centre, department, name)
+    validate_user_fields(username, role, centre, department, name, grid)
     chosen = password is not None
     if password is None:
         password = generate_password()
     check_new_password(password)
     login = normalise_username(username)
     now = datetime.now(UTC)
-    user = User(uuid.uuid4().hex, login, (name or login).strip(), role, centre, department, False)
+    user = User(uuid.uuid4().hex, login, (name or login).strip(), role, centre, department, False, grid)
     password_hash = await hash_password(password)
     try:
         async with db.transaction() as session:
@@ -138,6 +161,7 @@ async def create_user(
                     role=role,
                     centre=centre,
                     department=department,
+                    grid=grid,
                     password_hash=password_hash,
                     disabled=False,
                     failed_attempts=0,
@@ -147,7 +171,7 @@ async def create_user(
             )
             await record(
                 session, audit_key, "account.created", actor=CLI_ACTOR,
-                user_id=user.user_id, role=role, centre=centre, department=department,
+                user_id=user.user_id, role=role, centre=centre, department=department, grid=grid,
             )  # fmt: skip
     except IntegrityError:
         raise AccountError(f"用户名 {login} 已存在 (username {login} is taken)") from None
@@ -193,7 +217,9 @@ async def set_user_disabled(
             await revoke_user_sessions(session, row.user_id, "disabled", now)
         action = "account.disabled" if disabled else "account.enabled"
         await record(session, audit_key, action, actor=CLI_ACTOR, user_id=row.user_id)
-    return User(row.user_id, row.username, row.display_name, row.role, row.centre, row.department, disabled)
+    return User(
+        row.user_id, row.username, row.display_name, row.role, row.centre, row.department, disabled, row.grid
+    )
 
 
 async def reset_password(

@@ -47,6 +47,7 @@ class Identity:
     name: str | None = None
     centre: str | None = None
     session_id: str | None = None  # a person's sign-in session (gateway/accounts/sessions.py)
+    grid: str | None = None  # a grid worker's grid code (decision 0024)
 
     def principal(self) -> Principal:
         """The principal the gateway vouches for to the services (hub/credentials.py)."""
@@ -58,6 +59,7 @@ class Identity:
             centre=self.centre,
             department=self.department,
             system=self.system,
+            grid=self.grid,
         )
 
 

@@ -12,6 +12,7 @@ Other roles pass untouched; with auth off and no token there is no identity and 
 from __future__ import annotations
 
 import json
+import re
 from urllib.parse import quote
 
 from fastapi import Request
@@ -25,6 +26,8 @@ from gateway.upstream import Upstream
 from hub.problems import Problem
 
 CHANNEL_CACHE_SIZE = 10_000  # case numbers whose channel is remembered (a few hundred KiB)
+# A kiosk's source_ref: its terminal id, a slash, the terminal's own serial of the filing (≤ 64 in all).
+KIOSK_SOURCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,39}/[A-Za-z0-9_.\-]{1,23}$")
 
 
 def wrong_channel(identity: Identity, body: bytes | None) -> JSONResponse | None:
@@ -40,6 +43,18 @@ def wrong_channel(identity: Identity, body: bytes | None) -> JSONResponse | None
     if given is not None and given != channel:
         return problem_json(
             403, "无权限", f"适配器 {identity.system} 只能登记渠道为 {channel} 的事项", "wrong-channel"
+        )
+    if (
+        identity.system == "kiosk"
+        and isinstance(data, dict)
+        and not KIOSK_SOURCE.match(str(data.get("source_ref") or ""))
+    ):
+        # A self-service terminal names itself in every case it files (docs/kiosk.md).
+        return problem_json(
+            422,
+            "缺少终端编号",
+            "自助终端登记事项须带 source_ref：终端编号/终端流水号，如 KDL-COURT-01/000123",
+            "kiosk-source",
         )
     return None
 

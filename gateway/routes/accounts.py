@@ -52,6 +52,7 @@ class UserOut(BaseModel):
     role: str
     centre: str
     department: str | None
+    grid: str | None = None  # role grid_worker: the grid (网格) the person works
 
 
 class SessionTokensOut(BaseModel):
@@ -72,6 +73,7 @@ class MeOut(BaseModel):
     centre: str | None = None
     department: str | None = None
     system: str | None = None
+    grid: str | None = None  # a grid worker's grid (网格)
 
 
 def _accounts(request: Request) -> Accounts:
@@ -165,6 +167,7 @@ async def me(request: Request) -> Any:
         centre=identity.centre,
         department=identity.department,
         system=identity.system,
+        grid=identity.grid,
     )
     if identity.kind == "user":
         user = await get_user(request.app.state.runtime.db, identity.client_id)

@@ -11,7 +11,7 @@ from fastapi import Request
 from pydantic import BaseModel
 
 from gateway.principals import principal_of
-from gateway.timeline import case_timeline, with_gaps
+from gateway.timeline import case_timeline, with_gaps, with_names
 from gateway.upstream import PassThrough, Upstream
 from hub.problems import Problem
 from hub.runtime import ServiceRuntime
@@ -103,6 +103,7 @@ async def get_timeline(case_no: str, request: Request) -> list[TimelineEntry]:
     rt: ServiceRuntime = request.app.state.runtime
     async with rt.db.sessions() as session:
         rows = await case_timeline(session, case_no)
-    if not rows:
-        raise Problem(404, "未找到该事项", f"没有编号为 {case_no} 的事项记录", type_="case-not-found")
-    return [TimelineEntry.model_validate(e) for e in with_gaps(rows)]
+        if not rows:
+            raise Problem(404, "未找到该事项", f"没有编号为 {case_no} 的事项记录", type_="case-not-found")
+        entries = await with_names(session, with_gaps(rows))
+    return [TimelineEntry.model_validate(e) for e in entries]

@@ -16,7 +16,7 @@ from typing import Any
 from gateway.auth.roles import ROLES, USER_ROLES
 from gateway.routes import accounts, adapter_ops, cases, dead_letters, ops
 from gateway.routes.spec import Method, Route, roles
-from hub.contracts.http import intake
+from hub.contracts.http import grid, intake
 from hub.contracts.http import referral as ref
 
 # A supervisor (督办) may do whatever the centre may: every set naming the centre names it too.
@@ -29,6 +29,8 @@ OPS_CENTRE = roles("ops", "centre", "supervisor")
 OPS = roles("ops")
 EVERYONE = roles(*ROLES)
 PEOPLE = roles(*USER_ROLES)
+GRID_WORKER = roles("grid_worker")  # 网格员: a named account bound to one grid (decision 0024)
+GRID_READERS = roles("centre", "supervisor", "ops", "grid_worker")
 
 CASE = "/api/v1/cases/{case_no}"
 REFERRAL = "/api/v1/referrals/{referral_id}"
@@ -195,5 +197,29 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", f"{DEAD_LETTER}/resolve", "resolve_dead_letter",
           "Mark handled without replaying; {reason} recorded with the person", "ops", OPS,
           handler=dead_letters.resolve_dead_letter, response=dead_letters.DeadLetterOut),
+    # ---- grid workers (网格员, issue 18; docs/decisions/0024-grid-workers.md): scoped to the worker's grid
+    to_intake("POST", "/api/v1/grid/reports", "post_grid_report",
+              "Report a matter from the street (随手记) with photos and the point: a case on channel grid_app; "
+              "the same client_id again is the same case (200)", GRID_WORKER, status_code=201,
+              body=grid.GridReportIn, response=grid.GridReportOut),
+    to_referral("grid", "GET", "/api/v1/grid/tasks", "grid_tasks",
+                "The tasks of the worker's grid (grid visits, follow-ups, key persons' visits), nearest due first",
+                GRID_WORKER, query=grid.GridTaskQuery, response=grid.GridTaskPage),
+    to_referral("grid", "GET", "/api/v1/grid/tasks/{task_id}", "grid_task",
+                "One task of the worker's grid, with the centre's instructions and its visits", GRID_WORKER,
+                response=grid.GridTaskOut),
+    to_referral("grid", "POST", "/api/v1/grid/tasks/{task_id}/visit", "grid_visit",
+                "On-site check-in (现场签到): time, point, outcome and note (audited; on the case timeline)",
+                GRID_WORKER, body=grid.VisitIn, response=grid.GridTaskOut),
+    to_referral("grid", "POST", f"{CASE}/grid-tasks", "dispatch_to_grid",
+                "Send a case to a grid for an on-site check (交办网格核查): a task for the grid's worker",
+                CENTRE, status_code=201, body=grid.GridTaskIn, response=grid.GridTaskOut),
+    to_referral("grid", "GET", "/api/v1/grids", "grids", "The grids (网格) in the caller's scope, by community",
+                GRID_READERS),
+    to_intake("GET", f"{CASE}/attachments", "case_attachments",
+              "A case's attachments (a grid report's photos): type, size, digest", CENTRE,
+              response=list[grid.AttachmentOut]),
+    to_intake("GET", f"{CASE}/attachments/{{attachment_id}}", "case_attachment",
+              "One attachment's content", CENTRE, no_store=True),
 )
 # fmt: on

@@ -107,7 +107,7 @@ class CaseRepliedV1(Contract):
 # keys added to their data (and, where useful, `round` and `deadline_kind`): consumers ignore fields
 # they do not know.
 
-ActorRole = Literal["centre", "department", "adapter", "ops", "system", "supervisor"]
+ActorRole = Literal["centre", "department", "adapter", "ops", "system", "supervisor", "grid_worker"]
 ReturnReasonCode = Literal["not_our_duty", "wrong_area", "insufficient_info", "duplicate", "other"]
 ReplyOutcome = Literal["resolved", "mediated", "partially_resolved", "unresolved", "referred_to_litigation"]
 
@@ -401,7 +401,7 @@ class DeadlinesRecomputedV1(ActedBy):
 
 # --- the worklist (issue 12): follow-ups and weak signals become tasks for a centre -----------------
 
-TaskKind = Literal["follow_up", "weak_signal_burst", "repeat_reporter"]
+TaskKind = Literal["follow_up", "weak_signal_burst", "repeat_reporter", "grid_visit"]
 
 
 class TaskCreatedV1(ActedBy):
@@ -434,6 +434,7 @@ class TaskCreatedV1(ActedBy):
     scope: Literal["grid", "street"] | None = None
     area: str | None = None
     area_name: str | None = None  # the centre's name when the area is a centre's (a street, a community)
+    grid: str | None = None  # the grid (网格) whose worker does it (decision 0024)
 
 
 class TaskDoneV1(ActedBy):

@@ -20,7 +20,8 @@ from hub.credential_guard import principal_of
 from hub.credentials import PrincipalKind
 from hub.problems import Problem
 
-ROLES = ("centre", "department", "adapter", "ops", "supervisor")  # supervisor (督办): as the centre
+# supervisor (督办): as the centre; grid_worker (网格员): files reports from their grid only
+ROLES = ("centre", "department", "adapter", "ops", "supervisor", "grid_worker")
 DEFAULT_ROLE = "centre"  # registration called in-process without an actor (never over HTTP)
 
 # What each role may do in intake (API.md "Auth": ops is read-only and sees no personal data;
@@ -34,6 +35,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "case.note": frozenset({"centre", "supervisor", "adapter"}),
     "personal_data.read": frozenset({"centre", "supervisor"}),
     "rules.reload": frozenset({"centre", "supervisor"}),
+    "grid.report": frozenset({"grid_worker"}),
+    "attachment.read": frozenset({"centre", "supervisor"}),
 }
 
 _WHAT = {
@@ -45,6 +48,8 @@ _WHAT = {
     "case.note": "补充事项内容",
     "personal_data.read": "查看个人信息",
     "rules.reload": "重新加载研判规则",
+    "grid.report": "上报网格事项",
+    "attachment.read": "查看事项附件",
 }
 
 
@@ -56,6 +61,7 @@ class Actor:
     centre: str | None = None
     name: str | None = None
     kind: PrincipalKind | None = None  # user | client | system (None: the hub's own work)
+    grid: str | None = None  # a grid worker's grid code
 
     def may(self, permission: str) -> bool:
         return self.role in PERMISSIONS[permission]
@@ -82,6 +88,7 @@ def current_actor(request: Request) -> Actor:
         centre=centre,
         name=principal.name,
         kind=principal.kind,
+        grid=principal.grid,
     )
 
 

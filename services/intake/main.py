@@ -18,7 +18,7 @@ from hub.contracts.referral import (
 )
 from hub.messaging.handlers import Handlers
 from hub.runtime import ServiceRuntime
-from services.intake import api, bulk, ops
+from services.intake import api, bulk, grid_reports, ops
 from services.intake.casework.centre_projection import project_holding_centre
 from services.intake.casework.status_projection import project_case_status
 from services.intake.rulebook import RulesInvalid, load_assessor
@@ -49,11 +49,15 @@ def bootstrap(settings: IntakeSettings) -> FastAPI:
     preparer = bulk.Preparer(settings.intake_import_workers)  # bulk import's workers, ended on stop
     # The bulk import takes up to 2000 cases in one body; every other route the general limit.
     limits = BodyLimits(
-        settings.max_body_bytes, (("/internal/v1/cases:import", settings.intake_import_max_body_bytes),)
+        settings.max_body_bytes,
+        (
+            ("/internal/v1/cases:import", settings.intake_import_max_body_bytes),
+            ("/internal/v1/grid/", settings.intake_grid_max_body_bytes),
+        ),
     )
     app = create_service_app(
         runtime,
-        [api.router, ops.router, bulk.router],
+        [api.router, ops.router, bulk.router, grid_reports.router],
         title="Hub intake",
         on_stop=[preparer.stop],
         body_limits=limits,

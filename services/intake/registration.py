@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -50,18 +51,24 @@ async def find_existing(session: Any, case_in: CaseIn, key: str | None, digest: 
     return row
 
 
+# Work done in the registration's own transaction once the case row is written (a grid report's photos
+# and point): given the session and the new case number, it returns what to add to the audit entry.
+WithCase = Callable[[Any, str], Awaitable[dict[str, Any]]]
+
+
 async def register_case(
     rt: ServiceRuntime,
     assessor: Assessor,
     case_in: CaseIn,
     idempotency_key: str | None,
     actor: Actor | None = None,
+    with_case: WithCase | None = None,
 ) -> Registered:
     actor = actor or Actor(DEFAULT_ROLE, kind="system")
     key = scoped_key(actor, idempotency_key)
     digest = body_digest(case_in.model_dump(mode="json")) if key else None
     try:
-        return await _register(rt, assessor, case_in, key, digest, actor)
+        return await _register(rt, assessor, case_in, key, digest, actor, with_case)
     except IntegrityError:
         # Lost a race with the same work order or key on another request: return the winner's case.
         async with rt.db.sessions() as session:
@@ -78,6 +85,7 @@ async def _register(
     idempotency_key: str | None,
     digest: str | None,
     actor: Actor,
+    with_case: WithCase | None = None,
 ) -> Registered:
     now = datetime.now(UTC)
     settings = rt.settings
@@ -199,6 +207,7 @@ async def _register(
             reporter_key=reporter_key(settings.hash_key, phone_hash),
         )
         await rt.outbox.emit(session, event.TYPE, case_no, event.model_dump(mode="json"))
+        extra = await with_case(session, case_no) if with_case is not None else {}
         await record(
             rt,
             session,
@@ -215,6 +224,7 @@ async def _register(
                 "response_level": assessment.response_level,
                 "duplicate_of": duplicate_of,
                 "repeat_count_30d": repeat_count,
+                **extra,
             },
         )
         row = (await session.execute(select(cases).where(cases.c.case_no == case_no))).one()

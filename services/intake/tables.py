@@ -7,8 +7,10 @@ from sqlalchemy import (
     Boolean,
     Column,
     Date,
+    Float,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     String,
@@ -114,6 +116,41 @@ case_notes = Table(
     Column("idempotency_body", String(64)),  # a digest of the body the key was first used with
     Column("created_at", UtcDateTime(), nullable=False),
     UniqueConstraint("idempotency_key", name="uq_case_notes_idempotency_key"),
+)
+
+# Grid workers' reports (issue 18): the report's own facts beside its case (which grid, where the worker
+# stood, the app's client id), and the photos sent with it. Attachment contents and names are stored
+# here only: never in logs, spans or events.
+grid_reports = Table(
+    "grid_reports",
+    metadata,
+    Column("case_no", String(32), primary_key=True),
+    Column("grid", String(64), nullable=False),
+    Column("actor_id", String(64)),  # the grid worker's user id
+    Column("client_id", String(64), nullable=False),
+    Column("latitude", Float),
+    Column("longitude", Float),
+    Column("accuracy_m", Float),
+    Column("observed_at", UtcDateTime()),
+    Column("reported_at", UtcDateTime(), nullable=False),
+    Index("ix_grid_reports_grid", "grid", "reported_at"),
+)
+
+attachments = Table(
+    "attachments",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("case_no", String(32), nullable=False),
+    Column("file_name", String(200), nullable=False),
+    Column("content_type", String(100), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("scan", String(16), nullable=False),  # the scanner's verdict: clean (nothing else is stored)
+    Column("content", LargeBinary, nullable=False),
+    Column("actor_role", String(16), nullable=False),
+    Column("actor_id", String(64)),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Index("ix_attachments_case", "case_no"),
 )
 
 case_counters = Table(

@@ -12,7 +12,7 @@ from typing import Any
 from hub.credentials import PrincipalKind
 from services.referral.errors import Forbidden
 
-ROLES = ("centre", "department", "adapter", "ops", "system", "supervisor")
+ROLES = ("centre", "department", "adapter", "ops", "system", "supervisor", "grid_worker")
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,7 @@ class Actor:
     centre: str | None = None
     name: str | None = None
     kind: PrincipalKind | None = None  # user | client | system (None: the hub's own work)
+    grid: str | None = None  # a grid worker's grid code (网格)
 
     @property
     def is_department(self) -> bool:

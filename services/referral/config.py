@@ -26,6 +26,7 @@ from services.referral.data import read_data_file
 from services.referral.domain.calendar import WorkingCalendar, business_tz, parse_year_schedule
 from services.referral.domain.centres import CentreTree, load_centres
 from services.referral.domain.deadlines import ProcedureBook
+from services.referral.domain.grids import Grids, load_grids
 from services.referral.domain.procedure_documents import load_procedures
 from services.referral.domain.routing import (
     DepartmentRegistry,
@@ -100,6 +101,16 @@ class ReferralConfig:
     calendar: WorkingCalendar
     follow_ups: FollowUpPolicy
     centres: CentreTree = field(default_factory=lambda: load_centres(read_data_file("centres.yaml")))
+    grids: Grids | None = None  # grids.yaml (网格) under the centres' communities; None: the packaged file
+
+    @property
+    def grid_registry(self) -> Grids:
+        if self.grids is not None:
+            return self.grids
+        try:
+            return load_grids(read_data_file("grids.yaml"), self.centres)
+        except DataFileError:  # centres of a test's own making: the sample grids' communities are not in it
+            return Grids({})
 
     @classmethod
     def load(cls, data_dir: Path | None = None, schedules_dir: Path | None = None) -> ReferralConfig:
@@ -111,6 +122,11 @@ class ReferralConfig:
             return read_data_file(name)
 
         registry = load_registry(text("departments.yaml"))
+        # The sample grids lie in the sample centres: a deployment's own centres.yaml without its own
+        # grids.yaml has no grids (rather than the sample's, which would name unknown communities).
+        own_centres = data_dir is not None and (data_dir / "centres.yaml").is_file()
+        own_grids = data_dir is not None and (data_dir / "grids.yaml").is_file()
+        grids_text = text("grids.yaml") if own_grids or not own_centres else "version: 1\ngrids: []\n"
         schedules = []
         if schedules_dir is not None:
             for path in sorted(schedules_dir.glob("*.y*ml")):
@@ -121,7 +137,8 @@ class ReferralConfig:
             book=load_procedures(text("procedures.yaml")),
             calendar=WorkingCalendar(schedules),
             follow_ups=load_follow_ups(text("followups.yaml")),
-            centres=load_centres(text("centres.yaml"), registry.areas),
+            centres=(centres := load_centres(text("centres.yaml"), registry.areas)),
+            grids=load_grids(grids_text, centres),
         )
 
     def warn_uncovered_years(self, now: datetime) -> list[int]:

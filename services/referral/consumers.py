@@ -56,6 +56,7 @@ def handlers(uc: ReferralUseCases) -> Handlers:
                 response_level=case.response_level,
                 intake_response_level=case.response_level,
                 street_code=case.street_code,
+                grid_code=case.grid_code,
                 anonymous=case.reporter.anonymous,
                 round=1,
                 trace_id=case.trace_id,

@@ -54,6 +54,7 @@ def actor_from_credential(request: Request) -> Actor:
         centre=centre_of(principal.centre),
         name=principal.name,
         kind=principal.kind,
+        grid=principal.grid,
     )
 
 

@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from hub.app import create_service_app
 from hub.config import ServiceSettings, Settings
 from hub.runtime import ServiceRuntime
-from services.referral import api, centres_api, consumers, ops, tasks_api
+from services.referral import api, centres_api, consumers, grid_api, ops, tasks_api
 from services.referral.clock import Clock, system_clock
 from services.referral.config import ReferralConfig
 from services.referral.domain.signals import SignalPolicy
@@ -87,12 +87,13 @@ def bootstrap(
 
     app = create_service_app(
         runtime,
-        [api.router, centres_api.router, tasks_api.router],
+        [api.router, centres_api.router, tasks_api.router, grid_api.router],
         title="Hub referral",
         on_start=[calendar_at_start],
     )
     app.state.usecases = usecases
     app.state.referral_settings = options
+    app.state.grid_visit_hours = options.grid_visit_hours
     app.state.watchdog = watchdog
     install_error_handlers(app)  # domain errors become problem details here, and only here
     ops.install(app, runtime, clock)  # /internal/v1/ops (stalled, facts) and referral's own metrics

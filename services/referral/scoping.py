@@ -45,6 +45,8 @@ def tasks_visible(actor: Actor) -> ColumnElement[bool]:
     department: the worklist is the centres')."""
     if actor.is_department:
         return false()
+    if actor.role == "grid_worker":  # a grid worker: the tasks of their grid, nothing else
+        return tasks.c.grid == actor.grid if actor.grid else false()
     return code_condition(actor.centre, tasks.c.centre_id)
 
 

@@ -40,6 +40,13 @@ class ReferralSettings(BaseSettings):
     task_snooze_max_days: int = Field(
         default=90, ge=1, description="Longest a worklist task may be snoozed (put off), in days"
     )
+    grid_visit_hours: float = Field(
+        default=24,
+        gt=0,
+        le=24 * 90,
+        description="When a grid visit the centre dispatches (POST /api/v1/cases/{case_no}/grid-tasks) is due "
+        "unless it says, in hours from dispatch",
+    )
     weak_signal_tasks: bool = Field(
         default=True,
         description="Turn early-warning signals (bursts, repeat reporters) into worklist tasks as cases arrive",

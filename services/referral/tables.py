@@ -14,6 +14,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Column,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -45,6 +46,7 @@ cases = Table(
     Column("response_level", String(32), nullable=False),
     Column("intake_response_level", String(32), nullable=False),
     Column("street_code", String(12)),
+    Column("grid_code", String(64)),  # the grid (网格) the case was reported in, if any (referral_0009_grid)
     Column("anonymous", Boolean, nullable=False, default=False),
     Column("manual_reason", Text),  # set while the case waits in the dispatcher's queue
     Column("round", Integer, nullable=False, default=1),  # dispatch round: a reopened case is round 2
@@ -288,6 +290,9 @@ tasks = Table(
     Column("scope", String(8)),  # burst: grid | street
     Column("area", String(64)),  # burst: the grid or street code
     Column("reporter_key", String(64)),  # repeat_reporter: hub.crypto.reporter_key, never a phone
+    # The grid (网格) whose worker does it: a grid visit, a follow-up of a case reported in a grid, a key
+    # person's visit. Its grid worker lists it (GET /api/v1/grid/tasks). Null: the centre's alone.
+    Column("grid", String(64)),
     Column("window_start", UtcDateTime()),
     Column("window_end", UtcDateTime()),
     Column("due_at", UtcDateTime(), nullable=False),
@@ -298,6 +303,27 @@ tasks = Table(
     Index("ix_tasks_centre_status", "centre_id", "status"),
     Index("ix_tasks_status_due", "status", "due_at"),
     Index("ix_tasks_signal_window", "signal_key", "window_start"),
+    Index("ix_tasks_grid_status", "grid", "status", "due_at"),
+)
+
+# Grid workers' on-site check-ins (现场签到/走访) for tasks of their grid: when and where (the point the
+# phone gave), what was found, the note (phone and ID numbers masked). The worker is named by user id.
+grid_visits = Table(
+    "grid_visits",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("task_id", String(36), ForeignKey("tasks.id"), nullable=False),
+    Column("case_no", String(32), nullable=False),
+    Column("grid", String(64), nullable=False),
+    Column("actor_id", String(64)),
+    Column("visited_at", UtcDateTime(), nullable=False),
+    Column("latitude", Float, nullable=False),
+    Column("longitude", Float, nullable=False),
+    Column("accuracy_m", Float),
+    Column("outcome", String(16), nullable=False),  # resolved | verified | not_found | unreachable
+    Column("note", Text, nullable=False),
+    Column("recorded_at", UtcDateTime(), nullable=False),
+    Index("ix_grid_visits_task", "task_id"),
 )
 
 # What happened to a task, oldest first: created, snoozed (until, note), done (note). Notes are

@@ -156,4 +156,5 @@ def task_out(
         updated_at=row.updated_at,
         allowed_actions=[a.value for a in TASK_MACHINE.allowed_actions(status)],
         history=history,
+        grid=row.grid,
     )

@@ -106,6 +106,7 @@ async def test_hub_users_create_then_login_me_and_the_actor_forwarded(
         "role": "supervisor",
         "centre": "150203",
         "department": None,
+        "grid": None,  # a grid worker's grid (issue 18)
     }
     who = await me(hub.gateway, body["access_token"])
     assert who.status_code == 200, who.text
@@ -118,6 +119,7 @@ async def test_hub_users_create_then_login_me_and_the_actor_forwarded(
         "centre": "150203",
         "department": None,
         "system": None,
+        "grid": None,
     }
 
     # A supervisor does what the centre does, in intake (registration) and referral (the queue).

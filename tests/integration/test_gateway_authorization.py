@@ -45,11 +45,15 @@ async def _token(hub: InProcessHub, role: str, **kwargs: Any) -> dict[str, str]:
 
 
 async def _person(hub: InProcessHub, role: str) -> dict[str, str]:
-    """A named account's access token (supervisor is a person's role, never an API client's)."""
+    """A named account's access token (supervisor and grid_worker are people's roles, never API clients')."""
     password = "matrix-test-password"
-    await create_user(
-        hub.runtime("gateway").db, f"matrix.{role}", role=role, centre="150203", password=password
+    # A grid worker is bound to a grid under a community (services/referral/data/grids.yaml).
+    where = (
+        {"centre": "150203001001", "grid": "150203001001001"}
+        if role == "grid_worker"
+        else {"centre": "150203"}
     )
+    await create_user(hub.runtime("gateway").db, f"matrix.{role}", role=role, password=password, **where)
     async with httpx.AsyncClient(base_url=hub.gateway) as http:
         answer = await http.post(
             "/api/v1/auth/login", json={"username": f"matrix.{role}", "password": password}
@@ -75,6 +79,7 @@ async def _world(hub: InProcessHub) -> World:
         "centre": centre,
         "ops": await _token(hub, "ops"),
         "supervisor": await _person(hub, "supervisor"),
+        "grid_worker": await _person(hub, "grid_worker"),
         "department": await _token(hub, "department", department=lead["department"]),
         "adapter": await _token(hub, "adapter", system="police110"),
         "other-department": await _token(hub, "department", department=OTHER_DEPARTMENT),

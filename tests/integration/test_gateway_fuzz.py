@@ -22,6 +22,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis import GenerationMode
 from schemathesis.core.result import Ok
 
+from gateway.accounts.store import create_user
 from gateway.authorization import ROLES, decide
 from tests.kit.auth import auth_headers, authed_hub, create_client
 from tests.kit.inprocess import InProcessHub
@@ -102,6 +103,23 @@ def fuzz_operation(
     return failures
 
 
+async def grid_worker(hub: InProcessHub) -> dict[str, str]:
+    """A grid worker is a person (a named account bound to a grid), never an API client."""
+    password = "fuzz-grid-password"
+    await create_user(
+        hub.runtime("gateway").db,
+        "fuzz.grid",
+        role="grid_worker",
+        centre="150203001001",
+        grid="150203001001001",
+        password=password,
+    )
+    async with httpx.AsyncClient(base_url=hub.gateway) as http:
+        answer = await http.post("/api/v1/auth/login", json={"username": "fuzz.grid", "password": password})
+    assert answer.status_code == 200, answer.text
+    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+
+
 def fuzz(doc: dict[str, Any], base_url: str, tokens: dict[str, dict[str, str]], api_key: str) -> list[str]:
     schema = schemathesis.openapi.from_dict(doc)
     session = requests.Session()
@@ -126,6 +144,7 @@ async def test_fuzzing_the_openapi_gives_no_5xx_and_only_problem_details(authed_
         "department": await auth_headers(hub, "department", department="fuzz@150203001000"),
         "adapter": await auth_headers(hub, "adapter", system="police110"),
         "ops": await auth_headers(hub, "ops"),
+        "grid_worker": await grid_worker(hub),
     }
     key = await create_client(hub, "adapter", system="open311")
     async with httpx.AsyncClient() as http:

@@ -13,8 +13,9 @@ from pathlib import Path
 MOBILE = re.compile(r"(?<![0-9A-Za-z])(?:\+?86)?1[3-9]\d{9}(?![0-9A-Za-z])")
 RESIDENT_ID = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
 # Reporter names the test suite uses; a name in a log line means a reporter leaked. 测试用户甲 is
-# tests/browser's; 孙督办 a staff account's display name (tests/integration/test_accounts.py).
-TEST_NAMES = ("王女士", "李先生", "张三", "赵六", "钱七", "测试用户甲", "孙督办")
+# tests/browser's; 孙督办 a staff account's display name (tests/integration/test_accounts.py); 张网格员 a
+# grid worker's and 现场照片 the file name of a grid report's photo (tests/integration/test_grid_workers.py).
+TEST_NAMES = ("王女士", "李先生", "张三", "赵六", "钱七", "测试用户甲", "孙督办", "张网格员", "现场照片")
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ const TABLES = {
     red_card: "红牌督办",
   },
   responseLevel: { immediate: "即时响应", time_limited: "限时办理", joint_consultation: "联合会商" },
-  role: { lead: "牵头", assisting: "协办", centre: "中心", department: "部门", adapter: "外部系统", ops: "运维", supervisor: "督办", system: "系统" },
+  role: { lead: "牵头", assisting: "协办", centre: "中心", department: "部门", adapter: "外部系统", ops: "运维", supervisor: "督办", system: "系统", grid_worker: "网格员" },
   queueReason: {
     no_rule: "无匹配分拨规则",
     no_lead_unit: "无牵头单位",
@@ -75,6 +75,7 @@ const TABLES = {
     court: "法院",
     procuratorate12309: "12309 检察",
     petition: "信访",
+    kiosk: "自助终端",
   },
   action: {
     acknowledge: "报到",

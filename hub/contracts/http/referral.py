@@ -426,6 +426,7 @@ class TaskOut(BaseModel):
     updated_at: datetime
     allowed_actions: list[str]
     history: list[TaskActionOut]
+    grid: str | None = None  # the grid (网格) whose worker does it (issue 18), if any
 
 
 class TaskPage(BaseModel):
@@ -491,7 +492,7 @@ class ResolutionLevelsQuery(BaseModel):
 class TaskListQuery(BaseModel):
     centre: Annotated[str | None, Field(max_length=12, pattern=r"^[0-9]+$")] = None
     include_below: bool = False
-    kind: Literal["follow_up", "weak_signal_burst", "repeat_reporter"] | None = None
+    kind: Literal["follow_up", "weak_signal_burst", "repeat_reporter", "grid_visit"] | None = None
     status: Literal["open", "snoozed", "done"] | None = None
     page: Page = 1
     page_size: PageSize = 50

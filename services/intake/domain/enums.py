@@ -18,6 +18,7 @@ class Channel(StrEnum):
     court = "court"
     procuratorate12309 = "procuratorate12309"
     petition = "petition"
+    kiosk = "kiosk"  # self-service terminals (自助终端: 24-hour court kiosks), adapter system kiosk
 
 
 class RequestType(StrEnum):

@@ -111,6 +111,9 @@ class Worklist:
             colour=due.colour,
             cadence=due.cadence,
             sequence=due.sequence,
+            grid=getattr(
+                case, "grid_code", None
+            ),  # a case of a grid: its worker visits too (GET /api/v1/grid/tasks)
         )
 
     # --- weak signals (弱信号) ---------------------------------------------------------------------
@@ -259,6 +262,10 @@ class Worklist:
 
     # --- creating -----------------------------------------------------------------------------------
 
+    async def create(self, session: AsyncSession, **task: Any) -> str | None:
+        """A task another use case decides on (the centre's grid visit: services/referral/usecases/grid.py)."""
+        return await self._create(session, **task)
+
     def _root(self) -> Centre:
         return self.ctx.config.centres.roots[0]
 
@@ -273,6 +280,7 @@ class Worklist:
         case_count: int,
         due_at: datetime,
         area_name: str | None = None,
+        actor: Actor | None = None,
         **columns: Any,
     ) -> str | None:
         """Insert the task once (None when its dedup key exists already) and say so."""
@@ -298,7 +306,13 @@ class Worklist:
         if inserted.first() is None:
             return None
         await session.execute(
-            task_actions.insert().values(task_id=task_id, action="created", at=now, actor_role=SYSTEM.role)
+            task_actions.insert().values(
+                task_id=task_id,
+                action="created",
+                at=now,
+                actor_role=(actor or SYSTEM).role,
+                actor_id=actor.id if actor else None,
+            )
         )
         tree = self.ctx.config.centres
         event = TaskCreatedV1(
@@ -318,8 +332,11 @@ class Worklist:
             scope=columns["scope"].value if columns.get("scope") else None,
             area=columns.get("area"),
             area_name=area_name,
+            grid=columns.get("grid"),
         )
-        await self.ctx.emit(session, event, SYSTEM)
+        # A person's decision (a grid visit the centre sends): the timeline names them by user id.
+        person = {"person_id": actor.id} if actor is not None and actor.kind == "user" else {}
+        await self.ctx.emit(session, event, actor or SYSTEM, **person)
         return task_id
 
     # --- staff actions --------------------------------------------------------------------------------
