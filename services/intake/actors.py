@@ -34,6 +34,11 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "case.note": frozenset({"centre", "supervisor", "adapter"}),
     "personal_data.read": frozenset({"centre", "supervisor"}),
     "rules.reload": frozenset({"centre", "supervisor"}),
+    # The key persons registry (重点人员 / 七色户卡): centre staff; ops and departments never.
+    "key_person.register": frozenset({"centre", "supervisor"}),
+    "key_person.read": frozenset({"centre", "supervisor"}),
+    "key_person.colour": frozenset({"centre", "supervisor"}),
+    "key_person.reveal": frozenset({"centre", "supervisor"}),
 }
 
 _WHAT = {
@@ -45,6 +50,10 @@ _WHAT = {
     "case.note": "补充事项内容",
     "personal_data.read": "查看个人信息",
     "rules.reload": "重新加载研判规则",
+    "key_person.register": "登记重点人员（户）",
+    "key_person.read": "查看重点人员（户）台账",
+    "key_person.colour": "调整重点人员（户）的颜色",
+    "key_person.reveal": "查看重点人员（户）的个人信息",
 }
 
 

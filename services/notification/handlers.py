@@ -159,6 +159,10 @@ class NotificationHandlers:
         centre up the tree that has someone), and/or the centre's own system. Staff are on duty like
         departments: quiet hours are for citizens (RULES.md "Notifications")."""
         new = TaskCreatedV1.model_validate(ctx.event.data)
+        if new.kind not in messages.TASK_TEMPLATES:
+            # No SMS template for this kind yet (a key person's visit, issue 18): the worklist only.
+            log.info("task %s (%s): no message template for the kind; worklist only", new.task_id, new.kind)
+            return
         target = self.contacts.task_target(new.centre_path or [new.centre_id], new.kind)
         if target is None:
             log.info(

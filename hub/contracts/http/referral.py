@@ -417,6 +417,10 @@ class TaskOut(BaseModel):
     window_start: datetime | None
     window_end: datetime | None
     due_at: datetime
+    # Whose grid's worker does it (key_person_visit: the person's grid) and the key person's registry
+    # id (intake's; no personal data). Added for issue 18, with defaults.
+    grid: str | None = None
+    key_person_id: str | None = None
     snoozed_until: datetime | None
     done_at: datetime | None
     created_at: datetime
@@ -485,7 +489,7 @@ class ResolutionLevelsQuery(BaseModel):
 class TaskListQuery(BaseModel):
     centre: Annotated[str | None, Field(max_length=12, pattern=r"^[0-9]+$")] = None
     include_below: bool = False
-    kind: Literal["follow_up", "weak_signal_burst", "repeat_reporter"] | None = None
+    kind: Literal["follow_up", "weak_signal_burst", "repeat_reporter", "key_person_visit"] | None = None
     status: Literal["open", "snoozed", "done"] | None = None
     page: Page = 1
     page_size: PageSize = 50

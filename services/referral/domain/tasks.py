@@ -24,6 +24,7 @@ class TaskKind(StrEnum):
     follow_up = "follow_up"  # 三色管理: a closed case's follow-up visit fell due
     weak_signal_burst = "weak_signal_burst"  # 弱信号: cases of one category bunched in a grid or street
     repeat_reporter = "repeat_reporter"  # 弱信号: one reporter, many cases
+    key_person_visit = "key_person_visit"  # 重点人员 / 七色户卡: a key person's visit by colour cadence
 
     @property
     def label_zh(self) -> str:
@@ -34,6 +35,7 @@ _LABELS = {
     TaskKind.follow_up: "三色回访",
     TaskKind.weak_signal_burst: "弱信号预警：高发聚集",
     TaskKind.repeat_reporter: "弱信号预警：重复反映",
+    TaskKind.key_person_visit: "重点人员（户）走访",
 }
 
 
