@@ -29,8 +29,11 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("key_person_id"),
     )
+    # The grid branch (issue 18, grid workers) adds tasks.grid too: whichever migration runs first adds it.
+    present = {c["name"] for c in sa.inspect(op.get_bind()).get_columns("tasks")}
     with op.batch_alter_table("tasks") as batch:
-        batch.add_column(sa.Column("grid", sa.String(length=64), nullable=True))
+        if "grid" not in present:
+            batch.add_column(sa.Column("grid", sa.String(length=64), nullable=True))
         batch.add_column(sa.Column("key_person_id", sa.String(length=32), nullable=True))
 
 
