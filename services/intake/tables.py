@@ -141,7 +141,7 @@ key_persons = Table(
     Column("colour_reason", Text),  # why the colour was last set (phone and ID numbers redacted)
     Column("groups", JSON, nullable=False, default=list),  # codes of the scheme's groups
     Column("name_enc", Text),
-    Column("name_masked", String(32)),
+    Column("name_masked", String(64)),  # mask_name keeps the length (names up to 50)
     Column("phone_enc", Text),
     Column("phone_hash", String(64)),
     Column("phone_masked", String(32)),

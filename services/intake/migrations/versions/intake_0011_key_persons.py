@@ -23,7 +23,7 @@ def upgrade() -> None:
         sa.Column("colour_reason", sa.Text(), nullable=True),
         sa.Column("groups", sa.JSON(), nullable=False),
         sa.Column("name_enc", sa.Text(), nullable=True),
-        sa.Column("name_masked", sa.String(length=32), nullable=True),
+        sa.Column("name_masked", sa.String(length=64), nullable=True),
         sa.Column("phone_enc", sa.Text(), nullable=True),
         sa.Column("phone_hash", sa.String(length=64), nullable=True),
         sa.Column("phone_masked", sa.String(length=32), nullable=True),
