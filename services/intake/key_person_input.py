@@ -7,7 +7,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from services.intake.domain.enums import IdType
@@ -43,14 +51,13 @@ class KeyPersonIn(BaseModel):
             return {**data, "id_type": IdType.resident_id}
         return data
 
-    @model_validator(mode="after")
-    def _check_id_number(self) -> KeyPersonIn:
-        if self.id_number is None:
-            return self
-        if self.id_type is None:
-            raise PydanticCustomError("id_type_required", "id_type is required with id_number")
+    @field_validator("id_number", mode="after")
+    @classmethod
+    def _check_id_number(cls, value: str | None, info: ValidationInfo) -> str | None:
+        id_type = info.data.get("id_type")
+        if value is None or id_type is None:  # a bad id_type has its own error
+            return value
         try:
-            self.id_number = validate_id_number(self.id_number, self.id_type, today=datetime.now(UTC).date())
+            return validate_id_number(value, id_type, today=datetime.now(UTC).date())
         except ValueError as exc:
             raise PydanticCustomError("id_number_invalid", str(exc)) from None
-        return self

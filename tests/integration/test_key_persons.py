@@ -284,7 +284,7 @@ async def test_outside_the_scope_the_registry_answers_404_and_every_read_is_audi
     # The reveal decrypts, for a stated purpose.
     revealed = await call(hub, "POST", f"{path}/personal-data", json=reveal)
     assert revealed.status_code == 200, revealed.text
-    assert revealed.headers["cache-control"] == "no-store"
+    assert "no-store" in revealed.headers["cache-control"]
     assert revealed.json()["phone"] == "+8613912345678" and revealed.json()["name"] == "赵桂兰"
     assert revealed.json()["address"] == PERSON["address"]
 
