@@ -109,7 +109,7 @@ class GatewaySettings(Settings):
     ops_adapter_stall_s: int = Field(
         default=300, ge=0, description="An outbound adapter update still retrying after this long is stalled"
     )
-    # Bounded reads (issue 16, gateway/ops/ranges.py): the range /ops/summary and /ops/stats cover.
+    # Bounded reads (issue 16, hub/ranges.py): the range /ops/summary and /ops/stats cover.
     ops_range_default_days: int = Field(
         default=90, ge=1, description="Days /ops/summary and /ops/stats cover when no range is given"
     )

@@ -131,7 +131,9 @@ async def forward(request: Request, route: Route, values: dict[str, Any]) -> Res
     params = None
     if query is not None:
         # Unset filters are left out (an empty one means no filter to the service as well).
-        params = {k: v for k, v in query.model_dump().items() if v is not None and v != ""}
+        params = {
+            k: v for k, v in query.model_dump(mode="json", by_alias=True).items() if v is not None and v != ""
+        }
     upstream: Upstream = request.app.state.upstream
     answer = await upstream.request(
         route.service,

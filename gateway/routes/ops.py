@@ -14,12 +14,13 @@ from typing import Annotated, Any, Literal
 from fastapi import Query, Request, Response
 from pydantic import AwareDatetime, BaseModel
 
-from gateway.ops import ranges, report, signals, stats
+from gateway.ops import report, signals, stats
 from gateway.ops.sources import Sources
 from gateway.ops.stalls import KINDS, Filters, attach_last_handoff, enrich, select_stalled
 from gateway.principals import principal_of
 from gateway.settings import GatewaySettings
 from gateway.upstream import Upstream
+from hub import ranges
 from hub.contracts.vocabulary import Colour
 from hub.problems import Problem
 from hub.runtime import ServiceRuntime

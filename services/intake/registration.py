@@ -21,7 +21,7 @@ from services.intake.case_columns import case_columns, phone_hash_of, seal_repor
 from services.intake.domain.model import CaseIn
 from services.intake.idempotency import body_digest, check_same_body, scoped_key
 from services.intake.key_person_match import match_key_person
-from services.intake.matching import same_source
+from services.intake.matching import CANDIDATES_MAX, same_source
 from services.intake.numbering import next_case_no
 from services.intake.tables import cases
 
@@ -111,11 +111,14 @@ async def _register(
                     cases.c.duplicate_of,
                     cases.c.status,
                     cases.c.merged_into,
-                ).where(
+                )
+                .where(
                     same_source(address_key, phone_hash),
                     cases.c.registered_at >= now - REPEAT_WINDOW,
                     cases.c.category == category,
                 )
+                .order_by(cases.c.registered_at.desc())
+                .limit(CANDIDATES_MAX)
             )
         ).all()
         candidates = [

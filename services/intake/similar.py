@@ -24,14 +24,13 @@ from services.intake.domain.duplicates import (
     text_similarity,
 )
 from services.intake.domain.identifiers import normalise_cn_phone
-from services.intake.matching import same_source
+from services.intake.matching import CANDIDATES_MAX, same_source
 from services.intake.scoping import cases_visible
 from services.intake.tables import cases
 
 # A case in one of these has ended: a new report of it is a new matter (or a reopening), not a duplicate.
 ENDED = ("closed", "merged", "withdrawn", "returned_to_channel")
 MAX_SIMILAR = 5
-_SCAN = 200  # candidates read at most (newest first): the gates above keep it far below this
 
 
 @dataclass(frozen=True)
@@ -92,7 +91,7 @@ async def similar_cases(
                     cases_visible(actor),
                 )
                 .order_by(cases.c.registered_at.desc())
-                .limit(_SCAN)
+                .limit(CANDIDATES_MAX)
             )
         ).all()
     text = f"{draft.title} {draft.description}"

@@ -17,6 +17,7 @@ from hub.contracts.http.referral import (
     LevelCount,
     ResolutionLevelsOut,
 )
+from hub.ranges import Range
 from services.referral import scoping
 from services.referral.actors import Actor
 from services.referral.case_views import level_of
@@ -28,14 +29,21 @@ async def resolution_levels(
     session: AsyncSession,
     tree: CentreTree,
     actor: Actor,
+    window: Range,
     *,
     centre: str | None = None,
     category: str | None = None,
 ) -> ResolutionLevelsOut:
-    """Counted over the cases the actor may see (a centre's person: its subtree)."""
+    """Counted over the cases the actor may see (a centre's person: its subtree), closed in `window`."""
     query = (
         select(cases.c.resolved_centre_id, cases.c.resolved_level, func.count())
-        .where(cases.c.status == "closed", cases.c.resolved_level.is_not(None), scoping.cases_visible(actor))
+        .where(
+            cases.c.status == "closed",
+            cases.c.closed_at >= window.start,
+            cases.c.closed_at < window.end,
+            cases.c.resolved_level.is_not(None),
+            scoping.cases_visible(actor),
+        )
         .group_by(cases.c.resolved_centre_id, cases.c.resolved_level)
     )
     if centre is not None:
@@ -51,6 +59,8 @@ async def resolution_levels(
         per_centre[centre_id] += int(n)
     return ResolutionLevelsOut(
         scope=centre,
+        from_=window.start,
+        to=window.end,
         resolved=total,
         by_level=[
             LevelCount(level=lv, resolved=n, share=round(n / total, 4) if total else 0.0)

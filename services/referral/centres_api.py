@@ -7,10 +7,13 @@ Moving a case between centres (上报, 下派) is a case action (services/referr
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
+from pydantic import AwareDatetime
 
+from hub import ranges
 from hub.contracts.http.referral import (
     MAX_PAGE,
     CentreCasesOut,
@@ -26,7 +29,7 @@ from services.referral import centre_views, scoping
 from services.referral.actors import Actor
 from services.referral.domain.calendar import YearSchedule, parse_year_schedule
 from services.referral.domain.centres import CentreTree
-from services.referral.edge import ActorDep, runtime, use_cases
+from services.referral.edge import ActorDep, referral_settings, runtime, use_cases
 
 router = APIRouter(prefix="/internal/v1", tags=["referral"])
 
@@ -119,13 +122,26 @@ async def resolution_levels(
     actor: ActorDep,
     centre: Annotated[str | None, Query(max_length=12)] = None,
     category: Annotated[str | None, Query(max_length=64)] = None,
+    from_: Annotated[AwareDatetime | None, Query(alias="from")] = None,
+    to: Annotated[AwareDatetime | None, Query()] = None,
 ) -> ResolutionLevelsOut:
     actor.require("centre", "ops")
     tree = _tree(request)
     if centre is not None:
         _known_centre(tree, centre, actor)
+    settings = referral_settings(request)
+    window = ranges.resolve(  # every read bounded (issue 16): a year by default, never every case ever
+        from_,
+        to,
+        now=use_cases(request).context.clock(),
+        default=timedelta(days=settings.stats_range_default_days),
+        maximum=timedelta(days=settings.stats_range_max_days),
+        setting="HUB_REFERRAL_STATS_RANGE_MAX_DAYS",
+    )
     async with runtime(request).db.sessions() as session:
-        return await centre_views.resolution_levels(session, tree, actor, centre=centre, category=category)
+        return await centre_views.resolution_levels(
+            session, tree, actor, window, centre=centre, category=category
+        )
 
 
 # --- holiday schedules (节假日安排) -------------------------------------------------------------------

@@ -22,6 +22,7 @@ from hub.runtime import ServiceRuntime
 from services.referral.actors import ROLES, Actor
 from services.referral.domain.lifecycle import TransitionRefused
 from services.referral.errors import Forbidden, InvalidRequest, NotFound, ReferralError, StateConflict
+from services.referral.settings import ReferralSettings
 from services.referral.usecases.wiring import ReferralUseCases
 
 # The HTTP status of each kind of refusal.
@@ -73,6 +74,11 @@ ActorDep = Annotated[Actor, Depends(actor_from_credential)]
 def runtime(request: Request) -> ServiceRuntime:
     rt: ServiceRuntime = request.app.state.runtime
     return rt
+
+
+def referral_settings(request: Request) -> ReferralSettings:
+    options: ReferralSettings = request.app.state.referral_settings
+    return options
 
 
 def use_cases(request: Request) -> ReferralUseCases:

@@ -92,6 +92,7 @@ def bootstrap(
         on_start=[calendar_at_start],
     )
     app.state.usecases = usecases
+    app.state.referral_settings = options
     app.state.watchdog = watchdog
     install_error_handlers(app)  # domain errors become problem details here, and only here
     ops.install(app, runtime, clock)  # /internal/v1/ops (stalled, facts) and referral's own metrics

@@ -119,7 +119,7 @@ async def get_facts(
     case_no: Annotated[list[str] | None, Query(max_length=500)] = None,
 ) -> FactsOut:
     if case_no is None and (from_ is None or to is None):
-        # Every read bounded (issue 16): the gateway resolves and caps the range (gateway/ops/ranges.py);
+        # Every read bounded (issue 16): the gateway resolves and caps the range (hub/ranges.py);
         # a caller without one would read every case ever registered.
         missing = "from" if from_ is None else "to"
         raise Problem(

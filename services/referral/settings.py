@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -29,6 +29,14 @@ class ReferralSettings(BaseSettings):
         description="Channels a case can be given back to by the centre (回退, POST …/return-to-channel); "
         "the gateway tells the channel (12345: feedbackType 7)",
     )
+    stats_range_default_days: int = Field(
+        default=366,
+        ge=1,
+        description="Days of closings /stats/resolution-levels counts when no range is given",
+    )
+    stats_range_max_days: int = Field(
+        default=1098, ge=31, le=3660, description="Widest from–to /stats/resolution-levels accepts (days)"
+    )
     task_snooze_max_days: int = Field(
         default=90, ge=1, description="Longest a worklist task may be snoozed (put off), in days"
     )
@@ -36,3 +44,11 @@ class ReferralSettings(BaseSettings):
         default=True,
         description="Turn early-warning signals (bursts, repeat reporters) into worklist tasks as cases arrive",
     )
+
+    @model_validator(mode="after")
+    def _default_within_maximum(self) -> ReferralSettings:
+        if self.stats_range_default_days > self.stats_range_max_days:
+            raise ValueError(
+                "HUB_REFERRAL_STATS_RANGE_DEFAULT_DAYS must not exceed HUB_REFERRAL_STATS_RANGE_MAX_DAYS"
+            )
+        return self

@@ -32,7 +32,7 @@ from tests.kit.inprocess import make_settings
 from tests.kit.private_postgres import PrivatePostgres, private_postgres
 from tests.kit.processes import ProcessHub, process_hub
 from tests.kit.quiescence import wait_quiescent
-from tests.kit.reliability import failed, report, tally
+from tests.kit.reliability import ARTIFACTS, failed, report, tally
 from tests.kit.sms import acceptance
 from tests.kit.waiting import eventually
 
@@ -95,7 +95,7 @@ async def test_crash_anywhere_loses_nothing_and_duplicates_nothing(tmp_path: Pat
     rng = random.Random(int(os.environ.get("HUB_CHAOS_SEED", "20261122")))
     async with fresh_vhost() as amqp_url, private_postgres() as pg:
         settings = make_settings(tmp_path, amqp_url, await pg.create_database())
-        async with process_hub(settings, Path("test-artifacts/logs/chaos")) as hub:
+        async with process_hub(settings, ARTIFACTS / "logs" / "chaos") as hub:
             stop = asyncio.Event()
             log: list[str] = []
             chaos = asyncio.create_task(_chaos(hub, pg, stop, log, rng))

@@ -33,6 +33,7 @@ from tests.kit.private_postgres import private_postgres
 from tests.kit.processes import process_hub
 from tests.kit.quiescence import wait_quiescent
 from tests.kit.reliability import (
+    ARTIFACTS,
     Client,
     LoadLog,
     consumer_outcomes,
@@ -68,7 +69,7 @@ async def test_the_gateway_answers_through_broker_and_database_outages_and_nothi
     began = time.monotonic()
     async with fresh_vhost() as amqp_url, private_postgres() as pg:
         settings = make_settings(tmp_path, amqp_url, await pg.create_database())
-        async with process_hub(settings, Path("test-artifacts/logs/outage")) as hub:
+        async with process_hub(settings, ARTIFACTS / "logs" / "outage") as hub:
             log = LoadLog()
             client = Client(hub.gateway, log, timeout=CLIENT_TIMEOUT_S)
             stop = asyncio.Event()

@@ -40,6 +40,7 @@ from tests.kit.inprocess import make_settings
 from tests.kit.processes import ProcessHub, process_hub
 from tests.kit.quiescence import wait_quiescent
 from tests.kit.reliability import (
+    ARTIFACTS,
     Client,
     LoadLog,
     MessagingRows,
@@ -67,7 +68,6 @@ RSS_MB_PER_MIN = max(1.0, 20.0 / MINUTES)
 POOLS_FILES = 30  # database pool 5 + overflow 5, HTTP keep-alive 20
 SAMPLE_EVERY_S = 5.0
 ROWS_EVERY_S = 10.0
-ARTIFACTS = Path(os.environ.get("HUB_TEST_ARTIFACTS", "test-artifacts"))
 
 
 Series = dict[str, list[tuple[float, float]]]
@@ -103,7 +103,7 @@ async def test_a_steady_load_keeps_memory_files_and_messaging_tables_flat(tmp_pa
     rows_seen: list[dict[str, MessagingRows]] = []
     async with isolated_backends("postgresql") as (amqp_url, db_url):
         settings = make_settings(tmp_path, amqp_url, db_url)
-        async with process_hub(settings, Path("test-artifacts/logs/soak"), env=env) as hub:
+        async with process_hub(settings, ARTIFACTS / "logs" / "soak", env=env) as hub:
             log = LoadLog()
             client = Client(hub.gateway, log, timeout=30)
             stop = asyncio.Event()

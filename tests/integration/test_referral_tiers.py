@@ -9,6 +9,7 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -342,7 +343,8 @@ async def test_a_case_escalated_from_community_to_street_to_district_is_dispatch
         await api.post(f"/api/v1/cases/{small}/callback", {"satisfaction": "satisfied"})
     ).status_code == 200
 
-    # Statistics by the level at which each case was finally resolved.
+    # Statistics by the level at which each case was finally resolved, read a little later.
+    clock.advance(timedelta(minutes=5))
     stats = (await api.get("/api/v1/stats/resolution-levels")).json()
     assert stats["resolved"] == 2
     assert {b["level"]: b["resolved"] for b in stats["by_level"]} == {
@@ -353,6 +355,18 @@ async def test_a_case_escalated_from_community_to_street_to_district_is_dispatch
     assert {b["level"]: b["share"] for b in stats["by_level"]}["community"] == 0.5
     street_scope = (await api.get("/api/v1/stats/resolution-levels", params={"centre": STREET})).json()
     assert street_scope["resolved"] == 1  # the district's own resolution is not the street's
+    # Bounded (issue 16): the closings of the last year up to now by default, the period stated; an
+    # earlier period counts none of these; a span wider than the maximum is refused, nothing read.
+    stated = (datetime.fromisoformat(stats["from"]), datetime.fromisoformat(stats["to"]))
+    assert stated == (clock() - timedelta(days=366), clock()), stats
+    before = {"from": "2025-01-01T00:00:00+08:00", "to": "2026-03-01T00:00:00+08:00"}
+    assert (await api.get("/api/v1/stats/resolution-levels", params=before)).json()["resolved"] == 0
+    wide = await api.get(
+        "/api/v1/stats/resolution-levels",
+        params={"from": "2020-01-01T00:00:00Z", "to": "2026-03-06T00:00:00Z"},
+    )
+    assert wide.status_code == 422 and [e["field"] for e in wide.json()["errors"]] == ["from"], wide.text
+    assert "HUB_REFERRAL_STATS_RANGE_MAX_DAYS" in wide.json()["detail"]
 
     # Every move is on the timeline and in the audit log.
     timeline = await eventually(

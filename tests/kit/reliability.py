@@ -33,6 +33,9 @@ from tests.kit.sms import acceptance
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
+# Where a suite's logs go: the test session's artifacts (HUB_TEST_ARTIFACTS), so a full-size run given its
+# own directory is not wiped by another pytest session starting in the same checkout (tests/conftest.py).
+ARTIFACTS = Path(os.environ.get("HUB_TEST_ARTIFACTS", "test-artifacts"))
 SECTION = "## Reliability: proof suites (issue 16)"
 HEADER = "| date (UTC) | machine | commit | suite | size | figures | time |"
 

@@ -354,6 +354,9 @@ class ResolutionLevelsOut(BaseModel):
     """Where cases were finally resolved (the seeds' "over 90% settled in the community")."""
 
     scope: str | None  # a centre id: that centre and those below it; None: everything
+    # The closing times counted, [from, to): a figure is never read without its period.
+    from_: datetime = Field(serialization_alias="from")
+    to: datetime
     resolved: int  # closed cases (rated, anonymous reply, closed by the centre); merged/withdrawn excluded
     by_level: list[LevelCount]
     by_centre: list[CentreCount]
@@ -484,6 +487,9 @@ class DispatchQueueQuery(BaseModel):
 class ResolutionLevelsQuery(BaseModel):
     centre: Annotated[str | None, Field(max_length=12)] = None
     category: Annotated[str | None, Field(max_length=64)] = None
+    # Closed at or after / before (with a time zone); default: the last HUB_REFERRAL_STATS_RANGE_DEFAULT_DAYS.
+    from_: Annotated[AwareDatetime | None, Field(alias="from")] = None
+    to: AwareDatetime | None = None
 
 
 class TaskListQuery(BaseModel):

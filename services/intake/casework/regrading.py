@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake.assessment import Assessor, Candidate
-from services.intake.matching import same_source
+from services.intake.matching import CANDIDATES_MAX, same_source
 from services.intake.tables import case_notes, cases
 
 REPEAT_WINDOW = timedelta(days=30)
@@ -67,13 +67,16 @@ async def count_repeats(session: AsyncSession, assessor: Assessor, row: Any, cat
                 cases.c.address_key,
                 cases.c.category,
                 cases.c.registered_at,
-            ).where(
+            )
+            .where(
                 same_source(row.address_key, row.reporter_phone_hash),
                 cases.c.category == category,
                 cases.c.case_no != row.case_no,
                 cases.c.registered_at >= registered_at - REPEAT_WINDOW,
                 cases.c.registered_at <= registered_at,
             )
+            .order_by(cases.c.registered_at.desc())
+            .limit(CANDIDATES_MAX)
         )
     ).all()
     this = Candidate(row.case_no, row.reporter_phone_hash, row.address_key, category, registered_at, "")

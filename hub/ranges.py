@@ -1,6 +1,8 @@
-"""The date range an ops read covers (issue 16: every read bounded), resolved before anything is read.
+"""The date range a statistics read covers (issue 16: every read bounded), resolved before anything is
+read: the gateway's /ops/summary and /ops/stats (registration time), referral's
+/stats/resolution-levels (closing time).
 
-`from` and `to` (registration time, `[from, to)`), as /ops/stats has always taken them:
+`from` and `to` (`[from, to)`), as /ops/stats has always taken them:
 - neither: the last `default` up to now;
 - only `from`: `default` from then; only `to`: `default` up to then (Open311's rule for its own range,
   gateway/open311/routes.py, so both public reads behave alike);
@@ -28,8 +30,15 @@ class Range:
 
 
 def resolve(
-    start: datetime | None, end: datetime | None, *, now: datetime, default: timedelta, maximum: timedelta
+    start: datetime | None,
+    end: datetime | None,
+    *,
+    now: datetime,
+    default: timedelta,
+    maximum: timedelta,
+    setting: str = "HUB_OPS_RANGE_MAX_DAYS",
 ) -> Range:
+    """`setting` names the maximum's environment variable in the refusal, so an operator knows what to change."""
     if start is None:
         end = end or now
         start = end - default
@@ -43,7 +52,7 @@ def resolve(
         days = maximum.days
         raise _refused(
             "from",
-            f"统计区间最长 {days} 天（HUB_OPS_RANGE_MAX_DAYS），from 至 to 为 {_days(end - start)} 天；请缩小区间",
+            f"统计区间最长 {days} 天（{setting}），from 至 to 为 {_days(end - start)} 天；请缩小区间",
             f"at most {days} days before to",
         )
     return Range(start, end)
