@@ -420,8 +420,7 @@ class TaskOut(BaseModel):
     window_start: datetime | None
     window_end: datetime | None
     due_at: datetime
-    # Whose grid's worker does it (key_person_visit: the person's grid) and the key person's registry
-    # id (intake's; no personal data). Added for issue 18, with defaults.
+    # issue 18: the grid whose worker does it; a key_person_visit's registry id (no personal data)
     grid: str | None = None
     key_person_id: str | None = None
     snoozed_until: datetime | None
