@@ -64,6 +64,11 @@ HASHED_FROM: dict[tuple[str, str], dict[str, HashInput]] = {
         "reporter_phone_hash": lambda plain, _row: plain.get("reporter_phone_enc"),
         "reporter_id_hash": lambda plain, _row: plain.get("reporter_id_enc"),
     },
+    # The key persons registry (重点人员, issue 18): matched to cases by these hashes.
+    ("intake", "key_persons"): {
+        "phone_hash": lambda plain, _row: plain.get("phone_enc"),
+        "id_hash": lambda plain, _row: plain.get("id_enc"),
+    },
     ("notification", "contacts"): {"phone_hash": lambda plain, _row: plain.get("phone_enc")},
     ("notification", "deliveries"): {
         "recipient_hash": lambda plain, row: (

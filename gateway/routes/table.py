@@ -17,6 +17,7 @@ from gateway.auth.roles import ROLES, USER_ROLES
 from gateway.routes import accounts, adapter_ops, cases, dead_letters, ops
 from gateway.routes.spec import Method, Route, roles
 from hub.contracts.http import grid, intake
+from hub.contracts.http import key_persons as kp
 from hub.contracts.http import referral as ref
 
 # A supervisor (督办) may do whatever the centre may: every set naming the centre names it too.
@@ -36,6 +37,7 @@ CASE = "/api/v1/cases/{case_no}"
 REFERRAL = "/api/v1/referrals/{referral_id}"
 TASK = "/api/v1/tasks/{task_id}"
 DEAD_LETTER = "/api/v1/ops/dead-letters/{dead_letter_id}"
+KEY_PERSON = "/api/v1/key-persons/{key_person_id}"
 
 
 def to_intake(method: Method, path: str, name: str, summary: str, who: frozenset[str], **kw: Any) -> Route:
@@ -221,5 +223,23 @@ ROUTES: tuple[Route, ...] = (
               response=list[grid.AttachmentOut]),
     to_intake("GET", f"{CASE}/attachments/{{attachment_id}}", "case_attachment",
               "One attachment's content", CENTRE, no_store=True),
+    # ---- key persons and households (重点人员 / 七色户卡, issue 18; intake keeps the registry, scoped by
+    # centre: outside it 404). Answers masked; every read audited with its purpose.
+    Route("POST", "/api/v1/key-persons", "post_key_person",
+          "Register a key person or household: colour of the scheme, groups, centre and grid (audited)",
+          "key-persons", CENTRE, service="intake", actor="role_and_id", status_code=201, no_store=True,
+          body=dict[str, Any], body_description="name, phone, id_number, address, groups[], colour, reason, "
+          "centre_id, grid_code, note"),
+    Route("GET", "/api/v1/key-persons", "list_key_persons",
+          "The registry in the caller's scope, masked; ?purpose= (visit|case_handling|review|supervision) audited",
+          "key-persons", CENTRE, service="intake", actor="role_and_id", no_store=True, query=kp.KeyPersonListQuery),
+    Route("GET", KEY_PERSON, "get_key_person", "One key person or household, masked; ?purpose= audited",
+          "key-persons", CENTRE, service="intake", actor="role_and_id", no_store=True, query=kp.KeyPersonReadQuery),
+    Route("POST", f"{KEY_PERSON}/colour", "post_key_person_colour",
+          "A new colour with the reason (audited); the visit schedule follows", "key-persons", CENTRE,
+          service="intake", actor="role_and_id", body=kp.KeyPersonColourIn),
+    Route("POST", f"{KEY_PERSON}/personal-data", "reveal_key_person",
+          "The entry's personal data, decrypted: {purpose} required, audited with the person", "key-persons",
+          CENTRE, service="intake", actor="role_and_id", no_store=True, body=intake.RevealIn),
 )
 # fmt: on

@@ -127,3 +127,26 @@ class CaseDuplicateUnlinkedV1(Contract):
     actor_role: str | None = None
     actor_id: str | None = None
     unlinked_at: datetime | None = None
+
+
+class KeyPersonFollowUpV1(Contract):
+    """A key person or household (重点人员 / 七色户卡) entered the registry, or its colour, grid or
+    state changed: referral keeps the visit schedule (a `key_person_visit` task on the worklist, due
+    `visit_every_working_days` working days after the last visit). Said by intake in the transaction
+    that changed the entry.
+
+    Codes and numbers only: never a name, phone, ID number or address; `key_person_id` is the
+    registry's own id. `version` grows with each change, so a late event never undoes a newer one.
+    """
+
+    TYPE = "key_person.follow_up.v1"
+
+    key_person_id: str
+    version: int
+    colour: str  # the scheme's colour code (intake/rules/key_persons.yaml), e.g. red
+    colour_name_zh: str
+    visit_every_working_days: int
+    centre_id: str  # the centre (area code) following the person up: a community, street or district
+    grid_code: str | None = None  # the grid whose worker visits (None: the centre's own staff)
+    active: bool = True  # False: the entry was closed; no further visits
+    changed_at: datetime

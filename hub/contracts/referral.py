@@ -401,7 +401,7 @@ class DeadlinesRecomputedV1(ActedBy):
 
 # --- the worklist (issue 12): follow-ups and weak signals become tasks for a centre -----------------
 
-TaskKind = Literal["follow_up", "weak_signal_burst", "repeat_reporter", "grid_visit"]
+TaskKind = Literal["follow_up", "weak_signal_burst", "repeat_reporter", "grid_visit", "key_person_visit"]
 
 
 class TaskCreatedV1(ActedBy):

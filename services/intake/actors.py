@@ -37,6 +37,11 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "rules.reload": frozenset({"centre", "supervisor"}),
     "grid.report": frozenset({"grid_worker"}),
     "attachment.read": frozenset({"centre", "supervisor"}),
+    # The key persons registry (重点人员 / 七色户卡): centre staff; ops and departments never.
+    "key_person.register": frozenset({"centre", "supervisor"}),
+    "key_person.read": frozenset({"centre", "supervisor"}),
+    "key_person.colour": frozenset({"centre", "supervisor"}),
+    "key_person.reveal": frozenset({"centre", "supervisor"}),
 }
 
 _WHAT = {
@@ -50,6 +55,10 @@ _WHAT = {
     "rules.reload": "重新加载研判规则",
     "grid.report": "上报网格事项",
     "attachment.read": "查看事项附件",
+    "key_person.register": "登记重点人员（户）",
+    "key_person.read": "查看重点人员（户）台账",
+    "key_person.colour": "调整重点人员（户）的颜色",
+    "key_person.reveal": "查看重点人员（户）的个人信息",
 }
 
 

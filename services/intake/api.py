@@ -40,6 +40,9 @@ class RegisteredOut(BaseModel):
     category: str
     duplicate_of: str | None
     trace_id: str | None
+    # By or about a key person (重点人员 / 七色户卡): the registry entry's id and colour and what matched
+    # (phone, id_number, address) — never the person's data; None when nothing matched.
+    key_person: dict[str, Any] | None = None
 
 
 class OverrideOut(BaseModel):
@@ -384,4 +387,17 @@ def _registered(row: Any) -> RegisteredOut:
         category=row.category,
         duplicate_of=row.duplicate_of,
         trace_id=row.trace_id,
+        key_person=_key_person_flag(row),
     )
+
+
+def _key_person_flag(row: Any) -> dict[str, Any] | None:
+    if not row.key_person_id:
+        return None
+    return {
+        "flagged": True,
+        "label_zh": "重点人员（户）",
+        "id": row.key_person_id,
+        "colour": row.key_person_colour,
+        "matched_by": list(row.key_person_matched_by or []),
+    }

@@ -30,6 +30,7 @@ from services.intake.domain.grading import (
     default_grading_rules,
     grade,
 )
+from services.intake.domain.key_persons import KeyPersonScheme, default_key_person_scheme
 from services.intake.domain.model import CaseIn
 from services.intake.domain.second_opinion import with_second_opinion
 from services.intake.domain.signals import (
@@ -76,8 +77,12 @@ class Assessor:
         classifier: KeywordClassifier,
         signals: SignalReader | None = None,
         text_model: TextModel | None = None,
+        *,
+        key_persons: KeyPersonScheme | None = None,
     ) -> None:
         self.grading = grading
+        # The key persons registry's colour scheme (rules/key_persons.yaml).
+        self.key_persons = key_persons or default_key_person_scheme()
         self.classifier = classifier
         self.signals = signals or default_signal_reader()
         # The statistical second opinion (rules/text_model.json); used when grading.yaml enables it.
@@ -112,8 +117,11 @@ class Assessor:
     def repeat_count(self, new: Candidate, earlier: list[Candidate]) -> int:
         return count_repeats(new.summary(), [c.summary() for c in earlier])
 
-    def grade(self, case_in: CaseIn, category: str, repeat_count: int) -> AssessmentOut:
-        """Grade a case being registered: its structured fields and what its title and description say."""
+    def grade(
+        self, case_in: CaseIn, category: str, repeat_count: int, key_person_colour: str | None = None
+    ) -> AssessmentOut:
+        """Grade a case being registered: its structured fields and what its title and description say
+        (and the colour of the key person it is by or about, if any)."""
         parts = case_texts(case_in.title, case_in.description)
         facts = self.signals.read(parts)
         assessment = assess_case(
@@ -122,6 +130,7 @@ class Assessor:
             category=Category(category),
             rules=self.grading,
             text=facts,
+            key_person_colour=key_person_colour,
         )
         return _out(self._second_opinion(assessment, parts, facts))
 
@@ -143,6 +152,7 @@ class Assessor:
         title: str = "",
         description: str = "",
         notes: Sequence[tuple[int, str]] = (),
+        key_person_colour: str | None = None,
     ) -> AssessmentOut:
         """Grade a registered case again from what is stored (after a category correction, a note),
         its text read again with the notes added since."""
@@ -158,6 +168,7 @@ class Assessor:
             channel=Channel(channel),
             urgent=urgent,
             text=text,
+            key_person_colour=key_person_colour,
         )
         return _out(self._second_opinion(grade(facts, self.grading), parts, text))
 

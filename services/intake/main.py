@@ -18,7 +18,7 @@ from hub.contracts.referral import (
 )
 from hub.messaging.handlers import Handlers
 from hub.runtime import ServiceRuntime
-from services.intake import api, bulk, grid_reports, ops
+from services.intake import api, bulk, grid_reports, key_persons_api, ops
 from services.intake.casework.centre_projection import project_holding_centre
 from services.intake.casework.status_projection import project_case_status
 from services.intake.rulebook import RulesInvalid, load_assessor
@@ -57,7 +57,7 @@ def bootstrap(settings: IntakeSettings) -> FastAPI:
     )
     app = create_service_app(
         runtime,
-        [api.router, ops.router, bulk.router, grid_reports.router],
+        [api.router, ops.router, bulk.router, grid_reports.router, key_persons_api.router],
         title="Hub intake",
         on_stop=[preparer.stop],
         body_limits=limits,

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from hub.contracts.intake import CaseRegisteredV1, ReporterContact, reporter_phone_aad
 from hub.contracts.vocabulary import Category, Colour, ResponseLevel
-from hub.crypto import reporter_key
+from hub.crypto import keyed_hash, reporter_key
 from hub.runtime import ServiceRuntime
 from hub.tracing import current_ids
 from services.intake.actors import DEFAULT_ROLE, Actor
@@ -21,6 +21,7 @@ from services.intake.audit_trail import record
 from services.intake.case_columns import case_columns, phone_hash_of, seal_reporter
 from services.intake.domain.model import CaseIn
 from services.intake.idempotency import body_digest, check_same_body, scoped_key
+from services.intake.key_person_match import match_key_person
 from services.intake.matching import CANDIDATES_MAX, same_source
 from services.intake.numbering import next_case_no
 from services.intake.tables import cases
@@ -92,6 +93,9 @@ async def _register(
     reporter = case_in.reporter
     phone_hash = phone_hash_of(settings.hash_key, case_in)
     address_key = assessor.address_key(case_in.location.address)
+    # A key person (重点人员) is matched by who reports only when the report is not anonymous.
+    known = not reporter.anonymous
+    id_hash = keyed_hash(settings.hash_key, reporter.id_number) if known and reporter.id_number else None
     async with rt.db.transaction() as session:
         existing = await find_existing(session, case_in, idempotency_key, digest)
         if existing is not None:
@@ -145,7 +149,16 @@ async def _register(
             text=f"{case_in.title} {case_in.description}",
         )
         repeat_count = assessor.repeat_count(new, candidates)
-        assessment = assessor.grade(case_in, category, repeat_count)
+        key_person = await match_key_person(
+            session,
+            assessor.key_persons,
+            phone_hash=phone_hash if known else None,
+            id_hash=id_hash,
+            address_key=address_key,
+        )
+        assessment = assessor.grade(
+            case_in, category, repeat_count, key_person.colour if key_person else None
+        )
         duplicate_of = assessor.duplicate_of(
             new, [c for c in candidates if c.registered_at >= now - DUPLICATE_WINDOW]
         )
@@ -170,6 +183,9 @@ async def _register(
             "response_level": assessment.response_level,
             "repeat_count_30d": repeat_count,
             "duplicate_of": duplicate_of,
+            "key_person_id": key_person.key_person_id if key_person else None,
+            "key_person_colour": key_person.colour if key_person else None,
+            "key_person_matched_by": key_person.matched_by if key_person else None,
             "status": "registered",
             "trace_id": trace_id,
             "registered_at": now,
@@ -225,6 +241,7 @@ async def _register(
                 "duplicate_of": duplicate_of,
                 "repeat_count_30d": repeat_count,
                 **extra,
+                "key_person_id": key_person.key_person_id if key_person else None,
             },
         )
         row = (await session.execute(select(cases).where(cases.c.case_no == case_no))).one()

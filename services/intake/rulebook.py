@@ -17,6 +17,7 @@ from hub.datafile import DataFileError
 from services.intake.assessment import Assessor
 from services.intake.domain.classifier import KeywordClassifier, load_classifier_rules
 from services.intake.domain.grading import load_grading_rules
+from services.intake.domain.key_persons import load_key_person_scheme
 from services.intake.domain.resources import read_rule_text
 from services.intake.domain.signals import SignalReader, load_signal_rules
 from services.intake.domain.text_model import load_text_model
@@ -25,7 +26,8 @@ GRADING = "grading.yaml"
 CLASSIFIER = "classifier.yaml"
 SIGNALS = "signals.yaml"
 TEXT_MODEL = "text_model.json"  # the second opinion's weights (scripts/train-text-model)
-RULE_FILES = (GRADING, CLASSIFIER, SIGNALS, TEXT_MODEL)
+KEY_PERSONS = "key_persons.yaml"  # the key persons registry's colour scheme (重点人员 / 七色户卡)
+RULE_FILES = (GRADING, CLASSIFIER, SIGNALS, TEXT_MODEL, KEY_PERSONS)
 
 
 @dataclass(frozen=True)
@@ -77,11 +79,13 @@ def load_assessor(rules_dir: Path | None) -> tuple[Assessor, list[RuleSource]]:
     signals = SignalReader(_parse(SIGNALS, signals_origin, signals_text, load_signal_rules))
     model_text, model_origin = texts[TEXT_MODEL]
     text_model = _parse(TEXT_MODEL, model_origin, model_text, load_text_model)
+    scheme_text, scheme_origin = texts[KEY_PERSONS]
+    scheme = _parse(KEY_PERSONS, scheme_origin, scheme_text, load_key_person_scheme)
     sources = [
         RuleSource(name, origin, hashlib.sha256(text.encode("utf-8")).hexdigest())
         for name, (text, origin) in texts.items()
     ]
-    return Assessor(grading, classifier, signals, text_model), sources
+    return Assessor(grading, classifier, signals, text_model, key_persons=scheme), sources
 
 
 def _parse(name: str, origin: str, text: str, loader: Any) -> Any:

@@ -19,9 +19,9 @@ from typing import Any
 from sqlalchemy import ColumnElement, false, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.scope_sql import case_condition
+from hub.scope_sql import case_condition, code_condition
 from services.intake.actors import Actor
-from services.intake.tables import cases
+from services.intake.tables import cases, key_persons
 
 
 def cases_visible(actor: Actor) -> ColumnElement[bool]:
@@ -34,3 +34,11 @@ async def visible_case(session: AsyncSession, case_no: str, actor: Actor, *, loc
     """The case row if the actor may see it (locked when asked), else None."""
     query = select(cases).where(cases.c.case_no == case_no, cases_visible(actor))
     return (await session.execute(query.with_for_update() if lock else query)).first()
+
+
+def key_persons_visible(actor: Actor) -> ColumnElement[bool]:
+    """The key persons registry (重点人员): the entries of the centres in the person's subtree, by the
+    same rule as cases; departments see none."""
+    if actor.role == "department":
+        return false()
+    return code_condition(actor.centre, key_persons.c.centre_id)

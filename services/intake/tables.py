@@ -94,6 +94,12 @@ cases = Table(
     # (services/intake/scoping.py). None until referral has placed it: its location decides meanwhile.
     Column("centre_id", String(12)),
     Column("centre_at", UtcDateTime()),
+    # A key person (重点人员, key_persons below) the reporter's phone or ID hash or the address matched at
+    # registration: the entry's id, its colour then, and by what (["phone", "id_number", "address"]).
+    # Shown to the dispatcher without the person's data; graded with (grading.yaml key_person rules).
+    Column("key_person_id", String(32)),
+    Column("key_person_colour", String(16)),
+    Column("key_person_matched_by", JSON),
     UniqueConstraint("channel", "source_ref", name="uq_cases_channel_source_ref"),
     UniqueConstraint("idempotency_key", name="uq_cases_idempotency_key"),
     Index("ix_cases_phone_hash_registered", "reporter_phone_hash", "registered_at"),
@@ -158,4 +164,40 @@ case_counters = Table(
     metadata,
     Column("day", Date, primary_key=True),
     Column("last", Integer, nullable=False),
+)
+
+# The key persons and households registry (重点人员 / 七色户卡, issue 18): who is followed up by colour
+# (rules/key_persons.yaml). Personal data as on cases: ciphertext bound to the row (`*_enc`, AAD
+# intake.key_persons|<id>|<column>), keyed hashes to match cases by (phone, ID number) and the
+# normalised address; masked forms for lists. The holding centre (an area code) scopes who sees it.
+key_persons = Table(
+    "key_persons",
+    metadata,
+    Column("id", String(32), primary_key=True),  # KP-<16 hex>
+    Column("colour", String(16), nullable=False),  # a code of the scheme
+    Column("colour_reason", Text),  # why the colour was last set (phone and ID numbers redacted)
+    Column("groups", JSON, nullable=False, default=list),  # codes of the scheme's groups
+    Column("name_enc", Text),
+    Column("name_masked", String(64)),  # mask_name keeps the length (names up to 50)
+    Column("phone_enc", Text),
+    Column("phone_hash", String(64)),
+    Column("phone_masked", String(32)),
+    Column("id_type", String(32)),
+    Column("id_enc", Text),
+    Column("id_hash", String(64)),
+    Column("address_enc", Text),
+    Column("address_key", String(300)),
+    Column("address_masked", String(300)),
+    Column("note_enc", Text),  # staff's free text about the household
+    Column("centre_id", String(12), nullable=False),  # the centre following it up
+    Column("grid_code", String(64)),  # the grid whose worker visits
+    Column("status", String(16), nullable=False),  # active | closed
+    Column("version", Integer, nullable=False),  # grows with every change (key_person.follow_up.v1)
+    Column("created_by", String(64)),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    Index("ix_key_persons_phone_hash", "phone_hash"),
+    Index("ix_key_persons_id_hash", "id_hash"),
+    Index("ix_key_persons_address_key", "address_key"),
+    Index("ix_key_persons_centre", "centre_id"),
 )

@@ -160,8 +160,9 @@ class NotificationHandlers:
         departments: quiet hours are for citizens (RULES.md "Notifications")."""
         new = TaskCreatedV1.model_validate(ctx.event.data)
         if new.kind not in messages.TASK_TEMPLATES:
-            # A grid worker's task (decision 0024): the worker's app lists it; no SMS template for it.
-            log.info("task %s (%s): no message for this kind; worklist only", new.task_id, new.kind)
+            # No SMS template for this kind (a grid worker's task, decision 0024; a key person's visit,
+            # decision 0026): the worker's app and the worklist list it.
+            log.info("task %s (%s): no message template for the kind; worklist only", new.task_id, new.kind)
             return
         target = self.contacts.task_target(new.centre_path or [new.centre_id], new.kind)
         if target is None:

@@ -1,4 +1,5 @@
-"""Events referral listens to: registrations (dispatch, and early warning: the worklist),
+"""Events referral listens to: registrations (dispatch, and early warning: the worklist), key persons'
+visit schedules (重点人员),
 re-gradings, merges, ratings (回访: SMS replies, 12345's own), 12345 urges (催办) and its answers to our
 extension requests (延期审核).
 
@@ -14,7 +15,12 @@ import logging
 from sqlalchemy import select
 
 from hub.contracts.gateway import HotlineExtensionAnsweredV1, HotlineRatingReceivedV1, HotlineUrgeReceivedV1
-from hub.contracts.intake import CaseAssessmentChangedV1, CaseMergedV1, CaseRegisteredV1
+from hub.contracts.intake import (
+    CaseAssessmentChangedV1,
+    CaseMergedV1,
+    CaseRegisteredV1,
+    KeyPersonFollowUpV1,
+)
 from hub.contracts.notification import SmsReplyReceivedV1
 from hub.contracts.vocabulary import Colour
 from hub.messaging.consumer import HandlerContext, Reject, RetryLater
@@ -94,6 +100,12 @@ def handlers(uc: ReferralUseCases) -> Handlers:
             is None
         ):
             raise RetryLater("case not registered here yet")
+
+    @handlers.on(KeyPersonFollowUpV1)
+    async def on_key_person_follow_up(ctx: HandlerContext) -> None:
+        """A key person's colour, grid or state changed (重点人员 / 七色户卡): the visit schedule follows."""
+        changed = KeyPersonFollowUpV1.model_validate(ctx.event.data)
+        await uc.key_person_visits.schedule_changed(ctx.session, changed)
 
     async def rate(
         ctx: HandlerContext, case_no: str, satisfaction: str, comment: str | None, actor: Actor, via: str

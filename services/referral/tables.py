@@ -276,11 +276,14 @@ tasks = Table(
     "tasks",
     metadata,
     Column("id", String(36), primary_key=True),
-    Column("kind", String(24), nullable=False),  # follow_up | weak_signal_burst | repeat_reporter
+    Column(
+        "kind", String(24), nullable=False
+    ),  # follow_up | weak_signal_burst | repeat_reporter | key_person_visit
     Column("dedup_key", String(200), nullable=False, unique=True),
     Column("centre_id", String(12), nullable=False),  # the centre responsible for it
     Column("status", String(16), nullable=False),  # open | snoozed | done
-    Column("case_no", String(32), nullable=False),  # the follow-up's case, or the latest case of a signal
+    # the follow-up's case, or the latest case of a signal; key_person_visit: the registry entry's id
+    Column("case_no", String(32), nullable=False),
     Column("case_count", Integer, nullable=False, default=1),
     Column("category", String(64)),
     Column("colour", String(16)),  # follow_up
@@ -300,6 +303,8 @@ tasks = Table(
     Column("done_at", UtcDateTime()),
     Column("created_at", UtcDateTime(), nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
+    # key_person_visit: the registry entry (intake's key_persons.id); case_no holds it too (no case).
+    Column("key_person_id", String(32)),
     Index("ix_tasks_centre_status", "centre_id", "status"),
     Index("ix_tasks_status_due", "status", "due_at"),
     Index("ix_tasks_signal_window", "signal_key", "window_start"),
@@ -364,4 +369,21 @@ signal_sightings = Table(
     Index("ix_signal_sightings_grid_task", "grid_task_id"),
     Index("ix_signal_sightings_street_task", "street_task_id"),
     Index("ix_signal_sightings_reporter_task", "reporter_task_id"),
+)
+
+
+# The visit schedule of each key person or household (重点人员 / 七色户卡), as intake's
+# key_person.follow_up.v1 says it: colour, cadence in working days, centre and grid. No personal data.
+key_person_schedules = Table(
+    "key_person_schedules",
+    metadata,
+    Column("key_person_id", String(32), primary_key=True),
+    Column("version", Integer, nullable=False),  # the newest event applied (a late one is ignored)
+    Column("colour", String(16), nullable=False),
+    Column("colour_name_zh", String(16), nullable=False),
+    Column("every_working_days", Integer, nullable=False),
+    Column("centre_id", String(12), nullable=False),
+    Column("grid_code", String(64)),
+    Column("active", Boolean, nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
 )

@@ -138,7 +138,8 @@ def task_out(
         centre_id=row.centre_id,
         centre_name=centre.name_zh if centre else None,
         case_no=row.case_no,
-        case_nos=held or [row.case_no],
+        # A key person's visit has no case (its case_no holds the registry entry).
+        case_nos=held or ([] if row.kind == TaskKind.key_person_visit else [row.case_no]),
         case_count=row.case_count,
         category=row.category,
         colour=row.colour,
@@ -150,11 +151,12 @@ def task_out(
         window_start=row.window_start,
         window_end=row.window_end,
         due_at=row.due_at,
+        grid=row.grid,
+        key_person_id=row.key_person_id,
         snoozed_until=row.snoozed_until,
         done_at=row.done_at,
         created_at=row.created_at,
         updated_at=row.updated_at,
         allowed_actions=[a.value for a in TASK_MACHINE.allowed_actions(status)],
         history=history,
-        grid=row.grid,
     )

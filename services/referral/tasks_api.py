@@ -25,7 +25,7 @@ from services.referral.usecases.worklist import Worklist
 
 router = APIRouter(prefix="/internal/v1/tasks", tags=["tasks"])
 
-Kind = Literal["follow_up", "weak_signal_burst", "repeat_reporter", "grid_visit"]
+Kind = Literal["follow_up", "weak_signal_burst", "repeat_reporter", "grid_visit", "key_person_visit"]
 Status = Literal["open", "snoozed", "done"]
 
 

@@ -1,5 +1,5 @@
 """Issue 14's must-show: the authorisation matrix. Person role (centre, supervisor, department, ops) ×
-centre level (district, street, community) × every case, referral and task read and action route ×
+centre level (district, street, community) × every case, referral, task and key-person (issue 18) route ×
 own or other subtree, each cell called through the gateway and judged, the whole printed as a table
 (run with ``-s`` to see it).
 
@@ -87,6 +87,8 @@ class World:
     dept_case: dict[str, str] = field(default_factory=dict)  # level → the case of the unit's referral
     own_task: str = ""
     other_task: dict[str, str] = field(default_factory=dict)
+    own_key_person: str = ""  # 重点人员 (issue 18): an entry of the community every level holds
+    other_key_person: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -94,7 +96,7 @@ class Endpoint:
     name: str
     method: str
     template: str  # the public path (the route table's row)
-    subject: str  # case | referral | task | centre | none
+    subject: str  # case | referral | task | centre | key_person | none
     kind: str  # read | list | action
     body: Callable[[World, str, str], Any] | None = None
     params: dict[str, Any] | None = None
@@ -167,6 +169,40 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "case",
         "read",
         params={"case_no": "{case_no}"},
+    ),
+    # --- the key persons registry (重点人员 / 七色户卡, issue 18) ---
+    Endpoint(
+        "key persons",
+        "GET",
+        "/api/v1/key-persons",
+        "key_person",
+        "list",
+        params={"purpose": "review", "page_size": 200},
+        member=_items("id"),
+    ),
+    Endpoint(
+        "key person",
+        "GET",
+        "/api/v1/key-persons/{key_person_id}",
+        "key_person",
+        "read",
+        params={"purpose": "review"},
+    ),
+    Endpoint(
+        "key person's personal data",
+        "POST",
+        "/api/v1/key-persons/{key_person_id}/personal-data",
+        "key_person",
+        "read",
+        body=lambda w, r, lv: {"purpose": "上门走访核对信息"},
+    ),
+    Endpoint(
+        "key person's colour",
+        "POST",
+        "/api/v1/key-persons/{key_person_id}/colour",
+        "key_person",
+        "action",
+        body=lambda w, r, lv: {"colour": "yellow", "reason": "复核后调整"},
     ),
     # --- intake's casework ---
     Endpoint(
@@ -455,6 +491,21 @@ async def _add_task(hub: InProcessHub, centre_id: str, case_no: str) -> str:
     return task_id
 
 
+async def _add_key_person(http: httpx.AsyncClient, centre_id: str, i: int) -> str:
+    """An entry of the registry held by a centre, registered by a caller without a centre (the hub)."""
+    body = {
+        "name": "赵桂兰",
+        "phone": f"1391234{i:04d}",
+        "address": f"昆都仑区某小区{i + 1}栋",
+        "groups": ["elderly_alone"],
+        "colour": "red",
+        "centre_id": centre_id,
+    }
+    answer = await http.post("/api/v1/key-persons", json=body, headers={"X-Hub-Actor-Role": "centre"})
+    assert answer.status_code == 201, answer.text
+    return str(answer.json()["id"])
+
+
 async def build_world(hub: InProcessHub, http: httpx.AsyncClient) -> World:
     world = World()
     # One case per centre person (their actions change it), in the community every level holds; a
@@ -491,6 +542,9 @@ async def build_world(hub: InProcessHub, http: httpx.AsyncClient) -> World:
         "community": str(routed[above]["referrals"][0]["id"]),
     }
     world.own_task = await _add_task(hub, COMMUNITY, neighbour)
+    world.own_key_person = await _add_key_person(http, COMMUNITY, 0)
+    for i, (level, area) in enumerate(OTHER_AREA.items(), start=1):
+        world.other_key_person[level] = await _add_key_person(http, area, i)
     for level, area in OTHER_AREA.items():
         world.other_task[level] = await _add_task(hub, area, world.other_case[level])
     # The gateway's timeline has each case's registration before anyone reads it.
@@ -518,13 +572,19 @@ def subject_of(endpoint: Endpoint, world: World, role: str, level: str, own: boo
         return world.own_task if own else world.other_task[level]
     if endpoint.subject == "centre":
         return COMMUNITY if own else OTHER_AREA[level]
+    if endpoint.subject == "key_person":
+        return world.own_key_person if own else world.other_key_person[level]
     return None
 
 
 def _fill(text: str, endpoint: Endpoint, subject: str) -> str:
-    key = {"case": "case_no", "referral": "referral_id", "task": "task_id", "centre": "centre_id"}[
-        endpoint.subject
-    ]
+    key = {
+        "case": "case_no",
+        "referral": "referral_id",
+        "task": "task_id",
+        "centre": "centre_id",
+        "key_person": "key_person_id",
+    }[endpoint.subject]
     return text.replace("{" + key + "}", quote(subject, safe=""))
 
 

@@ -13,6 +13,8 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field
 
+from hub.contracts.referral import TaskKind
+
 Text = Annotated[str, Field(min_length=1, max_length=2000)]
 UnitCode = Annotated[str, Field(min_length=1, max_length=100)]
 ReturnCode = Literal["not_our_duty", "wrong_area", "insufficient_info", "duplicate", "other"]
@@ -354,8 +356,7 @@ class ResolutionLevelsOut(BaseModel):
     """Where cases were finally resolved (the seeds' "over 90% settled in the community")."""
 
     scope: str | None  # a centre id: that centre and those below it; None: everything
-    # The closing times counted, [from, to): a figure is never read without its period.
-    from_: datetime = Field(serialization_alias="from")
+    from_: datetime = Field(serialization_alias="from")  # closings counted: [from, to)
     to: datetime
     resolved: int  # closed cases (rated, anonymous reply, closed by the centre); merged/withdrawn excluded
     by_level: list[LevelCount]
@@ -420,13 +421,15 @@ class TaskOut(BaseModel):
     window_start: datetime | None
     window_end: datetime | None
     due_at: datetime
+    # issue 18: the grid whose worker does it; a key_person_visit's registry id (no personal data)
+    grid: str | None = None
+    key_person_id: str | None = None
     snoozed_until: datetime | None
     done_at: datetime | None
     created_at: datetime
     updated_at: datetime
     allowed_actions: list[str]
     history: list[TaskActionOut]
-    grid: str | None = None  # the grid (网格) whose worker does it (issue 18), if any
 
 
 class TaskPage(BaseModel):
@@ -484,15 +487,14 @@ class DispatchQueueQuery(BaseModel):
 class ResolutionLevelsQuery(BaseModel):
     centre: Annotated[str | None, Field(max_length=12)] = None
     category: Annotated[str | None, Field(max_length=64)] = None
-    # Closed at or after / before (with a time zone); default: the last HUB_REFERRAL_STATS_RANGE_DEFAULT_DAYS.
-    from_: Annotated[AwareDatetime | None, Field(alias="from")] = None
+    from_: Annotated[AwareDatetime | None, Field(alias="from")] = None  # closed in [from, to)
     to: AwareDatetime | None = None
 
 
 class TaskListQuery(BaseModel):
     centre: Annotated[str | None, Field(max_length=12, pattern=r"^[0-9]+$")] = None
     include_below: bool = False
-    kind: Literal["follow_up", "weak_signal_burst", "repeat_reporter", "grid_visit"] | None = None
+    kind: TaskKind | None = None
     status: Literal["open", "snoozed", "done"] | None = None
     page: Page = 1
     page_size: PageSize = 50

@@ -42,6 +42,8 @@ async def grade_again(
         title=row.title,
         description=row.description,
         notes=await notes_of(session, row.case_no),
+        # The key person the case was flagged with at registration (重点人员) keeps counting.
+        key_person_colour=row.key_person_colour,
     )
 
 

@@ -24,6 +24,7 @@ from .conditions import (
     parse_condition,
 )
 from .enums import Channel, RequestType, RiskFlag
+from .key_persons import COLOUR_CODES as KEY_PERSON_COLOURS
 from .model import CaseIn
 from .resources import read_rule_text
 from .signal_evidence import Evidence, TextFacts, flag_key
@@ -37,8 +38,11 @@ _GRADING_VOCAB = Vocabulary(
         "request_type": FieldKind.code,
         "channel": FieldKind.code,
         "urgent": FieldKind.boolean,
+        "key_person": FieldKind.boolean,
+        "key_person_colour": FieldKind.code,
     },
     codes={
+        "key_person_colour": frozenset(KEY_PERSON_COLOURS),
         "category": frozenset(Category),
         "request_type": frozenset(RequestType),
         "channel": frozenset(Channel),
@@ -129,6 +133,9 @@ class GradingFacts:
     request_type: RequestType | None = None
     channel: Channel | None = None
     urgent: bool = False  # the reporting system marked it urgent (12345 `urgency`)
+    # The colour of the key person (重点人员, rules/key_persons.yaml) the reporter or the address is
+    # registered as; None when neither matches the registry.
+    key_person_colour: str | None = None
     # Text evidence behind facts read from the report (signals.TextFacts.evidence keys).
     evidence: Mapping[str, tuple[Evidence, ...]] = field(default_factory=dict)
 
@@ -146,6 +153,7 @@ class GradingFacts:
         repeat_count_30d: int = 0,
         category: Category | None = None,
         text: TextFacts | None = None,
+        key_person_colour: str | None = None,
     ) -> GradingFacts:
         """Facts of a validated case; ``category`` overrides the case's (e.g. the classifier's)."""
         return cls.combine(
@@ -158,6 +166,7 @@ class GradingFacts:
             channel=case.channel,
             urgent=case.urgent,
             text=text,
+            key_person_colour=key_person_colour,
         )
 
     @classmethod
@@ -173,6 +182,7 @@ class GradingFacts:
         channel: Channel | None,
         urgent: bool,
         text: TextFacts | None,
+        key_person_colour: str | None = None,
     ) -> GradingFacts:
         """Structured facts and what the text says: the larger number wins, flags add up, and a fact
         the text gives (or confirms) keeps the text's evidence."""
@@ -197,6 +207,7 @@ class GradingFacts:
             request_type=request_type,
             channel=channel,
             urgent=urgent,
+            key_person_colour=key_person_colour,
             evidence=evidence,
         )
 
@@ -209,6 +220,8 @@ class GradingFacts:
             "request_type": self.request_type,
             "channel": self.channel,
             "urgent": self.urgent,
+            "key_person": self.key_person_colour is not None,
+            "key_person_colour": self.key_person_colour,
             FLAGS_FIELD: frozenset(flag.value for flag in self.flags),
         }
 
@@ -286,9 +299,16 @@ def assess_case(
     category: Category | None = None,
     rules: GradingRules | None = None,
     text: TextFacts | None = None,
+    key_person_colour: str | None = None,
 ) -> Assessment:
     """Grade a validated case at intake (one department assumed until referral routes it)."""
-    facts = GradingFacts.from_case(case, repeat_count_30d=repeat_count_30d, category=category, text=text)
+    facts = GradingFacts.from_case(
+        case,
+        repeat_count_30d=repeat_count_30d,
+        category=category,
+        text=text,
+        key_person_colour=key_person_colour,
+    )
     return grade(facts, rules)
 
 

@@ -25,6 +25,7 @@ class TaskKind(StrEnum):
     weak_signal_burst = "weak_signal_burst"  # 弱信号: cases of one category bunched in a grid or street
     repeat_reporter = "repeat_reporter"  # 弱信号: one reporter, many cases
     grid_visit = "grid_visit"  # 网格核查: the centre sent a case to a grid worker for an on-site check
+    key_person_visit = "key_person_visit"  # 重点人员 / 七色户卡: a key person's visit by colour cadence
 
     @property
     def label_zh(self) -> str:
@@ -36,6 +37,7 @@ _LABELS = {
     TaskKind.weak_signal_burst: "弱信号预警：高发聚集",
     TaskKind.repeat_reporter: "弱信号预警：重复反映",
     TaskKind.grid_visit: "网格核查",
+    TaskKind.key_person_visit: "重点人员（户）走访",
 }
 
 

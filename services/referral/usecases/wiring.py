@@ -20,6 +20,7 @@ from services.referral.usecases.department import DepartmentActions
 from services.referral.usecases.dispatch import Dispatch
 from services.referral.usecases.followups import FollowUps
 from services.referral.usecases.handling import Handling
+from services.referral.usecases.key_person_visits import KeyPersonVisits
 from services.referral.usecases.schedules import Schedules
 from services.referral.usecases.supervision import Supervision
 from services.referral.usecases.worklist import DEFAULT_MAX_SNOOZE, Worklist
@@ -37,6 +38,7 @@ class ReferralUseCases:
     followups: FollowUps
     schedules: Schedules
     worklist: Worklist
+    key_person_visits: KeyPersonVisits
 
 
 def build_use_cases(
@@ -70,4 +72,5 @@ def build_use_cases(
         followups=followups,
         schedules=Schedules(ctx),
         worklist=worklist,
+        key_person_visits=KeyPersonVisits(ctx, worklist),
     )

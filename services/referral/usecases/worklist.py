@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -62,6 +62,7 @@ from services.referral.tables import audit_log, signal_sightings, task_actions, 
 from services.referral.usecases.context import Context
 
 DEFAULT_MAX_SNOOZE = timedelta(days=90)
+AfterDone = Callable[[AsyncSession, Row[Any], datetime], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,8 @@ class Worklist:
         self.ctx = ctx
         self.policy = policy  # None: early warning raises no tasks (follow-ups still do)
         self.max_snooze = max_snooze
+        # What follows a task of a kind being done, in the same transaction (a key person's next visit).
+        self.after_done: dict[TaskKind, AfterDone] = {}
 
     def clock(self) -> datetime:
         return self.ctx.clock()
@@ -263,7 +266,8 @@ class Worklist:
     # --- creating -----------------------------------------------------------------------------------
 
     async def create(self, session: AsyncSession, **task: Any) -> str | None:
-        """A task another use case decides on (the centre's grid visit: services/referral/usecases/grid.py)."""
+        """A task another use case decides on (the centre's grid visit: usecases/grid.py; a key person's
+        visit): once per dedup key, said as the others."""
         return await self._create(session, **task)
 
     def _root(self) -> Centre:
@@ -324,7 +328,8 @@ class Worklist:
             due_at=due_at,
             case_count=case_count,
             category=columns.get("category"),
-            colour=columns.get("colour"),
+            # A case's colour (follow-ups); a key person's colour is the registry's scheme, not a case's.
+            colour=columns.get("colour") if kind is TaskKind.follow_up else None,
             cadence=columns.get("cadence"),
             sequence=columns.get("sequence"),
             window_start=columns.get("window_start"),
@@ -410,6 +415,9 @@ class Worklist:
                 task_id=task_id, kind=row.kind, centre_id=row.centre_id, case_no=row.case_no, until=until
             )
         await self.ctx.emit(session, event, actor)
+        follow = self.after_done.get(TaskKind(row.kind)) if action is TaskAction.done else None
+        if follow is not None:
+            await follow(session, row, now)
         await audit.append(  # last in the transaction (hub/audit.py)
             session,
             audit_log,

@@ -8,7 +8,15 @@ import pytest
 
 from hub.datafile import locate
 from services.intake.domain.resources import read_rule_text
-from services.intake.rulebook import CLASSIFIER, GRADING, SIGNALS, TEXT_MODEL, RulesInvalid, load_assessor
+from services.intake.rulebook import (
+    CLASSIFIER,
+    GRADING,
+    KEY_PERSONS,
+    SIGNALS,
+    TEXT_MODEL,
+    RulesInvalid,
+    load_assessor,
+)
 
 GRADING_TEXT = read_rule_text(GRADING)
 
@@ -20,6 +28,7 @@ def test_packaged_rules_load() -> None:
         CLASSIFIER: "packaged",
         SIGNALS: "packaged",
         TEXT_MODEL: "packaged",
+        KEY_PERSONS: "packaged",
     }
     assert assessor.response_level_for("red") == "joint_consultation"
     assert assessor.text_model is not None
@@ -45,6 +54,7 @@ def test_a_file_in_the_rules_directory_replaces_the_packaged_one(tmp_path: Path)
         CLASSIFIER: "packaged",
         SIGNALS: "packaged",
         TEXT_MODEL: "packaged",
+        KEY_PERSONS: "packaged",
     }
     assert assessor.response_level_for("red") == "time_limited"
 

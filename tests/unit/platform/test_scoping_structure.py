@@ -20,8 +20,9 @@ from fastapi.routing import APIRoute
 from services.intake import actors as intake_actors
 from services.intake import api as intake_api
 from services.intake import bulk as intake_bulk
+from services.intake import key_persons_api as intake_key_persons
 from services.intake import ops as intake_ops
-from services.intake.casework import assessment_changes, guards, merging, notes, personal_data
+from services.intake.casework import assessment_changes, guards, key_persons, merging, notes, personal_data
 from services.referral import api as referral_api
 from services.referral import (
     case_views,
@@ -44,6 +45,7 @@ ROUTERS: dict[str, tuple[APIRouter, Callable[..., Any]]] = {
     "intake.api": (intake_api.router, intake_actors.current_actor),
     "intake.ops": (intake_ops.router, intake_actors.current_actor),
     "intake.bulk": (intake_bulk.router, intake_actors.current_actor),
+    "intake.key_persons": (intake_key_persons.router, intake_actors.current_actor),
 }
 # Routes that read no case: the centre tree is the organisation chart, not case data.
 NO_CASE_DATA = {("GET", "/internal/v1/centres")}
@@ -59,6 +61,7 @@ READ_MODULES: tuple[ModuleType, ...] = (
     merging,
     notes,
     personal_data,
+    key_persons,
 )
 # Functions that take rows or a case already loaded through a scoped query in the same transaction.
 TAKES_SCOPED_ROWS = {

@@ -72,6 +72,7 @@ async function caseView(caseNo) {
         ["街道", location.street_code || "—"],
         ["涉及人数", c.people_involved],
         ["疑似重复于", c.duplicate_of ? caseLink(c.duplicate_of) : "—"],
+        ["重点人员（户）", keyPerson(c.key_person)],
         ["待人工处理原因", c.manual_reason || "—"],
         ["追踪编号", c.trace_id ? h("code", {}, c.trace_id) : "—"],
       ]),
@@ -125,6 +126,16 @@ async function caseView(caseNo) {
   );
   const actions = await caseActions(c, currentSession() || {});
   if (actions) main.append(actions);
+}
+
+// A case by or about a key person (重点人员 / 七色户卡, issue 18): the flag only, never the person's data.
+const KEY_PERSON_COLOURS = { red: "红色", orange: "橙色", yellow: "黄色", green: "绿色", cyan: "青色", blue: "蓝色", purple: "紫色" };
+const MATCHED_BY = { phone: "电话", id_number: "证件号码", address: "地址" };
+function keyPerson(flag) {
+  if (!flag) return "否";
+  const colour = KEY_PERSON_COLOURS[flag.colour] || flag.colour;
+  const by = (flag.matched_by || []).map((m) => MATCHED_BY[m] || m).join("、");
+  return `是：${colour}关注对象（按${by}匹配）`;
 }
 
 page({ path: "case", title: "事项查询", roles: ["centre", "supervisor", "ops"], view: caseView });
