@@ -106,4 +106,7 @@ class PassThrough(Exception):
 
     def to_response(self) -> Response:
         media = self.response.headers.get("content-type", PROBLEM_JSON)
-        return Response(self.response.content, status_code=self.response.status_code, media_type=media)
+        response = Response(self.response.content, status_code=self.response.status_code, media_type=media)
+        if "retry-after" in self.response.headers:  # a service's 429 or 503 says when to try again
+            response.headers["Retry-After"] = self.response.headers["retry-after"]
+        return response

@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from gateway.principals import GATEWAY, SMS_ADAPTER, adapter
-from gateway.upstream import Upstream
+from gateway.upstream import PassThrough, Upstream
 from hub.credentials import (
     CREDENTIAL_HEADER,
     DEV_INTERNAL_SIGNING_KEY,
@@ -53,3 +53,18 @@ async def test_every_call_carries_a_credential_for_its_service_and_no_actor_head
 def test_the_gateways_own_principals() -> None:
     assert (GATEWAY.kind, GATEWAY.id) == ("system", "gateway")
     assert (SMS_ADAPTER.kind, SMS_ADAPTER.role, SMS_ADAPTER.system) == ("system", "adapter", "sms")
+
+
+def test_a_passed_through_refusal_keeps_when_to_try_again() -> None:
+    """A service's 503 (its database away) or 429 reaches the client with its Retry-After, whichever way
+    the gateway passes it on (a forwarded route, or a PassThrough from a call it made itself)."""
+    refused = httpx.Response(
+        503,
+        headers={"content-type": "application/problem+json", "retry-after": "5"},
+        content=b'{"type":"database-unavailable","status":503}',
+    )
+    response = PassThrough(refused).to_response()
+    assert (response.status_code, response.headers["retry-after"]) == (503, "5")
+    assert response.body == refused.content
+    quiet = PassThrough(httpx.Response(404, content=b"{}")).to_response()
+    assert "retry-after" not in quiet.headers
