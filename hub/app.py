@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
+from hub.admission import AdmitWithinCapacity
 from hub.body_limits import BodyLimits, LimitRequestBody
 from hub.config import ServiceSettings
 from hub.credential_guard import CredentialGuard
@@ -63,6 +64,13 @@ def create_service_app(
     # Outermost (added last, runs first): no body is read past its limit, neither by the NUL check
     # (which reads text bodies whole) nor by anything else.
     app.add_middleware(LimitRequestBody, limits=body_limits or BodyLimits(runtime.settings.max_body_bytes))
+    # Outermost of all: a request past the process's capacity is refused before anything is read (issue 16).
+    app.add_middleware(
+        AdmitWithinCapacity,
+        max_in_flight=runtime.settings.max_in_flight,
+        retry_after_s=runtime.settings.busy_retry_after_s,
+        metrics=runtime.metrics,
+    )
 
     @app.get("/healthz", tags=["ops"], summary="Alive (503: restart me)")
     async def healthz() -> JSONResponse:

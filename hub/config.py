@@ -183,6 +183,18 @@ class Settings(BaseSettings):
         description="Longest wait for a free PostgreSQL connection; then a request is answered 503 with "
         "Retry-After (a consumer tries the event again, no attempt counted)",
     )
+    max_in_flight: int = Field(
+        default=64,
+        ge=1,
+        description="Most HTTP requests a process answers at once; the next is refused at once with 503 and "
+        "Retry-After (probes and metrics always answered)",
+    )
+    busy_retry_after_s: int = Field(
+        default=2,
+        ge=1,
+        description="Retry-After of a request refused past HUB_MAX_IN_FLIGHT: a random whole number of "
+        "seconds between this and twice this, so refused clients do not return together",
+    )
     max_body_bytes: int = Field(
         default=1 << 20,
         ge=1024,

@@ -45,6 +45,16 @@ class KitMetrics:
             "Failed tries to set up publisher and consumer queues on a reachable broker",
             registry=self.registry,
         )
+        self.http_in_flight = Gauge(
+            "hub_http_in_flight",
+            "HTTP requests being answered now (probes not counted)",
+            registry=self.registry,
+        )
+        self.http_refused = Counter(
+            "hub_http_refused_total",
+            "Requests refused with 503 + Retry-After because HUB_MAX_IN_FLIGHT were being answered",
+            registry=self.registry,
+        )
         self.service = service
 
     def render(self) -> tuple[bytes, str]:
