@@ -63,6 +63,22 @@ def grade(assessor: Assessor, description: str) -> tuple[str, list[dict[str, obj
     return out.colour, out.reasons
 
 
+def assert_same_model(built: object, committed: object, where: str = "") -> None:
+    """Equal structure, keys, strings and whole numbers; floats equal to 1e-9."""
+    if isinstance(committed, float) or isinstance(built, float):
+        assert built == pytest.approx(committed, rel=1e-9, abs=1e-12), where
+    elif isinstance(committed, dict):
+        assert isinstance(built, dict) and built.keys() == committed.keys(), where
+        for key, value in committed.items():
+            assert_same_model(built[key], value, f"{where}.{key}")
+    elif isinstance(committed, list):
+        assert isinstance(built, list) and len(built) == len(committed), where
+        for i, (b, c) in enumerate(zip(built, committed, strict=True)):
+            assert_same_model(b, c, f"{where}[{i}]")
+    else:
+        assert built == committed, where
+
+
 def test_the_committed_model_was_trained_on_this_corpus() -> None:
     model = default_text_model()
     assert model.meta["corpus_sha256"] == trainer().corpus_sha256()
@@ -74,7 +90,9 @@ def test_the_script_rebuilds_the_committed_file_and_pure_python_gives_sklearns_s
     train = trainer()
     reports = [r for name in train.FILES for r in train.load(name)]
     fitted = train.Fitted(reports)
-    assert train.model_file(fitted) == read_rule_text("text_model.json")
+    # The same file but for the last digits: the solver's floating-point sums differ from one CPU's vector
+    # instructions to another's (~1e-12), and the model is not worse for it.
+    assert_same_model(json.loads(train.model_file(fitted)), json.loads(read_rule_text("text_model.json")))
     model = default_text_model()
     ours = [score_texts(model, case_texts(*train.texts(r))).probability for r in reports]
     assert ours == pytest.approx(fitted.sklearn_probabilities(reports), abs=1e-9)
