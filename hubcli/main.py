@@ -285,6 +285,10 @@ def bench(
         float | None,
         typer.Option(help="Paced rate for the latency run (default 150/s or half the throughput)"),
     ] = None,
+    sustained: Annotated[
+        bool,
+        typer.Option(help="Also measure latency paced at the measured throughput (the highest sustained)"),
+    ] = False,
 ) -> None:
     """End-to-end cases/s vs the raw 3-hop aio-pika pipeline with OTel, measured in the same run."""
     import subprocess
@@ -296,6 +300,7 @@ def bench(
     argv = [sys.executable, "-m", "benchmarks.e2e", "--cases", str(cases), "--runs", str(runs)]
     argv += ["--database", database, *(["--what", what] if what else [])]
     argv += ["--latency-rate", str(latency_rate)] if latency_rate is not None else []
+    argv += ["--sustained"] if sustained else []
     raise typer.Exit(subprocess.call([*argv, *([] if record else ["--no-record"])], cwd=root))
 
 
