@@ -14,6 +14,8 @@ KIT: dict[str, frozenset[str]] = {
     "hub_events_consumed_total": frozenset({"consumer", "outcome"}),
     "hub_broker_connected": frozenset(),
     "hub_broker_setup_failures_total": frozenset(),
+    "hub_http_in_flight": frozenset(),
+    "hub_http_refused_total": frozenset(),
 }
 
 METRICS: dict[str, dict[str, frozenset[str]]] = {
