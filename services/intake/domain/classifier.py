@@ -10,6 +10,7 @@ listed first in the rule file. No learning, no randomness: the matched words are
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import unicodedata
 from collections.abc import Iterable, Mapping
@@ -157,18 +158,20 @@ def _lean_dictionary(lines: Iterable[bytes], keywords: Iterable[str]) -> tuple[d
     with prefixes, about 16 MB), and every word holding a keyword, so a compound ("邻里关系") still
     stands for its keyword. The total counts every word, so each kept word scores as before.
     """
-    wanted = tuple(keywords)
+    # One alternation searched in C, not a Python loop over the keywords for each of 349,046 words.
+    holds_keyword = re.compile("|".join(map(re.escape, sorted(set(keywords), key=len, reverse=True))))
     freq: dict[str, int] = {}
     total = 0
     try:
         for line in lines:
-            word, count_text = line.strip().decode("utf-8").split(" ")[:2]
-            count = int(count_text)
+            raw_word, raw_count = line.split(b" ", 2)[:2]
+            word, count = raw_word.decode("utf-8"), int(raw_count)
             total += count
-            if count >= _MIN_WORD_FREQ or any(keyword in word for keyword in wanted):
-                freq[word] = count
-                for end in range(1, len(word)):
-                    freq.setdefault(word[:end], 0)
+            if count < _MIN_WORD_FREQ and not holds_keyword.search(word):
+                continue
+            freq[word] = count
+            for end in range(1, len(word)):
+                freq.setdefault(word[:end], 0)
     finally:
         close = getattr(lines, "close", None)
         if close:
