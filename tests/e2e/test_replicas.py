@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import signal
+import socket
 import subprocess
 import sys
 from collections import Counter
@@ -31,6 +33,29 @@ from tests.kit.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 REPLICAS = 3
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def _free_block() -> int:
+    """A base port whose 4 × REPLICAS ports (base + service + 1000 × replica) are free now, all below the
+    kernel's ephemeral range (32768 up): a port there may be taken meanwhile by any outgoing connection
+    of the suite running beside this test (a CI run failed so: hub up refused a taken port)."""
+    rng = random.Random()
+    for _ in range(100):
+        base = rng.randrange(20000, 32768 - 1000 * REPLICAS - 4)
+        if all(_bindable(base + offset + 1000 * i) for offset in range(4) for i in range(REPLICAS)):
+            return base
+    raise AssertionError("no block of free ports below 32768")
+
+
 CASES = 150
 
 
@@ -72,7 +97,7 @@ async def _count(settings: Settings, service: str, sql: str) -> list[Any]:
 
 @pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
 async def test_three_replicas_of_each_service_keep_every_guarantee(backend: str, tmp_path: Path) -> None:
-    base = 20000 + free_port() % 20000  # replicas use base + 1000 * i: keep clear of the other runs
+    base = _free_block()
     ports = {"GATEWAY": base, "INTAKE": base + 1, "REFERRAL": base + 2, "NOTIFICATION": base + 3}
     sim_port = free_port()
     async with isolated_backends(backend) as (amqp_url, db_url):
