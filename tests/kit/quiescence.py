@@ -1,9 +1,15 @@
-"""Is the hub at rest? No message waiting in any work queue, no outbox row or SMS delivery pending.
+"""Is the hub at rest? No message waiting in or held unacknowledged from any work queue, no outbox row or
+SMS delivery pending, on three looks in a row.
 
-Counting duplicates only means something once nothing is left in flight.
+Counting duplicates, or comparing rows before and after, only means something once nothing is in flight.
 """
 
 from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+from urllib.parse import unquote, urlsplit
 
 import aio_pika
 from sqlalchemy import text
@@ -13,10 +19,35 @@ from hub.config import SERVICES, Settings
 from hub.db import normalise_url
 from tests.kit.waiting import eventually
 
-WORK_QUEUES = ("referral.case-events", "notification.events", "gateway.timeline")
+# Every queue a service consumes its work from (gateway/ops/dead_letters.py watches the same ones).
+WORK_QUEUES = (
+    "intake.case-status",
+    "referral.case-events",
+    "notification.events",
+    "gateway.timeline",
+    "gateway.adapter-sync",
+)
+
+
+def _listed_by_rabbitmqctl(amqp_url: str) -> dict[str, int]:
+    """Ready plus unacknowledged messages, read live from the queues (the management API's counts are
+    sampled every few seconds). A message a consumer holds unacknowledged is work in flight."""
+    vhost = unquote(urlsplit(amqp_url).path.lstrip("/")) or "/"
+    listed = subprocess.run(
+        ["rabbitmqctl", "-q", "list_queues", "-p", vhost, "--no-table-headers", "name", "messages"],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
+    counts = dict(line.rsplit(None, 1) for line in listed.splitlines() if line.strip())
+    return {name: int(counts.get(name, 0)) for name in WORK_QUEUES}
 
 
 async def queue_depths(amqp_url: str) -> dict[str, int]:
+    if shutil.which("rabbitmqctl"):
+        return await asyncio.to_thread(_listed_by_rabbitmqctl, amqp_url)
+    # Without rabbitmqctl (a remote broker): ready messages only, over AMQP.
     connection = await aio_pika.connect(amqp_url)
     try:
         depths = {}
@@ -66,6 +97,7 @@ async def _at_rest(settings: Settings) -> bool:
 
 
 async def wait_quiescent(settings: Settings, timeout: float = 60) -> None:
-    # Twice in a row: a message can be between a queue and a table at the first look.
-    for _ in range(2):
+    # Three looks in a row: one look reads the queues, then the tables, so a message can move from one to
+    # the other between its two halves (each rabbitmqctl look takes a few hundred ms).
+    for _ in range(3):
         await eventually(lambda: _at_rest(settings), what="hub at rest", timeout=timeout, interval=0.2)
