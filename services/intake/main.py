@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import logging
 
 from fastapi import FastAPI
 
@@ -27,6 +29,8 @@ from services.intake.tables import kit, metadata
 
 # Referral owns the case life cycle after registration; intake follows closure to refuse merges, and
 # the centre holding the case to scope who sees it (services/intake/scoping.py).
+log = logging.getLogger("hub.intake")
+
 STATUS_EVENTS = (CaseClosedV1, CaseWithdrawnV1, CaseReopenedV1, CaseReturnedToChannelV1)
 CENTRE_EVENTS = (CaseCentreAssignedV1, CaseCentreMovedV1)
 
@@ -55,10 +59,18 @@ def bootstrap(settings: IntakeSettings) -> FastAPI:
             ("/internal/v1/grid/", settings.intake_grid_max_body_bytes),
         ),
     )
+
+    async def warm_classifier() -> None:
+        # jieba's dictionary (~0.25 s of CPU) is built on a thread beside the first requests, not inside
+        # the first registration; readiness does not wait for it (the classifier's lock orders the two).
+        warming = asyncio.get_running_loop().run_in_executor(None, assessor.warm)
+        warming.add_done_callback(_log_failure)
+
     app = create_service_app(
         runtime,
         [api.router, ops.router, bulk.router, grid_reports.router, key_persons_api.router],
         title="Hub intake",
+        on_start=[warm_classifier],
         on_stop=[preparer.stop],
         body_limits=limits,
     )
@@ -66,3 +78,8 @@ def bootstrap(settings: IntakeSettings) -> FastAPI:
     app.state.assessor = assessor
     app.state.rule_sources = sources
     return app
+
+
+def _log_failure(warming: asyncio.Future[None]) -> None:
+    if not warming.cancelled() and (exc := warming.exception()) is not None:
+        log.warning("warming the classifier failed (the first registration loads it): %r", exc)

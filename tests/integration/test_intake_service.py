@@ -151,6 +151,16 @@ async def test_same_12345_work_order_posted_concurrently_is_one_case(hub: InProc
     assert_chain_ok(entries, hub)
 
 
+async def test_intake_builds_its_classifier_at_start_not_in_the_first_registration(hub: InProcessHub) -> None:
+    # Built in the first registration it took 0.25-1.3 s of that request (a CI run timed one out).
+    classifier = hub.apps["intake"].app.state.assessor.classifier
+
+    async def loaded() -> bool:
+        return bool(classifier.loaded)
+
+    await eventually(loaded, what="intake's classifier built without any registration")
+
+
 async def test_idempotency_key_makes_a_window_case_once(hub: InProcessHub) -> None:
     key = {"Idempotency-Key": "window-2026-11-22-0001"}
     async with httpx.AsyncClient() as client:

@@ -111,6 +111,11 @@ class KeywordClassifier:
             self._hits[token] = hits
         return hits
 
+    @property
+    def loaded(self) -> bool:
+        """Whether jieba's dictionary is built (else the next segment builds it first)."""
+        return self._tokenizer is not None
+
     def _get_tokenizer(self) -> jieba.Tokenizer:
         with self._lock:
             if self._tokenizer is None:
