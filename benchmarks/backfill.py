@@ -23,7 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -59,6 +59,64 @@ def write_history(path: Path, count: int, *, seed: int = 7) -> None:
             handle.write(json.dumps(order, ensure_ascii=False, separators=(",", ":")) + "\n")
 
 
+def _rss_mb(pid: int) -> float:
+    """Resident memory of one process in MB; 0 once it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(kid) for kid in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+@dataclass
+class MemoryWatch:
+    """RSS of each process sampled every `every_s` while the back-fill runs: is memory flat?"""
+
+    pids: dict[str, int]
+    every_s: float = 2.0
+    samples: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
+
+    async def run(self) -> None:
+        started = time.monotonic()
+        while True:
+            now = time.monotonic() - started
+            for name, pid in self.pids.items():
+                self.samples.setdefault(name, []).append((now, _rss_mb(pid)))
+                # Intake's import workers (its child processes), together.
+                if pid != os.getpid() and (kids := _children(pid)):
+                    workers = sum(_rss_mb(kid) for kid in kids)
+                    self.samples.setdefault(f"{name}'s workers", []).append((now, workers))
+            await asyncio.sleep(self.every_s)
+
+    def summary(self) -> str:
+        """Per process: first → peak → last MB, and the slope over the second half (MB/min): a leak
+        grows there; a warm-up does not."""
+        parts = []
+        for name, points in self.samples.items():
+            values = [mb for _, mb in points]
+            half = points[len(points) // 2 :]
+            slope = _slope(half) * 60 if len(half) > 1 else 0.0
+            parts.append(f"{name} {values[0]:.0f} → {max(values):.0f} → {values[-1]:.0f} ({slope:+.1f}/min)")
+        return "; ".join(parts)
+
+
+def _slope(points: list[tuple[float, float]]) -> float:
+    n = len(points)
+    mean_t = sum(t for t, _ in points) / n
+    mean_v = sum(v for _, v in points) / n
+    var = sum((t - mean_t) ** 2 for t, _ in points)
+    return sum((t - mean_t) * (v - mean_v) for t, v in points) / var if var else 0.0
+
+
 @dataclass
 class Outcome:
     orders: int
@@ -66,6 +124,7 @@ class Outcome:
     second: BackfillReport
     cases: int
     distinct_refs: int
+    memory: str = ""
 
     @property
     def seconds(self) -> float:
@@ -154,14 +213,22 @@ async def bench(
             )
             hub = await stack.enter_async_context(process_hub(settings, data_dir / "logs", start=services))
             target = settings.model_copy(update={"intake_url": hub.url("intake")})
-            return await run_backfill(
-                target,
-                path,
-                orders,
-                in_flight=in_flight,
-                batch_size=batch_size,
-                interrupt_at=max(1, int(orders * interrupt)),
-            )
+            pids = {name: proc.pid for name, proc in hub.procs.items() if name != "sms"}
+            watch = MemoryWatch({**pids, "back-fill": os.getpid()})
+            watching = asyncio.create_task(watch.run())
+            try:
+                outcome = await run_backfill(
+                    target,
+                    path,
+                    orders,
+                    in_flight=in_flight,
+                    batch_size=batch_size,
+                    interrupt_at=max(1, int(orders * interrupt)),
+                )
+            finally:
+                watching.cancel()
+            outcome.memory = watch.summary()
+            return outcome
 
 
 def _commit() -> str:
@@ -182,7 +249,7 @@ def record(outcome: Outcome, *, database: str, in_flight: str, services: tuple[s
         f"| {_commit()} | {database} "
         f"| {'+'.join(services)} | {outcome.orders:,} (interrupted at {outcome.first.position:,}, resumed) "
         f"| {in_flight} | {outcome.seconds:.0f} s | **{outcome.rate:.0f}/s** | {projected / 60:.0f} min | {met} "
-        f"| {outcome.cases:,} cases, {outcome.distinct_refs:,} distinct refs |"
+        f"| {outcome.cases:,} cases, {outcome.distinct_refs:,} distinct refs | {outcome.memory} |"
     )
     text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
     if SECTION not in text:
@@ -193,8 +260,8 @@ def record(outcome: Outcome, *, database: str, in_flight: str, services: tuple[s
             "cursor; then every case counted once. Rate = imported / time of both runs; projected = 10^6 at that rate "
             "(target < 10 min).\n\n"
             "| date (UTC) | machine | commit | database | hub processes | orders | in flight | time | rate | "
-            "10^6 projected | target | no duplicates |\n"
-            "|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+            "10^6 projected | target | no duplicates | RSS MB first → peak → last (slope, second half) |\n"
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
         )
         text += row + "\n"
     else:
@@ -237,6 +304,7 @@ def main() -> None:
         f"resumed at {outcome.second.resumed_from:,}; {outcome.cases:,} cases, {outcome.distinct_refs:,} distinct; "
         f"10^6 projected {TARGET_ORDERS / outcome.rate / 60:.0f} min (target 10)"
     )
+    console.print(f"memory (RSS MB, first → peak → last, slope over the second half): {outcome.memory}")
     if outcome.cases != outcome.distinct_refs or outcome.cases != args.orders:
         console.print("[bold red]duplicates or missing work orders[/bold red]")
         sys.exit(1)
