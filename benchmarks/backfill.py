@@ -39,6 +39,7 @@ from gateway.settings import GatewaySettings
 from hub.config import Environment, Settings
 from hubcli.services import HubSettings
 from hubcli.sync import progress_columns
+from tests.kit.reliability import rss_mb, slope_per_minute
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
@@ -59,22 +60,8 @@ def write_history(path: Path, count: int, *, seed: int = 7) -> None:
             handle.write(json.dumps(order, ensure_ascii=False, separators=(",", ":")) + "\n")
 
 
-def _rss_mb(pid: int) -> float:
-    """Resident memory of one process in MB; 0 once it is gone."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
-
-
 def _children(pid: int) -> list[int]:
-    try:
-        return [int(kid) for kid in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        return []
+    return [int(kid) for kid in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
 
 
 @dataclass
@@ -90,11 +77,12 @@ class MemoryWatch:
         while True:
             now = time.monotonic() - started
             for name, pid in self.pids.items():
-                self.samples.setdefault(name, []).append((now, _rss_mb(pid)))
-                # Intake's import workers (its child processes), together.
-                if pid != os.getpid() and (kids := _children(pid)):
-                    workers = sum(_rss_mb(kid) for kid in kids)
-                    self.samples.setdefault(f"{name}'s workers", []).append((now, workers))
+                with contextlib.suppress(OSError):  # a worker that ended between listing and reading
+                    self.samples.setdefault(name, []).append((now, rss_mb(pid)))
+                    # Intake's import workers (its child processes), together.
+                    if pid != os.getpid() and (kids := _children(pid)):
+                        workers = sum(rss_mb(kid) for kid in kids)
+                        self.samples.setdefault(f"{name}'s workers", []).append((now, workers))
             await asyncio.sleep(self.every_s)
 
     def summary(self) -> str:
@@ -104,17 +92,9 @@ class MemoryWatch:
         for name, points in self.samples.items():
             values = [mb for _, mb in points]
             half = points[len(points) // 2 :]
-            slope = _slope(half) * 60 if len(half) > 1 else 0.0
+            slope = slope_per_minute(half)
             parts.append(f"{name} {values[0]:.0f} → {max(values):.0f} → {values[-1]:.0f} ({slope:+.1f}/min)")
         return "; ".join(parts)
-
-
-def _slope(points: list[tuple[float, float]]) -> float:
-    n = len(points)
-    mean_t = sum(t for t, _ in points) / n
-    mean_v = sum(v for _, v in points) / n
-    var = sum((t - mean_t) ** 2 for t, _ in points)
-    return sum((t - mean_t) * (v - mean_v) for t, v in points) / var if var else 0.0
 
 
 @dataclass

@@ -27,10 +27,10 @@ from services.intake.rulebook import RulesInvalid, load_assessor
 from services.intake.settings import IntakeSettings
 from services.intake.tables import kit, metadata
 
-# Referral owns the case life cycle after registration; intake follows closure to refuse merges, and
-# the centre holding the case to scope who sees it (services/intake/scoping.py).
 log = logging.getLogger("hub.intake")
 
+# Referral owns the case life cycle after registration; intake follows closure to refuse merges, and
+# the centre holding the case to scope who sees it (services/intake/scoping.py).
 STATUS_EVENTS = (CaseClosedV1, CaseWithdrawnV1, CaseReopenedV1, CaseReturnedToChannelV1)
 CENTRE_EVENTS = (CaseCentreAssignedV1, CaseCentreMovedV1)
 

@@ -15,18 +15,13 @@ import aio_pika
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from gateway.ops.dead_letters import WATCHED_QUEUES
 from hub.config import SERVICES, Settings
 from hub.db import normalise_url
 from tests.kit.waiting import eventually
 
-# Every queue a service consumes its work from (gateway/ops/dead_letters.py watches the same ones).
-WORK_QUEUES = (
-    "intake.case-status",
-    "referral.case-events",
-    "notification.events",
-    "gateway.timeline",
-    "gateway.adapter-sync",
-)
+# Every queue a service consumes its work from: the ones whose dead letters the gateway records.
+WORK_QUEUES = WATCHED_QUEUES
 
 
 def _listed_by_rabbitmqctl(amqp_url: str) -> dict[str, int]:
