@@ -36,6 +36,7 @@ from hubcli.services import HubSettings
 from tests.kit.auth import bearer, create_client, fetch_token
 from tests.kit.infra import fresh_vhost, isolated_backends
 from tests.kit.processes import process_hub
+from tests.kit.reliability import rss_mb
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
@@ -65,13 +66,6 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _rss_mb(pid: int, key: str = "VmRSS") -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(key + ":"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
 @dataclass
 class Meter:
     """CPU seconds per service over the measured window and peak RSS sampled during it."""
@@ -88,7 +82,7 @@ class Meter:
     def sample(self) -> None:
         for name, pid in self.pids.items():
             with contextlib.suppress(OSError):
-                self.rss_peak[name] = max(self.rss_peak.get(name, 0.0), _rss_mb(pid))
+                self.rss_peak[name] = max(self.rss_peak.get(name, 0.0), rss_mb(pid))
 
     def stop(self) -> None:
         self.sample()

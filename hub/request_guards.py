@@ -20,6 +20,12 @@ _JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000", re.IGNORECASE)
 _TEXT_BODIES = (b"json", b"x-www-form-urlencoded", b"text/")
 
 
+def _has_json_nul(body: bytes) -> bool:
+    # The substring test first: the pattern, lookbehind first, is tried at every byte of a bulk
+    # import's 450 KB body (6% of intake's time in a back-fill); the substring search is not.
+    return (b"\\u0000" in body or b"\\U0000" in body) and _JSON_NUL.search(body) is not None
+
+
 def _has_nul(raw: bytes) -> bool:
     return b"\x00" in raw or b"\x00" in unquote_to_bytes(raw)
 
@@ -57,7 +63,7 @@ class RefuseNulCharacters:
             await self.app(scope, receive, send)
             return
         messages, body = await _read_body(receive)
-        if b"\x00" in body or _JSON_NUL.search(body) or (b"urlencoded" in content_type and _has_nul(body)):
+        if b"\x00" in body or _has_json_nul(body) or (b"urlencoded" in content_type and _has_nul(body)):
             await _answer(send, _refusal("请求内容", path))
             return
         await self.app(scope, _replay(messages, receive), send)

@@ -43,6 +43,7 @@ from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.config import Settings
+from hub.planner_statistics import GrowthAnalyzer
 from hub.problems import Problem, validation_errors
 from hub.runtime import ServiceRuntime
 from hub.tracing import current_ids
@@ -338,6 +339,13 @@ def preparer_of(app: FastAPI) -> Preparer:
     return preparer
 
 
+def statistics_of(app: FastAPI, rt: ServiceRuntime[IntakeSettings]) -> GrowthAnalyzer:
+    analyzer: GrowthAnalyzer | None = getattr(app.state, "import_statistics", None)
+    if analyzer is None:  # the cases table's, kept for the process: imports are looked up by ref
+        analyzer = app.state.import_statistics = GrowthAnalyzer(rt.db, (cases,))
+    return analyzer
+
+
 class ImportIn(BaseModel):
     """Documentation of the body (parsed by hand: items are validated one by one)."""
 
@@ -371,6 +379,7 @@ async def post_import(request: Request, actor: CurrentActor) -> Response:
     rt: ServiceRuntime[IntakeSettings] = request.app.state.runtime
     assessor: Assessor = request.app.state.assessor
     results = await import_batch(rt, preparer_of(request.app), assessor, raw, actor)
+    await statistics_of(request.app, rt).loaded(sum(1 for o in results if o.created))
     payload = {
         "created": sum(1 for o in results if o.created),
         "existing": sum(1 for o in results if o.case_no and not o.created),

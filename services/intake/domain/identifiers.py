@@ -19,10 +19,18 @@ _ACCEPTED_PHONE_TYPES = {
 }
 
 
+# Numbers just parsed, by their E.164 form: a reporter's phone is parsed when validated and again, as
+# E.164, when asked whether it takes SMS; phonenumbers' parse was 8% of a bulk import's grading.
+_PARSED_KEPT = 4096
+
+
 @dataclass(frozen=True, slots=True)
 class CnPhone:
     e164: str
     is_mobile: bool
+
+
+_parsed: dict[str, CnPhone] = {}
 
 
 def parse_cn_phone(raw: str) -> CnPhone:
@@ -32,6 +40,9 @@ def parse_cn_phone(raw: str) -> CnPhone:
     they cannot identify a reporter or receive SMS.
     """
     text = raw.strip()
+    known = _parsed.get(text)
+    if known is not None:
+        return known
     try:
         number = phonenumbers.parse(text, "CN")
     except phonenumbers.NumberParseException as exc:
@@ -44,7 +55,11 @@ def parse_cn_phone(raw: str) -> CnPhone:
     if kind not in _ACCEPTED_PHONE_TYPES:
         raise ValueError("only mobile or landline numbers are accepted, not service or toll-free numbers")
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    return CnPhone(e164=e164, is_mobile=_ACCEPTED_PHONE_TYPES[kind])
+    parsed = CnPhone(e164=e164, is_mobile=_ACCEPTED_PHONE_TYPES[kind])
+    if len(_parsed) >= _PARSED_KEPT:
+        _parsed.clear()
+    _parsed[e164] = parsed
+    return parsed
 
 
 def normalise_cn_phone(raw: str) -> str:

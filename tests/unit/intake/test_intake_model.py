@@ -10,6 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from hub.contracts.vocabulary import Category
+from services.intake.domain import identifiers
 from services.intake.domain.enums import IdType, RiskFlag
 from services.intake.domain.identifiers import (
     is_mobile,
@@ -65,6 +66,15 @@ def test_valid_phones_normalise_to_e164(raw: str, e164: str, mobile: bool) -> No
 def test_invalid_phones(raw: str, reason: str) -> None:
     with pytest.raises(ValueError, match=reason):
         parse_cn_phone(raw)
+
+
+def test_phones_parsed_earlier_are_remembered_within_a_bound() -> None:
+    # A back-fill parses 10^6 distinct phones in one worker: what it remembers must not grow with them.
+    for n in range(identifiers._PARSED_KEPT + 100):
+        phone = f"1381{n:07d}"
+        assert parse_cn_phone(phone) == parse_cn_phone(f"+86{phone}")
+        assert len(identifiers._parsed) <= identifiers._PARSED_KEPT
+    assert is_mobile("+8613812341234") and not is_mobile("+864711234567")
 
 
 def test_reporter_phone_is_normalised_and_knows_if_it_takes_sms() -> None:

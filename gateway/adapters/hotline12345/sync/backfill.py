@@ -25,11 +25,12 @@ from gateway.adapters.hotline12345.client import HotlineClient, make_client
 from gateway.adapters.hotline12345.sync.links import link_imported, read_cursor, write_cursor
 from gateway.principals import adapter
 from gateway.settings import GatewaySettings
-from gateway.tables import adapter_cursors
+from gateway.tables import adapter_cursors, adapter_links, timeline
 from hub import failpoints
 from hub.credentials import CredentialMinter
 from hub.db import Database
 from hub.failpoints import failpoint
+from hub.planner_statistics import GrowthAnalyzer
 from hub.problems import Problem
 from hub.upsert import upsert
 
@@ -158,6 +159,7 @@ async def backfill(
         # An operator's command, pointed at intake by URL from any directory: it names no instance (decision 0015).
         minter = CredentialMinter(settings.internal_signing_key)
         pending: deque[tuple[_Batch, asyncio.Task[list[dict[str, Any]]]]] = deque()
+        statistics = GrowthAnalyzer(db, (adapter_links, timeline))  # links are looked up by ref per batch
 
         settled = 0
 
@@ -168,6 +170,7 @@ async def backfill(
             if settled:  # a crash with one batch behind us, the next one at intake but not linked
                 failpoint(FAILPOINT)
             await _settle(db, batch, answers, report, source)
+            await statistics.loaded(len(answers))
             settled += 1
             if progress:
                 progress(report.position, total)
