@@ -379,9 +379,10 @@ async def post_import(request: Request, actor: CurrentActor) -> Response:
     rt: ServiceRuntime[IntakeSettings] = request.app.state.runtime
     assessor: Assessor = request.app.state.assessor
     results = await import_batch(rt, preparer_of(request.app), assessor, raw, actor)
-    await statistics_of(request.app, rt).loaded(sum(1 for o in results if o.created))
+    created = sum(1 for o in results if o.created)
+    await statistics_of(request.app, rt).loaded(created)
     payload = {
-        "created": sum(1 for o in results if o.created),
+        "created": created,
         "existing": sum(1 for o in results if o.case_no and not o.created),
         "invalid": sum(1 for o in results if o.errors is not None),
         "items": [o.out() for o in results],
