@@ -7,6 +7,11 @@ work-order number, as 12345 does. Afterwards: every case registered exactly once
 once per department, and its acceptance SMS handed to the provider at most once; all within 60 s after
 the last recovery. Size: HUB_CHAOS_CASES (default 1500; the documented full run is 10000).
 
+The pace, HUB_CHAOS_RATE (default 8 cases/s), stays below what the 2-core machine handles at its
+slowest (~14 cases/s end to end on PostgreSQL, benchmarks/RESULTS.md): posted faster than the hub can
+handle, the work left after the last recovery is a backlog of overload, and "settled within 60 s" would
+measure throughput (issue 17's bench) instead of recovery (decision 0027).
+
 The hub runs on PostgreSQL, a private cluster of this test (tests/kit/private_postgres.py): the shared
 server on :5432 serves the rest of the run and is never restarted. RabbitMQ is the shared broker
 (`rabbitmqctl stop_app/start_app`): chaos tests run alone, after the rest of the suite.
@@ -20,10 +25,10 @@ import random
 import subprocess
 import time
 from collections import Counter
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from tests.chaos.work_orders import work_order
@@ -32,27 +37,14 @@ from tests.kit.inprocess import make_settings
 from tests.kit.private_postgres import PrivatePostgres, private_postgres
 from tests.kit.processes import ProcessHub, process_hub
 from tests.kit.quiescence import wait_quiescent
-from tests.kit.reliability import ARTIFACTS, failed, report, tally
+from tests.kit.reliability import ARTIFACTS, Client, LoadLog, failed, report, steady_load, tally
 from tests.kit.sms import acceptance
 from tests.kit.waiting import eventually
 
 pytestmark = pytest.mark.chaos
 CASES = int(os.environ.get("HUB_CHAOS_CASES", "1500"))
+RATE = float(os.environ.get("HUB_CHAOS_RATE", "8"))
 SERVICES = ("gateway", "intake", "referral", "notification")
-
-
-async def _post_until_accepted(client: httpx.AsyncClient, hub: ProcessHub, i: int) -> str:
-    body = work_order("CHAOS", i)
-    for _ in range(600):
-        try:
-            response = await client.post(f"{hub.gateway}/api/v1/cases", json=body, timeout=10)
-            if response.status_code in (200, 201):
-                case_no: str = response.json()["case_no"]
-                return case_no
-        except httpx.HTTPError:
-            pass
-        await asyncio.sleep(0.2)  # a real client's back-off before retrying the same work order
-    raise AssertionError(f"work order {i} never accepted")
 
 
 async def _restart_rabbitmq() -> None:
@@ -99,14 +91,15 @@ async def test_crash_anywhere_loses_nothing_and_duplicates_nothing(tmp_path: Pat
             stop = asyncio.Event()
             log: list[str] = []
             chaos = asyncio.create_task(_chaos(hub, pg, stop, log, rng))
-            sem = asyncio.Semaphore(16)
-            async with httpx.AsyncClient() as client:
-
-                async def one(i: int) -> str:
-                    async with sem:
-                        return await _post_until_accepted(client, hub, i)
-
-                case_nos = await asyncio.gather(*(one(i) for i in range(CASES)))
+            client = Client(hub.gateway, LoadLog())
+            tasks: list[asyncio.Task[str]] = []
+            try:
+                await steady_load(
+                    client, partial(work_order, "CHAOS"), rate=RATE, stop=stop, tasks=tasks, count=CASES
+                )
+                case_nos = await asyncio.gather(*tasks)
+            finally:
+                await client.close()
             stop.set()
             last_recovery = await chaos
 
@@ -135,7 +128,7 @@ async def test_crash_anywhere_loses_nothing_and_duplicates_nothing(tmp_path: Pat
     )
     report(
         "chaos",
-        f"{CASES} cases, 16 in flight",
+        f"{CASES} cases at {RATE:g} cases/s",
         [
             ("disruptions", ", ".join(f"{what} × {n}" for what, n in disruptions.items())),
             ("distinct case numbers", str(len(set(case_nos)))),

@@ -141,12 +141,14 @@ async def steady_load(
     rate: float,
     stop: asyncio.Event,
     tasks: list[asyncio.Task[str]],
+    count: int | None = None,
 ) -> None:
-    """New work orders at `rate` per second until `stop` is set, each on its own task (a slow answer
-    does not hold back the next order); the tasks are appended to `tasks` for the caller to await."""
+    """New work orders at `rate` per second until `stop` is set (or `count` are posted), each on its own
+    task (a slow answer does not hold back the next order); the tasks are appended to `tasks` for the
+    caller to await."""
     began = time.monotonic()
     i = 0
-    while not stop.is_set():
+    while not stop.is_set() and (count is None or i < count):
         due = began + i / rate
         # Pacing a steady load (woken early when told to stop).
         with contextlib.suppress(TimeoutError):
