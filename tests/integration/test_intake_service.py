@@ -86,7 +86,9 @@ async def register(hub: InProcessHub, body: dict[str, Any] | None = None, **head
 
 async def intake_case(hub: InProcessHub, case_no: str) -> dict[str, Any]:
     """Intake's own view (the gateway's GET overlays referral's status)."""
-    async with httpx.AsyncClient() as client:
+    # As long as `api` waits: on a loaded CI machine a read behind the in-process hub's event loop took
+    # more than httpx's default 5 s once (a merge's events being handled by the same loop).
+    async with httpx.AsyncClient(timeout=30) as client:
         response = await client.get(
             f"{hub.apps['intake'].url}/internal/v1/cases/{case_no}", headers=as_actor("intake")
         )
@@ -179,7 +181,7 @@ async def test_idempotency_key_makes_a_window_case_once(hub: InProcessHub) -> No
 
 async def test_registration_is_audited_with_the_actor_and_without_personal_data(hub: InProcessHub) -> None:
     # Straight to intake, with the credential the gateway would mint for the caller.
-    async with httpx.AsyncClient() as client:
+    async with httpx.AsyncClient(timeout=30) as client:
         url = f"{hub.apps['intake'].url}/internal/v1/cases"
         adapter = as_actor("intake", "adapter", id="hotline-adapter")
         created = await client.post(url, json=WINDOW_CASE, headers=adapter)
