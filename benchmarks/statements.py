@@ -4,8 +4,8 @@ The whole hub in one process (tests/kit/inprocess.py: the same bootstraps as pro
 RabbitMQ vhost and fresh databases; `--cases` work orders posted with `--in-flight` at a time, as a
 busy 12345 would; counting runs from the first post until every acceptance SMS has reached the
 provider, so idle polls between cases do not inflate the figures (under load they are shared). The
-cases are `hub bench`'s (benchmarks/e2e.py `case_body`). Each
-service's engine is counted on its own, so the figures hold on PostgreSQL too (one database there).
+cases are `hub bench`'s (benchmarks/e2e.py `case_body`). Each service's engine is counted on its own,
+so the figures hold on PostgreSQL too (one database there).
 
     .venv/bin/python -m benchmarks.statements --cases 300 [--database postgresql] [--top 40]
 
@@ -20,6 +20,7 @@ import asyncio
 import re
 import tempfile
 from collections import Counter
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -96,7 +97,7 @@ async def measure(cases: int, in_flight: int, database: str) -> Meter:
                 meter.on = True
                 await asyncio.gather(*(post(i) for i in range(cases)))
                 await eventually(
-                    lambda: _acceptance_count(hub),
+                    partial(_acceptance_count, hub),
                     until=lambda n: n >= before + cases,
                     what="every acceptance SMS",
                     timeout=600,
@@ -111,9 +112,9 @@ def show(meter: Meter, cases: int, database: str, top: int) -> None:
     summary.add_column("service")
     summary.add_column("statements", justify="right")
     summary.add_column("commits", justify="right")
-    for service in (*SERVICES, "all"):
-        statements = sum(meter.statements.values()) if service == "all" else meter.statements[service]
-        commits = sum(meter.commits.values()) if service == "all" else meter.commits[service]
+    rows: list[tuple[str, int, int]] = [(s, meter.statements[s], meter.commits[s]) for s in SERVICES]
+    rows.append(("all", meter.statements.total(), meter.commits.total()))
+    for service, statements, commits in rows:
         summary.add_row(service, f"{statements / cases:.1f}", f"{commits / cases:.1f}")
     console.print(summary)
     shapes = Table(title=f"the {top} most frequent statements, per case")
