@@ -41,6 +41,9 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check hub hubcli gateway services tests benchmarks
 	$(BIN)/lint-imports --no-cache
+	@# Tests build HTTP clients through tests/kit/http.py: httpx's own 5 s default failed CI on a busy machine.
+	@if grep -rnE 'httpx\.(Async)?Client\(' tests --include='*.py' | grep -v '^tests/kit/http\.py:'; then \
+	  echo "tests/: build HTTP clients with tests.kit.http.http_client() or http_sync_client()"; exit 1; fi
 
 typecheck: setup
 	$(BIN)/mypy hub hubcli gateway services benchmarks tests/kit

@@ -6,11 +6,11 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-import httpx
 from playwright.async_api import Page, expect
 
 from gateway.accounts.store import create_user
 from tests.kit.auth import bearer, create_client, fetch_token
+from tests.kit.http import http_client
 from tests.kit.inprocess import InProcessHub
 from tests.kit.waiting import eventually
 
@@ -65,7 +65,7 @@ async def department_headers(hub: InProcessHub, department: str) -> dict[str, st
 
 
 async def read_case(hub: InProcessHub, headers: dict[str, str], case_no: str) -> dict[str, Any]:
-    async with httpx.AsyncClient(base_url=hub.gateway, headers=headers, timeout=30) as http:
+    async with http_client(base_url=hub.gateway, headers=headers) as http:
         answer = await http.get(f"/api/v1/cases/{case_no}")
         assert answer.status_code == 200, answer.text
         found: dict[str, Any] = answer.json()
@@ -76,7 +76,7 @@ async def dispatched_case(hub: InProcessHub, **overrides: Any) -> tuple[str, dic
     """A case registered by a centre client and dispatched by the rules (public_security → the street's
     police station); its number, its lead referral and the centre's headers."""
     centre = await centre_headers(hub)
-    async with httpx.AsyncClient(base_url=hub.gateway, headers=centre, timeout=30) as http:
+    async with http_client(base_url=hub.gateway, headers=centre) as http:
         registered = await http.post("/api/v1/cases", json={**CASE, **overrides})
         assert registered.status_code == 201, registered.text
     case_no: str = registered.json()["case_no"]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 from playwright.async_api import Page, expect
 from sqlalchemy import select
 
@@ -17,6 +16,7 @@ from tests.browser.conftest import screenshot_path
 from tests.browser.people import POLICE, STREET, centre_headers, department_headers, login, read_case
 from tests.browser.test_console_accessibility import described, violations
 from tests.integration.test_citizen_form import CODE_TEMPLATE, code_sent_to
+from tests.kit.http import http_client
 from tests.kit.inprocess import InProcessHub
 from tests.kit.waiting import eventually
 
@@ -75,7 +75,7 @@ async def test_a_citizen_reports_from_a_phone_reads_the_reply_and_rates(
     assert case["channel"] == "web" and case["colour"]  # graded (研判) as any case
     lead = next(r for r in case["referrals"] if r["role"] == "lead")
     assert lead["department"] == POLICE
-    async with httpx.AsyncClient(
+    async with http_client(
         base_url=hub.gateway, headers=await department_headers(hub, POLICE), timeout=30
     ) as http:
         assert (await http.post(f"/api/v1/referrals/{lead['id']}/acknowledge")).is_success

@@ -16,6 +16,7 @@ from playwright.async_api import Page, Route, expect
 from gateway.accounts.store import create_user, set_user_disabled
 from tests.browser.conftest import keep_for_docs, screenshot_path
 from tests.kit.auth import bearer, create_client, fetch_token
+from tests.kit.http import http_client
 from tests.kit.inprocess import InProcessHub
 from tests.kit.waiting import eventually
 
@@ -61,7 +62,7 @@ async def _login(page: Page, hub: InProcessHub, role: str, department: str | Non
 
 async def _dispatched_case(hub: InProcessHub) -> tuple[str, dict[str, Any], dict[str, str]]:
     centre = bearer(await fetch_token(hub.gateway, await create_client(hub, "centre")))
-    async with httpx.AsyncClient(base_url=hub.gateway, headers=centre, timeout=30) as http:
+    async with http_client(base_url=hub.gateway, headers=centre) as http:
         registered = await http.post("/api/v1/cases", json=CASE)
         assert registered.status_code == 201, registered.text
         case_no: str = registered.json()["case_no"]
@@ -132,7 +133,7 @@ async def test_login_shows_the_dashboard(console_hub: InProcessHub, page: Page) 
     assert await page.evaluate("sessionStorage.length") == 0
 
     async def refused() -> bool:
-        async with httpx.AsyncClient(base_url=console_hub.gateway) as http:
+        async with http_client(base_url=console_hub.gateway) as http:
             return (await http.get("/api/v1/auth/me", headers=bearer(token))).status_code == 401
 
     await eventually(refused, what="the signed-out session refused at the gateway")
@@ -161,7 +162,7 @@ async def test_an_access_token_about_to_expire_is_renewed_with_the_refresh_token
     await expect(page.locator("main")).not_to_contain_text("正在加载")
     assert after["token"] != before["token"] and after["refreshToken"] != before["refreshToken"]
     assert after["expiresAt"] > before["expiresAt"] - 1000
-    async with httpx.AsyncClient(base_url=console_hub.gateway) as http:  # the old refresh token is used up
+    async with http_client(base_url=console_hub.gateway) as http:  # the old refresh token is used up
         again = await http.post("/api/v1/auth/refresh", json={"refresh_token": before["refreshToken"]})
         assert again.status_code == 401
 
@@ -181,7 +182,7 @@ async def test_a_case_and_its_timeline(console_hub: InProcessHub, page: Page) ->
     await expect(timeline.get_by_text("case.registered", exact=False).first).to_be_visible()
     await expect(timeline.get_by_text("referral.dispatched", exact=False).first).to_be_visible()
     # Each handoff shows its trace id, the one the API returns.
-    async with httpx.AsyncClient(base_url=console_hub.gateway, timeout=30) as http:
+    async with http_client(base_url=console_hub.gateway) as http:
         centre = bearer(await fetch_token(console_hub.gateway, await create_client(console_hub, "centre")))
         entries = (await http.get(f"/api/v1/cases/{case_no}/timeline", headers=centre)).json()
     first_trace = next(e["trace_id"] for e in entries if e["trace_id"])
@@ -203,7 +204,7 @@ async def test_a_department_acknowledges_and_replies(console_hub: InProcessHub, 
     await page.screenshot(path=screenshot_path("department-referrals"), full_page=True)
 
     async def referral() -> dict[str, Any]:
-        async with httpx.AsyncClient(base_url=console_hub.gateway, headers=centre, timeout=30) as http:
+        async with http_client(base_url=console_hub.gateway, headers=centre) as http:
             found: dict[str, Any] = (await http.get(f"/api/v1/referrals/{lead['id']}")).json()
             return found
 
@@ -232,7 +233,7 @@ async def test_the_dispatcher_queue_and_a_manual_dispatch(console_hub: InProcess
             console_hub.gateway, await create_client(console_hub, "department", department=lead["department"])
         )
     )
-    async with httpx.AsyncClient(base_url=console_hub.gateway, timeout=30) as http:
+    async with http_client(base_url=console_hub.gateway) as http:
         back = await http.post(
             f"/api/v1/referrals/{lead['id']}/return",
             json={"reason_code": "wrong_area", "reason": "不在本辖区（测试数据）"},
@@ -271,7 +272,7 @@ async def test_the_dispatcher_queue_and_a_manual_dispatch(console_hub: InProcess
     await page.get_by_role("button", name="确认分拨").click()
     await expect(page.get_by_role("status")).to_have_text("已分拨。")
     await expect(page.get_by_role("table", name="本事项的转办")).to_contain_text("待报到")
-    async with httpx.AsyncClient(base_url=console_hub.gateway, headers=centre, timeout=30) as http:
+    async with http_client(base_url=console_hub.gateway, headers=centre) as http:
         case = (await http.get(f"/api/v1/cases/{unrouted_no}")).json()
     assert case["status"] == "dispatched"
     assert [r["department"] for r in case["referrals"] if r["role"] == "lead"] == [justice]
@@ -280,7 +281,7 @@ async def test_the_dispatcher_queue_and_a_manual_dispatch(console_hub: InProcess
 async def test_the_dashboard_counts_the_hubs_own_cases(console_hub: InProcessHub, page: Page) -> None:
     """Against the real /ops endpoints (skipped while they are absent: the stubbed test covers drawing)."""
     case_no, _, centre = await _dispatched_case(console_hub)
-    async with httpx.AsyncClient(base_url=console_hub.gateway, headers=centre, timeout=30) as http:
+    async with http_client(base_url=console_hub.gateway, headers=centre) as http:
         summary = await http.get("/api/v1/ops/summary")
         if summary.status_code == 404:
             pytest.skip("the ops endpoints (/api/v1/ops/*) are not in this gateway yet")

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import Page, expect
 
 from tests.browser.conftest import ARTIFACTS
 from tests.browser.people import POLICE, department_headers, dispatched_case, login
+from tests.kit.http import http_client
 from tests.kit.inprocess import InProcessHub
 
 WCAG_AA = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
@@ -42,7 +42,7 @@ async def visit(page: Page, hub: InProcessHub, hash_path: str) -> None:
 async def test_every_page_passes_wcag_aa_checks_for_its_people(console_hub: InProcessHub, page: Page) -> None:
     case_no, lead, _ = await dispatched_case(console_hub)
     department = await department_headers(console_hub, POLICE)
-    async with httpx.AsyncClient(base_url=console_hub.gateway, headers=department, timeout=30) as http:
+    async with http_client(base_url=console_hub.gateway, headers=department) as http:
         assert (await http.post(f"/api/v1/referrals/{lead['id']}/acknowledge")).is_success
     problems: list[str] = []
     checked: list[str] = []

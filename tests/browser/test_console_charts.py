@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import httpx
 from playwright.async_api import Download, Locator, Page, Route, expect
 
 from gateway.console import STATIC_DIR
 from tests.browser.conftest import screenshot_path
 from tests.browser.test_console import CASE, STREET, _login, _ops_answer
 from tests.kit.auth import bearer, create_client, fetch_token
+from tests.kit.http import http_client
 from tests.kit.inprocess import InProcessHub
 from tests.kit.waiting import eventually
 
@@ -95,7 +95,7 @@ async def test_the_charts_show_the_hubs_counts_of_the_cases_registered(
 ) -> None:
     centre = bearer(await fetch_token(console_hub.gateway, await create_client(console_hub, "centre")))
     colours: list[str] = []
-    async with httpx.AsyncClient(base_url=console_hub.gateway, headers=centre, timeout=30) as http:
+    async with http_client(base_url=console_hub.gateway, headers=centre) as http:
         for n, (people, category) in enumerate(zip(PEOPLE, CATEGORIES, strict=True)):
             case = {
                 **CASE,

@@ -9,7 +9,6 @@ import json
 import re
 from datetime import UTC, datetime, timedelta
 
-import httpx
 from playwright.async_api import Page, Route, expect
 
 from tests.browser.conftest import screenshot_path
@@ -26,6 +25,7 @@ from tests.browser.people import (
     read_case,
 )
 from tests.kit.auth import bearer
+from tests.kit.http import http_client
 from tests.kit.inprocess import InProcessHub
 from tests.kit.waiting import eventually
 
@@ -66,7 +66,7 @@ async def test_a_refused_close_is_told_in_chinese_and_changes_nothing(
 ) -> None:
     case_no, lead, centre = await dispatched_case(console_hub)
     department = await department_headers(console_hub, POLICE)
-    async with httpx.AsyncClient(base_url=console_hub.gateway, headers=department, timeout=30) as http:
+    async with http_client(base_url=console_hub.gateway, headers=department) as http:
         assert (await http.post(f"/api/v1/referrals/{lead['id']}/acknowledge")).status_code == 200
         replied = await http.post(
             f"/api/v1/referrals/{lead['id']}/reply",
@@ -82,7 +82,7 @@ async def test_a_refused_close_is_told_in_chinese_and_changes_nothing(
     await open_case(page, case_no)
     await expect(page.locator("details[data-action=close]")).to_be_visible()
     # Meanwhile the reporter, called back, is dissatisfied: the case reopens and goes out again.
-    async with httpx.AsyncClient(base_url=console_hub.gateway, headers=centre, timeout=30) as http:
+    async with http_client(base_url=console_hub.gateway, headers=centre) as http:
         rated = await http.post(f"/api/v1/cases/{case_no}/callback", json={"satisfaction": "dissatisfied"})
         assert rated.status_code == 200, rated.text
     before = await read_case(console_hub, centre, case_no)
@@ -131,7 +131,7 @@ async def test_a_street_user_escalates_to_the_district_and_then_cannot_see_the_r
     await expect(revealed).to_have_count(0)
     await page.screenshot(path=screenshot_path("case-escalated-reveal-refused"), full_page=True)
     token = await page.evaluate("JSON.parse(sessionStorage.getItem('hub.console.session')).token")
-    async with httpx.AsyncClient(base_url=console_hub.gateway, headers=bearer(token), timeout=30) as http:
+    async with http_client(base_url=console_hub.gateway, headers=bearer(token), timeout=30) as http:
         refused = await http.post(
             f"/api/v1/cases/{case_no}/personal-data", json={"purpose": "再次联系当事人"}
         )
@@ -180,7 +180,7 @@ async def test_a_supervisor_refuses_a_return_records_a_meeting_and_overrides_the
 ) -> None:
     case_no, lead, centre = await dispatched_case(console_hub)
     department = await department_headers(console_hub, POLICE)
-    async with httpx.AsyncClient(base_url=console_hub.gateway, headers=department, timeout=30) as http:
+    async with http_client(base_url=console_hub.gateway, headers=department) as http:
         back = await http.post(
             f"/api/v1/referrals/{lead['id']}/return",
             json={"reason_code": "not_our_duty", "reason": "属民事纠纷，非治安事项（测试数据）"},

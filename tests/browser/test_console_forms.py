@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 
-import httpx
 from playwright.async_api import Locator, Page, Request, expect
 
 from tests.browser.conftest import screenshot_path
@@ -21,6 +20,7 @@ from tests.browser.people import (
 )
 from tests.browser.test_console_dispatch import open_case
 from tests.case_rows import written_about
+from tests.kit.http import http_client
 from tests.kit.inprocess import InProcessHub
 
 # (form's data-action, [(field id, value to put in: None = leave empty / deselect)], {field id: error})
@@ -129,7 +129,7 @@ async def test_every_department_form_refuses_bad_input_in_chinese_and_writes_not
 ) -> None:
     case_no, lead, _ = await dispatched_case(console_hub)
     department = await department_headers(console_hub, POLICE)
-    async with httpx.AsyncClient(base_url=console_hub.gateway, headers=department, timeout=30) as http:
+    async with http_client(base_url=console_hub.gateway, headers=department) as http:
         for step in ("acknowledge", "start"):  # in hand: every form a department fills is offered
             assert (await http.post(f"/api/v1/referrals/{lead['id']}/{step}")).is_success
     await login(page, console_hub, "department", department=POLICE)

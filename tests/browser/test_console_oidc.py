@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-import httpx
 from playwright.async_api import Page, Route, expect
 
 from gateway.accounts.store import create_user, set_user_disabled
 from tests.browser.conftest import screenshot_path
 from tests.integration.test_accounts_oidc import with_idp
+from tests.kit.http import http_client
 from tests.kit.inprocess import InProcessHub
 from tests.kit.oidc_provider import Provider
 
@@ -53,7 +53,7 @@ async def test_the_console_signs_a_person_in_through_the_identity_provider(
     assert "code=" not in page.url and "state=" not in page.url  # the one-use code left no trace
     assert await page.evaluate("history.length") >= 1
     token = await page.evaluate("JSON.parse(sessionStorage.getItem('hub.console.session')).token")
-    async with httpx.AsyncClient(base_url=hub.gateway, timeout=30) as http:
+    async with http_client(base_url=hub.gateway) as http:
         me = await http.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
         assert me.status_code == 200 and me.json()["username"] == "qian.centre", me.text
 
@@ -70,6 +70,6 @@ async def test_the_console_signs_a_person_in_through_the_identity_provider(
 async def test_without_an_identity_provider_there_is_no_button(console_hub: InProcessHub, page: Page) -> None:
     await page.goto(console_hub.gateway + "/console/#/login")
     await expect(page.get_by_role("button", name="登录", exact=True)).to_be_visible()
-    async with httpx.AsyncClient(base_url=console_hub.gateway, timeout=30) as http:
+    async with http_client(base_url=console_hub.gateway) as http:
         assert (await http.get("/api/v1/auth/methods")).json() == {"password": True, "oidc": False}
     await expect(page.get_by_role("link", name=BUTTON)).to_be_hidden()

@@ -8,7 +8,6 @@ import json
 import re
 from pathlib import Path
 
-import httpx
 from playwright.async_api import Page, expect
 from sqlalchemy import func, select
 
@@ -16,6 +15,7 @@ from tests.browser.conftest import screenshot_path
 from tests.browser.test_console import _dispatched_case, _login
 from tests.integration.test_dead_letters import processed
 from tests.kit.auth import bearer, create_client, fetch_token
+from tests.kit.http import http_client
 from tests.kit.inprocess import InProcessHub
 from tests.kit.waiting import eventually
 
@@ -56,7 +56,7 @@ async def test_an_ops_person_replays_a_dead_letter_and_it_is_processed_once(
 
     # With bearer auth, only ops: a centre's token is refused (403 problem details), nothing replayed.
     centre = bearer(await fetch_token(hub.gateway, await create_client(hub, "centre")))
-    async with httpx.AsyncClient(base_url=hub.gateway, headers=centre, timeout=30) as http:
+    async with http_client(base_url=hub.gateway, headers=centre) as http:
         for refused in (
             await http.get("/api/v1/ops/dead-letters"),
             await http.post(f"/api/v1/ops/dead-letters/{item['id']}/replay", json={"reason": "试试看"}),

@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 import secrets
 
-import httpx
 from playwright.async_api import Page, Request, Route, expect
 from sqlalchemy import func, select
 
@@ -23,6 +22,7 @@ from services.intake.domain.identifiers import resident_id_check_char
 from services.intake.tables import cases
 from tests.browser.conftest import keep_for_docs, screenshot_path
 from tests.kit.auth import bearer, create_client, fetch_token
+from tests.kit.http import http_client
 from tests.kit.inprocess import InProcessHub
 
 PASSWORD = "window-test-password"
@@ -134,7 +134,7 @@ async def test_window_registers_a_case_and_sees_its_colour_reasons_and_receipt(
 
     # The case is there as registered, with the area chosen and the colour shown.
     centre = bearer(await fetch_token(console_hub.gateway, await create_client(console_hub, "centre")))
-    async with httpx.AsyncClient(base_url=console_hub.gateway, headers=centre, timeout=30) as http:
+    async with http_client(base_url=console_hub.gateway, headers=centre) as http:
         stored = (await http.get(f"/api/v1/cases/{case_no}")).json()
     assert stored["location"]["street_code"] == COMMUNITY
     assert stored["colour"] in ("red", "orange") and "self_harm_threat" in stored["flags"]

@@ -8,11 +8,11 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import httpx
 from playwright.async_api import Page, expect
 
 from tests.browser.conftest import screenshot_path
 from tests.browser.people import CASE, POLICE, centre_headers, department_headers, dispatched_case, login
+from tests.kit.http import http_client
 from tests.kit.inprocess import InProcessHub
 from tests.kit.waiting import eventually
 
@@ -29,7 +29,7 @@ async def test_a_supervisor_approves_an_extension_and_the_deadline_moves(
 ) -> None:
     case_no, lead, centre = await dispatched_case(console_hub)
     department = await department_headers(console_hub, POLICE)
-    async with httpx.AsyncClient(base_url=console_hub.gateway, timeout=30) as http:
+    async with http_client(base_url=console_hub.gateway) as http:
         assert (await http.post(f"/api/v1/referrals/{lead['id']}/acknowledge", headers=department)).is_success
         asked = await http.post(
             f"/api/v1/referrals/{lead['id']}/extension",
@@ -54,7 +54,7 @@ async def test_a_supervisor_approves_an_extension_and_the_deadline_moves(
     await row.get_by_role("button", name="提交审批").click()
     await expect(page.get_by_role("status")).to_contain_text("已批准延期，新的办理时限：")
 
-    async with httpx.AsyncClient(base_url=console_hub.gateway, headers=centre, timeout=30) as http:
+    async with http_client(base_url=console_hub.gateway, headers=centre) as http:
         after = (await http.get(f"/api/v1/referrals/{lead['id']}")).json()
     assert after["status"] != "extension_requested"
     assert datetime.fromisoformat(after["due_at"]) > datetime.fromisoformat(before["due_at"])
@@ -77,7 +77,7 @@ async def test_a_department_acknowledges_from_its_inbox_to_acknowledge_first(
 ) -> None:
     earlier_no, earlier, _ = await dispatched_case(console_hub)
     department = await department_headers(console_hub, POLICE)
-    async with httpx.AsyncClient(base_url=console_hub.gateway, headers=department, timeout=30) as http:
+    async with http_client(base_url=console_hub.gateway, headers=department) as http:
         assert (await http.post(f"/api/v1/referrals/{earlier['id']}/acknowledge")).is_success
     case_no, lead, _ = await dispatched_case(console_hub)
 
@@ -96,7 +96,7 @@ async def test_a_department_acknowledges_from_its_inbox_to_acknowledge_first(
     await rows.filter(has_text=case_no).get_by_role("button", name=f"报到：事项 {case_no}").click()
     await expect(page.get_by_role("status")).to_have_text(f"已报到：事项 {case_no}。")
     await expect(rows.filter(has_text=case_no)).to_contain_text("已报到")
-    async with httpx.AsyncClient(base_url=console_hub.gateway, headers=department, timeout=30) as http:
+    async with http_client(base_url=console_hub.gateway, headers=department) as http:
         found = (await http.get(f"/api/v1/referrals/{lead['id']}")).json()
     assert found["status"] == "acknowledged" and found["acknowledged_at"]
     await page.screenshot(path=screenshot_path("inbox-acknowledged"), full_page=True)
@@ -110,7 +110,7 @@ async def test_a_weak_signal_on_the_worklist_is_marked_done_with_a_note(
     street = "150203002000"
     centre = await centre_headers(console_hub)
     case_nos = []
-    async with httpx.AsyncClient(base_url=console_hub.gateway, headers=centre, timeout=30) as http:
+    async with http_client(base_url=console_hub.gateway, headers=centre) as http:
         for i in range(5):
             body = {**CASE, "category": "noise", "title": f"夜间施工噪声（测试数据 {i}）"}
             body["location"] = {"address": f"测试区林荫路{i + 1}号", "street_code": street}
@@ -148,7 +148,7 @@ async def test_a_weak_signal_on_the_worklist_is_marked_done_with_a_note(
     await row.get_by_role("button", name="标记完成").click()
     await expect(page.get_by_role("status")).to_contain_text("已完成：")
     await expect(row).to_have_count(0)
-    async with httpx.AsyncClient(base_url=console_hub.gateway, headers=centre, timeout=30) as http:
+    async with http_client(base_url=console_hub.gateway, headers=centre) as http:
         done = (await http.get(f"/api/v1/tasks/{task['id']}")).json()
     assert done["status"] == "done" and done["history"][-1]["action"] == "done"
     assert "snooze" not in {h["action"] for h in done["history"]}  # the refused 推迟 was never sent

@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.kit.http import http_client
 from tests.kit.infra import free_port, isolated_backends
 from tests.kit.waiting import eventually
 
@@ -23,7 +24,7 @@ PASSWORD = "e2e-account-password"
 
 async def _ready(url: str) -> bool:
     try:
-        async with httpx.AsyncClient() as http:
+        async with http_client() as http:
             return (await http.get(f"{url}/healthz", timeout=2)).status_code == 200
     except httpx.HTTPError:
         return False
@@ -70,7 +71,7 @@ async def test_a_disabled_person_is_refused_at_once_by_every_gateway_process(
         try:
             for url in gateways:
                 await eventually(lambda u=url: _ready(u), what=f"{url} up", timeout=60, interval=0.2)
-            async with httpx.AsyncClient(timeout=30) as http:
+            async with http_client() as http:
                 login = await http.post(
                     f"{gateways[0]}/api/v1/auth/login", json={"username": "e2e.centre", "password": PASSWORD}
                 )

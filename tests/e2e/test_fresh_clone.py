@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from tests.integration.test_walking_skeleton import CASE
+from tests.kit.http import http_client
 from tests.kit.infra import free_port, fresh_vhost
 from tests.kit.waiting import eventually
 
@@ -23,7 +24,7 @@ pytestmark = pytest.mark.e2e
 
 async def _get(url: str) -> httpx.Response | None:
     try:
-        async with httpx.AsyncClient() as client:
+        async with http_client() as client:
             return await client.get(url, timeout=2)
     except httpx.HTTPError:
         return None
@@ -65,7 +66,7 @@ async def test_make_run_from_a_fresh_clone_serves_a_case_end_to_end(tmp_path: Pa
             out, err = await asyncio.wait_for(created.communicate(), timeout=120)
             assert created.returncode == 0, err.decode()
             printed = dict(line.split(": ", 1) for line in out.decode().splitlines() if ": " in line)
-            async with httpx.AsyncClient() as client:
+            async with http_client() as client:
                 token = await client.post(
                     f"{gateway}/api/v1/auth/token",
                     data={

@@ -18,6 +18,7 @@ import pytest
 from hub.config import Environment, Settings
 from tests.integration.test_walking_skeleton import CASE
 from tests.kit.auth import bearer, create_client, fetch_token
+from tests.kit.http import http_client
 from tests.kit.infra import bound_socket, free_port, isolated_backends
 from tests.kit.waiting import eventually
 
@@ -58,7 +59,7 @@ async def test_a_port_in_the_way_is_a_clear_error_and_nothing_starts(taken: str,
 
 async def _ready(url: str) -> bool:
     try:
-        async with httpx.AsyncClient() as client:
+        async with http_client() as client:
             answer = await client.get(f"{url}/readyz", timeout=2)
             return answer.status_code == 200 and answer.json()["status"] == "ready"
     except httpx.HTTPError:
@@ -105,7 +106,7 @@ async def test_two_hubs_side_by_side_each_keep_their_own_cases(tmp_path: Path) -
         for i, (settings, url) in enumerate(hubs):
             headers = bearer(await fetch_token(url, await create_client(settings, "centre")))
             title = f"{CASE['title']}（第{i + 1}个平台）"
-            async with httpx.AsyncClient(base_url=url, headers=headers, timeout=30) as client:
+            async with http_client(base_url=url, headers=headers) as client:
                 response = await client.post("/api/v1/cases", json={**CASE, "title": title})
             assert response.status_code == 201, response.text
             registered.append((url, response.json()["case_no"], title))
@@ -113,7 +114,7 @@ async def test_two_hubs_side_by_side_each_keep_their_own_cases(tmp_path: Path) -
         # Each hub finds its own case under its number, never the other hub's.
         for (settings, url), (_, case_no, title) in zip(hubs, registered, strict=True):
             headers = bearer(await fetch_token(url, await create_client(settings, "centre")))
-            async with httpx.AsyncClient(base_url=url, headers=headers, timeout=30) as client:
+            async with http_client(base_url=url, headers=headers) as client:
                 found = await client.get(f"/api/v1/cases/{case_no}")
             assert found.status_code == 200 and found.json()["title"] == title, found.text
         print(f"\ntwo hubs side by side: {[(u, no) for u, no, _ in registered]}")

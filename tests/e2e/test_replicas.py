@@ -26,6 +26,7 @@ from hub.config import Environment, Settings
 from hub.db import normalise_url
 from tests.integration.test_walking_skeleton import CASE
 from tests.kit.auth import bearer, create_client, fetch_token
+from tests.kit.http import http_client
 from tests.kit.infra import free_port, isolated_backends
 from tests.kit.quiescence import wait_quiescent
 from tests.kit.sms import acceptance, unique_phone
@@ -61,7 +62,7 @@ CASES = 150
 
 async def _get(url: str) -> httpx.Response | None:
     try:
-        async with httpx.AsyncClient() as client:
+        async with http_client() as client:
             return await client.get(url, timeout=2)
     except httpx.HTTPError:
         return None
@@ -145,7 +146,7 @@ async def test_three_replicas_of_each_service_keep_every_guarantee(backend: str,
                 )
             # One centre client; its token (signed, not stored per process) is honoured by every gateway.
             headers = bearer(await fetch_token(gateways[0], await create_client(settings, "centre")))
-            async with httpx.AsyncClient(timeout=60, headers=headers) as client:
+            async with http_client(timeout=60, headers=headers) as client:
 
                 async def post(i: int) -> str:
                     body = {
@@ -183,7 +184,7 @@ async def test_three_replicas_of_each_service_keep_every_guarantee(backend: str,
             published = await _count(
                 settings, "intake", "SELECT count(*) FROM outbox WHERE published_at IS NULL"
             )
-            async with httpx.AsyncClient() as client:
+            async with http_client() as client:
                 sms = acceptance((await client.get(sim)).json()["items"])
         finally:
             os.killpg(proc.pid, signal.SIGINT)

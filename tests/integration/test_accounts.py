@@ -21,6 +21,7 @@ from hub import audit
 from hub.problems import TYPE_BASE
 from tests.integration.test_walking_skeleton import CASE
 from tests.kit.auth import authed_hub, bearer, create_client, fetch_token
+from tests.kit.http import http_client
 from tests.kit.inprocess import InProcessHub, RunningApp, _serve
 
 __all__ = ["authed_hub"]  # a fixture: pytest finds it under this name in the module
@@ -45,17 +46,17 @@ async def hub_cli(hub: InProcessHub, *args: str, stdin: str | None = None) -> tu
 
 
 async def login(gateway: str, username: str, password: str = PASSWORD) -> httpx.Response:
-    async with httpx.AsyncClient(base_url=gateway) as http:
+    async with http_client(base_url=gateway) as http:
         return await http.post("/api/v1/auth/login", json={"username": username, "password": password})
 
 
 async def refresh(gateway: str, token: str) -> httpx.Response:
-    async with httpx.AsyncClient(base_url=gateway) as http:
+    async with http_client(base_url=gateway) as http:
         return await http.post("/api/v1/auth/refresh", json={"refresh_token": token})
 
 
 async def me(gateway: str, access_token: str) -> httpx.Response:
-    async with httpx.AsyncClient(base_url=gateway) as http:
+    async with http_client(base_url=gateway) as http:
         return await http.get("/api/v1/auth/me", headers=bearer(access_token))
 
 
@@ -123,7 +124,7 @@ async def test_hub_users_create_then_login_me_and_the_actor_forwarded(
     }
 
     # A supervisor does what the centre does, in intake (registration) and referral (the queue).
-    async with httpx.AsyncClient(base_url=hub.gateway, headers=bearer(body["access_token"])) as http:
+    async with http_client(base_url=hub.gateway, headers=bearer(body["access_token"])) as http:
         filed = await http.post("/api/v1/cases", json=CASE)
         assert filed.status_code == 201, filed.text
         assert (await http.get("/api/v1/dispatch-queue")).status_code == 200
@@ -237,7 +238,7 @@ async def test_logout_refuses_the_sessions_tokens_at_once(authed_hub: InProcessH
     )
     tokens = (await login(hub.gateway, "zhao.dept")).json()
     other = (await login(hub.gateway, "zhao.dept")).json()  # a second device
-    async with httpx.AsyncClient(base_url=hub.gateway, headers=bearer(tokens["access_token"])) as http:
+    async with http_client(base_url=hub.gateway, headers=bearer(tokens["access_token"])) as http:
         assert (await http.get("/api/v1/referrals")).status_code == 200
         out = await http.post("/api/v1/auth/logout")
         assert out.status_code == 204, out.text
@@ -339,14 +340,14 @@ async def test_a_disabled_user_or_client_is_refused_on_the_next_request_on_every
 
         for gateway in replicas:  # one sign-in, one client token: good on every replica
             for token in (user["access_token"], client_token):
-                async with httpx.AsyncClient(base_url=gateway, headers=bearer(token)) as http:
+                async with http_client(base_url=gateway, headers=bearer(token)) as http:
                     assert (await http.get("/api/v1/cases")).status_code == 200
                     assert (await http.get("/api/v1/auth/me")).status_code == 200
 
         code, out = await hub_cli(hub, "users", "disable", "zhou.centre")
         assert code == 0, out
         for gateway in replicas:  # the very next request, on each replica
-            async with httpx.AsyncClient(base_url=gateway, headers=bearer(user["access_token"])) as http:
+            async with http_client(base_url=gateway, headers=bearer(user["access_token"])) as http:
                 assert_problem(await http.get("/api/v1/cases"), 401, "/invalid-token")
                 assert_problem(await http.get("/api/v1/auth/me"), 401, "/invalid-token")
             assert_problem(await refresh(gateway, user["refresh_token"]), 401, "/refresh-refused")
@@ -355,7 +356,7 @@ async def test_a_disabled_user_or_client_is_refused_on_the_next_request_on_every
         code, out = await hub_cli(hub, "clients", "disable", client.client_id)
         assert code == 0, out
         for gateway in replicas:
-            async with httpx.AsyncClient(base_url=gateway, headers=bearer(client_token)) as http:
+            async with http_client(base_url=gateway, headers=bearer(client_token)) as http:
                 assert_problem(await http.get("/api/v1/cases"), 401, "/invalid-token")
 
         # Enabled again, the person signs in anew; the old session stays revoked.

@@ -16,6 +16,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from gateway.accounts.store import create_user, set_user_disabled
 from tests.kit.auth import authed_hub, bearer
+from tests.kit.http import http_client
 from tests.kit.infra import bound_socket, isolated_backends
 from tests.kit.inprocess import InProcessHub, _serve, make_settings, running_hub
 from tests.kit.oidc_provider import CLIENT_ID, CLIENT_SECRET, Provider, create_app
@@ -75,7 +76,7 @@ async def test_the_identity_provider_signs_an_existing_account_in(
     db = hub.runtime("gateway").db
     await create_user(db, "zheng.centre", role="centre", centre="150203", password="unused-password-1")
     provider.subject = "Zheng.Centre"
-    async with httpx.AsyncClient() as http:
+    async with http_client() as http:
         start = await http.get(f"{hub.gateway}/api/v1/auth/oidc/login")
         query = parse_qs(urlsplit(start.headers["location"]).query)
         assert query["code_challenge_method"] == ["S256"] and query["nonce"] and query["state"]
@@ -117,7 +118,7 @@ async def test_the_identity_provider_signs_an_existing_account_in(
 
 
 async def test_without_a_provider_configured_the_oidc_endpoints_are_404(authed_hub: InProcessHub) -> None:
-    async with httpx.AsyncClient(base_url=authed_hub.gateway) as http:
+    async with http_client(base_url=authed_hub.gateway) as http:
         for path in ("/api/v1/auth/oidc/login", "/api/v1/auth/oidc/callback?code=a&state=b"):
             answer = await http.get(path)
             assert answer.status_code == 404 and answer.json()["type"].endswith("/oidc-disabled")

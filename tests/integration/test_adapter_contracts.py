@@ -21,6 +21,7 @@ import pytest
 from gateway.adapters.common import SYSTEMS, Delivery, SystemClient
 from gateway.adapters.registry import adapter_specs
 from gateway.settings import GatewaySettings
+from tests.kit.http import http_client
 from tests.kit.inprocess import RunningApp, _serve
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "adapters"
@@ -70,7 +71,7 @@ async def simulator(
     module = importlib.import_module(f"gateway.adapters.{system}.simulator")
     running = await _serve(module.from_settings(settings))
     try:
-        async with httpx.AsyncClient() as http:
+        async with http_client() as http:
             yield running, http
     finally:
         running.server.should_exit = True

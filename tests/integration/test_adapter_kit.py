@@ -21,6 +21,7 @@ from gateway.adapters.common import SYSTEMS
 from gateway.adapters.security import signed_headers
 from gateway.settings import GatewaySettings
 from hubcli.services import HubSettings
+from tests.kit.http import http_client
 from tests.kit.infra import isolated_backends
 from tests.kit.inprocess import InProcessHub, RunningApp, _serve, make_settings, running_hub
 from tests.kit.waiting import eventually
@@ -190,7 +191,7 @@ async def adapter_hub(backend: str, tmp_path: Path, **extra: Any) -> AsyncIterat
         async with (
             isolated_backends(backend) as (amqp_url, db_url),
             running_hub(make_settings(tmp_path, amqp_url, db_url, **{**FAST, **urls, **extra})) as hub,
-            httpx.AsyncClient(timeout=30) as client,
+            http_client() as client,
         ):
             for running in sims.values():
                 running.app.state.sim.hub_url = hub.gateway

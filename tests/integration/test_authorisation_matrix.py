@@ -37,6 +37,7 @@ from services.intake.actors import ROLES as INTAKE_ROLES
 from services.referral.actors import ROLES as REFERRAL_ROLES
 from services.referral.tables import tasks
 from tests.conftest import ARTIFACTS
+from tests.kit.http import http_client
 from tests.kit.infra import isolated_backends
 from tests.kit.inprocess import InProcessHub, make_settings, running_hub
 from tests.kit.waiting import eventually
@@ -642,7 +643,7 @@ async def call_cell(
 
 
 async def test_authorisation_matrix(hub: InProcessHub, backend: str) -> None:
-    async with httpx.AsyncClient(base_url=hub.gateway, timeout=30) as http:
+    async with http_client(base_url=hub.gateway) as http:
         world = await build_world(hub, http)
         columns = [(role, level) for role in ROLES for level in LEVELS]
         rows: list[tuple[str, list[str]]] = []
@@ -696,7 +697,7 @@ async def test_moves_between_centres_move_who_sees_the_case_in_both_services(hub
     """上报 takes a case out of the community's subtree, 下派 puts one into it — in referral at once and
     in intake once it has read referral's event (its copy of the holding centre); a red case is before
     the district at once."""
-    async with httpx.AsyncClient(base_url=hub.gateway, timeout=30) as http:
+    async with http_client(base_url=hub.gateway) as http:
         escalated = await _register(http, case_body("other", COMMUNITY))
         delegated = await _register(http, case_body("other", STREET))  # the location names only the street
         red = await _register(

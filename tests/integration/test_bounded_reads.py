@@ -16,6 +16,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from tests.integration.test_referral_flow import SECURITY, Api, case_body, distinct
 from tests.kit.auth import create_client
 from tests.kit.credentials import as_actor
+from tests.kit.http import http_client
 from tests.kit.infra import isolated_backends
 from tests.kit.inprocess import InProcessHub, make_settings, running_hub
 from tests.kit.waiting import eventually
@@ -96,7 +97,7 @@ async def test_ops_figures_cover_a_bounded_range_and_say_which(hub: InProcessHub
     _refused(await api.get("/api/v1/ops/summary", role="ops", params=inverted), "to")
 
     # Behind the gateway, referral does not read every case ever for a caller without a range either.
-    async with httpx.AsyncClient(base_url=hub.apps["referral"].url, timeout=30) as http:
+    async with http_client(base_url=hub.apps["referral"].url) as http:
         unbounded = await http.get("/internal/v1/ops/facts", headers=as_actor("referral", "ops"))
     _refused(unbounded, "from")
 
@@ -124,16 +125,14 @@ async def _open311_get(
 ) -> httpx.Response:
     """An Open311 read from a client at `source` (any address of 127.0.0.0/8 is this machine's)."""
     transport = httpx.AsyncHTTPTransport(local_address=source)
-    async with httpx.AsyncClient(
-        base_url=f"{hub.gateway}/open311/v2", transport=transport, timeout=30
-    ) as http:
+    async with http_client(base_url=f"{hub.gateway}/open311/v2", transport=transport, timeout=30) as http:
         return await http.get(path, params=params)
 
 
 async def test_open311_reads_are_paged_and_limited_per_client_address(hub: InProcessHub) -> None:
     key = await create_client(hub, "adapter", system="open311")
     filed = []
-    async with httpx.AsyncClient(base_url=f"{hub.gateway}/open311/v2", timeout=30) as http:
+    async with http_client(base_url=f"{hub.gateway}/open311/v2") as http:
         for i in range(2):
             form = {"api_key": key.api_key, "service_code": "noise", "address_string": f"钢铁大街{i}号"}
             answer = await http.post("/requests.json", data=form)

@@ -21,6 +21,7 @@ import pytest
 from hubcli.services import migrate_all
 from services.referral.main import bootstrap as referral_bootstrap
 from tests.integration.test_walking_skeleton import CASE
+from tests.kit.http import http_client
 from tests.kit.infra import isolated_backends
 from tests.kit.inprocess import _serve, make_settings, running_hub
 from tests.kit.proxy import TcpProxy, tcp_proxy
@@ -39,12 +40,12 @@ def _broker_port(amqp_url: str) -> int:
 
 
 async def _readyz(url: str) -> httpx.Response:
-    async with httpx.AsyncClient() as client:
+    async with http_client() as client:
         return await client.get(f"{url}/readyz", timeout=5)
 
 
 async def _connected_gauge(url: str) -> float:
-    async with httpx.AsyncClient() as client:
+    async with http_client() as client:
         text = (await client.get(f"{url}/metrics", timeout=5)).text
     line = next(line for line in text.splitlines() if line.startswith("hub_broker_connected "))
     return float(line.split()[1])
@@ -71,7 +72,7 @@ async def test_with_the_broker_away_cases_are_taken_and_flow_when_it_returns(
                 assert ready.status_code == 200 and ready.json()["status"] == "degraded", ready.text
                 assert await _connected_gauge(url) == 0
 
-            async with httpx.AsyncClient(base_url=hub.gateway, timeout=30) as client:
+            async with http_client(base_url=hub.gateway) as client:
                 taken = [await client.post("/api/v1/cases", json=CASE) for _ in range(3)]
                 assert [r.status_code for r in taken] == [201, 201, 201], [r.text for r in taken]
                 case_nos = [r.json()["case_no"] for r in taken]
@@ -113,7 +114,7 @@ async def test_a_failing_broker_set_up_is_retried_shown_and_fails_liveness_until
             await asyncio.to_thread(migrate_all, settings)
             referral = await _serve(referral_bootstrap(settings))
             try:
-                async with httpx.AsyncClient(base_url=referral.url, timeout=5) as client:
+                async with http_client(base_url=referral.url, timeout=5) as client:
                     ready = await eventually(
                         lambda: client.get("/readyz"),
                         until=lambda r: "set-up failing" in r.json()["checks"]["broker"],

@@ -23,6 +23,7 @@ from services.intake.tables import cases
 from services.notification.domain.templates import load_default_catalog
 from services.notification.tables import verifications
 from tests.integration.test_referral_flow import POLICE, STREET, Api
+from tests.kit.http import http_client
 from tests.kit.inprocess import InProcessHub
 from tests.kit.sms import acceptance
 from tests.kit.waiting import eventually
@@ -67,7 +68,7 @@ async def registered_cases(hub: InProcessHub) -> int:
 
 
 async def test_a_wrong_or_expired_code_is_refused_and_nothing_is_registered(hub: InProcessHub) -> None:
-    async with httpx.AsyncClient(base_url=hub.gateway, timeout=30) as http:
+    async with http_client(base_url=hub.gateway) as http:
         token = await form_token(http)
         sent = await http.post(f"/report/{STREET}/code", json={"phone": PHONE})
         assert sent.status_code == 201, sent.text
@@ -98,7 +99,7 @@ async def test_a_wrong_or_expired_code_is_refused_and_nothing_is_registered(hub:
 
 
 async def test_a_mobile_asking_too_soon_and_an_address_posting_too_often_get_429(hub: InProcessHub) -> None:
-    async with httpx.AsyncClient(base_url=hub.gateway, timeout=30) as http:
+    async with http_client(base_url=hub.gateway) as http:
         first = await http.post(f"/report/{STREET}/code", json={"phone": PHONE})
         assert first.status_code == 201, first.text
         again = await http.post(f"/report/{STREET}/code", json={"phone": PHONE})
@@ -127,7 +128,7 @@ async def test_a_mobile_asking_too_soon_and_an_address_posting_too_often_get_429
 
 async def test_the_status_page_shows_the_reply_and_no_personal_data_and_rates_once(hub: InProcessHub) -> None:
     api = Api(hub)
-    async with httpx.AsyncClient(base_url=hub.gateway, timeout=30) as http:
+    async with http_client(base_url=hub.gateway) as http:
         token = await form_token(http)
         sent = await http.post(f"/report/{STREET}/code", json={"phone": PHONE})
         assert sent.status_code == 201, sent.text

@@ -6,12 +6,12 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from tests.integration.test_walking_skeleton import CASE
 from tests.kit.auth import auth_headers
 from tests.kit.credentials import as_actor
+from tests.kit.http import http_client
 from tests.kit.infra import isolated_backends
 from tests.kit.inprocess import make_settings
 from tests.kit.processes import ProcessHub, process_hub
@@ -34,7 +34,7 @@ async def procs(backend: str, tmp_path: Path, request: pytest.FixtureRequest) ->
 
 
 async def _post(hub: ProcessHub, body: dict[str, Any]) -> dict[str, Any]:
-    async with httpx.AsyncClient() as client:
+    async with http_client() as client:
         response = await client.post(
             f"{hub.gateway}/api/v1/cases", json=body, headers=await auth_headers(hub), timeout=30
         )
@@ -44,7 +44,7 @@ async def _post(hub: ProcessHub, body: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _referrals(hub: ProcessHub, case_no: str) -> list[dict[str, Any]]:
-    async with httpx.AsyncClient() as client:
+    async with http_client() as client:
         response = await client.get(
             f"{hub.url('referral')}/internal/v1/cases/{case_no}", headers=as_actor("referral"), timeout=10
         )
@@ -93,7 +93,7 @@ async def test_referral_killed_mid_message_dispatches_exactly_once(procs: Proces
     await eventually(lambda: _sms_for(procs, case_no), what="acceptance SMS")
     await wait_quiescent(procs.settings)
     refs, sms = await _referrals(procs, case_no), await _sms_for(procs, case_no)
-    async with httpx.AsyncClient() as client:
+    async with http_client() as client:
         entries = (
             await client.get(
                 f"{procs.gateway}/api/v1/cases/{case_no}/timeline", headers=await auth_headers(procs)
@@ -107,7 +107,7 @@ async def test_referral_killed_mid_message_dispatches_exactly_once(procs: Proces
 async def test_intake_killed_between_commit_and_publish_loses_nothing(procs: ProcessHub) -> None:
     await procs.kill("intake")
     await procs.start("intake", HUB_FAILPOINTS="intake.relay.before_publish=kill")
-    async with httpx.AsyncClient() as client:
+    async with http_client() as client:
         response = await client.post(
             f"{procs.gateway}/api/v1/cases", json=CASE, headers=await auth_headers(procs), timeout=30
         )

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import aio_pika
-import httpx
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from sqlalchemy import select, update
@@ -44,6 +43,7 @@ from tests.integration.test_intake_service import (
     register,
 )
 from tests.kit.credentials import as_actor
+from tests.kit.http import http_client
 from tests.kit.infra import isolated_backends
 from tests.kit.inprocess import InProcessHub, make_settings, running_hub
 from tests.kit.quiescence import wait_quiescent
@@ -179,7 +179,7 @@ async def test_rotating_both_keys_keeps_data_lookups_and_the_audit_chain(
         async with running_hub(before) as hub:
             original = (await register(hub))["case_no"]
             await api(hub, "POST", f"/cases/{original}/personal-data", json=REVEAL_WHY)
-            async with httpx.AsyncClient() as client:
+            async with http_client() as client:
                 opted = await client.post(
                     f"{hub.apps['notification'].url}/internal/v1/opt-outs",
                     json={"phone": E164},

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-import httpx
 import pytest
 
 from tests.integration.test_walking_skeleton import CASE
+from tests.kit.http import http_client
 from tests.kit.infra import isolated_backends
 from tests.kit.inprocess import make_settings, running_hub
 from tests.kit.proxy import TcpProxy, tcp_proxy
@@ -54,7 +54,7 @@ async def test_a_consumer_holds_its_messages_while_its_database_is_away_and_dead
                 db_url,
                 referral_database_url=_through(proxy, db_url),
             )
-            async with running_hub(settings) as hub, httpx.AsyncClient(timeout=30) as client:
+            async with running_hub(settings) as hub, http_client() as client:
                 referral = hub.apps["referral"].url
                 proxy.cut()
                 taken = [await client.post(f"{hub.gateway}/api/v1/cases", json=CASE) for _ in range(CASES)]

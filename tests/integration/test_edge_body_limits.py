@@ -25,6 +25,7 @@ from gateway.adapters.simkit import SimState
 from gateway.main import bootstrap
 from gateway.settings import GatewaySettings
 from hubcli.services import HubSettings, migrate_all
+from tests.kit.http import http_client
 from tests.kit.infra import isolated_backends
 from tests.kit.inprocess import _serve, make_settings
 
@@ -146,7 +147,7 @@ async def test_an_httpx_upload_of_10_mib_is_cut_short(tmp_path: Path) -> None:
                 yielded += len(chunk)
                 yield chunk
 
-        async with httpx.AsyncClient(timeout=30) as client:
+        async with http_client() as client:
             try:
                 response = await client.post(
                     gateway + WEBHOOK, content=ten_mib(), headers={"Content-Type": "application/json"}
@@ -186,7 +187,7 @@ async def test_a_legitimate_push_of_the_largest_kind_is_within_the_webhook_limit
         body = json.dumps(order).encode()  # ensure_ascii: six bytes a character
         assert len(body) < settings.adapter_max_body_bytes // 4
         headers = signed_headers(settings.hotline12345_webhook_secret, body)
-        async with httpx.AsyncClient(timeout=30) as client:
+        async with http_client() as client:
             response = await client.post(gateway + WEBHOOK, content=body, headers=headers)
         assert response.status_code != 413, response.text
 
@@ -205,7 +206,7 @@ async def test_oversized_token_open311_and_api_bodies_get_413_problem_details(
     async with gateway_alone(tmp_path) as (gateway, settings):
         limit: int = getattr(settings, setting)
         over = b"a=" + b"b" * limit
-        async with httpx.AsyncClient(timeout=30) as client:
+        async with http_client() as client:
             declared = await client.post(gateway + path, content=over, headers={"Content-Type": content_type})
             _is_413_problem(declared, limit)
 

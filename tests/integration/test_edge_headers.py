@@ -15,6 +15,7 @@ from gateway.console import SECURITY_HEADERS
 from hub.config import Environment
 from hub.credentials import new_signing_key, public_key_of
 from tests.integration.test_edge_body_limits import gateway_alone
+from tests.kit.http import http_client
 
 pytestmark = pytest.mark.integration
 
@@ -45,7 +46,7 @@ def _assert_secure(response: httpx.Response) -> None:
 
 
 async def test_every_answer_carries_the_security_headers_and_hsts_only_over_tls(tmp_path: Path) -> None:
-    async with gateway_alone(tmp_path) as (gateway, _settings), httpx.AsyncClient(base_url=gateway) as client:
+    async with gateway_alone(tmp_path) as (gateway, _settings), http_client(base_url=gateway) as client:
         answers = [
             await client.get("/healthz"),
             await client.get("/api/v1/no-such-route"),  # 404 problem
@@ -71,14 +72,14 @@ async def test_every_answer_carries_the_security_headers_and_hsts_only_over_tls(
 
 async def test_hsts_on_every_answer_when_the_edge_is_behind_tls(tmp_path: Path) -> None:
     async with gateway_alone(tmp_path, behind_tls=True) as (gateway, _settings):
-        async with httpx.AsyncClient(base_url=gateway) as client:
+        async with http_client(base_url=gateway) as client:
             response = await client.get("/healthz")
         _assert_secure(response)
         assert response.headers["strict-transport-security"] == "max-age=31536000; includeSubDomains"
 
 
 async def test_docs_and_metrics_are_open_in_development(tmp_path: Path) -> None:
-    async with gateway_alone(tmp_path) as (gateway, _settings), httpx.AsyncClient(base_url=gateway) as client:
+    async with gateway_alone(tmp_path) as (gateway, _settings), http_client(base_url=gateway) as client:
         for path in ("/docs", "/redoc", "/openapi.json", "/metrics"):
             assert (await client.get(path)).status_code == 200, path
 
@@ -86,7 +87,7 @@ async def test_docs_and_metrics_are_open_in_development(tmp_path: Path) -> None:
 async def test_production_closes_docs_and_opens_metrics_only_to_its_token(tmp_path: Path) -> None:
     async with (
         gateway_alone(tmp_path, **PROD, metrics_token="scrape-token-0123456789") as (gateway, _settings),
-        httpx.AsyncClient(base_url=gateway) as client,
+        http_client(base_url=gateway) as client,
     ):
         for path in ("/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json", "/metrics"):
             closed = await client.get(path)
@@ -105,13 +106,13 @@ async def test_production_without_a_metrics_token_closes_metrics_and_settings_re
 ) -> None:
     async with (
         gateway_alone(tmp_path, **PROD, docs_enabled=True) as (gateway, _settings),
-        httpx.AsyncClient(base_url=gateway) as client,
+        http_client(base_url=gateway) as client,
     ):
         assert (await client.get("/metrics", headers={"Authorization": "Bearer anything"})).status_code == 404
         assert (await client.get("/docs")).status_code == 200  # HUB_DOCS_ENABLED=true opens them
     async with (
         gateway_alone(tmp_path, **PROD, metrics_public=True) as (gateway, _settings),
-        httpx.AsyncClient(base_url=gateway) as client,
+        http_client(base_url=gateway) as client,
     ):
         assert (await client.get("/metrics")).status_code == 200
         assert (await client.get("/openapi.json")).status_code == 404

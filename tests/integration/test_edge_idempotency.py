@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from tests.integration.test_intake_service import WINDOW_CASE, actor, hotline_order
+from tests.kit.http import http_client
 from tests.kit.inprocess import InProcessHub
 
 pytestmark = pytest.mark.integration
@@ -34,7 +35,7 @@ async def test_the_key_is_the_callers_and_bound_to_the_body(hub: InProcessHub) -
     clerk_a = {**actor("centre", "clerk-a"), "Idempotency-Key": key}
     clerk_b = {**actor("centre", "clerk-b"), "Idempotency-Key": key}
     other_body = {**WINDOW_CASE, "title": "楼下商铺夜间噪音扰民"}
-    async with httpx.AsyncClient(timeout=30) as client:
+    async with http_client() as client:
         first = await client.post(url, json=WINDOW_CASE, headers=clerk_a)
         assert first.status_code == 201, first.text
         case_no = first.json()["case_no"]

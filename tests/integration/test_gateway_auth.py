@@ -39,6 +39,7 @@ from hub.credentials import new_signing_key
 from hub.problems import PROBLEM_JSON, install_problem_handlers
 from tests.integration.test_walking_skeleton import CASE, post_case
 from tests.kit.auth import auth_headers, authed_hub, bearer, create_client, fetch_token
+from tests.kit.http import http_client
 from tests.kit.inprocess import InProcessHub
 
 __all__ = ["authed_hub"]  # a fixture: pytest finds it under this name in the module
@@ -95,7 +96,7 @@ def echo_app(*, required: bool = True, limiter: RateLimiter | None = None) -> Fa
 
 @pytest.fixture
 async def bare() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=echo_app()), base_url="http://gw") as c:
+    async with http_client(transport=httpx.ASGITransport(app=echo_app()), base_url="http://gw") as c:
         yield c
 
 
@@ -192,7 +193,7 @@ async def test_an_adapter_registers_cases_only_on_its_own_channel(bare: httpx.As
 
 async def test_with_auth_off_headers_are_trusted_but_a_token_is_still_checked() -> None:
     transport = httpx.ASGITransport(app=echo_app(required=False))
-    async with httpx.AsyncClient(transport=transport, base_url="http://gw") as c:
+    async with http_client(transport=transport, base_url="http://gw") as c:
         trusted = (await c.get("/api/v1/cases/ZZ-1", headers={"X-Hub-Actor-Role": "ops"})).json()
         assert trusted["x-hub-actor-role"] == "ops"
         checked = await c.get(
@@ -208,7 +209,7 @@ async def test_rate_limit_per_client_is_429_with_retry_after() -> None:
     transport = httpx.ASGITransport(app=echo_app(limiter=limiter))
     slow = bearer(ISSUE.issue(Identity("centre-slow", "centre", rate_limit_per_minute=3)))
     other = bearer(ISSUE.issue(Identity("centre-other", "centre", rate_limit_per_minute=3)))
-    async with httpx.AsyncClient(transport=transport, base_url="http://gw") as c:
+    async with http_client(transport=transport, base_url="http://gw") as c:
         codes = [(await c.get("/api/v1/cases/ZZ-1", headers=slow)).status_code for _ in range(3)]
         assert codes == [200, 200, 200]
         refused = await c.get("/api/v1/cases/ZZ-1", headers=slow)
@@ -253,7 +254,7 @@ def test_production_refuses_auth_switched_off() -> None:
 async def test_client_credentials_give_a_short_lived_bearer_token(authed_hub: InProcessHub) -> None:
     hub = authed_hub
     client = await create_client(hub, "department", department="housing@150203001000")
-    async with httpx.AsyncClient(base_url=hub.gateway) as http:
+    async with http_client(base_url=hub.gateway) as http:
         form = {"grant_type": "client_credentials", "client_id": client.client_id}
         ok = await http.post("/api/v1/auth/token", data={**form, "client_secret": client.secret})
         assert ok.status_code == 200 and ok.headers["cache-control"] == "no-store"
@@ -289,7 +290,7 @@ async def test_client_credentials_give_a_short_lived_bearer_token(authed_hub: In
 
     await set_disabled(hub.runtime("gateway").db, client.client_id)
     hub.apps["gateway"].app.state.client_authenticator.forget()  # else remembered for up to a minute
-    async with httpx.AsyncClient(base_url=hub.gateway) as http:
+    async with http_client(base_url=hub.gateway) as http:
         refused = await http.post("/api/v1/auth/token", data={**form, "client_secret": client.secret})
     assert_problem(refused, 401, "/oauth-invalid-client")
 
@@ -303,7 +304,7 @@ async def test_the_services_see_the_authenticated_client_not_the_forged_headers(
     centre = await create_client(hub, "centre")
     request_id = f"req-{uuid.uuid4().hex}"
     token = await fetch_token(hub.gateway, centre)
-    async with httpx.AsyncClient(base_url=hub.gateway) as http:
+    async with http_client(base_url=hub.gateway) as http:
         overridden = await http.post(
             f"/api/v1/cases/{case_no}/assessment",
             json={"colour": "orange", "reason": "现场核实涉及多户居民"},
@@ -325,7 +326,7 @@ async def test_the_services_see_the_authenticated_client_not_the_forged_headers(
 
 
 async def test_openapi_declares_the_bearer_scheme_on_every_api_route(authed_hub: InProcessHub) -> None:
-    async with httpx.AsyncClient(base_url=authed_hub.gateway) as http:
+    async with http_client(base_url=authed_hub.gateway) as http:
         doc = (await http.get("/openapi.json")).json()
     schemes = doc["components"]["securitySchemes"]
     assert schemes["bearerAuth"] == {**schemes["bearerAuth"], "type": "http", "scheme": "bearer"}
@@ -344,7 +345,7 @@ async def test_tokens_made_elsewhere_in_the_suite_work_in_auth_off_hubs_too(
 ) -> None:
     # The test kit's helper is what the updated tests use, whichever mode their hub runs in.
     headers = await auth_headers(authed_hub, "ops")
-    async with httpx.AsyncClient(base_url=authed_hub.gateway) as http:
+    async with http_client(base_url=authed_hub.gateway) as http:
         assert (await http.get("/api/v1/cases/ZZ-20990101-000001", headers=headers)).status_code == 404
 
 

@@ -15,6 +15,7 @@ from gateway.auth.middleware import PUBLIC_PATHS
 from gateway.authorization import ROLES, decide
 from tests.integration.test_walking_skeleton import CASE
 from tests.kit.auth import authed_hub, bearer, create_client, fetch_token
+from tests.kit.http import http_client
 from tests.kit.inprocess import InProcessHub
 from tests.kit.waiting import eventually
 
@@ -54,7 +55,7 @@ async def _person(hub: InProcessHub, role: str) -> dict[str, str]:
         else {"centre": "150203"}
     )
     await create_user(hub.runtime("gateway").db, f"matrix.{role}", role=role, password=password, **where)
-    async with httpx.AsyncClient(base_url=hub.gateway) as http:
+    async with http_client(base_url=hub.gateway) as http:
         answer = await http.post(
             "/api/v1/auth/login", json={"username": f"matrix.{role}", "password": password}
         )
@@ -64,7 +65,7 @@ async def _person(hub: InProcessHub, role: str) -> dict[str, str]:
 
 async def _world(hub: InProcessHub) -> World:
     centre = await _token(hub, "centre")
-    async with httpx.AsyncClient(base_url=hub.gateway, headers=centre, timeout=30) as http:
+    async with http_client(base_url=hub.gateway, headers=centre) as http:
         registered = await http.post("/api/v1/cases", json=CASE)
         assert registered.status_code == 201, registered.text
         case_no = registered.json()["case_no"]
@@ -114,7 +115,7 @@ def _refused_by_gateway(response: httpx.Response) -> bool:
 
 async def test_every_role_on_every_endpoint_gets_what_the_table_says(authed_hub: InProcessHub) -> None:
     world = await _world(authed_hub)
-    async with httpx.AsyncClient(base_url=authed_hub.gateway, timeout=30) as http:
+    async with http_client(base_url=authed_hub.gateway) as http:
         operations = _operations((await http.get("/openapi.json")).json())
         assert len(operations) >= 10 and ("POST", "/api/v1/cases") in operations
         # Reads first, then writes (which may change the case), signing out last: every answer is
@@ -148,7 +149,7 @@ async def test_a_department_sees_its_own_referral_and_another_departments_gets_4
     authed_hub: InProcessHub,
 ) -> None:
     world = await _world(authed_hub)
-    async with httpx.AsyncClient(base_url=authed_hub.gateway, timeout=30) as http:
+    async with http_client(base_url=authed_hub.gateway) as http:
         own = await http.get(f"/api/v1/referrals/{world.referral_id}", headers=world.tokens["department"])
         if own.status_code != 200:
             pytest.xfail(f"referral endpoints not serving a department its own referral yet: {own.text}")
@@ -174,7 +175,7 @@ async def test_a_department_sees_its_own_referral_and_another_departments_gets_4
 
 async def test_ops_never_sees_personal_data(authed_hub: InProcessHub) -> None:
     world = await _world(authed_hub)
-    async with httpx.AsyncClient(base_url=authed_hub.gateway, timeout=30) as http:
+    async with http_client(base_url=authed_hub.gateway) as http:
         operations = _operations((await http.get("/openapi.json")).json())
         readable = [t for m, t in operations if m == "GET" and decide(m, t, "ops").allowed]
         assert "/api/v1/cases/{case_no}" in readable
@@ -203,7 +204,7 @@ async def test_ops_never_sees_personal_data(authed_hub: InProcessHub) -> None:
 
 async def test_adapters_act_only_for_their_own_system(authed_hub: InProcessHub) -> None:
     world = await _world(authed_hub)
-    async with httpx.AsyncClient(base_url=authed_hub.gateway, timeout=30) as http:
+    async with http_client(base_url=authed_hub.gateway) as http:
         police = world.tokens["adapter"]
         wrong = await http.post("/api/v1/cases", json={**CASE, "channel": "hotline12345"}, headers=police)
         assert wrong.status_code == 403 and wrong.json()["type"].endswith("/wrong-channel")

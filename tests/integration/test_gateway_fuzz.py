@@ -15,7 +15,6 @@ from collections import Counter
 from typing import Any
 from xml.etree import ElementTree as ET
 
-import httpx
 import requests
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
@@ -25,6 +24,7 @@ from schemathesis.core.result import Ok
 from gateway.accounts.store import create_user
 from gateway.authorization import ROLES, decide
 from tests.kit.auth import auth_headers, authed_hub, create_client
+from tests.kit.http import http_client
 from tests.kit.inprocess import InProcessHub
 
 __all__ = ["authed_hub"]  # a fixture: pytest finds it under this name in the module
@@ -114,7 +114,7 @@ async def grid_worker(hub: InProcessHub) -> dict[str, str]:
         grid="150203001001001",
         password=password,
     )
-    async with httpx.AsyncClient(base_url=hub.gateway) as http:
+    async with http_client(base_url=hub.gateway) as http:
         answer = await http.post("/api/v1/auth/login", json={"username": "fuzz.grid", "password": password})
     assert answer.status_code == 200, answer.text
     return {"Authorization": f"Bearer {answer.json()['access_token']}"}
@@ -147,7 +147,7 @@ async def test_fuzzing_the_openapi_gives_no_5xx_and_only_problem_details(authed_
         "grid_worker": await grid_worker(hub),
     }
     key = await create_client(hub, "adapter", system="open311")
-    async with httpx.AsyncClient() as http:
+    async with http_client() as http:
         doc = (await http.get(f"{hub.gateway}/openapi.json")).json()
     assert hub.gateway.startswith("http://127.0.0.1:")  # loopback only
     failures = await asyncio.to_thread(fuzz, doc, hub.gateway, tokens, key.api_key)

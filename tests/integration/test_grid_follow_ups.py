@@ -11,11 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
-
 from services.referral.clock import ManualClock
 from tests.integration.test_referral_flow import Api, case_body, sh, watchdog
 from tests.integration.test_worklist import Worklist, clock, close_with_satisfaction, hub
+from tests.kit.http import http_client
 from tests.kit.inprocess import InProcessHub
 
 __all__ = ["clock", "hub"]  # fixtures: pytest finds them under these names in the module
@@ -34,7 +33,7 @@ def grid_worker(grid: str) -> dict[str, str]:
 
 
 async def grid_tasks(hub: InProcessHub, grid: str) -> list[dict[str, Any]]:
-    async with httpx.AsyncClient(base_url=hub.gateway, timeout=30) as http:
+    async with http_client(base_url=hub.gateway) as http:
         answer = await http.get("/api/v1/grid/tasks", headers=grid_worker(grid))
     assert answer.status_code == 200, answer.text
     items: list[dict[str, Any]] = answer.json()["items"]
@@ -63,7 +62,7 @@ async def test_a_follow_up_of_a_grid_case_is_on_the_grid_workers_list(
     )
     assert await grid_tasks(hub, OTHER_GRID) == []
 
-    async with httpx.AsyncClient(base_url=hub.gateway, timeout=30) as http:
+    async with http_client(base_url=hub.gateway) as http:
         visit = {
             "visited_at": sh(2026, 3, 3, 8, 55).isoformat(),  # the clock says 09:00
             "point": {"latitude": 40.6574, "longitude": 109.8403},

@@ -16,7 +16,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from sqlalchemy import func, select
@@ -28,6 +27,7 @@ from services.intake.tables import attachments, cases, grid_reports
 from services.referral.tables import audit_log as referral_audit
 from tests.integration.test_accounts import PASSWORD, assert_problem, hub_cli, login
 from tests.kit.auth import auth_headers, bearer
+from tests.kit.http import http_client
 from tests.kit.images import png
 from tests.kit.infra import isolated_backends
 from tests.kit.inprocess import InProcessHub, make_settings, running_hub
@@ -104,7 +104,7 @@ async def test_a_report_filed_twice_is_one_case_dispatched_visited_and_on_the_ti
     )
     centre = await person(hub, "wang.centre", role="centre", centre=STREET, name=CENTRE_NAME)
     picture = png(b"site photo")
-    async with httpx.AsyncClient(base_url=hub.gateway, timeout=30) as http:
+    async with http_client(base_url=hub.gateway) as http:
         me = (await http.get("/api/v1/auth/me", headers=worker)).json()
         assert me["role"] == "grid_worker" and me["grid"] == GRID, me
 
@@ -232,7 +232,7 @@ async def test_a_worker_of_another_grid_or_role_cannot_reach_the_grid(hub: InPro
         hub, "zhang.grid", role="grid_worker", centre=COMMUNITY, grid=GRID, name=WORKER_NAME
     )
     centre = await person(hub, "wang.centre", role="centre", centre=STREET, name=CENTRE_NAME)
-    async with httpx.AsyncClient(base_url=hub.gateway, timeout=30) as http:
+    async with http_client(base_url=hub.gateway) as http:
         # Another grid than the worker's: refused, nothing registered.
         assert_problem(
             await http.post(
@@ -296,7 +296,7 @@ async def test_oversize_wrong_type_or_infected_photos_are_refused_and_nothing_is
     worker = await person(
         hub, "zhang.grid", role="grid_worker", centre=COMMUNITY, grid=GRID, name=WORKER_NAME
     )
-    async with httpx.AsyncClient(base_url=hub.gateway, timeout=30) as http:
+    async with http_client(base_url=hub.gateway) as http:
         cases_of = [
             (photo(png(b"x" * MAX_PHOTO)), 413, "/attachment-too-large", "附件过大"),
             (
@@ -337,7 +337,7 @@ async def test_a_kiosk_files_through_the_case_api_naming_its_terminal_on_its_own
         "reporter": {"name": "李先生", "phone": "13812341234"},
         "location": {"address": "昆都仑区人民法院诉讼服务中心", "street_code": STREET},
     }
-    async with httpx.AsyncClient(base_url=hub.gateway, timeout=30) as http:
+    async with http_client(base_url=hub.gateway) as http:
         filed = await http.post("/api/v1/cases", json=body, headers=kiosk)
         assert filed.status_code == 201, filed.text
         case = (await http.get(f"/api/v1/cases/{filed.json()['case_no']}", headers=centre)).json()

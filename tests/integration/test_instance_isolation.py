@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 
-import httpx
 import pytest
 from sqlalchemy import func, select
 
@@ -17,6 +16,7 @@ from hubcli.services import migrate_all
 from services.intake.tables import cases
 from tests.integration.test_walking_skeleton import CASE
 from tests.kit.auth import bearer, create_client, fetch_token
+from tests.kit.http import http_client
 from tests.kit.inprocess import InProcessHub, _serve
 from tests.kit.waiting import eventually
 
@@ -47,7 +47,7 @@ async def test_a_gateway_of_another_instance_is_not_ready_and_its_calls_are_refu
     )  # its own gateway database (SQLite in its data directory, or a schema)
     other = await _serve(gateway_bootstrap(theirs))
     try:
-        async with httpx.AsyncClient(base_url=other.url, timeout=30) as client:
+        async with http_client(base_url=other.url) as client:
             ready = await eventually(
                 lambda: client.get("/readyz"),
                 until=lambda r: r.json()["checks"].get("upstreams", "ok") != "ok",

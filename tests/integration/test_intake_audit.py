@@ -10,7 +10,6 @@ import functools
 import itertools
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
@@ -23,6 +22,7 @@ from hubcli.main import app as hub_cli
 from services.intake.case_columns import reporter_aad
 from services.intake.tables import audit_log, cases
 from tests.integration.test_intake_service import WINDOW_CASE, api, assert_chain_ok, audit_entries, register
+from tests.kit.http import http_client
 from tests.kit.inprocess import InProcessHub
 
 NEW_KEY = base64.b64encode(b"n" * 16).decode()  # fits both suites (SM4 takes 128-bit keys only)
@@ -159,7 +159,7 @@ async def test_concurrent_writers_make_one_chain(hub: InProcessHub) -> None:
 
     # Straight appends into an empty log (nothing to lock yet), then through the API.
     await asyncio.gather(*(append(i) for i in range(30)))
-    async with httpx.AsyncClient() as client:
+    async with http_client() as client:
         responses = await asyncio.gather(
             *(
                 client.post(

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import func, select
 
 from hub import audit
 from services.intake.tables import audit_log, cases, kit
 from tests.kit.credentials import as_actor
+from tests.kit.http import http_client
 from tests.kit.inprocess import InProcessHub
 
 pytestmark = pytest.mark.integration
@@ -48,7 +48,7 @@ async def test_import_batch_is_idempotent_answers_each_item_and_writes_no_events
         _item("GD1"),  # repeated in the batch
         {"case": {"channel": "hotline12345"}},  # nothing usable
     ]
-    async with httpx.AsyncClient(timeout=60) as client:
+    async with http_client(timeout=60) as client:
         first = await client.post(url, json={"items": batch}, headers=adapter())
         assert first.status_code == 200, first.text
         body = first.json()

@@ -28,6 +28,7 @@ from tests.integration.test_intake_service import (
     wait_for_event,
 )
 from tests.kit.credentials import as_actor
+from tests.kit.http import http_client
 from tests.kit.infra import isolated_backends
 from tests.kit.inprocess import InProcessHub, make_settings, running_hub
 from tests.kit.waiting import eventually
@@ -221,7 +222,7 @@ async def test_a_centre_extends_the_signals_and_a_broken_file_is_refused_with_it
 
 
 async def reload(hub: InProcessHub) -> httpx.Response:
-    async with httpx.AsyncClient() as client:
+    async with http_client() as client:
         return await client.post(
             f"{hub.apps['intake'].url}/internal/v1/rules/reload",
             headers=as_actor("intake", "centre", id="sup-001"),

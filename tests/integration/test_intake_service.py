@@ -22,6 +22,7 @@ from hub.contracts.intake import CaseMergedV1
 from services.intake.domain.resources import read_rule_text
 from services.intake.tables import audit_log, cases
 from tests.kit.credentials import as_actor
+from tests.kit.http import http_client
 from tests.kit.infra import isolated_backends
 from tests.kit.inprocess import InProcessHub, make_settings, running_hub
 from tests.kit.waiting import eventually
@@ -71,10 +72,8 @@ async def api(
     json: Any = None,
     headers: dict[str, str] | None = None,
 ) -> httpx.Response:
-    async with httpx.AsyncClient() as client:
-        return await client.request(
-            method, f"{hub.gateway}/api/v1{path}", json=json, headers=headers, timeout=30
-        )
+    async with http_client() as client:
+        return await client.request(method, f"{hub.gateway}/api/v1{path}", json=json, headers=headers)
 
 
 async def register(hub: InProcessHub, body: dict[str, Any] | None = None, **headers: str) -> dict[str, Any]:
@@ -86,9 +85,7 @@ async def register(hub: InProcessHub, body: dict[str, Any] | None = None, **head
 
 async def intake_case(hub: InProcessHub, case_no: str) -> dict[str, Any]:
     """Intake's own view (the gateway's GET overlays referral's status)."""
-    # As long as `api` waits: on a loaded CI machine a read behind the in-process hub's event loop took
-    # more than httpx's default 5 s once (a merge's events being handled by the same loop).
-    async with httpx.AsyncClient(timeout=30) as client:
+    async with http_client() as client:
         response = await client.get(
             f"{hub.apps['intake'].url}/internal/v1/cases/{case_no}", headers=as_actor("intake")
         )
@@ -127,12 +124,12 @@ def assert_chain_ok(rows: list[Any], hub: InProcessHub) -> None:
 
 async def test_same_12345_work_order_posted_concurrently_is_one_case(hub: InProcessHub) -> None:
     refs = [f"GD20261122{i:05d}" for i in range(5)]
-    async with httpx.AsyncClient() as client:
+    async with http_client() as client:
         for ref in refs:
             body = hotline_order(ref)
             first, second = await asyncio.gather(
-                client.post(f"{hub.gateway}/api/v1/cases", json=body, timeout=30),
-                client.post(f"{hub.gateway}/api/v1/cases", json=body, timeout=30),
+                client.post(f"{hub.gateway}/api/v1/cases", json=body),
+                client.post(f"{hub.gateway}/api/v1/cases", json=body),
             )
             assert sorted([first.status_code, second.status_code]) == [200, 201], (first.text, second.text)
             assert first.json()["case_no"] == second.json()["case_no"]
@@ -165,12 +162,12 @@ async def test_intake_builds_its_classifier_at_start_not_in_the_first_registrati
 
 async def test_idempotency_key_makes_a_window_case_once(hub: InProcessHub) -> None:
     key = {"Idempotency-Key": "window-2026-11-22-0001"}
-    async with httpx.AsyncClient() as client:
+    async with http_client() as client:
         first, second = await asyncio.gather(
-            client.post(f"{hub.gateway}/api/v1/cases", json=WINDOW_CASE, headers=key, timeout=30),
-            client.post(f"{hub.gateway}/api/v1/cases", json=WINDOW_CASE, headers=key, timeout=30),
+            client.post(f"{hub.gateway}/api/v1/cases", json=WINDOW_CASE, headers=key),
+            client.post(f"{hub.gateway}/api/v1/cases", json=WINDOW_CASE, headers=key),
         )
-        third = await client.post(f"{hub.gateway}/api/v1/cases", json=WINDOW_CASE, headers=key, timeout=30)
+        third = await client.post(f"{hub.gateway}/api/v1/cases", json=WINDOW_CASE, headers=key)
     assert sorted([first.status_code, second.status_code]) == [200, 201]
     assert third.status_code == 200
     assert first.json()["case_no"] == second.json()["case_no"] == third.json()["case_no"]
@@ -181,7 +178,7 @@ async def test_idempotency_key_makes_a_window_case_once(hub: InProcessHub) -> No
 
 async def test_registration_is_audited_with_the_actor_and_without_personal_data(hub: InProcessHub) -> None:
     # Straight to intake, with the credential the gateway would mint for the caller.
-    async with httpx.AsyncClient(timeout=30) as client:
+    async with http_client() as client:
         url = f"{hub.apps['intake'].url}/internal/v1/cases"
         adapter = as_actor("intake", "adapter", id="hotline-adapter")
         created = await client.post(url, json=WINDOW_CASE, headers=adapter)
@@ -565,7 +562,7 @@ async def test_rules_reload_swaps_rules_and_a_broken_file_keeps_the_old_ones(
 
 
 async def _reload(hub: InProcessHub, role: str = "centre", actor_id: str = "sup-001") -> httpx.Response:
-    async with httpx.AsyncClient() as client:
+    async with http_client() as client:
         return await client.post(
             f"{hub.apps['intake'].url}/internal/v1/rules/reload",
             headers=as_actor("intake", role, id=actor_id),

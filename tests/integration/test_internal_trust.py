@@ -33,6 +33,7 @@ from services.notification.tables import opt_outs
 from tests.case_rows import written_about
 from tests.integration.test_walking_skeleton import CASE
 from tests.kit.credentials import as_actor, sms_adapter
+from tests.kit.http import http_client
 from tests.kit.inprocess import InProcessHub
 
 pytestmark = pytest.mark.integration
@@ -90,7 +91,7 @@ async def opt_out_count(hub: InProcessHub) -> int:
 
 
 async def register_through_gateway(hub: InProcessHub, **headers: str) -> str:
-    async with httpx.AsyncClient(base_url=hub.gateway, timeout=30) as client:
+    async with http_client(base_url=hub.gateway) as client:
         response = await client.post("/api/v1/cases", json=CASE, headers=headers)
     assert response.status_code == 201, response.text
     case_no: str = response.json()["case_no"]
@@ -105,7 +106,7 @@ async def test_a_service_port_without_a_valid_credential_answers_401_and_nothing
     before_rows = await written_about(hub, case_no)
     intake, referral, notification = (hub.url(s) for s in SERVICES)
     actor_headers = {"X-Hub-Actor-Role": "centre", "X-Hub-Actor-Id": "someone"}  # trusted once, no more
-    async with httpx.AsyncClient(timeout=30) as client:
+    async with http_client() as client:
         for headers in ({}, actor_headers):
             # Writes: a case, a citizen's reply, an opt-out, a centre's action on a case.
             assert_refused(await client.post(f"{intake}/internal/v1/cases", json=CASE, headers=headers))
@@ -160,14 +161,14 @@ async def test_a_service_port_without_a_valid_credential_answers_401_and_nothing
     # The same calls through the gateway: it mints the credential, the services take it.
     await register_through_gateway(hub)
     assert await case_count(hub) == before_cases + 1
-    async with httpx.AsyncClient(base_url=hub.gateway, timeout=30) as client:
+    async with http_client(base_url=hub.gateway) as client:
         revealed = await client.post(
             f"/api/v1/cases/{case_no}/personal-data", json={"purpose": "电话联系当事人"}
         )
         assert revealed.status_code == 200, revealed.text
         assert (await client.get("/api/v1/referrals")).status_code == 200
     # And straight to the port with a genuine credential for it.
-    async with httpx.AsyncClient(timeout=30) as client:
+    async with http_client() as client:
         own = await client.get(f"{intake}/internal/v1/cases/{case_no}", headers=as_actor("intake"))
         assert own.status_code == 200 and own.json()["case_no"] == case_no
 
@@ -184,7 +185,7 @@ async def test_sms_pushes_are_taken_only_from_the_gateways_sms_adapter(hub: InPr
         as_actor("notification", "adapter", id="hotline12345", kind="system", system="hotline12345"),
         as_actor("notification", "adapter", id="sms", kind="client", system="sms"),  # a client, not a system
     )
-    async with httpx.AsyncClient(base_url=notification, timeout=30) as client:
+    async with http_client(base_url=notification) as client:
         for headers in not_the_sms_adapter:
             refused = await client.post("/internal/v1/sms/inbound", json=inbound, headers=headers)
             assert_refused(refused, 403, "sms-adapter-only")
@@ -196,13 +197,13 @@ async def test_sms_pushes_are_taken_only_from_the_gateways_sms_adapter(hub: InPr
     assert await opt_out_count(hub) == before
 
     # The provider's push to the gateway: without our token in the URL, refused at the edge.
-    async with httpx.AsyncClient(base_url=hub.gateway, timeout=30) as client:
+    async with http_client(base_url=hub.gateway) as client:
         for url in ("/adapters/sms/inbound", "/adapters/sms/inbound?token=guess"):
             assert_refused(await client.post(url, json=inbound), 401, "sms-webhook-token")
     assert await opt_out_count(hub) == before
 
     # The simulator pushes a citizen's "TD" through the gateway's adapter: notification records it.
-    async with httpx.AsyncClient(base_url=hub.sms, timeout=30) as sim:
+    async with http_client(base_url=hub.sms) as sim:
         pushed = (await sim.post("/_sim/inbound", json={"phone": PHONE, "content": "TD"})).json()
     assert pushed["status"] == 200, pushed
     assert pushed["answer"]["code"] == 0 and sum(pushed["answer"]["outcomes"].values()) == 1, pushed
@@ -218,7 +219,7 @@ async def test_the_audit_names_the_person_or_the_system_behind_each_entry(hub: I
         "X-Hub-Actor-Centre": "150203",
     }
     case_no = await register_through_gateway(hub, **person)
-    async with httpx.AsyncClient(base_url=hub.gateway, timeout=30) as client:
+    async with http_client(base_url=hub.gateway) as client:
         revealed = await client.post(
             f"/api/v1/cases/{case_no}/personal-data", json={"purpose": "电话联系当事人"}, headers=person
         )

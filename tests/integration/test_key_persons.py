@@ -26,6 +26,7 @@ from hub import audit
 from services.intake.tables import audit_log
 from services.referral.clock import ManualClock
 from tests.integration.test_referral_flow import sh
+from tests.kit.http import http_client
 from tests.kit.infra import isolated_backends
 from tests.kit.inprocess import InProcessHub, make_settings, running_hub
 from tests.kit.waiting import eventually
@@ -91,7 +92,7 @@ async def call(
     json: Any = None,
     params: dict[str, Any] | None = None,
 ) -> httpx.Response:
-    async with httpx.AsyncClient(base_url=hub.gateway, timeout=30) as client:
+    async with http_client(base_url=hub.gateway) as client:
         return await client.request(method, path, json=json, params=params, headers=headers or person())
 
 

@@ -13,7 +13,6 @@ from urllib.parse import quote, unquote, urlsplit
 
 import aio_pika
 import aiormq
-import httpx
 import pytest
 from typer.testing import CliRunner
 
@@ -22,6 +21,7 @@ from hub.messaging.publisher import Publisher
 from hub.messaging.topology import QueueSpec, declare_consumer_queue
 from hubcli.broker_users import ensure_users, permissions_for, published_event_types
 from hubcli.main import app
+from tests.kit.http import http_client
 from tests.kit.infra import RABBITMQ_API, RABBITMQ_API_AUTH, fresh_vhost
 from tests.kit.waiting import eventually
 
@@ -32,7 +32,7 @@ ADMIN = RABBITMQ_API_AUTH
 async def prefix() -> AsyncIterator[str]:
     name = f"hubtest_{uuid.uuid4().hex[:8]}_"
     yield name
-    async with httpx.AsyncClient(base_url=RABBITMQ_API, auth=ADMIN, timeout=30) as api:
+    async with http_client(base_url=RABBITMQ_API, auth=ADMIN) as api:
         for service in SERVICES:
             await api.delete(f"/users/{quote(name + service, safe='')}")
 
@@ -157,7 +157,7 @@ async def test_the_users_definitions_file_grants_what_the_set_up_grants(prefix: 
             .replace('"hub_', f'"{prefix}')
             .replace('"vhost": "/"', f'"vhost": "{vhost}"')
         )
-        async with httpx.AsyncClient(base_url=RABBITMQ_API, auth=ADMIN, timeout=30) as api:
+        async with http_client(base_url=RABBITMQ_API, auth=ADMIN) as api:
             (await api.post("/definitions", json=renamed)).raise_for_status()
         with pytest.raises(aiormq.exceptions.ProbableAuthenticationError):
             await aio_pika.connect(_url_as(vhost_url, f"{prefix}intake", ""))

@@ -29,6 +29,7 @@ from tests.integration.test_notification_kit import (
     registered,
 )
 from tests.kit.credentials import as_actor
+from tests.kit.http import http_client
 from tests.kit.infra import isolated_backends
 from tests.kit.inprocess import make_settings
 from tests.kit.processes import ProcessHub, process_hub
@@ -62,7 +63,7 @@ async def _publish(hub: ProcessHub, *events: Any) -> None:
 
 
 async def _delivery(hub: ProcessHub, case: str) -> dict[str, Any] | None:
-    async with httpx.AsyncClient() as client:
+    async with http_client() as client:
         try:
             response = await client.get(
                 f"{hub.url('notification')}/internal/v1/deliveries",
@@ -92,7 +93,7 @@ async def test_killed_between_provider_call_and_record(
     procs: ProcessHub, provider_record: str, expected_sms: int, expected_recovery: str
 ) -> None:
     query = "normal" if provider_record == "visible" else "empty"
-    async with httpx.AsyncClient() as client:
+    async with http_client() as client:
         await client.post(f"{procs.url('sms')}/_sim/config", json={"query_send_details": query})
     # Something must be bound to every event notification says (the gateway's timeline is not here).
     connection = await aio_pika.connect(procs.settings.amqp_url)

@@ -37,6 +37,7 @@ from tests.integration.test_notification_kit import (
     referral_event,
     registered,
 )
+from tests.kit.http import http_client
 from tests.kit.waiting import eventually
 
 
@@ -268,14 +269,13 @@ async def _events(hub: NotificationHub, type_: str, case: str) -> list[Any]:
 
 
 async def test_a_webhook_timestamp_outside_the_window_is_refused(notif: NotificationHub) -> None:
-    import httpx
 
     from services.notification.contacts import Webhook
     from services.notification.webhook import WebhookChannel, WebhookMessage, WebhookRejected
 
     hook = Webhook(f"{notif.sim('webhook')}/hooks/community", "community-hook-secret")
     message = WebhookMessage("d-1", "ZZ-1", COMMUNITY, "referral_dispatched", "吹哨交办", "【中心】测试", {})
-    async with httpx.AsyncClient() as client:
+    async with http_client() as client:
         stale = WebhookChannel(client, lambda: datetime.now(UTC) - timedelta(minutes=10))
         try:
             await stale.send(hook, message)

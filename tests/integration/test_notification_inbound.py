@@ -12,7 +12,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import select
 
@@ -32,6 +31,7 @@ from tests.integration.test_notification_kit import (
     referral_event,
     registered,
 )
+from tests.kit.http import http_client
 from tests.kit.waiting import eventually
 
 
@@ -55,7 +55,7 @@ async def _invite(hub: NotificationHub, case: str, phone: str = CITIZEN) -> None
 
 
 async def _reply(hub: NotificationHub, phone: str, content: str) -> dict[str, Any]:
-    async with httpx.AsyncClient() as client:
+    async with http_client() as client:
         response = await client.post(
             f"{hub.sim()}/_sim/inbound", json={"phone": national(phone), "content": content}
         )

@@ -41,6 +41,7 @@ from services.notification.sms.simulator import create_app as create_sms_simulat
 from services.notification.tables import deliveries
 from services.notification.webhook_simulator import create_app as create_webhook_simulator
 from tests.kit.credentials import as_actor, sms_adapter
+from tests.kit.http import http_client
 from tests.kit.infra import bound_socket, isolated_backends
 from tests.kit.inprocess import RunningApp, _serve, make_settings
 from tests.kit.sms_adapter import create_sms_adapter, push_urls
@@ -122,14 +123,14 @@ class NotificationHub:
             await connection.close()
 
     async def sms(self, name: str = "sms", case_no: str | None = None) -> list[dict[str, Any]]:
-        async with httpx.AsyncClient() as client:
+        async with http_client() as client:
             items: list[dict[str, Any]] = (await client.get(f"{self.sim(name)}/_sim/received")).json()[
                 "items"
             ]
         return [m for m in items if case_no is None or case_no in m["text"]]
 
     async def webhooks(self) -> dict[str, Any]:
-        async with httpx.AsyncClient() as client:
+        async with http_client() as client:
             doc: dict[str, Any] = (await client.get(f"{self.sim('webhook')}/_sim/received")).json()
             return doc
 
@@ -139,7 +140,7 @@ class NotificationHub:
         if app == "notification" and "headers" not in kwargs:
             pushed = path.startswith("/internal/v1/sms/")
             kwargs["headers"] = sms_adapter() if pushed else as_actor("notification")
-        async with httpx.AsyncClient() as client:
+        async with http_client() as client:
             return await client.post(f"{self.apps[app].url}{path}", timeout=30, **kwargs)
 
     async def rows(self, case_no: str | None = None) -> list[Any]:
@@ -228,7 +229,7 @@ async def notification_hub(
                     hub.out.append(parse_event(message.body))
 
             await queue.consume(collect)
-            async with httpx.AsyncClient() as client:
+            async with http_client() as client:
                 for name in ("sms", "sms_b"):
                     await client.post(
                         f"{apps[name].url}/_sim/config",

@@ -15,7 +15,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from hub.contracts.notification import NotificationDeliveredV1, NotificationFailedV1
@@ -34,6 +33,7 @@ from tests.integration.test_notification_kit import (
     registered,
 )
 from tests.kit.credentials import as_actor
+from tests.kit.http import http_client
 from tests.kit.waiting import eventually
 
 
@@ -66,7 +66,7 @@ async def test_aliyun_adapter_sends_is_refused_and_finds_its_own_message_again(
     notif: NotificationHub,
 ) -> None:
     settings = notif.settings
-    async with httpx.AsyncClient() as client:
+    async with http_client() as client:
         aliyun = AliyunSms(client, notif.sim(), settings.sms_access_key_id, settings.sms_access_key_secret)
         request = _request()
         accepted = await aliyun.send(request)
@@ -117,7 +117,7 @@ async def test_a_provider_outage_fails_over_to_the_next_provider_for_the_same_de
     notif: NotificationHub,
 ) -> None:
     case = case_no(40)
-    async with httpx.AsyncClient() as client:
+    async with http_client() as client:
         await client.post(f"{notif.sim('sms')}/_sim/fail", params={"count": 1})  # 503 once
     await notif.publish(registered(notif, case))
     await notif.publish(dispatched(case, UNLISTED))
@@ -134,7 +134,7 @@ async def test_with_every_provider_down_the_delivery_waits_and_goes_out_once_whe
 ) -> None:
     case = case_no(41)
     notif.sender.backoff = (timedelta(milliseconds=300),)
-    async with httpx.AsyncClient() as client:
+    async with http_client() as client:
         for sim in ("sms", "sms_b"):
             await client.post(f"{notif.sim(sim)}/_sim/fail", params={"count": 2})
     await notif.publish(registered(notif, case))
@@ -193,7 +193,7 @@ async def test_undelivered_after_retries_is_failed_said_and_listed_for_ops_witho
     failed = await eventually(lambda: _events(notif, NotificationFailedV1.TYPE, case), what="failed event")
     assert failed[0].data["reason"] == "undelivered: MOBILE_NOT_ON_SERVICE"
 
-    async with httpx.AsyncClient() as client:
+    async with http_client() as client:
         listing = await client.get(
             f"{notif.url}/internal/v1/deliveries",
             params={"status": "failed"},
@@ -208,7 +208,7 @@ async def test_undelivered_after_retries_is_failed_said_and_listed_for_ops_witho
         "recipient_kind", ""
     )
     assert len(await notif.sms(case_no=case)) == 2  # handed over twice, both reported undelivered
-    async with httpx.AsyncClient() as client:
+    async with http_client() as client:
         metrics = (await client.get(f"{notif.url}/metrics")).text
     assert 'hub_notification_deliveries_total{channel="sms",outcome="failed"} 1.0' in metrics
 
@@ -241,7 +241,7 @@ def test_providers_come_from_settings_in_failover_order_and_a_missing_smpp_adapt
 ) -> None:
     from services.notification.main import ProviderConfigError, build_providers
 
-    client = httpx.AsyncClient()
+    client = http_client()
     with pytest.raises(ValueError, match="unknown provider"):
         NotificationSettings(sms_providers=("aliyun", "twilio"))
     # As if this build had no SMPP adapter.
@@ -268,7 +268,7 @@ async def test_aliyun_down_fails_over_to_smpp_whose_receipt_is_recorded(
         async with notification_hub(backend, tmp_path, settings_update=update, providers=None) as hub:
             assert [p.name for p in hub.sender.providers] == ["aliyun", "smpp"]
             case = case_no(45)
-            async with httpx.AsyncClient() as client:
+            async with http_client() as client:
                 await client.post(f"{hub.sim('sms')}/_sim/fail", params={"count": 1})
             await hub.publish(registered(hub, case))
             await hub.publish(dispatched(case, UNLISTED))

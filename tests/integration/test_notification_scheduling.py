@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import httpx
 import pytest
 from sqlalchemy import select
 
@@ -43,6 +42,7 @@ from tests.integration.test_notification_kit import (
     registered,
 )
 from tests.kit.credentials import as_actor
+from tests.kit.http import http_client
 from tests.kit.infra import isolated_backends
 from tests.kit.inprocess import RunningApp, _serve, make_settings
 from tests.kit.waiting import eventually
@@ -89,7 +89,7 @@ class Ledger:
             return list(await session.execute(select(deliveries).order_by(deliveries.c.created_at)))
 
     async def sms(self) -> list[dict[str, Any]]:
-        async with httpx.AsyncClient() as client:
+        async with http_client() as client:
             items: list[dict[str, Any]] = (await client.get(f"{self.sim.url}/_sim/received")).json()["items"]
             return items
 
@@ -111,7 +111,7 @@ async def ledger(spans: Any, backend: str, tmp_path: Path) -> AsyncIterator[Ledg
         clock = Clock(datetime(2026, 11, 22, 12, 0, tzinfo=UTC))
         policy = SendingPolicy()  # RULES.md defaults: quiet 21:00–08:00 Beijing, red exempt, 5 per hour
         catalog = load_default_catalog()
-        client = httpx.AsyncClient()
+        client = http_client()
         try:
             handlers = NotificationHandlers(
                 cipher=rt.cipher,
@@ -258,7 +258,7 @@ async def test_opt_out_api_stores_only_a_keyed_hash_and_never_echoes_the_number(
     await eventually(lambda: notif.sms(case_no=other), what="the other citizen's SMS")
     await notif.quiescent()
     assert await notif.sms(case_no=case) == []
-    async with httpx.AsyncClient() as client:
+    async with http_client() as client:
         listing = (
             await client.get(
                 f"{notif.url}/internal/v1/deliveries",

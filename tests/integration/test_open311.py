@@ -18,6 +18,7 @@ from georeport import GeoReport
 from gateway.auth import NewClient
 from gateway.open311.catalogue import CATALOGUE_FILE
 from tests.kit.auth import auth_headers, authed_hub, create_client
+from tests.kit.http import http_client
 from tests.kit.inprocess import InProcessHub
 from tests.kit.waiting import eventually
 
@@ -48,7 +49,7 @@ async def open311_key(hub: InProcessHub) -> NewClient:
 
 
 async def file_request(hub: InProcessHub, fmt: str, form: dict[str, str]) -> httpx.Response:
-    async with httpx.AsyncClient() as http:
+    async with http_client() as http:
         return await http.post(f"{hub.gateway}/open311/v2/requests.{fmt}", data=form, timeout=30)
 
 
@@ -103,7 +104,7 @@ async def test_file_a_request_and_follow_it_in_json_and_xml(authed_hub: InProces
     assert second and second.startswith("ZZ-") and second != first
 
     # The hub graded and routed it like any case: 12 people involved → orange.
-    async with httpx.AsyncClient() as http:
+    async with http_client() as http:
         case = (await http.get(f"{hub.gateway}/api/v1/cases/{first}", headers=await auth_headers(hub))).json()
     assert case["channel"] == "web" and case["category"] == "noise" and case["colour"] == "orange"
 
@@ -133,7 +134,7 @@ async def test_file_a_request_and_follow_it_in_json_and_xml(authed_hub: InProces
     for text in (str(both), str(xml_both)):
         assert "13912345678" not in text and "李" not in text and "排风机" not in text
 
-    async with httpx.AsyncClient(base_url=f"{hub.gateway}/open311/v2") as http:
+    async with http_client(base_url=f"{hub.gateway}/open311/v2") as http:
         token = await http.get(f"/tokens/{first}.json")
         assert token.json() == [{"service_request_id": first, "token": first}]
         empty = await http.get("/requests.xml", params={"status": "closed"})
@@ -164,7 +165,7 @@ async def test_errors_are_the_specs_in_either_format(authed_hub: InProcessHub, f
     await refused(400, {**good, "phone": "12345"}, "reporter.phone")  # intake's own validation
     await refused(404, {**good, "jurisdiction_id": "110101"}, "jurisdiction_id not found")
 
-    async with httpx.AsyncClient(base_url=f"{hub.gateway}/open311/v2") as http:
+    async with http_client(base_url=f"{hub.gateway}/open311/v2") as http:
         assert_error(await http.get(f"/requests/ZZ-20990101-000001.{fmt}"), fmt, 404, "not found")
         assert_error(await http.get(f"/services/potholes.{fmt}"), fmt, 404, "not found")
         assert_error(await http.get(f"/requests.{fmt}", params={"status": "pending"}), fmt, 400, "status")

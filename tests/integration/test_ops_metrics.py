@@ -3,10 +3,10 @@ figures that follow the cases, and no personal data in any label value."""
 
 from __future__ import annotations
 
-import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.integration.test_referral_flow import POLICE, SECURITY, Api, clock, hub, sh, watchdog
+from tests.kit.http import http_client
 from tests.kit.inprocess import InProcessHub
 from tests.kit.metrics_catalogue import METRICS
 from tests.kit.pii_scan import MOBILE, RESIDENT_ID, TEST_NAMES
@@ -21,7 +21,7 @@ def _family(name: str) -> str:
 
 
 async def scrape(hub: InProcessHub, service: str) -> dict[str, list[tuple[dict[str, str], float]]]:
-    async with httpx.AsyncClient() as client:
+    async with http_client() as client:
         response = await client.get(f"{hub.apps[service].url}/metrics")
     assert response.status_code == 200
     found: dict[str, list[tuple[dict[str, str], float]]] = {}

@@ -9,8 +9,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from gateway.authorization import decide
 from services.referral.clock import ManualClock
 from tests.integration.test_referral_flow import (
@@ -24,6 +22,7 @@ from tests.integration.test_referral_flow import (
     sh,
     watchdog,
 )
+from tests.kit.http import http_client
 from tests.kit.inprocess import InProcessHub
 from tests.kit.pii_scan import scan_text
 from tests.kit.waiting import eventually
@@ -131,7 +130,7 @@ async def test_an_sms_undelivered_for_good_is_a_stall_with_its_case_number(
     )
     notification = hub.apps["notification"]
     notification.app.state.sender.max_attempts = 1  # the first undelivered report is final
-    async with httpx.AsyncClient(base_url=hub.sms) as sim:
+    async with http_client(base_url=hub.sms) as sim:
         # The simulator pushes receipts through the gateway's SMS adapter (tests/kit/inprocess.py).
         pushed = await sim.post(
             "/_sim/deliver-receipts", params={"success": False, "err_code": "MOBILE_NOT_ON_SERVICE"}
@@ -178,7 +177,7 @@ async def test_a_dead_lettered_event_is_a_stall_with_its_case_number(hub: InProc
     queues_hit = {i["detail"].split(":")[0] for i in of_case(body, case_no)}
     assert {"referral.case-events", "notification.events"} <= queues_hit
 
-    async with httpx.AsyncClient() as client:
+    async with http_client() as client:
         metrics = (await client.get(f"{hub.apps['referral'].url}/metrics")).text
     assert 'hub_dead_letter_depth{queue="referral.case-events.dlq"} 1.0' in metrics
 
@@ -244,6 +243,6 @@ async def test_an_outbound_adapter_delivery_given_up_is_a_stall_and_a_metric(hub
     (item,) = of_case(await stalled(Api(hub), kind="adapter_delivery"), case_no)
     assert (item["stage"], item["state"], item["overdue_minutes"]) == ("hotline12345", "failed", 42)
     assert "20 attempt(s)" in item["detail"] and "HTTP 503" in item["detail"]
-    async with httpx.AsyncClient() as client:
+    async with http_client() as client:
         metrics = (await client.get(f"{hub.gateway}/metrics")).text
     assert 'hub_adapter_deliveries{status="failed",system="hotline12345"} 1.0' in metrics

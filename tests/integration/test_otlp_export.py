@@ -6,13 +6,13 @@ import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI, Request, Response
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from tests.integration.test_walking_skeleton import CASE
+from tests.kit.http import http_client
 from tests.kit.infra import free_port, isolated_backends
 from tests.kit.inprocess import make_settings
 from tests.kit.processes import process_hub
@@ -68,7 +68,7 @@ async def test_spans_of_one_case_reach_the_collector_from_all_four_services(
             make_settings(tmp_path, amqp_url, None, otlp_endpoint=endpoint), tmp_path / "logs"
         ) as hub,
     ):
-        async with httpx.AsyncClient() as client:
+        async with http_client() as client:
             response = await client.post(f"{hub.gateway}/api/v1/cases", json=CASE, timeout=30)
         trace_id = response.json()["trace_id"]
         services = {"hub-gateway", "hub-intake", "hub-referral", "hub-notification"}

@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import httpx
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from hub import audit
 from services.intake.tables import audit_log
 from tests.integration.test_authorisation_matrix import COMMUNITY, OTHER_STREET, case_body
+from tests.kit.http import http_client
 from tests.kit.infra import isolated_backends
 from tests.kit.inprocess import InProcessHub, make_settings, running_hub
 
@@ -53,7 +53,7 @@ async def entries(hub: InProcessHub) -> list[Any]:
 async def test_a_reveal_states_its_purpose_names_the_person_and_is_limited_per_person(
     hub: InProcessHub,
 ) -> None:
-    async with httpx.AsyncClient(base_url=hub.gateway, timeout=30) as http:
+    async with http_client(base_url=hub.gateway) as http:
         case_no = (await http.post("/api/v1/cases", json=case_body("other", COMMUNITY))).json()["case_no"]
         path = f"/api/v1/cases/{case_no}/personal-data"
 

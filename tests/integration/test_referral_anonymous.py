@@ -7,7 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import yaml
 from sqlalchemy import select
@@ -15,6 +14,7 @@ from sqlalchemy import select
 from services.notification.tables import contacts, deliveries
 from tests.integration.test_adapter_kit import adapter_hub
 from tests.kit.credentials import as_actor
+from tests.kit.http import http_client
 from tests.kit.quiescence import wait_quiescent
 from tests.kit.waiting import eventually
 
@@ -80,7 +80,7 @@ async def test_an_anonymous_12345_report_closes_on_the_reply_with_no_sms_and_no_
 
 
 async def _referral_state(url: str, case_no: str) -> dict[str, Any]:
-    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+    async with http_client(base_url=url) as client:
         response = await client.get(f"/internal/v1/cases/{case_no}", headers=as_actor("referral"))
     return response.json() if response.status_code == 200 else {}
 

@@ -25,6 +25,7 @@ from services.referral.clock import ManualClock
 from services.referral.tables import kit as referral_kit
 from services.referral.watchdog import Watchdog
 from tests.kit.credentials import as_actor
+from tests.kit.http import http_client
 from tests.kit.infra import isolated_backends
 from tests.kit.inprocess import InProcessHub, make_settings, running_hub
 from tests.kit.waiting import eventually
@@ -120,7 +121,7 @@ class Api:
     async def post(
         self, path: str, body: Any = None, *, role: str = "centre", department: str | None = None
     ) -> httpx.Response:
-        async with httpx.AsyncClient(base_url=self.hub.gateway, timeout=30) as client:
+        async with http_client(base_url=self.hub.gateway) as client:
             return await client.post(path, json=body, headers=self._headers(role, department))
 
     async def get(
@@ -131,7 +132,7 @@ class Api:
         department: str | None = None,
         params: dict[str, Any] | None = None,
     ) -> httpx.Response:
-        async with httpx.AsyncClient(base_url=self.hub.gateway, timeout=30) as client:
+        async with http_client(base_url=self.hub.gateway) as client:
             return await client.get(path, params=params, headers=self._headers(role, department))
 
     async def register(self, body: dict[str, Any]) -> str:
@@ -148,7 +149,7 @@ class Api:
 
     async def state(self, case_no: str) -> dict[str, Any]:
         """The referral service's view of the case (all rounds, deadlines, queue)."""
-        async with httpx.AsyncClient(base_url=self.hub.apps["referral"].url, timeout=30) as client:
+        async with http_client(base_url=self.hub.apps["referral"].url) as client:
             response = await client.get(f"/internal/v1/cases/{case_no}", headers=as_actor("referral"))
         return response.json() if response.status_code == 200 else {}
 

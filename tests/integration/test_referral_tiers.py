@@ -13,7 +13,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from typer.testing import CliRunner
@@ -39,6 +38,7 @@ from tests.integration.test_referral_flow import (
     sh,
     start_hub,
 )
+from tests.kit.http import http_client
 from tests.kit.inprocess import InProcessHub
 from tests.kit.waiting import eventually
 
@@ -189,7 +189,7 @@ async def test_a_deadline_into_an_unpublished_year_is_provisional_then_recompute
     assert warnings and all("2027" in w and case_no not in w for w in warnings)
     events = await outbox_events(hub, "referral.deadlines_provisional.v1", case_no)
     assert len(events) == 3 and all(e["years"] == [2027] for e in events)
-    async with httpx.AsyncClient(base_url=hub.apps["referral"].url) as client:
+    async with http_client(base_url=hub.apps["referral"].url) as client:
         metrics = (await client.get("/metrics")).text
     assert 'hub_referral_provisional_deadlines_total{year="2027"} 3.0' in metrics
     # Past its acknowledge deadline, /ops/stalled shows the referral with its deadline provisional.

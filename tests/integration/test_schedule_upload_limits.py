@@ -9,10 +9,10 @@ from __future__ import annotations
 import asyncio
 import time
 
-import httpx
 import pytest
 
 from tests.kit.credentials import as_actor
+from tests.kit.http import http_client
 from tests.kit.inprocess import InProcessHub
 
 pytestmark = pytest.mark.integration
@@ -32,7 +32,7 @@ async def test_hostile_schedules_are_refused_quickly_and_health_keeps_answering(
         f"  - 2027-{1 + i // 28:02d}-{1 + i % 28:02d}\n" for i in range(400)
     )
     cases = {"200 KB": big, "alias bomb": _alias_bomb(), "400 entries": too_many}
-    async with httpx.AsyncClient(base_url=referral, timeout=30) as client:
+    async with http_client(base_url=referral) as client:
         before = (await client.get("/internal/v1/calendar", headers=headers)).json()
         for name, text in cases.items():
             upload = asyncio.create_task(

@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
@@ -18,6 +17,7 @@ from services.notification.sms.smpp.simulator.smsc import SmppSimulator
 from services.referral.clock import ManualClock
 from tests.integration.test_notification_kit import CALLBACK
 from tests.integration.test_referral_flow import POLICE, SECURITY, Api, distinct, outbox_events, sh, start_hub
+from tests.kit.http import http_client
 from tests.kit.inprocess import InProcessHub
 from tests.kit.waiting import eventually
 
@@ -89,7 +89,7 @@ async def test_an_inbound_3_from_the_citizen_reopens_the_right_case(hub: InProce
     mine = await replied_and_invited(api, hub, mine_body)
     other = await replied_and_invited(api, hub, other_body)  # another citizen, invited too
 
-    async with httpx.AsyncClient(base_url=hub.sms, timeout=30) as sim:
+    async with http_client(base_url=hub.sms) as sim:
         # The provider pushes to the gateway's SMS adapter, which forwards to notification.
         configured = await sim.post("/_sim/config", json={"inbound_url": hub.sms_push_url("inbound")})
         assert configured.status_code == 200, configured.text

@@ -10,6 +10,7 @@ import httpx
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from tests.kit.auth import auth_headers, authed_hub
+from tests.kit.http import http_client
 from tests.kit.inprocess import InProcessHub
 from tests.kit.quiescence import wait_quiescent
 from tests.kit.sms import acceptance
@@ -32,14 +33,14 @@ async def post_case(hub: InProcessHub, body: dict[str, Any] | None = None, **hea
     """Register a case as a centre client (its bearer token works whether or not auth is required).
     A citizen's client waits as long as the gateway may take (the first registration of a process loads
     the word segmenter: a second when idle, more on a loaded machine)."""
-    async with httpx.AsyncClient(timeout=30) as client:
+    async with http_client() as client:
         return await client.post(
             f"{hub.gateway}/api/v1/cases", json=body or CASE, headers={**await auth_headers(hub), **headers}
         )
 
 
 async def timeline(hub: InProcessHub, case_no: str) -> list[dict[str, Any]]:
-    async with httpx.AsyncClient() as client:
+    async with http_client() as client:
         response = await client.get(
             f"{hub.gateway}/api/v1/cases/{case_no}/timeline", headers=await auth_headers(hub)
         )
@@ -83,7 +84,7 @@ async def test_case_travels_gateway_intake_referral_notification_in_one_trace(
     assert all(e["actor"]["service"] == e["service"] for e in entries)
     assert all(e["linked_trace_id"] is None for e in entries)  # one trace: nothing resumed later
 
-    async with httpx.AsyncClient() as client:
+    async with http_client() as client:
         case = (
             await client.get(f"{hub.gateway}/api/v1/cases/{case_no}", headers=await auth_headers(hub))
         ).json()
@@ -127,7 +128,7 @@ async def test_bad_case_is_refused_with_problem_details_and_nothing_is_written(
 async def test_every_service_reports_health_and_readiness(authed_hub: InProcessHub) -> None:
     hub = authed_hub  # health, readiness and metrics stay outside bearer auth
     instance = hub.settings.instance()  # one hub: every process names the same instance
-    async with httpx.AsyncClient() as client:
+    async with http_client() as client:
         for service in ("gateway", "intake", "referral", "notification"):
             url = hub.apps[service].url
             health = (await client.get(f"{url}/healthz")).json()

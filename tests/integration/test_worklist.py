@@ -16,7 +16,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from sqlalchemy import select
@@ -37,6 +36,7 @@ from tests.integration.test_referral_flow import (
     sh,
     watchdog,
 )
+from tests.kit.http import http_client
 from tests.kit.infra import isolated_backends
 from tests.kit.inprocess import InProcessHub, make_settings, running_hub
 from tests.kit.quiescence import wait_quiescent
@@ -96,7 +96,7 @@ class Worklist:
         return items
 
     async def act(self, task_id: str, action: str, body: dict[str, Any], *, role: str = "centre") -> Any:
-        async with httpx.AsyncClient(base_url=self.api.hub.gateway, timeout=30) as client:
+        async with http_client(base_url=self.api.hub.gateway) as client:
             return await client.post(
                 f"/api/v1/tasks/{task_id}/{action}",
                 json=body,

@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Protocol
 
-import httpx
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
@@ -20,6 +19,7 @@ from gateway.auth import create_client as create_gateway_client
 from hub.config import Settings
 from hub.db import Database, create_engine_for
 from hubcli.services import HubSettings
+from tests.kit.http import http_client
 from tests.kit.infra import isolated_backends
 from tests.kit.inprocess import InProcessHub, make_settings, running_hub
 
@@ -58,7 +58,7 @@ async def create_client(
 
 
 async def fetch_token(gateway: str, client: NewClient) -> str:
-    async with httpx.AsyncClient() as http:
+    async with http_client() as http:
         response = await http.post(
             f"{gateway}/api/v1/auth/token",
             data={

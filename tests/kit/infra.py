@@ -15,6 +15,8 @@ from urllib.parse import quote
 import asyncpg
 import httpx
 
+from tests.kit.http import http_client
+
 
 def _pg_admin_url() -> str:
     """Set by HUB_TEST_PG_ADMIN_URL, else what scripts/ensure-services arranged, else local trust auth."""
@@ -56,7 +58,7 @@ def _rabbitmqctl(*args: str) -> None:
 
 async def _vhost_via_api(method: str, name: str) -> bool:
     """Create (PUT) or delete (DELETE) a vhost over the management API; False when it is not there."""
-    async with httpx.AsyncClient(base_url=RABBITMQ_API, auth=RABBITMQ_API_AUTH, timeout=30) as api:
+    async with http_client(base_url=RABBITMQ_API, auth=RABBITMQ_API_AUTH) as api:
         try:
             response = await api.request(method, f"/vhosts/{name}")
         except httpx.ConnectError:

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import uvicorn
 from fastapi import FastAPI
 
@@ -25,6 +24,7 @@ from hub.runtime import ServiceRuntime
 from hubcli.services import HubSettings, migrate_all
 from services.notification.sms.simulator import create_app as create_sms_simulator
 from tests.kit.credentials import gateway_sms_url
+from tests.kit.http import http_client
 from tests.kit.infra import bound_socket
 from tests.kit.waiting import eventually
 
@@ -71,7 +71,7 @@ class InProcessHub:
         return rt
 
     async def sms_received(self) -> list[dict[str, Any]]:
-        async with httpx.AsyncClient() as client:
+        async with http_client() as client:
             items: list[dict[str, Any]] = (await client.get(f"{self.sms}/_sim/received")).json()["items"]
             return items
 
@@ -110,7 +110,7 @@ async def running_hub(settings: HubSettings) -> AsyncIterator[InProcessHub]:
             app = importlib.import_module(BOOTSTRAPS[service]).bootstrap(settings)
             hub.apps[service] = await _serve(app, sockets.get(service))
         # The SMS provider pushes receipts and replies to the public edge, as in `hub up --simulators`.
-        async with httpx.AsyncClient() as client:
+        async with http_client() as client:
             await client.post(
                 f"{hub.sms}/_sim/config",
                 json={kind + "_url": hub.sms_push_url(kind) for kind in ("receipt", "inbound")},

@@ -17,6 +17,7 @@ import httpx
 
 from hub.config import SERVICES
 from hubcli.services import HubSettings, migrate_all
+from tests.kit.http import http_client
 from tests.kit.infra import bound_socket
 from tests.kit.waiting import eventually
 
@@ -62,7 +63,7 @@ class ProcessHub:
             )
         path = "/_sim/received" if name == "sms" else "/readyz"
         try:
-            async with httpx.AsyncClient() as client:
+            async with http_client() as client:
                 answer = await client.get(self.url(name) + path, timeout=2)
             # "ready", not merely 200: a process answers 200 "degraded" before its broker set-up is done.
             return answer.status_code == 200 and (name == "sms" or answer.json()["status"] == "ready")
@@ -91,7 +92,7 @@ class ProcessHub:
                 proc.kill()
 
     async def sms_received(self) -> list[dict[str, object]]:
-        async with httpx.AsyncClient() as client:
+        async with http_client() as client:
             items: list[dict[str, object]] = (await client.get(self.url("sms") + "/_sim/received")).json()[
                 "items"
             ]

@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from hub.config import SERVICES, Settings
 from hub.db import normalise_url
 from hub.messaging.tables import KitTables
+from tests.kit.http import http_client
 from tests.kit.sms import acceptance
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -98,7 +99,7 @@ class Client:
         self.timeout = timeout
         self.max_wait_s = max_wait_s
         # No cap on connections: a request waits for the hub, never in this client's own queue.
-        self.http = httpx.AsyncClient(timeout=timeout, limits=httpx.Limits(max_connections=None))
+        self.http = http_client(timeout=timeout, limits=httpx.Limits(max_connections=None))
 
     async def close(self) -> None:
         await self.http.aclose()
@@ -242,7 +243,7 @@ async def tally(settings: Settings, work_orders: int, sms_items: list[dict[str, 
 
 async def dead_letters(gateway: str) -> tuple[int, list[str]]:
     """(dead letters of every service, open or resolved; services that did not answer), as ops see them."""
-    async with httpx.AsyncClient(timeout=30) as client:
+    async with http_client() as client:
         response = await client.get(
             f"{gateway}/api/v1/ops/dead-letters",
             params={"status": "all"},
@@ -257,7 +258,7 @@ async def consumer_outcomes(urls: dict[str, str]) -> Counter[str]:
     """hub_events_consumed_total by outcome (processed, duplicate, held, retried, dead_lettered) over the
     processes' /metrics (counted since each process started)."""
     outcomes: Counter[str] = Counter()
-    async with httpx.AsyncClient(timeout=10) as client:
+    async with http_client(timeout=10) as client:
         for url in urls.values():
             for line in (await client.get(f"{url}/metrics")).text.splitlines():
                 if line.startswith("hub_events_consumed_total{"):

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-import httpx
 from fastapi import FastAPI
 
 from gateway.adapters import sms
@@ -15,10 +14,11 @@ from gateway.upstream import PassThrough, Upstream
 from hub.credentials import CredentialMinter
 from hub.problems import install_problem_handlers
 from tests.kit.credentials import gateway_sms_url
+from tests.kit.http import http_client
 
 
 def create_sms_adapter(settings: GatewaySettings, notification_url: str) -> FastAPI:
-    client = httpx.AsyncClient()
+    client = http_client()
     app = FastAPI(title="the gateway's SMS adapter (test)")
     install_problem_handlers(app)
     app.state.runtime = SimpleNamespace(settings=settings)

@@ -28,6 +28,7 @@ from gateway.authorization import Permissions
 from gateway.ratelimit import RateLimiter
 from gateway.routes.table import ROUTES
 from hub.problems import install_problem_handlers
+from tests.kit.http import http_client
 
 ISSUE = TokenIssuer("unit-test-token-secret")
 PERSON = Identity("u1", "supervisor", kind="user", session_id="s1")
@@ -96,7 +97,7 @@ def echo_app(live: StubLive) -> FastAPI:
 
 async def _get(live: StubLive, **headers: str) -> httpx.Response:
     transport = httpx.ASGITransport(app=echo_app(live))
-    async with httpx.AsyncClient(transport=transport, base_url="http://gw") as http:
+    async with http_client(transport=transport, base_url="http://gw") as http:
         return await http.get(
             "/api/v1/auth/me", headers={"Authorization": f"Bearer {ISSUE.issue(PERSON)}", **headers}
         )

@@ -25,6 +25,7 @@ from gateway.upstream import PassThrough, Upstream
 from hub.credentials import CredentialMinter
 from hub.problems import install_problem_handlers
 from hub.runtime import ServiceRuntime
+from tests.kit.http import http_client
 
 CENTRES = [
     {"id": "150203", "level": "district", "name_zh": "昆都仑区社会治理综合服务中心", "parent_id": None},
@@ -111,12 +112,12 @@ async def gateway(tmp_path: Path) -> AsyncIterator[Gateway]:
         return exc.to_response()
 
     app.state.runtime = runtime
-    fake = httpx.AsyncClient(transport=httpx.MockTransport(services.handle))
+    fake = http_client(transport=httpx.MockTransport(services.handle))
     urls = {s: f"http://{s}:1" for s in ("intake", "referral", "notification")}
     app.state.upstream = Upstream(fake, urls, CredentialMinter(settings.internal_signing_key))
     citizen.install(app)
     transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 5000))
-    async with httpx.AsyncClient(transport=transport, base_url="http://hub.test") as http:
+    async with http_client(transport=transport, base_url="http://hub.test") as http:
         yield Gateway(http, services)
     await fake.aclose()
     await runtime.db.dispose()

@@ -14,6 +14,7 @@ from gateway.console import SECURITY_HEADERS
 from gateway.edge import body_limits, merged_csp
 from gateway.settings import GatewaySettings
 from hub.body_limits import LimitRequestBody
+from tests.kit.http import http_client
 from tests.kit.inprocess import BOOTSTRAPS, make_settings
 
 
@@ -38,7 +39,7 @@ def test_the_consoles_policy_is_kept_and_every_other_answer_forbids_framing() ->
 async def test_services_refuse_a_body_over_the_general_cap(service: str, tmp_path: Path) -> None:
     settings = make_settings(tmp_path, "amqp://guest:guest@127.0.0.1:5672/unused", None)
     app = importlib.import_module(BOOTSTRAPS[service]).bootstrap(settings)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://svc") as client:
+    async with http_client(transport=httpx.ASGITransport(app=app), base_url="http://svc") as client:
         response = await client.post(
             "/internal/v1/anything", content=b"{" + b" " * settings.max_body_bytes + b"}"
         )

@@ -17,6 +17,7 @@ from hub.credentials import (
     CredentialVerifier,
     Principal,
 )
+from tests.kit.http import http_client
 
 PERSON = Principal(kind="user", id="u-7", role="department", name="李四", department="housing@150203")
 
@@ -28,7 +29,7 @@ async def test_every_call_carries_a_credential_for_its_service_and_no_actor_head
         seen.append(request)
         return httpx.Response(200, json={})
 
-    async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as client:
+    async with http_client(transport=httpx.MockTransport(answer)) as client:
         upstream = Upstream(
             client,
             {"intake": "http://intake", "referral": "http://referral"},

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from hub.admission import AdmitWithinCapacity
 from hub.metrics import KitMetrics
 from hub.problems import install_problem_handlers
+from tests.kit.http import http_client
 
 
 class Held:
@@ -53,7 +54,7 @@ class Held:
 
     def client(self) -> httpx.AsyncClient:
         transport = httpx.ASGITransport(app=self.app, raise_app_exceptions=False)
-        return httpx.AsyncClient(transport=transport, base_url="http://hub")
+        return http_client(transport=transport, base_url="http://hub")
 
     async def until_entered(self, n: int) -> None:
         async with self.waiting:

@@ -19,6 +19,7 @@ from hub.credentials import (
     new_signing_key,
 )
 from hub.problems import PROBLEM_JSON
+from tests.kit.http import http_client
 
 PERSON = Principal(kind="user", id="u-1", role="centre", name="张三", centre="150203")
 MINTER = CredentialMinter(DEV_INTERNAL_SIGNING_KEY)
@@ -43,7 +44,7 @@ def guarded() -> FastAPI:
 
 async def call(headers: dict[str, str] | None = None, path: str = "/internal/v1/things") -> httpx.Response:
     transport = httpx.ASGITransport(app=guarded())
-    async with httpx.AsyncClient(transport=transport, base_url="http://intake") as client:
+    async with http_client(transport=transport, base_url="http://intake") as client:
         if path == "/healthz":
             return await client.get(path)
         return await client.post(path, json={"x": 1}, headers=headers or {})

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from hub.database_away import AnswerWhileDatabaseAway
 from hub.problems import install_problem_handlers
+from tests.kit.http import http_client
 
 
 def app_with_database(answers: bool) -> FastAPI:
@@ -37,7 +38,7 @@ def app_with_database(answers: bool) -> FastAPI:
 
 async def call(app: FastAPI, path: str) -> httpx.Response:
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://hub") as client:
+    async with http_client(transport=transport, base_url="http://hub") as client:
         return await client.get(path) if path == "/ok" else await client.post(path)
 
 

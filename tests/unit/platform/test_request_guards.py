@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from hub.problems import install_problem_handlers
 from hub.request_guards import RefuseNulCharacters
+from tests.kit.http import http_client
 
 
 def app_recording(calls: list[Any]) -> FastAPI:
@@ -32,7 +33,7 @@ def app_recording(calls: list[Any]) -> FastAPI:
 
 async def call(app: FastAPI, method: str, url: str, **kwargs: Any) -> httpx.Response:
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://hub") as client:
+    async with http_client(transport=transport, base_url="http://hub") as client:
         return await client.request(method, url, **kwargs)
 
 

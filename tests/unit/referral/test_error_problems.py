@@ -18,6 +18,7 @@ from services.referral.errors import (
     StateConflict,
     field_error,
 )
+from tests.kit.http import http_client
 
 
 async def answer(error: Exception) -> tuple[int, str, dict[str, object]]:
@@ -29,7 +30,7 @@ async def answer(error: Exception) -> tuple[int, str, dict[str, object]]:
     async def act() -> None:
         raise error
 
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://referral") as client:
+    async with http_client(transport=httpx.ASGITransport(app), base_url="http://referral") as client:
         response = await client.post("/act")
     return response.status_code, response.headers["content-type"], response.json()
 
