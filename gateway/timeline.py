@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import select
 
 from gateway.tables import timeline, users
+from hub.db import Database
 from hub.messaging.consumer import HandlerContext
 from hub.tracing import split_traceparent
 
@@ -75,23 +76,23 @@ async def project_event(ctx: HandlerContext) -> None:
     trace_id, span_id = split_traceparent(event.traceparent)
     data: dict[str, Any] = event.data
     service = event.source.rsplit("/", 1)[-1]
-    await ctx.session.execute(
-        timeline.insert().values(
-            event_id=event.id,
-            case_no=event.subject,
-            at=event.time,
-            service=service,
-            event=event.type,
-            actor={
-                "service": service,
-                **{k[6:]: data[k] for k in _ACTOR_KEYS if k in data},
-                **({"id": data["person_id"]} if data.get("person_id") else {}),
-            },
-            detail={k: data[k] for k in _DETAIL_KEYS if k in data},
-            trace_id=trace_id,
-            span_id=span_id,
-        )
-    )
+    row = {
+        "event_id": event.id,
+        "case_no": event.subject,
+        "at": event.time,
+        "service": service,
+        "event": event.type,
+        "actor": {
+            "service": service,
+            **{k[6:]: data[k] for k in _ACTOR_KEYS if k in data},
+            **({"id": data["person_id"]} if data.get("person_id") else {}),
+        },
+        "detail": {k: data[k] for k in _DETAIL_KEYS if k in data},
+        "trace_id": trace_id,
+        "span_id": span_id,
+    }
+    # A batch of deliveries' entries go in together, at its commit.
+    await Database.insert_at_commit(ctx.session, timeline, row)
 
 
 async def case_timeline(session: Any, case_no: str) -> list[Any]:

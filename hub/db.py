@@ -13,13 +13,15 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
-from sqlalchemy import event, text
+from sqlalchemy import Table, event, insert, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from hub.config import ServiceName, Settings
 
 WRITE_OPTION = "hub_write_transaction"
+# session.info key: rows to insert just before this Database's transaction commits, by table.
+_AT_COMMIT = "hub_insert_at_commit"
 
 
 def normalise_url(url: str) -> str:
@@ -121,6 +123,18 @@ class Database:
     def flag(session: AsyncSession, topic: str) -> None:
         session.info.setdefault("topics", set()).add(topic)
 
+    @staticmethod
+    async def insert_at_commit(session: AsyncSession, table: Table, row: dict[str, Any]) -> None:
+        """Insert `row` in this transaction. In one of `transaction()`'s, rows nobody reads back before
+        the commit (outbox events, timeline entries) wait for it and go in one executemany per table:
+        a batch of deliveries writes its ~10 rows a case in one statement, not one each. Elsewhere (a
+        session its caller commits) the row is inserted now."""
+        pending: dict[Table, list[dict[str, Any]]] | None = session.info.get(_AT_COMMIT)
+        if pending is None:
+            await session.execute(insert(table).values(**row))
+        else:
+            pending.setdefault(table, []).append(row)
+
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """One transaction: commit on success, roll back on error; then wake whoever waits for its work."""
@@ -130,7 +144,11 @@ class Database:
             session = await stack.enter_async_context(self.sessions())
             async with session.begin():
                 await session.connection(execution_options={WRITE_OPTION: True})
+                session.info[_AT_COMMIT] = {}
                 yield session
+                # Only on success (an error skips this and rolls back): in the order they were added.
+                for table, rows in session.info.pop(_AT_COMMIT).items():
+                    await session.execute(insert(table), rows)
             topics = session.info.pop("topics", set())
         for topic in topics:
             for callback in self._listeners.get(topic, []):

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from opentelemetry.trace import SpanKind
-from sqlalchemy import Table, func, insert, select, update
+from sqlalchemy import Table, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.db import Database
@@ -36,17 +36,16 @@ class Outbox:
         self.source = source
 
     async def add(self, session: AsyncSession, event: Event) -> Event:
-        await session.execute(
-            insert(self.table).values(
-                event_id=event.id,
-                type=event.type,
-                subject=event.subject,
-                body=event.to_json().decode("utf-8"),
-                traceparent=event.traceparent,
-                tracestate=event.tracestate,
-                created_at=datetime.now(UTC),
-            )
-        )
+        row = {
+            "event_id": event.id,
+            "type": event.type,
+            "subject": event.subject,
+            "body": event.to_json().decode("utf-8"),
+            "traceparent": event.traceparent,
+            "tracestate": event.tracestate,
+            "created_at": datetime.now(UTC),
+        }
+        await Database.insert_at_commit(session, self.table, row)
         Database.flag(session, "outbox")
         return event
 

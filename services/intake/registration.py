@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from hub.contracts.intake import CaseRegisteredV1, ReporterContact, reporter_phone_aad
@@ -38,15 +38,23 @@ class Registered:
 
 async def find_existing(session: Any, case_in: CaseIn, key: str | None, digest: str | None = None) -> Any:
     """The case this registration already made: the same channel + source_ref (whatever the body:
-    API.md), else the same caller's same Idempotency-Key (`key` scoped; 422 if the body differs)."""
-    if case_in.source_ref:
-        by_source = and_(cases.c.channel == case_in.channel.value, cases.c.source_ref == case_in.source_ref)
-        row = (await session.execute(select(cases).where(by_source))).first()
-        if row is not None:
-            return row
-    if not key:
+    API.md), else the same caller's same Idempotency-Key (`key` scoped; 422 if the body differs).
+    One statement for both (each is unique, so at most two rows)."""
+    by_source = (
+        and_(cases.c.channel == case_in.channel.value, cases.c.source_ref == case_in.source_ref)
+        if case_in.source_ref
+        else None
+    )
+    by_key = cases.c.idempotency_key == key if key else None
+    wanted = [c for c in (by_source, by_key) if c is not None]
+    if not wanted:
         return None
-    row = (await session.execute(select(cases).where(cases.c.idempotency_key == key))).first()
+    rows = (await session.execute(select(cases).where(or_(*wanted)))).all()
+    source = (case_in.channel.value, case_in.source_ref)
+    row = next((r for r in rows if by_source is not None and (r.channel, r.source_ref) == source), None)
+    if row is not None:
+        return row
+    row = next((r for r in rows if key and r.idempotency_key == key), None)
     if row is not None and digest is not None:
         check_same_body(row.idempotency_body, digest, "事项登记")
     return row

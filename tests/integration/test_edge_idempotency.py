@@ -71,6 +71,12 @@ async def test_the_key_is_the_callers_and_bound_to_the_body(hub: InProcessHub) -
             headers={**actor("adapter", "hotline12345"), "Idempotency-Key": "another-key"},
         )
         assert (repeat.status_code, repeat.json()["case_no"]) == (200, pushed.json()["case_no"])
+        # The work order's number wins over a key of the same caller that made another case.
+        keyed = {**actor("adapter", "hotline12345"), "Idempotency-Key": "key-of-another-order"}
+        other_order = await client.post(url, json=hotline_order("WO-EDGE-0002"), headers=keyed)
+        assert other_order.status_code == 201, other_order.text
+        again = await client.post(url, json=order, headers=keyed)
+        assert (again.status_code, again.json()["case_no"]) == (200, pushed.json()["case_no"])
 
         # Notes: the same caller's key with other text is refused; another caller's key is its own note.
         notes = f"{url}/{case_no}/notes"
