@@ -121,6 +121,13 @@ async def test_an_extension_request_reaches_12345_once_and_its_answer_moves_the_
         decided = decision.json()["referral"]
         assert at(decided["due_at"]) == limit and decided["due_source"] == LIMIT
 
+        # Arrived (no pending delivery is not enough: the request's may not have been recorded yet),
+        # then settled, and still once.
+        await eventually(
+            lambda: ah.received(SYSTEM, order_no),
+            until=lambda items: any(i["action"] == "延期申请" for i in items),
+            what="the 延期申请 at the simulator",
+        )
         await ah.wait_quiet(case_no)
         applied = [i for i in await ah.received(SYSTEM, order_no) if i["action"] == "延期申请"]
         assert len(applied) == 1  # exactly once, as 12345 numbers it

@@ -162,7 +162,8 @@ class AdapterHub:
         )
 
     async def wait_quiet(self, case_no: str, timeout: float = 30) -> list[dict[str, Any]]:
-        """Until no delivery of the case is pending or being sent."""
+        """Until no delivery of the case is pending or being sent. True too before a later update's
+        delivery is recorded: wait for what should arrive first (`wait_received`), then for this."""
         return await eventually(
             lambda: self.deliveries(case_no=case_no),
             until=lambda rows: bool(rows) and all(r["status"] not in ("pending", "sending") for r in rows),
