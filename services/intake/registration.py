@@ -40,21 +40,21 @@ async def find_existing(session: Any, case_in: CaseIn, key: str | None, digest: 
     """The case this registration already made: the same channel + source_ref (whatever the body:
     API.md), else the same caller's same Idempotency-Key (`key` scoped; 422 if the body differs).
     One statement for both (each is unique, so at most two rows)."""
-    by_source = (
-        and_(cases.c.channel == case_in.channel.value, cases.c.source_ref == case_in.source_ref)
-        if case_in.source_ref
-        else None
-    )
-    by_key = cases.c.idempotency_key == key if key else None
-    wanted = [c for c in (by_source, by_key) if c is not None]
+    wanted = []
+    if case_in.source_ref:
+        wanted.append(
+            and_(cases.c.channel == case_in.channel.value, cases.c.source_ref == case_in.source_ref)
+        )
+    if key:
+        wanted.append(cases.c.idempotency_key == key)
     if not wanted:
         return None
     rows = (await session.execute(select(cases).where(or_(*wanted)))).all()
     source = (case_in.channel.value, case_in.source_ref)
-    row = next((r for r in rows if by_source is not None and (r.channel, r.source_ref) == source), None)
-    if row is not None:
-        return row
-    row = next((r for r in rows if key and r.idempotency_key == key), None)
+    for row in rows:
+        if case_in.source_ref and (row.channel, row.source_ref) == source:
+            return row
+    row = rows[0] if rows else None  # not the work order's: the key's
     if row is not None and digest is not None:
         check_same_body(row.idempotency_body, digest, "事项登记")
     return row
