@@ -6,6 +6,11 @@ plain requests failed CI twice as a ReadTimeout (test_intake_service after a mer
 test_notification_inbound's SMS reply) though nothing was wrong. A test waits for behaviour, it does
 not time it (speed is measured in benchmarks/), so the default here is 30 s; a test that means a
 shorter wait says so with ``timeout=``. `make lint` keeps tests on these two functions.
+
+Idle connections are dropped after 2 s, as the gateway's own client does (gateway/main.py): uvicorn
+closes a connection idle for 5 s, httpx kept one for 5 s too, and at equal timeouts a request can go
+out on a connection the server is closing (CI of bc53714: test_referral_anonymous's GET of a case
+failed with httpx.ReadError, the server's reset, though the gateway was up and the case there).
 """
 
 from __future__ import annotations
@@ -15,15 +20,24 @@ from typing import Any
 import httpx
 
 TIMEOUT = httpx.Timeout(30.0)
+KEEPALIVE_EXPIRY = 2.0  # below uvicorn's timeout_keep_alive (5 s)
+
+
+def limits(**options: Any) -> httpx.Limits:
+    """``httpx.Limits`` with idle connections dropped before the server drops them."""
+    options.setdefault("keepalive_expiry", KEEPALIVE_EXPIRY)
+    return httpx.Limits(**options)
 
 
 def http_client(**options: Any) -> httpx.AsyncClient:
     """An ``httpx.AsyncClient`` that waits ``TIMEOUT`` unless given ``timeout=``."""
     options.setdefault("timeout", TIMEOUT)
+    options.setdefault("limits", limits())
     return httpx.AsyncClient(**options)
 
 
 def http_sync_client(**options: Any) -> httpx.Client:
     """An ``httpx.Client`` that waits ``TIMEOUT`` unless given ``timeout=``."""
     options.setdefault("timeout", TIMEOUT)
+    options.setdefault("limits", limits())
     return httpx.Client(**options)

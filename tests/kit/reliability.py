@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from hub.config import SERVICES, Settings
 from hub.db import normalise_url
 from hub.messaging.tables import KitTables
-from tests.kit.http import http_client
+from tests.kit.http import http_client, limits
 from tests.kit.sms import acceptance
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -99,7 +99,7 @@ class Client:
         self.timeout = timeout
         self.max_wait_s = max_wait_s
         # No cap on connections: a request waits for the hub, never in this client's own queue.
-        self.http = http_client(timeout=timeout, limits=httpx.Limits(max_connections=None))
+        self.http = http_client(timeout=timeout, limits=limits(max_connections=None))
 
     async def close(self) -> None:
         await self.http.aclose()
