@@ -49,9 +49,10 @@ def parse_cn_phone(raw: str) -> CnPhone:
         raise ValueError(f"not a phone number ({exc.args[0] if exc.args else 'unparseable'})") from None
     if number.country_code != 86:
         raise ValueError("only mainland China (+86) numbers are accepted")
-    if not phonenumbers.is_valid_number(number):
-        raise ValueError("not a valid mainland China mobile or landline (with area code) number")
+    # For a +86 number, is_valid_number is number_type != UNKNOWN: matched once, not twice.
     kind = phonenumbers.number_type(number)
+    if kind == PhoneNumberType.UNKNOWN:
+        raise ValueError("not a valid mainland China mobile or landline (with area code) number")
     if kind not in _ACCEPTED_PHONE_TYPES:
         raise ValueError("only mobile or landline numbers are accepted, not service or toll-free numbers")
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)

@@ -7,7 +7,7 @@ for "not in the future" checks; without it the system clock (UTC) is used.
 
 from __future__ import annotations
 
-import unicodedata
+import re
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any
@@ -34,12 +34,16 @@ FUTURE_TOLERANCE = timedelta(minutes=5)  # clock skew between a reporting system
 MAX_AMOUNT_YUAN = Decimal("1000000000000")  # 1e12 yuan: anything larger is a typing error
 
 
+# Unicode's control (Cc: U+0000-001F, U+007F-009F) and surrogate (Cs) characters, found by one regex
+# in C rather than a category lookup per character in Python.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+_CONTROL_MULTILINE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
 def _reject_control_chars(value: str, *, multiline: bool) -> str:
     # NUL and other control/surrogate characters break storage (PostgreSQL rejects NUL) and logs.
-    allowed = {"\n", "\r", "\t"} if multiline else set()
-    for ch in value:
-        if ch not in allowed and unicodedata.category(ch) in ("Cc", "Cs"):
-            raise PydanticCustomError("control_character", "contains a control character")
+    if (_CONTROL_MULTILINE if multiline else _CONTROL).search(value):
+        raise PydanticCustomError("control_character", "contains a control character")
     return value
 
 

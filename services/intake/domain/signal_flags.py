@@ -21,6 +21,9 @@ from .signal_numbers import NumberReader
 from .signal_rules import Pair, SignalRule, SignalRules, ThreatFrames
 from .signal_text import PreparedText, Span, alternation, finder, half_width
 
+# Placeholders for an age read from the text (signal_numbers.py), usable as a pair's words.
+AGE_WORDS = frozenset({"@elderly", "@minor"})
+
 
 @dataclass(frozen=True, slots=True)
 class _Found:
@@ -43,6 +46,14 @@ class _CompiledSignal:
         self.unless = finder(rule.unless)
         self.threatened = finder(rule.threatened)
         self.pairs = [(pair, finder(pair.first), finder(pair.then), finder(pair.also)) for pair in rule.pairs]
+        # Every find starts at a term, a pair's first words or a threatened word: a text with none of
+        # them (most texts, for most signals) is passed over in one search. An age ("@elderly") leading
+        # a pair is no word to search for: such a signal always reads the text in full.
+        self.trigger = finder([*rule.terms, *(w for p in rule.pairs for w in p.first), *rule.threatened])
+        self.by_age = any(w in AGE_WORDS for p in rule.pairs for w in p.first)
+
+    def may_fire(self, text: str) -> bool:
+        return self.by_age or (self.trigger is not None and self.trigger.search(text) is not None)
 
 
 class ThreatFrameFinder:
@@ -134,6 +145,8 @@ class FlagReader:
         return flags, evidence, no_fact_clauses(texts, read)
 
     def _signal_in(self, signal: _CompiledSignal, text: PreparedText) -> Iterator[_Found]:
+        if not signal.may_fire(text.text):
+            return
         # Terms first (they are specific), then pairs; words already quoted are not quoted twice.
         candidates: list[tuple[Span, ...]] = (
             [(m.span(),) for m in signal.terms.finditer(text.text)] if signal.terms else []
@@ -194,7 +207,7 @@ class FlagReader:
         self, pattern: re.Pattern[str] | None, words: Sequence[str], text: PreparedText
     ) -> list[Span]:
         found = [m.span() for m in pattern.finditer(text.text)] if pattern else []
-        if "@elderly" in words or "@minor" in words:
+        if not AGE_WORDS.isdisjoint(words):
             for span, age in self._numbers.ages_in(text):
                 if ("@elderly" in words and age >= self.rules.elderly_from) or (
                     "@minor" in words and age < self.rules.minor_below

@@ -232,6 +232,39 @@ def test_each_error_names_its_field(make_payload, overrides: dict, loc: tuple, e
     assert errors_of(make_payload(**overrides)) == [(loc, error_type)]
 
 
+@pytest.mark.parametrize(
+    ("char", "in_title", "in_description"),
+    [
+        ("\x00", False, False),
+        ("\t", False, True),
+        ("\n", False, True),
+        ("\r", False, True),
+        ("\x0b", False, False),
+        ("\x1f", False, False),
+        ("\x7f", False, False),
+        ("\x85", False, False),  # NEL: a C1 control, not a line break we keep
+        ("\x9f", False, False),
+        ("\xa0", True, True),  # no-break space: a character, not a control
+        ("\u3000", True, True),
+        ("\u200b", True, True),  # zero-width space is format (Cf), not control
+    ],
+)
+def test_control_characters_are_refused_where_they_break_storage(
+    make_payload, char: str, in_title: bool, in_description: bool
+) -> None:
+    """Unicode's control (Cc) and surrogate (Cs) characters are refused; a description keeps its tabs
+    and line breaks; other characters pass."""
+    for field, text, passes in (
+        ("title", f"a{char}b", in_title),
+        ("description", f"楼上漏水{char}多次", in_description),
+    ):
+        payload = make_payload(**{field: text})
+        if passes:
+            assert getattr(CaseIn.model_validate(payload, context={"now": NOW}), field) == text
+        else:
+            assert errors_of(payload) == [((field,), "control_character")]
+
+
 def test_missing_required_fields_are_each_named(make_payload) -> None:
     payload = make_payload()
     for field in ("channel", "request_type", "title", "description", "reporter", "location"):
