@@ -97,7 +97,17 @@ class KeywordClassifier:
     def __init__(self, rules: ClassifierRules) -> None:
         self._rules = rules
         self._tokenizer: jieba.Tokenizer | None = None
+        self._blocks: re.Pattern[str] | None = None
         self._lock = threading.Lock()
+        # Any keyword, searched in C: see _keyword_tokens.
+        self._any_keyword = re.compile(
+            "|".join(
+                map(
+                    re.escape,
+                    sorted({w for ws in rules.keywords.values() for w in ws}, key=len, reverse=True),
+                )
+            )
+        )
         # token -> the keyword it stands for in each category (rule order): tokens repeat across
         # cases, so each is matched against the keyword tables once (bounded; cleared when full).
         self._hits: dict[str, tuple[str | None, ...]] = {}
@@ -128,6 +138,7 @@ class KeywordClassifier:
                 tokenizer.initialized = True
                 for word in keywords:
                     tokenizer.add_word(word)  # freq=None: jieba suggests one that keeps it whole
+                self._blocks = jieba.re_han_default
                 self._tokenizer = tokenizer
             return self._tokenizer
 
@@ -135,10 +146,23 @@ class KeywordClassifier:
         tokens = self._get_tokenizer().cut(normalise_text(text), HMM=False)
         return [token for token in tokens if token.strip()]
 
+    def _keyword_tokens(self, text: str) -> list[str]:
+        """The tokens of `segment` that may stand for a keyword, in order. jieba cuts a text into
+        blocks (runs of Han characters, letters and digits; the rest at whitespace) and segments each
+        block on its own, so a block with no keyword inside yields no such token and is not segmented
+        (most of a report's clauses: its segmentation was over half of classifying)."""
+        tokenizer = self._get_tokenizer()
+        assert self._blocks is not None  # set with the tokenizer
+        tokens: list[str] = []
+        for block in self._blocks.split(normalise_text(text)):
+            if block and self._any_keyword.search(block):
+                tokens += [token for token in tokenizer.cut(block, HMM=False) if token.strip()]
+        return tokens
+
     def classify(self, title: str, description: str) -> Suggestion:
-        title_tokens = self.segment(title)
+        title_tokens = self._keyword_tokens(title)
         in_title = set(title_tokens)
-        ordered = list(dict.fromkeys(title_tokens + self.segment(description)))
+        ordered = list(dict.fromkeys(title_tokens + self._keyword_tokens(description)))
         best: Suggestion | None = None
         per_token = [(token, self._token_hits(token)) for token in ordered]
         for index, (category, weights) in enumerate(self._rules.keywords.items()):
