@@ -99,7 +99,9 @@ class Client:
         self.timeout = timeout
         self.max_wait_s = max_wait_s
         # No cap on connections: a request waits for the hub, never in this client's own queue.
-        self.http = http_client(timeout=timeout, limits=limits(max_connections=None))
+        self.http = http_client(
+            timeout=timeout, limits=limits(max_connections=None, max_keepalive_connections=None)
+        )
 
     async def close(self) -> None:
         await self.http.aclose()
