@@ -41,8 +41,9 @@ from hubcli.services import HubSettings
 from hubcli.sync import progress_columns
 from tests.kit.reliability import rss_mb, slope_per_minute
 
+from .results import append_row
+
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "RESULTS.md"
 SECTION = "## Back-fill: historical 12345 work orders through the adapter path (TARGETS.md #4)"
 TARGET_S = 600.0
 TARGET_ORDERS = 1_000_000
@@ -231,28 +232,17 @@ def record(outcome: Outcome, *, database: str, in_flight: str, services: tuple[s
         f"| {in_flight} | {outcome.seconds:.0f} s | **{outcome.rate:.0f}/s** | {projected / 60:.0f} min | {met} "
         f"| {outcome.cases:,} cases, {outcome.distinct_refs:,} distinct refs | {outcome.memory} |"
     )
-    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
-    if SECTION not in text:
-        text = text.rstrip("\n") + (
-            f"\n\n{SECTION}\n\n"
-            "`python -m benchmarks.backfill --orders N`: N work orders (JSON lines, the platform's fields) imported by "
-            "`hub sync backfill`'s code into the hub running as processes; stopped part-way and resumed from the "
-            "cursor; then every case counted once. Rate = imported / time of both runs; projected = 10^6 at that rate "
-            "(target < 10 min).\n\n"
-            "| date (UTC) | machine | commit | database | hub processes | orders | in flight | time | rate | "
-            "10^6 projected | target | no duplicates | RSS MB first → peak → last (slope, second half) |\n"
-            "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
-        )
-        text += row + "\n"
-    else:
-        head, _, tail = text.partition(SECTION)
-        lines = tail.split("\n")
-        end = next(i for i, line in enumerate(lines) if line.startswith("|"))
-        while end < len(lines) and lines[end].startswith("|"):
-            end += 1
-        lines.insert(end, row)
-        text = head + SECTION + "\n".join(lines)
-    RESULTS.write_text(text, encoding="utf-8")
+    append_row(
+        SECTION,
+        "`python -m benchmarks.backfill --orders N`: N work orders (JSON lines, the platform's fields) imported by "
+        "`hub sync backfill`'s code into the hub running as processes; stopped part-way and resumed from the "
+        "cursor; then every case counted once. Rate = imported / time of both runs; projected = 10^6 at that rate "
+        "(target < 10 min).\n\n"
+        "| date (UTC) | machine | commit | database | hub processes | orders | in flight | time | rate | "
+        "10^6 projected | target | no duplicates | RSS MB first → peak → last (slope, second half) |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+        row,
+    )
     return row
 
 

@@ -20,7 +20,6 @@ import statistics
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -35,8 +34,8 @@ from services.intake.domain.model import CaseIn
 from services.intake.settings import IntakeSettings
 
 from .backfill import _commit
+from .results import append_row
 
-RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 SECTION = "## Import worker: CPU a work order (back-fill's limit)"
 HEADER = (
     "| date (UTC) | machine | commit | work orders × repeats | baseline: orjson decode | prepare, all "
@@ -104,23 +103,13 @@ def row(figures: dict[str, tuple[float, float]], count: int, repeats: int) -> st
 
 
 def record(line: str) -> None:
-    text = RESULTS.read_text(encoding="utf-8")
-    if SECTION not in text:
-        text = text.rstrip("\n") + (
-            f"\n\n{SECTION}\n\n`python -m benchmarks.import_worker`: CPU a work order (min / median of the "
-            "repeats) of intake's import worker, by stage, on the back-fill bench's simulated history; the "
-            "baseline is decoding the same body with orjson, in the same run. `grade` includes reading the "
-            "words.\n\n" + HEADER + line + "\n"
-        )
-    else:
-        head, _, tail = text.partition(SECTION)
-        lines = tail.split("\n")
-        end = next(i for i, item in enumerate(lines) if item.startswith("|"))
-        while end < len(lines) and lines[end].startswith("|"):
-            end += 1
-        lines.insert(end, line)
-        text = head + SECTION + "\n".join(lines)
-    RESULTS.write_text(text, encoding="utf-8")
+    append_row(
+        SECTION,
+        "`python -m benchmarks.import_worker`: CPU a work order (min / median of the repeats) of intake's "
+        "import worker, by stage, on the back-fill bench's simulated history; the baseline is decoding the "
+        "same body with orjson, in the same run. `grade` includes reading the words.\n\n" + HEADER,
+        line,
+    )
 
 
 def main() -> None:

@@ -24,6 +24,7 @@ from hub.contracts.vocabulary import Category
 from hub.datafile import DataFileError, expect_mapping, expect_version, parse_mapping
 
 from .resources import read_rule_text
+from .signal_text import alternation
 
 if TYPE_CHECKING:
     import jieba
@@ -100,14 +101,7 @@ class KeywordClassifier:
         self._blocks: re.Pattern[str] | None = None
         self._lock = threading.Lock()
         # Any keyword, searched in C: see _keyword_tokens.
-        self._any_keyword = re.compile(
-            "|".join(
-                map(
-                    re.escape,
-                    sorted({w for ws in rules.keywords.values() for w in ws}, key=len, reverse=True),
-                )
-            )
-        )
+        self._any_keyword = re.compile(alternation(w for ws in rules.keywords.values() for w in ws))
         # token -> the keyword it stands for in each category (rule order): tokens repeat across
         # cases, so each is matched against the keyword tables once (bounded; cleared when full).
         self._hits: dict[str, tuple[str | None, ...]] = {}
@@ -188,7 +182,7 @@ def _lean_dictionary(lines: Iterable[bytes], keywords: Iterable[str]) -> tuple[d
     stands for its keyword. The total counts every word, so each kept word scores as before.
     """
     # One alternation searched in C, not a Python loop over the keywords for each of 349,046 words.
-    holds_keyword = re.compile("|".join(map(re.escape, sorted(set(keywords), key=len, reverse=True))))
+    holds_keyword = re.compile(alternation(keywords))
     freq: dict[str, int] = {}
     total = 0
     try:
