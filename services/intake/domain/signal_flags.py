@@ -221,7 +221,7 @@ class FlagReader:
     ) -> list[Span]:
         """A pair's second words, looked for only where they could pair with a first one (most of a
         long report is far from any first word; scanning it all for a long word list is the cost)."""
-        if then is None or "@elderly" in pair.then or "@minor" in pair.then:
+        if then is None or not AGE_WORDS.isdisjoint(pair.then):
             return self._occurrences(then, pair.then, text)
         reach = pair.within + max(len(word) for word in pair.then)
         windows: list[list[int]] = []
