@@ -24,8 +24,13 @@ CONNECT_RETRY_DELAYS_S = (0.1, 0.25, 0.5, 1.0, 2.0)
 RETRY_AFTER_S = 5  # a 503's Retry-After: the service unreachable
 
 
-def _unavailable(service: str, exc: httpx.HTTPError) -> Problem:
-    # The exception's class (ConnectError, ReadTimeout, PoolTimeout) tells ops where to look.
+def _unavailable(service: str, method: str, path: str, exc: httpx.HTTPError) -> Problem:
+    # The exception's class (ConnectError, ReadTimeout, PoolTimeout) tells ops where to look; logged
+    # here too, since the client's 503 is all anyone else sees of it. The path holds no personal data
+    # (case numbers and ids only), and the query string is not logged.
+    log.warning(
+        "%s %s%s: %s unreachable (%s); answered 503", method, service, path, service, type(exc).__name__
+    )
     problem = Problem(
         503,
         "服务暂不可用",
@@ -81,10 +86,10 @@ class Upstream:
                 # Nothing reached the service (it is starting or restarting): trying again is safe even
                 # for a POST, and a restart of a few seconds is not an outage for the caller.
                 if delay is None:
-                    raise _unavailable(service, exc) from None
+                    raise _unavailable(service, method, path, exc) from None
                 await asyncio.sleep(delay)
             except httpx.HTTPError as exc:
-                raise _unavailable(service, exc) from None
+                raise _unavailable(service, method, path, exc) from None
             if response.status_code == 401:
                 raise _refused(service, response)
             return response

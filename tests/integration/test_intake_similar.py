@@ -65,7 +65,8 @@ async def test_a_near_identical_draft_lists_the_open_case_and_writes_nothing(hub
     other = await similar(
         hub, draft(title="小区垃圾清运不及时", description="垃圾堆放多日无人清运，气味很大")
     )
-    assert other.status_code == 200 and other.json()["items"] == []
+    assert other.status_code == 200, other.text
+    assert other.json()["items"] == []
     nothing_to_compare = await similar(hub, draft(address=None, phone=None))
     assert nothing_to_compare.json()["items"] == []
 

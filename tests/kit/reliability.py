@@ -26,6 +26,7 @@ import httpx
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from benchmarks.results import append_row
 from hub.config import SERVICES, Settings
 from hub.db import normalise_url
 from hub.messaging.tables import KitTables
@@ -39,6 +40,11 @@ RESULTS = ROOT / "benchmarks" / "RESULTS.md"
 ARTIFACTS = Path(os.environ.get("HUB_TEST_ARTIFACTS", "test-artifacts"))
 SECTION = "## Reliability: proof suites (issue 16)"
 HEADER = "| date (UTC) | machine | commit | suite | size | figures | time |"
+PREFACE = (
+    "The proof suites of tests/chaos (`pytest -m chaos`), one row per run with HUB_RECORD_RESULTS=1; "
+    "sizes as run (the suites' docstrings give the env vars and full sizes).\n\n"
+    f"{HEADER}\n|---|---|---|---|---|---|---|\n"
+)
 
 
 # --- the client ---------------------------------------------------------------------------------------
@@ -397,23 +403,5 @@ def report(
         return
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M")
     cells = "; ".join(f"{name} {value}" for name, value in figures).replace("|", "/")
-    row = f"| {stamp} | {_machine()} | {_commit()} | {suite} | {size} | {cells} | {seconds:.0f} s |\n"
-    _append_row(row)
-
-
-def _append_row(row: str) -> None:
-    text_ = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
-    if SECTION not in text_:
-        text_ = (
-            text_.rstrip("\n")
-            + f"\n\n{SECTION}\n\n"
-            + "The proof suites of tests/chaos (`pytest -m chaos`), one row per run with "
-            + "HUB_RECORD_RESULTS=1; sizes as run (the suites' docstrings give the env vars and full sizes).\n\n"
-            + f"{HEADER}\n|---|---|---|---|---|---|---|\n"
-        )
-    lines = text_.splitlines(keepends=True)
-    at = next(i for i, line in enumerate(lines) if line.startswith(HEADER)) + 1
-    while at < len(lines) and lines[at].startswith("|"):
-        at += 1
-    lines.insert(at, row)
-    RESULTS.write_text("".join(lines), encoding="utf-8")
+    row = f"| {stamp} | {_machine()} | {_commit()} | {suite} | {size} | {cells} | {seconds:.0f} s |"
+    append_row(SECTION, PREFACE, row, RESULTS)

@@ -17,6 +17,7 @@ from hub.credentials import (
     CredentialVerifier,
     Principal,
 )
+from hub.problems import Problem
 from tests.kit.http import http_client
 
 PERSON = Principal(kind="user", id="u-7", role="department", name="李四", department="housing@150203")
@@ -69,3 +70,23 @@ def test_a_passed_through_refusal_keeps_when_to_try_again() -> None:
     assert response.body == refused.content
     quiet = PassThrough(httpx.Response(404, content=b"{}")).to_response()
     assert "retry-after" not in quiet.headers
+
+
+async def test_a_service_that_cannot_be_read_is_a_503_the_client_may_retry_and_a_line_in_the_log(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The connection to intake reset mid-request: the client gets 503 with Retry-After, and the
+    gateway's log says which service and which failure — the client's 503 is all anyone else sees."""
+
+    def reset(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadError("connection reset", request=request)
+
+    async with http_client(transport=httpx.MockTransport(reset)) as client:
+        upstream = Upstream(client, {"intake": "http://intake"}, CredentialMinter(DEV_INTERNAL_SIGNING_KEY))
+        with caplog.at_level("WARNING", logger="gateway.upstream"), pytest.raises(Problem) as refused:
+            await upstream.request("intake", "POST", "/internal/v1/cases/similar", principal=PERSON)
+    assert (refused.value.status, refused.value.headers) == (503, {"Retry-After": "5"})
+    assert "ReadError" in refused.value.detail
+    [line] = [r.getMessage() for r in caplog.records if r.name == "gateway.upstream"]
+    assert "POST intake/internal/v1/cases/similar" in line and "ReadError" in line
+    assert PERSON.name not in line
