@@ -200,7 +200,8 @@ async def _register(
         }
         phone = case_in.reporter.phone
         seal_reporter(values, rt.cipher)
-        await session.execute(cases.insert().values(**values))
+        # The row as stored (its defaults too) comes back from the insert: nothing below changes it.
+        row = (await session.execute(cases.insert().values(**values).returning(*cases.c))).one()
         event = CaseRegisteredV1(
             case_no=case_no,
             channel=values["channel"],
@@ -252,7 +253,6 @@ async def _register(
                 "key_person_id": key_person.key_person_id if key_person else None,
             },
         )
-        row = (await session.execute(select(cases).where(cases.c.case_no == case_no))).one()
     return Registered(True, row)
 
 
