@@ -12,8 +12,10 @@ from typing import Any
 
 from prometheus_client import Counter
 from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.contracts.notification import NotificationFailedV1, NotificationSentV1
+from hub.group_commit import GroupCommit
 from hub.runtime import ServiceRuntime
 from services.notification.tables import deliveries
 
@@ -41,6 +43,7 @@ class DeliveryRecords:
         self.clock = clock
         self.retry_delay = retry_delay  # after a failed attempt number n; read at each failure
         self.outcomes = outcomes
+        self.sends = GroupCommit(rt.db.transaction)
 
     async def provider(self, delivery_id: str, provider: str) -> None:
         """Record the provider about to be called, so a crash mid-call knows whom to ask."""
@@ -86,17 +89,21 @@ class DeliveryRecords:
         }
         if delivered:
             values.update(receipt_status="delivered", receipt_at=now)
-        async with self.rt.db.transaction() as session:
+        event = NotificationSentV1(
+            delivery_id=row.id,
+            case_no=row.case_no,
+            template=row.template,
+            recipient_kind=row.recipient_kind,
+            provider=provider,
+            segments=segments,
+        )
+
+        async def record(session: AsyncSession) -> None:
             await session.execute(update(deliveries).where(deliveries.c.id == row.id).values(**values))
-            event = NotificationSentV1(
-                delivery_id=row.id,
-                case_no=row.case_no,
-                template=row.template,
-                recipient_kind=row.recipient_kind,
-                provider=provider,
-                segments=segments,
-            )
             await self.rt.outbox.emit(session, event.TYPE, row.case_no, event.model_dump(mode="json"))
+
+        # Sends that finish together (a case's notices) are recorded in one transaction.
+        await self.sends.run(record)
         self.outcomes.labels(channel_of(row), "sent").inc()
 
     async def failed(self, row: Any, reason: str, *, final: bool, recovery: str | None = None) -> None:
