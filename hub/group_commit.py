@@ -14,6 +14,7 @@ exactly as without grouping. Its transaction wakes the database's listeners (the
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -42,7 +43,8 @@ class GroupCommit:
         done.add_done_callback(_retrieved)  # a caller that gave up leaves no "never retrieved" warning
         self._waiting.append((write, done))
         if self._drain is None or self._drain.done():
-            self._drain = asyncio.create_task(self._drain_all())
+            # In a context of its own: the group's statements belong to no one caller's trace.
+            self._drain = asyncio.create_task(self._drain_all(), context=contextvars.Context())
         # Shielded: a caller that gives up waiting does not cancel the group its write is in.
         await asyncio.shield(done)
 
