@@ -16,14 +16,26 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 log = logging.getLogger(__name__)
 
-Write = Callable[[AsyncSession], Awaitable[None]]
+Write = Callable[[AsyncSession], Coroutine[Any, Any, None]]
+
+
+@dataclass(frozen=True)
+class _Waiting:
+    write: Write
+    done: asyncio.Future[None]
+    context: contextvars.Context
+
+    async def make(self, session: AsyncSession) -> None:
+        """The write on the group's session, in a task of its own carrying the caller's context."""
+        await asyncio.create_task(self.write(session), context=self.context)
 
 
 class GroupCommit:
@@ -32,24 +44,25 @@ class GroupCommit:
         factory yielding a session and committing on success."""
         self._transaction = transaction
         self._max_group = max_group
-        self._waiting: list[tuple[Write, asyncio.Future[None]]] = []
+        self._waiting: list[_Waiting] = []
         self._drain: asyncio.Task[None] | None = None
-        self.groups = 0  # transactions committed for more than one write (ops and tests read it)
+        self.groups = 0  # transactions committed for more than one write (tests read it)
 
     async def run(self, write: Write) -> None:
         """Make `write` in a transaction, grouped with others handed in meanwhile; return once it is
         committed, or raise its own error (the group's error is retried alone first)."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         done.add_done_callback(_retrieved)  # a caller that gave up leaves no "never retrieved" warning
-        self._waiting.append((write, done))
+        # The write runs in its caller's context (its trace: an outbox event it emits carries the
+        # caller's traceparent), whichever task drains the group.
+        self._waiting.append(_Waiting(write, done, contextvars.copy_context()))
         if self._drain is None or self._drain.done():
-            # In a context of its own: the group's statements belong to no one caller's trace.
             self._drain = asyncio.create_task(self._drain_all(), context=contextvars.Context())
         # Shielded: a caller that gives up waiting does not cancel the group its write is in.
         await asyncio.shield(done)
 
     async def _drain_all(self) -> None:
-        group: list[tuple[Write, asyncio.Future[None]]] = []
+        group: list[_Waiting] = []
         try:
             while self._waiting:
                 group = self._waiting[: self._max_group]
@@ -57,17 +70,17 @@ class GroupCommit:
                 await self._commit(group)
         except BaseException:
             # Cancelled (the process stopping): nobody is left waiting for an answer that never comes.
-            for _, done in [*group, *self._waiting]:
-                _settle(done, RuntimeError("group commit stopped before this write was committed"))
+            for waiting in [*group, *self._waiting]:
+                _settle(waiting.done, RuntimeError("group commit stopped before this write was committed"))
             self._waiting.clear()
             raise
 
-    async def _commit(self, group: list[tuple[Write, asyncio.Future[None]]]) -> None:
+    async def _commit(self, group: list[_Waiting]) -> None:
         if len(group) > 1:
             try:
                 async with self._transaction() as session:
-                    for write, _ in group:
-                        await write(session)
+                    for waiting in group:
+                        await waiting.make(session)
             except Exception as exc:
                 # Rolled back: each write is made alone below, so each caller gets its own outcome.
                 log.info(
@@ -75,17 +88,17 @@ class GroupCommit:
                 )
             else:
                 self.groups += 1
-                for _, done in group:
-                    _settle(done, None)
+                for waiting in group:
+                    _settle(waiting.done, None)
                 return
-        for write, done in group:
+        for waiting in group:
             try:
                 async with self._transaction() as session:
-                    await write(session)
+                    await waiting.make(session)
             except Exception as exc:
-                _settle(done, exc)
+                _settle(waiting.done, exc)
             else:
-                _settle(done, None)
+                _settle(waiting.done, None)
 
 
 def _retrieved(done: asyncio.Future[None]) -> None:

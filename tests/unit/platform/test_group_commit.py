@@ -5,6 +5,7 @@ committed all the same."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -79,3 +80,26 @@ async def test_a_lone_write_is_its_own_transaction(db: Database) -> None:
     await group.run(_insert(2))
     assert await _ids(db) == [1, 2]
     assert len(commits) == 2 and group.groups == 0
+
+
+async def test_each_write_runs_in_its_callers_context_whoever_drains_the_group(db: Database) -> None:
+    """A grouped write emits an event carrying its caller's trace: it must see the caller's context
+    (contextvars: the OTel span, the actor), not the first caller's or none."""
+    caller: contextvars.ContextVar[str] = contextvars.ContextVar("caller", default="none")
+    seen: dict[int, str] = {}
+
+    def written_by(id_: int) -> Any:
+        async def write(session: AsyncSession) -> None:
+            seen[id_] = caller.get()
+            await session.execute(insert(sends).values(id=id_, ref=caller.get()))
+
+        return write
+
+    async def call(id_: int) -> None:
+        caller.set(f"case-{id_}")
+        await group.run(written_by(id_))
+
+    group = GroupCommit(db.transaction)
+    await asyncio.gather(*(call(i) for i in range(1, 6)))
+    assert group.groups == 1
+    assert seen == {i: f"case-{i}" for i in range(1, 6)}
