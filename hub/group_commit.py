@@ -9,6 +9,11 @@ sends that completed together are the case in point: four notices of one case, o
 A group that fails (any error: the database away, a constraint, a bug in one write) is rolled back and
 each of its writes is made again alone, in its own transaction, so each caller gets its own outcome,
 exactly as without grouping. Its transaction wakes the database's listeners (the outbox relay) once.
+
+Only where writers queue anyway: on SQLite every write transaction waits for the one write lock, so
+grouping removes lock turns and fsyncs and costs no concurrency. On PostgreSQL writes run concurrently
+over the pool; funnelled through one transaction at a time, the paced bench was slower end to end
+(benchmarks/RESULTS.md, "Sends recorded together"), so there each write is its own transaction.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.db import Database
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +46,9 @@ class _Waiting:
 
 
 class GroupCommit:
-    def __init__(self, transaction: Callable[[], Any], *, max_group: int = 64) -> None:
-        """`transaction`: the database's unit of work (`Database.transaction`), an async context manager
-        factory yielding a session and committing on success."""
-        self._transaction = transaction
+    def __init__(self, db: Database, *, max_group: int = 64) -> None:
+        self._db = db
+        self._grouped = not db.is_postgres
         self._max_group = max_group
         self._waiting: list[_Waiting] = []
         self._drain: asyncio.Task[None] | None = None
@@ -51,6 +57,10 @@ class GroupCommit:
     async def run(self, write: Write) -> None:
         """Make `write` in a transaction, grouped with others handed in meanwhile; return once it is
         committed, or raise its own error (the group's error is retried alone first)."""
+        if not self._grouped:
+            async with self._db.transaction() as session:
+                await write(session)
+            return
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         done.add_done_callback(_retrieved)  # a caller that gave up leaves no "never retrieved" warning
         # The write runs in its caller's context (its trace: an outbox event it emits carries the
@@ -78,7 +88,7 @@ class GroupCommit:
     async def _commit(self, group: list[_Waiting]) -> None:
         if len(group) > 1:
             try:
-                async with self._transaction() as session:
+                async with self._db.transaction() as session:
                     for waiting in group:
                         await waiting.make(session)
             except Exception as exc:
@@ -93,7 +103,7 @@ class GroupCommit:
                 return
         for waiting in group:
             try:
-                async with self._transaction() as session:
+                async with self._db.transaction() as session:
                     await waiting.make(session)
             except Exception as exc:
                 _settle(waiting.done, exc)

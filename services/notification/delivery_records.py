@@ -43,12 +43,8 @@ class DeliveryRecords:
         self.clock = clock
         self.retry_delay = retry_delay  # after a failed attempt number n; read at each failure
         self.outcomes = outcomes
-        # On SQLite, writers queue for the one write lock anyway: sends that finish together (a case's
-        # notices) are recorded in one transaction, one fsync (notification 5.0 -> 1.7 commits a case).
-        # On PostgreSQL the records run concurrently over the pool, and funnelled through one
-        # transaction at a time the paced bench was slower end to end (p50 1.3-3.7 s in three runs
-        # against 0.2-0.6 s in two, interleaved; benchmarks/RESULTS.md 2026-12-07): not there.
-        self.sends = None if rt.db.is_postgres else GroupCommit(rt.db.transaction)
+        # Sends that finish together (a case's notices) are recorded in one transaction where it pays.
+        self.sends = GroupCommit(rt.db)
 
     async def provider(self, delivery_id: str, provider: str) -> None:
         """Record the provider about to be called, so a crash mid-call knows whom to ask."""
@@ -107,11 +103,7 @@ class DeliveryRecords:
             await session.execute(update(deliveries).where(deliveries.c.id == row.id).values(**values))
             await self.rt.outbox.emit(session, event.TYPE, row.case_no, event.model_dump(mode="json"))
 
-        if self.sends is not None:
-            await self.sends.run(record)
-        else:
-            async with self.rt.db.transaction() as session:
-                await record(session)
+        await self.sends.run(record)
         self.outcomes.labels(channel_of(row), "sent").inc()
 
     async def failed(self, row: Any, reason: str, *, final: bool, recovery: str | None = None) -> None:

@@ -51,7 +51,7 @@ async def _ids(db: Database) -> list[int]:
 
 async def test_writes_handed_in_together_share_transactions_and_each_returns_committed(db: Database) -> None:
     commits = _commits(db)
-    group = GroupCommit(db.transaction)
+    group = GroupCommit(db)
     await asyncio.gather(*(group.run(_insert(i)) for i in range(1, 9)))
     assert await _ids(db) == list(range(1, 9))
     # All eight were handed in before the first transaction opened: one commit carries them.
@@ -67,7 +67,7 @@ async def test_writes_handed_in_together_share_transactions_and_each_returns_com
 async def test_a_write_that_fails_fails_alone_and_the_rest_of_its_group_is_committed(db: Database) -> None:
     async with db.transaction() as session:
         await session.execute(insert(sends).values(id=3, ref="there already"))
-    group = GroupCommit(db.transaction)
+    group = GroupCommit(db)
     outcomes = await asyncio.gather(*(group.run(_insert(i)) for i in range(1, 6)), return_exceptions=True)
     assert [type(o) for o in outcomes] == [type(None)] * 2 + [IntegrityError] + [type(None)] * 2
     assert await _ids(db) == [1, 2, 3, 4, 5]
@@ -75,7 +75,7 @@ async def test_a_write_that_fails_fails_alone_and_the_rest_of_its_group_is_commi
 
 async def test_a_lone_write_is_its_own_transaction(db: Database) -> None:
     commits = _commits(db)
-    group = GroupCommit(db.transaction)
+    group = GroupCommit(db)
     await group.run(_insert(1))
     await group.run(_insert(2))
     assert await _ids(db) == [1, 2]
@@ -99,7 +99,7 @@ async def test_each_write_runs_in_its_callers_context_whoever_drains_the_group(d
         caller.set(f"case-{id_}")
         await group.run(written_by(id_))
 
-    group = GroupCommit(db.transaction)
+    group = GroupCommit(db)
     await asyncio.gather(*(call(i) for i in range(1, 6)))
     assert group.groups == 1
     assert seen == {i: f"case-{i}" for i in range(1, 6)}
