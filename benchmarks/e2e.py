@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import os
 import platform
 import sqlite3
@@ -29,6 +28,7 @@ import httpx
 from rich.console import Console
 from rich.progress import Progress
 
+from benchmarks.handoffs import Paced, case_times, paced_figures
 from benchmarks.pipeline import run_pipeline
 from hub.config import Environment, Settings
 from hub.tracing import configure_tracing, instrument_libraries
@@ -228,71 +228,10 @@ async def _print_batching(client: httpx.AsyncClient, hub: Any) -> None:
         )
 
 
-# Per-hop latency from the spans every process writes (start/end in ns, one clock on one machine).
-HOPS = (
-    "gateway→intake commit",
-    "intake→referral dispatch",
-    "referral→notification",
-    "notification→provider (SMS)",
-    "end to end",
-)
-
-
-def _hop_latencies(spans_file: Path) -> dict[str, list[float]]:
-    """Milliseconds per hop for every case whose trace is complete.
-
-    t0 gateway receives the POST (its server span starts); t1 intake's POST handler returns (case
-    and outbox row committed); t2 referral's consumer span for case.registered.v1 ends (dispatch
-    committed); t3 notification's consumer span for the first referral.dispatched.v1 ends (the
-    department notice committed); tn notification's consumer span for case.registered.v1 ends (the
-    acceptance SMS queued) and ts its SMS send span ends (handed to the provider). End to end: t0 →
-    the later of t3 and ts.
-    """
-    traces: dict[str, dict[str, int]] = {}
-    for line in spans_file.read_text(encoding="utf-8").splitlines():
-        span = json.loads(line)
-        t = traces.setdefault(span["trace_id"], {})
-        name, service, kind = span["name"], span["service"], span["kind"]
-        key = None
-        if service == "hub-gateway" and kind == "SERVER" and "/api/v1/cases" in name:
-            t["t0"] = span["start_ns"]
-        elif service == "hub-intake" and kind == "SERVER" and "/cases" in name:
-            key = "t1"
-        elif service == "hub-referral" and name.endswith("handle case.registered.v1"):
-            key = "t2"
-        elif service == "hub-notification" and name.endswith("handle referral.dispatched.v1"):
-            key = "t3"
-        elif service == "hub-notification" and name.endswith("handle case.registered.v1"):
-            key = "tn"
-        elif service == "hub-notification" and kind == "CLIENT" and name.startswith("sms send"):
-            key = "ts"
-        if key is not None:
-            t[key] = min(t.get(key, span["end_ns"]), span["end_ns"])
-    pairs = {
-        HOPS[0]: ("t0", "t1"),
-        HOPS[1]: ("t1", "t2"),
-        HOPS[2]: ("t2", "t3"),
-        HOPS[3]: ("tn", "ts"),
-    }
-    out: dict[str, list[float]] = {hop: [] for hop in HOPS}
-    for t in traces.values():
-        for hop, (a, b) in pairs.items():
-            if a in t and b in t:
-                out[hop].append((t[b] - t[a]) / 1e6)
-        if all(k in t for k in ("t0", "t3", "ts")):
-            out[HOPS[4]].append((max(t["t3"], t["ts"]) - t["t0"]) / 1e6)
-    return out
-
-
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
 async def run_latency(
     amqp_url: str, database_url: str | None, cases: int, rate: float, data_dir: Path
-) -> dict[str, tuple[float, float, int]]:
-    """Paced at `rate` cases/s (open loop): p50 and p99 per hop."""
+) -> Paced:
+    """Paced at `rate` cases/s (open loop): p50 and p99 per hop, and whether the hub kept up."""
     settings = HubSettings(
         env=Environment.test, data_dir=data_dir, amqp_url=amqp_url, database_url=database_url
     )
@@ -311,13 +250,15 @@ async def run_latency(
             )
             await asyncio.sleep(1)
             (log_dir / "spans.jsonl").write_text("")  # measure the paced cases only
+            started, posted = time.perf_counter(), list[float]()
             posting = asyncio.ensure_future(
                 _post_cases(client, hub.gateway, range(warm, warm + cases), 64, rate)
             )
+            posting.add_done_callback(lambda _f: posted.append(time.perf_counter() - started))
             await _wait_for_sms(client, hub, warm + cases, posting, None)
             await asyncio.sleep(2)  # spans are exported in batches every 0.5 s
-    hops = _hop_latencies(log_dir / "spans.jsonl")
-    return {hop: (_pct(v, 0.5), _pct(v, 0.99), len(v)) if v else (0.0, 0.0, 0) for hop, v in hops.items()}
+    traces = case_times(log_dir / "spans.jsonl")
+    return paced_figures(rate, traces, posted[0], (cases - 1) / rate)
 
 
 async def measure(
@@ -343,7 +284,7 @@ async def measure(
     return hub_runs, raw_rates
 
 
-async def measure_latency(cases: int, rate: float, database: str) -> dict[str, tuple[float, float, int]]:
+async def measure_latency(cases: int, rate: float, database: str) -> Paced:
     with tempfile.TemporaryDirectory(prefix="hub-bench-lat-") as tmp:
         async with isolated_backends(database) as (amqp_url, db_url):
             return await run_latency(amqp_url, db_url, cases, rate, Path(tmp))
@@ -375,19 +316,61 @@ def _insert_row(line: str) -> None:
     RESULTS.write_text("".join(lines), encoding="utf-8")
 
 
-def _paced(rate: float, cases: int | None, database: str) -> dict[str, tuple[float, float, int]]:
+def _paced(rate: float, cases: int | None, database: str) -> Paced | None:
     """The latency run paced at `rate` (default size: about 20 s of it; 0 skips it), printed."""
     if cases is None:
         cases = max(200, int(rate * 20))
     if cases <= 0:
-        return {}
-    latency = asyncio.run(measure_latency(cases, rate, database))
+        return None
+    paced = asyncio.run(measure_latency(cases, rate, database))
     console.print(f"handoff latency paced at {rate:.0f} cases/s ({cases} cases), ms:")
-    for hop, (p50, p99, n) in latency.items():
+    for hop, (p50, p99, n) in paced.hops.items():
         console.print(f"  {hop:<24} p50 {p50:7.1f}  p99 {p99:7.1f}  (n={n})")
-    e2e_p99 = latency["end to end"][1]
+    e2e_p99 = paced.hops["end to end"][1]
     console.print(f"  target p99 end to end < 250 ms: {'met' if e2e_p99 < 250 else 'not met'}")
-    return latency
+    console.print(
+        f"  {'kept up' if paced.kept_up else '[yellow]fell behind[/yellow]'}: posts took {paced.posting_s:.1f} s "
+        f"of {paced.planned_s:.1f} s planned; end to end p50 {paced.first_p50:.0f} ms in the first quarter, "
+        f"{paced.last_p50:.0f} ms in the last"
+    )
+    return paced
+
+
+# The search for the highest sustained rate: up from half the closed loop's rate in steps of a
+# quarter, until a run falls behind (at most this many runs; each ~20 s paced plus start and drain).
+SUSTAINED_STEP, SUSTAINED_RUNS = 1.25, 5
+
+
+def _highest_sustained(
+    closed_loop: float, below: Paced, cases: int | None, database: str
+) -> tuple[Paced | None, Paced | None]:
+    """The highest paced rate the hub kept up with, and the first it did not (either may be None).
+
+    `below` is the run at the latency rate: if the hub fell behind there, there is nothing to search.
+    """
+    if not below.kept_up:
+        return None, below
+    held = below
+    rate = float(max(round(below.rate * SUSTAINED_STEP), round(0.5 * closed_loop), below.rate + 1))
+    for _ in range(SUSTAINED_RUNS):
+        paced = _paced(rate, cases, database)
+        if paced is None:
+            return None, None
+        if not paced.kept_up:
+            return held, paced
+        held = paced
+        if rate >= closed_loop:
+            break
+        rate = float(min(round(closed_loop), max(rate + 1, round(rate * SUSTAINED_STEP))))
+    return held, None
+
+
+def _figures(label: str, paced: Paced) -> str:
+    e2e = paced.hops["end to end"]
+    hops = " / ".join(
+        f"{p50:.0f}–{p99:.0f}" for hop, (p50, p99, _n) in paced.hops.items() if hop != "end to end"
+    )
+    return f"; {label} {paced.rate:.0f}/s p50–p99 ms per hop {hops}, end to end p50 {e2e[0]:.0f} p99 {e2e[1]:.0f}"
 
 
 def main(
@@ -399,7 +382,7 @@ def main(
     latency_cases: int | None = None,
     database: str = "sqlite",
     what: str = "",
-    sustained: bool = False,  # a second latency run paced at the measured throughput
+    sustained: bool = False,  # search for the highest rate the hub keeps up with
 ) -> int:
     hub_runs, raw_rates = asyncio.run(measure(cases, runs, concurrency, database))
     hub_median, raw_median = statistics.median(r.rate for r in hub_runs), statistics.median(raw_rates)
@@ -430,8 +413,17 @@ def main(
             console.print(
                 f"[yellow]150 cases/s is above the measured throughput; latency paced at {latency_rate:.0f}/s[/yellow]"
             )
-    rates = [latency_rate] + ([float(max(1, round(hub_median)))] if sustained else [])
-    paced = [_paced(rate, latency_cases, database) for rate in rates]
+    at_rate = _paced(latency_rate, latency_cases, database)
+    held, fell = (
+        _highest_sustained(hub_median, at_rate, latency_cases, database)
+        if sustained and at_rate is not None
+        else (None, None)
+    )
+    if sustained:
+        console.print(
+            f"[bold]highest sustained[/bold] {f'{held.rate:.0f}/s' if held else 'none found'}"
+            + (f"; fell behind at {fell.rate:.0f}/s" if fell else "")
+        )
     if record:
         figures = (
             f"{hub_median:.0f} cases/s; CPU ms/case "
@@ -439,13 +431,14 @@ def main(
             + "; peak RSS MB "
             + " ".join(f"{n[:3]} {v:.0f}" for n, v in rss.items())
         )
-        for rate, latency in zip(rates, paced, strict=True):
-            if latency:
-                e2e = latency["end to end"]
-                hops = " / ".join(
-                    f"{p50:.0f}–{p99:.0f}" for hop, (p50, p99, _n) in latency.items() if hop != "end to end"
-                )
-                figures += f"; at {rate:.0f}/s p50–p99 ms per hop {hops}, end to end p50 {e2e[0]:.0f} p99 {e2e[1]:.0f}"
+        if at_rate is not None:
+            figures += _figures("at", at_rate)
+        if held is not None:
+            figures += (
+                "; highest sustained: this rate" if held is at_rate else _figures("highest sustained", held)
+            )
+        if fell is not None:
+            figures += f" (fell behind at {fell.rate:.0f}/s: end to end p50 {fell.first_p50:.0f} → {fell.last_p50:.0f} ms)"
         line = (
             f"| {datetime.now(UTC):%Y-%m-%d %H:%M} | {platform.node()} ({os.cpu_count()} cores, Python "
             f"{platform.python_version()}, load {os.getloadavg()[0]:.1f}) | {_commit()} | e2e {DATABASES[database]}{what} | "
@@ -473,7 +466,7 @@ if __name__ == "__main__":
     parser.add_argument(
         "--sustained",
         action="store_true",
-        help="Also measure latency paced at the measured throughput (the highest sustained rate)",
+        help="Also find the highest paced rate the hub keeps up with (up from half the closed loop's)",
     )
     parser.add_argument(
         "--latency-cases", type=int, default=None, help="Default: 20 s at the paced rate; 0 skips it"

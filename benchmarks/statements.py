@@ -52,9 +52,9 @@ class Meter:
 
     def attach(self, hub: InProcessHub) -> None:
         for service in SERVICES:
-            engine = hub.runtime(service).db.engine.sync_engine
-            event.listen(engine, "before_cursor_execute", self._statement(service))
-            event.listen(engine, "commit", self._commit(service))
+            for engine in hub.runtime(service).db.engines:
+                event.listen(engine.sync_engine, "before_cursor_execute", self._statement(service))
+                event.listen(engine.sync_engine, "commit", self._commit(service))
 
     def _statement(self, service: str) -> Any:
         def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:

@@ -18,6 +18,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from hub.config import ServiceName, Settings
+from hub.sqlite_inline import inline_engine
 
 WRITE_OPTION = "hub_write_transaction"
 # session.info key: rows to insert just before this Database's transaction commits, by table.
@@ -53,14 +54,14 @@ def create_engine_for(settings: Settings, service: ServiceName, **kwargs: Any) -
     )
 
 
-def _sqlite_pragmas(engine: AsyncEngine) -> None:
+def _sqlite_pragmas(engine: AsyncEngine, busy_timeout_ms: int = 30_000) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         # WAL lets readers run beside the writer; FULL sync so a committed case survives power loss.
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=FULL")
-        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.close()
         # Transactions start themselves (below) so they can take the write lock up front.
@@ -110,10 +111,26 @@ class Database:
         self.engine = engine
         self.sessions = async_sessionmaker(engine, expire_on_commit=False)
         self.is_postgres = engine.dialect.name == "postgresql"
+        # SQLite's write transactions run on the loop's thread (hub/sqlite_inline.py); reads stay on
+        # aiosqlite's. An engine connects on first use: constructing one does no I/O.
+        inline = (
+            inline_engine(engine.url.render_as_string(hide_password=False))
+            if engine.dialect.name == "sqlite"
+            else None
+        )
+        if inline is not None:
+            _sqlite_pragmas(inline, busy_timeout_ms=0)  # the lock is awaited there, not slept on
+        self.write_engine = inline or engine  # the engine `transaction()` writes through
+        self._writes = async_sessionmaker(inline, expire_on_commit=False) if inline else self.sessions
         self._listeners: dict[str, list[Callable[[], None]]] = {}
         # SQLite has one writer per file: queueing writers here costs nothing, while letting them
         # collide makes SQLite's busy handler sleep (up to 100 ms a try) and throughput collapses.
         self._write_lock = asyncio.Lock() if engine.dialect.name == "sqlite" else None
+
+    @property
+    def engines(self) -> tuple[AsyncEngine, ...]:
+        """Every engine this database uses (to observe all its statements)."""
+        return (self.engine,) if self.write_engine is self.engine else (self.engine, self.write_engine)
 
     def on_commit(self, topic: str, callback: Callable[[], None]) -> None:
         """Call `callback` after any transaction that flagged `topic` (e.g. "outbox") commits."""
@@ -141,7 +158,7 @@ class Database:
         async with contextlib.AsyncExitStack() as stack:
             if self._write_lock is not None:
                 await stack.enter_async_context(self._write_lock)
-            session = await stack.enter_async_context(self.sessions())
+            session = await stack.enter_async_context(self._writes())
             async with session.begin():
                 await session.connection(execution_options={WRITE_OPTION: True})
                 session.info[_AT_COMMIT] = {}
@@ -169,6 +186,8 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self.write_engine is not self.engine:
+            await self.write_engine.dispose()
 
 
 async def wait_for_database(db: Database, attempts: int = 30, delay_s: float = 1.0) -> None:

@@ -27,13 +27,14 @@ async def db(tmp_path: Path) -> AsyncIterator[Database]:
     engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}")
     async with engine.begin() as conn:
         await conn.run_sync(metadata.create_all)
-    yield Database(engine)
-    await engine.dispose()
+    database = Database(engine)
+    yield database
+    await database.dispose()
 
 
 def _commits(db: Database) -> list[int]:
     seen: list[int] = []
-    event.listen(db.engine.sync_engine, "commit", lambda _conn: seen.append(1))
+    event.listen(db.write_engine.sync_engine, "commit", lambda _conn: seen.append(1))
     return seen
 
 

@@ -29,8 +29,9 @@ async def db(tmp_path: Path) -> AsyncIterator[Database]:
     engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}")
     async with engine.begin() as conn:
         await conn.run_sync(metadata.create_all)
-    yield Database(engine)
-    await engine.dispose()
+    database = Database(engine)
+    yield database
+    await database.dispose()
 
 
 def _inserts(db: Database) -> list[str]:
@@ -40,7 +41,8 @@ def _inserts(db: Database) -> list[str]:
         if statement.startswith("INSERT"):
             seen.append(statement.split("(")[0].strip())
 
-    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
+    for engine in db.engines:
+        event.listen(engine.sync_engine, "before_cursor_execute", record)
     return seen
 
 
