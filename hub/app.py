@@ -17,7 +17,7 @@ from hub.database_away import AnswerWhileDatabaseAway
 from hub.problems import install_problem_handlers
 from hub.request_guards import RefuseNulCharacters
 from hub.runtime import ServiceRuntime
-from hub.tracing import configure_tracing, instrument_libraries
+from hub.tracing import configure_tracing, instrument_libraries, without_query
 
 Hook = Callable[[], Awaitable[None]]
 
@@ -110,6 +110,9 @@ def create_service_app(
 
     # receive/send spans cost more than half the throughput and say nothing (TARGETS.md).
     FastAPIInstrumentor.instrument_app(
-        app, exclude_spans=["receive", "send"], excluded_urls="healthz,readyz,metrics"
+        app,
+        exclude_spans=["receive", "send"],
+        excluded_urls="healthz,readyz,metrics",
+        server_request_hook=without_query,  # a query string may hold anything the caller typed
     )
     return app

@@ -10,6 +10,7 @@ import secrets
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
@@ -105,6 +106,32 @@ def configure_tracing(service: str, settings: Settings, extra: SpanExporter | No
     return provider
 
 
+# The URL attributes HTTP instrumentation records, old and new semantic conventions.
+_URL_ATTRIBUTES = ("http.url", "http.target", "url.full")
+
+
+def without_query(span: trace.Span, *_ignored: Any) -> None:
+    """Drop the query string from a request span's URL attributes.
+
+    A query string is the caller's to fill: anything typed or sent in it (a phone, a name, a search
+    for an ID number) would otherwise be copied into every span of the request. Paths hold codes and
+    case numbers only. Used as the server and client instrumentations' request hooks.
+    """
+    attributes = getattr(span, "attributes", None)
+    if not span.is_recording() or not attributes:
+        return
+    for key in _URL_ATTRIBUTES:
+        value = attributes.get(key)
+        if isinstance(value, str) and "?" in value:
+            span.set_attribute(key, value.split("?", 1)[0])
+    if attributes.get("url.query"):
+        span.set_attribute("url.query", "")
+
+
+async def _without_query_async(span: trace.Span, *_ignored: Any) -> None:
+    without_query(span)
+
+
 def instrument_libraries() -> None:
     """aio-pika and httpx instrumentation; must run before any consumer starts (TARGETS.md)."""
     global _instrumented
@@ -115,7 +142,9 @@ def instrument_libraries() -> None:
         from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 
         AioPikaInstrumentor().instrument()
-        HTTPXClientInstrumentor().instrument()
+        HTTPXClientInstrumentor().instrument(
+            request_hook=without_query, async_request_hook=_without_query_async
+        )
         _instrumented = True
 
 

@@ -73,6 +73,9 @@ def log_file() -> Iterator[Path]:
     root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(logging.INFO)
+    # As in the services (hubcli/main.py): httpx's INFO line is every request's full URL, and the
+    # tests' own requests carry personal data where a test checks that the hub keeps it out.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     yield path
     root.removeHandler(handler)
     handler.close()
