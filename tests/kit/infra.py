@@ -14,7 +14,10 @@ from urllib.parse import quote
 
 import asyncpg
 import httpx
+from sqlalchemy import MetaData
+from sqlalchemy.ext.asyncio import create_async_engine
 
+from hub.db import Database
 from tests.kit.http import http_client
 
 
@@ -122,3 +125,16 @@ async def isolated_backends(backend: str) -> AsyncIterator[tuple[str, str | None
             return
         async with fresh_pg_database() as pg_url:
             yield amqp_url, pg_url
+
+
+@asynccontextmanager
+async def sqlite_database(path: Path, metadata: MetaData) -> AsyncIterator[Database]:
+    """A hub `Database` on a fresh SQLite file holding a test's own tables (platform tests)."""
+    engine = create_async_engine(f"sqlite+aiosqlite:///{path}")
+    async with engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+    database = Database(engine)
+    try:
+        yield database
+    finally:
+        await database.dispose()

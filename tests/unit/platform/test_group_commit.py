@@ -13,10 +13,11 @@ from typing import Any
 import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, event, insert, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.db import Database
 from hub.group_commit import GroupCommit
+from tests.kit.infra import sqlite_database
 
 metadata = MetaData()
 sends = Table("sends", metadata, Column("id", Integer, primary_key=True), Column("ref", String(20)))
@@ -24,12 +25,8 @@ sends = Table("sends", metadata, Column("id", Integer, primary_key=True), Column
 
 @pytest.fixture
 async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}")
-    async with engine.begin() as conn:
-        await conn.run_sync(metadata.create_all)
-    database = Database(engine)
-    yield database
-    await database.dispose()
+    async with sqlite_database(tmp_path / "hub.db", metadata) as database:
+        yield database
 
 
 def _commits(db: Database) -> list[int]:

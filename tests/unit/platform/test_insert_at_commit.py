@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, event, select
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from hub.db import Database
+from tests.kit.infra import sqlite_database
 
 metadata = MetaData()
 entries = Table(
@@ -26,12 +26,8 @@ others = Table("others", metadata, Column("id", Integer, primary_key=True), Colu
 
 @pytest.fixture
 async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}")
-    async with engine.begin() as conn:
-        await conn.run_sync(metadata.create_all)
-    database = Database(engine)
-    yield database
-    await database.dispose()
+    async with sqlite_database(tmp_path / "hub.db", metadata) as database:
+        yield database
 
 
 def _inserts(db: Database) -> list[str]:

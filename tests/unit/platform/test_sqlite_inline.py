@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from hub.db import Database
 from hub.sqlite_inline import InlineConnection, inline_engine
+from tests.kit.infra import sqlite_database
 
 metadata = MetaData()
 notes = Table("notes", metadata, Column("id", Integer, primary_key=True), Column("text", String(20)))
@@ -23,12 +24,8 @@ notes = Table("notes", metadata, Column("id", Integer, primary_key=True), Column
 
 @pytest.fixture
 async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}")
-    async with engine.begin() as conn:
-        await conn.run_sync(metadata.create_all)
-    database = Database(engine)
-    yield database
-    await database.dispose()
+    async with sqlite_database(tmp_path / "hub.db", metadata) as database:
+        yield database
 
 
 @contextlib.contextmanager
