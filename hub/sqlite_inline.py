@@ -2,9 +2,8 @@
 
 aiosqlite runs every call (cursor, execute, fetch, close, commit) on a thread of its own and wakes the
 loop with the result: two thread switches and a loop wake-up per call, several calls per statement. On
-the 2-core machine that hand-off cost ~0.4–0.6 ms of CPU a statement against ~0.2 ms for the same
-statement through SQLAlchemy run in place (benchmarks/RESULTS.md, "SQLite in place"), and a case makes
-~70 statements. A write transaction's statements are short (keyed lookups, inserts, updates of a few
+the 2-core machine a statement cost 0.4–0.8 ms of CPU that way against 0.2–0.3 ms through SQLAlchemy
+run in place (decision 0029; benchmarks/RESULTS.md, "SQLite in place"), and a case makes ~70. A write transaction's statements are short (keyed lookups, inserts, updates of a few
 rows; one fsync at the commit), and on SQLite the service's writers queue for the one write lock
 anyway, so running them in place costs the loop little.
 

@@ -114,8 +114,8 @@ def without_query(span: trace.Span, *_ignored: Any) -> None:
     """Drop the query string from a request span's URL attributes.
 
     A query string is the caller's to fill: anything typed or sent in it (a phone, a name, a search
-    for an ID number) would otherwise be copied into every span of the request. Paths hold codes and
-    case numbers only. Used as the server and client instrumentations' request hooks.
+    for an ID number) would otherwise be copied into every span of the request; the path (codes, case
+    numbers) stays. Used as the server and client instrumentations' request hooks.
     """
     attributes = getattr(span, "attributes", None)
     if not span.is_recording() or not attributes:
