@@ -105,8 +105,9 @@ async def _post_cases(
     indices: range,
     concurrency: int,
     rate: float | None,
-) -> None:
-    """POST the cases: as fast as `concurrency` allows, or paced at `rate` per second (open loop)."""
+) -> float:
+    """POST the cases: as fast as `concurrency` allows, or paced at `rate` per second (open loop).
+    Returns the seconds the posts took."""
     queue: asyncio.Queue[int] = asyncio.Queue()
     for i in indices:
         queue.put_nowait(i)
@@ -124,6 +125,7 @@ async def _post_cases(
                 raise RuntimeError(f"case {i}: HTTP {response.status_code} {response.text[:200]}")
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return time.perf_counter() - started
 
 
 def _count(db_file: Path, sql: str) -> int:
@@ -250,15 +252,13 @@ async def run_latency(
             )
             await asyncio.sleep(1)
             (log_dir / "spans.jsonl").write_text("")  # measure the paced cases only
-            started, posted = time.perf_counter(), list[float]()
             posting = asyncio.ensure_future(
                 _post_cases(client, hub.gateway, range(warm, warm + cases), 64, rate)
             )
-            posting.add_done_callback(lambda _f: posted.append(time.perf_counter() - started))
             await _wait_for_sms(client, hub, warm + cases, posting, None)
             await asyncio.sleep(2)  # spans are exported in batches every 0.5 s
     traces = case_times(log_dir / "spans.jsonl")
-    return paced_figures(rate, traces, posted[0], (cases - 1) / rate)
+    return paced_figures(rate, traces, posting.result(), (cases - 1) / rate)
 
 
 async def measure(
